@@ -1,0 +1,105 @@
+// The state machine of one read transfer (RRQ), from the server's side.
+//
+// It never reads a file or a clock. Inputs: Start, a datagram from the peer,
+// a passed deadline, and more response bytes becoming available (for
+// responses whose bytes arrive over time). After each input the driver takes
+// the packets to send with NextOutgoing (a DATA packet is described by the
+// response bytes it carries; the driver fills them in) and sleeps until
+// deadline(). Implements RFC 1350 lock-step, RFC 7440 windows (an ACK of block
+// k continues from k + 1), block-number rollover (block 65536 goes out as 0),
+// retransmission with backoff, and Sorcerer's Apprentice avoidance.
+#ifndef TFTPD_PROTOCOL_READ_SESSION_H_
+#define TFTPD_PROTOCOL_READ_SESSION_H_
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "protocol/options.h"
+#include "protocol/session.h"
+#include "protocol/tftp.h"
+
+namespace tftp {
+
+class ReadSession {
+ public:
+  // `response_size` is the response's size in bytes (in the transfer mode)
+  // when known up front, as for a file; otherwise the driver reports bytes as
+  // they arrive with OnDataAvailable.
+  ReadSession(const SessionConfig& config, const NegotiatedOptions& options,
+              std::optional<uint64_t> response_size);
+
+  // Queues the OACK, or the first window of DATA when there is no OACK.
+  void Start(TimePoint now);
+  // A datagram from the peer's address and port.
+  void OnDatagram(absl::Span<const uint8_t> datagram, TimePoint now);
+  // Call when `now` has reached deadline(); earlier calls do nothing.
+  void OnDeadline(TimePoint now);
+  // The first `available` bytes of the response can be filled in; `complete`
+  // says there are no more (the response is `available` bytes long).
+  void OnDataAvailable(uint64_t available, bool complete, TimePoint now);
+  // Ends the session with an ERROR to the peer (e.g. the source failed).
+  void Abort(ErrorCode code, absl::string_view message);
+
+  bool HasOutgoing() const;
+  // Writes the next packet's header into `buffer` (at least buffer_size()
+  // bytes) and describes it; header_size is 0 when nothing is due.
+  Outgoing NextOutgoing(absl::Span<uint8_t> buffer);
+  size_t buffer_size() const {
+    return std::max(kDataHeaderSize + options_.blksize, kMinOutgoingBuffer);
+  }
+
+  std::optional<TimePoint> deadline() const { return timer_.deadline(); }
+  // No more input is expected: send what is pending, then drop the session.
+  bool finished() const { return state_ == State::kDone; }
+  const SessionResult& result() const { return result_; }
+  const SessionCounters& counters() const { return counters_; }
+  const NegotiatedOptions& options() const { return options_; }
+
+ private:
+  enum class State : uint8_t {
+    kNotStarted,
+    kAwaitOptionAck,  // OACK sent, waiting for ACK 0.
+    kTransferring,
+    kDone,
+  };
+  enum class Control : uint8_t { kNone, kOack, kError };
+
+  void OnAck(uint16_t wire_block, TimePoint now);
+  // Queues DATA from block `first` to the end of the window or of the bytes
+  // available, whichever comes first.
+  void QueueWindowFrom(uint64_t first);
+  // The highest block whose bytes can all be filled in now.
+  uint64_t LastReadyBlock() const;
+  uint64_t FinalBlock() const;
+  size_t BlockPayloadSize(uint64_t block) const;
+  bool QueueEmpty() const { return queue_next_ > queue_last_; }
+  void Finish(SessionOutcome outcome);
+  void FailWith(SessionOutcome outcome, ErrorCode code,
+                absl::string_view message);
+
+  NegotiatedOptions options_;
+  RetransmitTimer timer_;
+  bool resend_on_duplicate_ack_;
+  State state_ = State::kNotStarted;
+  Control control_ = Control::kNone;
+  bool oack_sent_ = false;
+  bool size_known_;
+  uint64_t available_;
+  // Blocks are numbered from 1 without wrapping; the wire carries the low 16
+  // bits. acked_ is the highest block the client acknowledged.
+  uint64_t acked_ = 0;
+  uint64_t highest_sent_ = 0;
+  uint64_t queue_next_ = 1;
+  uint64_t queue_last_ = 0;
+  bool resent_for_duplicate_ = false;
+  SessionResult result_;
+  SessionCounters counters_;
+};
+
+}  // namespace tftp
+
+#endif  // TFTPD_PROTOCOL_READ_SESSION_H_

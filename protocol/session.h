@@ -1,0 +1,131 @@
+// What read and write sessions share: their configuration, the retransmission
+// timer with exponential backoff, the description of a packet to send, and the
+// result and counters a finished session reports.
+#ifndef TFTPD_PROTOCOL_SESSION_H_
+#define TFTPD_PROTOCOL_SESSION_H_
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/types/span.h"
+#include "protocol/tftp.h"
+
+namespace tftp {
+
+struct SessionConfig {
+  // Wait before the first retransmission when the client negotiated no
+  // timeout. A negotiated timeout replaces it.
+  Duration timeout = std::chrono::seconds(1);
+  // Backoff doubles the wait after each retransmission up to this cap (or the
+  // negotiated timeout, if larger).
+  Duration max_timeout = std::chrono::seconds(8);
+  // Retransmissions of one packet (or window) before the session gives up.
+  int max_retries = 5;
+  // Read sessions: answer a duplicate ACK by resending the unacknowledged
+  // window once, which some clients (U-Boot) need to recover quickly. Off by
+  // default: resending on every duplicate ACK is the Sorcerer's Apprentice
+  // bug (RFC 1123 4.2.3.1); this resends at most once per acknowledged block.
+  bool resend_on_duplicate_ack = false;
+};
+
+// Buffers handed to NextOutgoing hold at least a full RFC 1350 packet, so
+// that an OACK or an ERROR with its message always fits, even at tiny blksizes.
+inline constexpr size_t kMinOutgoingBuffer = kDataHeaderSize + kDefaultBlockSize;
+
+// A packet the session wants sent. The session wrote `header_size` bytes at
+// the start of the caller's buffer; for DATA the caller appends
+// `payload_size` bytes of the response starting at `payload_offset`, so the
+// datagram is header_size + payload_size bytes long.
+struct Outgoing {
+  Opcode opcode = Opcode::kData;
+  uint16_t block = 0;  // DATA and ACK: the block number on the wire.
+  bool retransmission = false;
+  size_t header_size = 0;
+  uint64_t payload_offset = 0;
+  size_t payload_size = 0;
+};
+
+enum class SessionOutcome : uint8_t {
+  kInProgress,
+  kCompleted,      // Every byte transferred and acknowledged.
+  kPeerError,      // The client sent ERROR (a clean end: UEFI's tsize probe).
+  kTimedOut,       // Retries exhausted.
+  kProtocolError,  // The client sent something malformed; we sent ERROR.
+  kAborted,        // The driver ended it (Abort) and we sent ERROR.
+};
+
+const char* SessionOutcomeName(SessionOutcome outcome);
+
+struct SessionResult {
+  SessionOutcome outcome = SessionOutcome::kInProgress;
+  // The ERROR sent (kProtocolError, kAborted) or received (kPeerError).
+  uint16_t error_code = 0;
+  std::string error_message;
+};
+
+struct SessionCounters {
+  uint64_t packets_sent = 0;        // Every packet, retransmissions included.
+  uint64_t packets_received = 0;    // Datagrams from the peer's TID.
+  uint64_t retransmits = 0;         // Packets sent again.
+  uint64_t payload_bytes_sent = 0;  // DATA payload, retransmissions included.
+  uint64_t blocks_acknowledged = 0; // Read: DATA blocks the client ACKed.
+  uint64_t duplicate_packets = 0;   // Duplicate ACKs (read) or DATA (write).
+  uint64_t bytes_transferred = 0;   // Read: bytes ACKed; write: bytes stored.
+};
+
+// The deadline of the packet in flight, with exponential backoff: each expiry
+// doubles the wait up to a cap, and the session gives up after max_retries.
+class RetransmitTimer {
+ public:
+  RetransmitTimer(const SessionConfig& config, uint16_t negotiated_seconds)
+      : base_(negotiated_seconds > 0 ? Duration(std::chrono::seconds(
+                                           negotiated_seconds))
+                                     : config.timeout),
+        cap_(std::max(base_, config.max_timeout)),
+        max_retries_(config.max_retries) {}
+
+  // Progress: the next wait starts again from the base.
+  void Restart(TimePoint now) {
+    retries_ = 0;
+    wait_ = base_;
+    deadline_ = now + wait_;
+  }
+  // An expiry: returns false when the retries are used up.
+  bool Backoff(TimePoint now) {
+    if (retries_ >= max_retries_) return false;
+    ++retries_;
+    wait_ = std::min(wait_ * 2, cap_);
+    deadline_ = now + wait_;
+    return true;
+  }
+  // After the last packet of a transfer: wait as long as the longest
+  // backoff step, so that a client retransmitting on its own (longer) timer
+  // is still answered.
+  void Dally(TimePoint now) { deadline_ = now + cap_; }
+  void Stop() { deadline_.reset(); }
+  bool Expired(TimePoint now) const {
+    return deadline_.has_value() && now >= *deadline_;
+  }
+  std::optional<TimePoint> deadline() const { return deadline_; }
+  Duration base() const { return base_; }
+
+ private:
+  Duration base_;
+  Duration cap_;
+  int max_retries_;
+  int retries_ = 0;
+  Duration wait_{};
+  std::optional<TimePoint> deadline_;
+};
+
+// The answer to a datagram that reaches a session's socket from any address
+// and port other than its peer's (RFC 1350: ERROR 5, the session carries on).
+size_t EncodeUnknownTransferIdError(absl::Span<uint8_t> buffer);
+
+}  // namespace tftp
+
+#endif  // TFTPD_PROTOCOL_SESSION_H_

@@ -1,0 +1,178 @@
+// Fuzz target: drives a read session and a write session with a sequence of
+// events decoded from the input (datagrams, well-formed ACKs and DATA,
+// deadlines, bytes becoming available, aborts) and checks their invariants:
+// DATA never describes bytes outside the response, a window never exceeds
+// windowsize packets, a write never stores more than its limit, and a
+// finished session stays quiet.
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <vector>
+
+#include "protocol/packet.h"
+#include "protocol/read_session.h"
+#include "protocol/write_session.h"
+
+namespace {
+
+using namespace tftp;
+
+void Check(bool condition) {
+  if (!condition) std::abort();
+}
+
+class Reader {
+ public:
+  Reader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  bool empty() const { return pos_ >= size_; }
+  uint8_t Byte() { return pos_ < size_ ? data_[pos_++] : 0; }
+  uint16_t U16() { return static_cast<uint16_t>(Byte() << 8 | Byte()); }
+  absl::Span<const uint8_t> Bytes(size_t n) {
+    n = std::min(n, size_ - std::min(pos_, size_));
+    absl::Span<const uint8_t> out(data_ + pos_, n);
+    pos_ += n;
+    return out;
+  }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t pos_ = 0;
+};
+
+class CountingSink : public WriteSink {
+ public:
+  explicit CountingSink(uint64_t refuse_beyond) : refuse_(refuse_beyond) {}
+  ProtocolStatus Write(uint64_t offset,
+                       absl::Span<const uint8_t> bytes) override {
+    Check(offset == stored);
+    if (stored + bytes.size() > refuse_) {
+      return {ErrorCode::kDiskFull, "full"};
+    }
+    stored += bytes.size();
+    return ProtocolStatus::Ok();
+  }
+  ProtocolStatus Finish(uint64_t total) override {
+    Check(total == stored && !finished);
+    finished = true;
+    return ProtocolStatus::Ok();
+  }
+  uint64_t stored = 0;
+  bool finished = false;
+
+ private:
+  uint64_t refuse_;
+};
+
+NegotiatedOptions OptionsFrom(Reader& in) {
+  NegotiatedOptions options;
+  options.blksize = static_cast<uint16_t>(
+      std::clamp<int>(in.U16() % 2048, kMinBlockSize, kMaxBlockSize));
+  options.windowsize = static_cast<uint16_t>(1 + in.Byte() % 32);
+  options.timeout_seconds = in.Byte() % 4;
+  if (in.Byte() & 1) {
+    options.accepted[options.accepted_count++] = OptionId::kBlksize;
+  }
+  return options;
+}
+
+// The next event's datagram, built from the input.
+std::vector<uint8_t> DatagramFrom(uint8_t kind, Reader& in) {
+  std::vector<uint8_t> d(4);
+  switch (kind % 4) {
+    case 0: {  // Raw bytes.
+      const absl::Span<const uint8_t> raw = in.Bytes(in.Byte());
+      d.assign(raw.begin(), raw.end());
+      break;
+    }
+    case 1:
+      EncodeAck(absl::MakeSpan(d), in.U16());
+      break;
+    case 2: {
+      const uint16_t block = in.U16();
+      d.resize(4 + in.U16() % 1100, 0x41);
+      EncodeDataHeader(absl::MakeSpan(d), block);
+      break;
+    }
+    case 3:
+      d.resize(32);
+      d.resize(EncodeError(absl::MakeSpan(d), ErrorCode::kNotDefined, "x"));
+      break;
+  }
+  return d;
+}
+
+template <typename Session>
+void DrainAndCheck(Session& session, std::optional<uint64_t> limit,
+                   uint16_t windowsize) {
+  std::vector<uint8_t> buffer(std::max<size_t>(
+      kDataHeaderSize + session.options().blksize, kMinOutgoingBuffer));
+  int packets = 0;
+  while (session.HasOutgoing()) {
+    const Outgoing out = session.NextOutgoing(absl::MakeSpan(buffer));
+    Check(out.header_size > 0 && out.header_size <= buffer.size());
+    Check(out.payload_size <= session.options().blksize);
+    if (limit.has_value()) {
+      Check(out.payload_offset + out.payload_size <= *limit);
+    }
+    Check(++packets <= windowsize + 2);
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  Reader in(data, size);
+  const NegotiatedOptions options = OptionsFrom(in);
+  SessionConfig config;
+  config.max_retries = in.Byte() % 6;
+  config.resend_on_duplicate_ack = in.Byte() & 1;
+  const bool known_size = in.Byte() & 1;
+  const uint64_t response_size = in.U16() * 7ull;
+  const uint64_t max_upload = in.U16() * 3ull;
+
+  ReadSession reader(config, options,
+                     known_size ? std::optional<uint64_t>(response_size)
+                                : std::nullopt);
+  CountingSink sink(in.U16() * 5ull);
+  WriteSession writer(config, options, max_upload, &sink);
+  TimePoint now{};
+  reader.Start(now);
+  writer.Start(now);
+  uint64_t available = 0;
+  while (!in.empty()) {
+    const uint8_t kind = in.Byte();
+    switch (kind % 5) {
+      case 0:
+      case 1: {
+        const std::vector<uint8_t> d = DatagramFrom(in.Byte(), in);
+        reader.OnDatagram(d, now);
+        writer.OnDatagram(d, now);
+        break;
+      }
+      case 2:
+        now += std::chrono::milliseconds(in.U16() * 16);
+        reader.OnDeadline(now);
+        writer.OnDeadline(now);
+        break;
+      case 3:
+        available = std::min<uint64_t>(available + in.U16(), response_size);
+        reader.OnDataAvailable(available, in.Byte() & 1, now);
+        break;
+      case 4:
+        if (in.Byte() == 0xff) {
+          reader.Abort(ErrorCode::kNotDefined, "abort");
+          writer.Abort(ErrorCode::kDiskFull, "abort");
+        }
+        break;
+    }
+    // DATA may only describe bytes that exist (or were announced).
+    DrainAndCheck(reader, known_size ? response_size : available,
+                  options.windowsize);
+    DrainAndCheck(writer, std::nullopt, options.windowsize);
+    Check(sink.stored <= max_upload);
+    if (reader.finished()) Check(!reader.deadline().has_value());
+  }
+  return 0;
+}
