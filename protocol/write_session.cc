@@ -11,8 +11,7 @@ WriteSession::WriteSession(const SessionConfig& config,
                            WriteSink* sink)
     : options_(options),
       timer_(config, options.timeout_seconds),
-      max_size_(max_size),
-      sink_(sink) {}
+      receiver_(options.blksize, options.windowsize, max_size, sink) {}
 
 void WriteSession::Start(TimePoint now) {
   if (state_ != State::kNotStarted) return;
@@ -63,59 +62,39 @@ void WriteSession::OnDatagram(absl::Span<const uint8_t> datagram,
 
 void WriteSession::OnData(uint16_t wire_block,
                           absl::Span<const uint8_t> payload, TimePoint now) {
-  const uint16_t expected = static_cast<uint16_t>(received_ + 1);
   if (state_ == State::kDallying) {
     // Our final ACK was lost: acknowledge the repeated last block again.
-    if (wire_block == static_cast<uint16_t>(received_)) {
+    if (receiver_.IsRepeatOfLast(wire_block)) {
       ++counters_.duplicate_packets;
       QueueAck(true);
     }
     return;
   }
-  const uint16_t delta = static_cast<uint16_t>(wire_block - expected);
-  if (delta != 0) {
-    const bool duplicate = delta >= 0x8000;  // Behind what we expect.
-    if (duplicate) ++counters_.duplicate_packets;
-    // Lock-step: a repeated block means our ACK was lost; always answer it.
-    // Windows: answer the first duplicate or gap since progress, once.
-    if (options_.windowsize == 1) {
-      if (duplicate) QueueAck(true);
-    } else if (!reacked_since_progress_) {
-      reacked_since_progress_ = true;
-      QueueAck(true);
-    }
-    return;
-  }
-  if (payload.size() > options_.blksize) {
-    FailWith(SessionOutcome::kProtocolError, ErrorCode::kIllegalOperation,
-             "DATA block larger than the negotiated blksize");
-    return;
-  }
-  if (payload.size() > max_size_ - bytes_) {
-    FailWith(SessionOutcome::kAborted, ErrorCode::kDiskFull,
-             "file exceeds the upload size limit");
-    return;
-  }
-  if (ProtocolStatus s = sink_->Write(bytes_, payload); !s.ok()) {
-    FailWith(SessionOutcome::kAborted, s.code, s.message);
-    return;
-  }
-  ++received_;
-  bytes_ += payload.size();
-  counters_.bytes_transferred = bytes_;
-  reacked_since_progress_ = false;
-  if (payload.size() < options_.blksize) {
-    if (ProtocolStatus s = sink_->Finish(bytes_); !s.ok()) {
-      FailWith(SessionOutcome::kAborted, s.code, s.message);
+  const uint64_t duplicates_before = receiver_.duplicates();
+  const BlockReceiver::Result r = receiver_.OnData(wire_block, payload);
+  counters_.duplicate_packets += receiver_.duplicates() - duplicates_before;
+  counters_.bytes_transferred = receiver_.bytes();
+  switch (r.verdict) {
+    case BlockReceiver::Verdict::kIgnored:
       return;
-    }
-    QueueAck(false);
-    state_ = State::kDallying;
-    result_.outcome = SessionOutcome::kCompleted;
-    timer_.Dally(now);
-    return;
+    case BlockReceiver::Verdict::kReAck:
+      QueueAck(true);
+      return;
+    case BlockReceiver::Verdict::kFailed:
+      FailWith(r.outcome, r.error.code, r.error.message);
+      return;
+    case BlockReceiver::Verdict::kComplete:
+      QueueAck(false);
+      state_ = State::kDallying;
+      result_.outcome = SessionOutcome::kCompleted;
+      timer_.Dally(now);
+      return;
+    case BlockReceiver::Verdict::kAck:
+      QueueAck(false);
+      break;
+    case BlockReceiver::Verdict::kProgress:
+      break;
   }
-  if (++blocks_since_ack_ >= options_.windowsize) QueueAck(false);
   timer_.Restart(now);
 }
 
@@ -129,8 +108,8 @@ void WriteSession::OnDeadline(TimePoint now) {
     Finish(SessionOutcome::kTimedOut);
     return;
   }
-  reacked_since_progress_ = false;
-  if (received_ == 0 && options_.has_oack()) {
+  receiver_.OnTimeout();
+  if (receiver_.blocks() == 0 && options_.has_oack()) {
     control_ = Control::kOack;
     control_is_retransmission_ = true;
   } else {
@@ -158,7 +137,7 @@ Outgoing WriteSession::NextOutgoing(absl::Span<uint8_t> buffer) {
       out.header_size = EncodeNegotiatedOack(buffer, options_);
       break;
     case Control::kAck:
-      out.block = static_cast<uint16_t>(received_);
+      out.block = receiver_.last_wire_block();
       out.header_size = EncodeAck(buffer, out.block);
       break;
     case Control::kError:
@@ -179,7 +158,7 @@ Outgoing WriteSession::NextOutgoing(absl::Span<uint8_t> buffer) {
 void WriteSession::QueueAck(bool retransmission) {
   control_ = Control::kAck;
   control_is_retransmission_ = retransmission;
-  blocks_since_ack_ = 0;
+  receiver_.OnAckSent();
 }
 
 void WriteSession::Finish(SessionOutcome outcome) {

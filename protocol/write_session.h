@@ -15,6 +15,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "protocol/block_receiver.h"
 #include "protocol/options.h"
 #include "protocol/session.h"
 #include "protocol/tftp.h"
@@ -64,19 +65,10 @@ class WriteSession {
 
   NegotiatedOptions options_;
   RetransmitTimer timer_;
-  uint64_t max_size_;
-  WriteSink* sink_;
+  BlockReceiver receiver_;
   State state_ = State::kNotStarted;
   Control control_ = Control::kNone;
   bool control_is_retransmission_ = false;
-  // received_ counts in-order blocks without wrapping; the wire carries the
-  // low 16 bits.
-  uint64_t received_ = 0;
-  uint64_t bytes_ = 0;
-  uint16_t blocks_since_ack_ = 0;
-  // With windows, one re-ACK per stall: each ACK restarts the client's
-  // window, so answering every duplicate would multiply the traffic.
-  bool reacked_since_progress_ = false;
   SessionResult result_;
   SessionCounters counters_;
 };

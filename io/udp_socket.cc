@@ -1,0 +1,117 @@
+#include "io/udp_socket.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace io {
+namespace {
+
+absl::Status Errno(absl::string_view what, int error) {
+  return absl::ErrnoToStatus(error, what);
+}
+
+absl::StatusOr<SocketAddress> BoundAddress(int fd) {
+  sockaddr_storage storage{};
+  socklen_t length = sizeof storage;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) {
+    return Errno("getsockname", errno);
+  }
+  return SocketAddress(reinterpret_cast<sockaddr*>(&storage), length);
+}
+
+int OpenUdp(int family) {
+  return socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+}
+
+}  // namespace
+
+absl::StatusOr<OpenedSocket> OpenServiceSocket(
+    const SocketAddress& address, const ServiceSocketOptions& options) {
+  const int fd = OpenUdp(address.family());
+  if (fd < 0) return Errno("socket", errno);
+  auto fail = [fd](absl::string_view what) {
+    const int error = errno;
+    close(fd);
+    return Errno(what, error);
+  };
+  const int one = 1;
+  const int zero = 0;
+  if (options.reuse_port &&
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+    return fail("setsockopt(SO_REUSEPORT)");
+  }
+  if (address.family() == AF_INET6) {
+    // Dual-stack on "::"; harmless on a specific IPv6 address.
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one) != 0) {
+      return fail("setsockopt(IPV6_RECVPKTINFO)");
+    }
+  }
+  // IPv4 datagrams, including those reaching a dual-stack socket, report
+  // their destination through IP_PKTINFO.
+  if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) != 0 &&
+      address.family() == AF_INET) {
+    return fail("setsockopt(IP_PKTINFO)");
+  }
+  if (options.receive_buffer > 0) {
+    const int size = static_cast<int>(
+        std::min<size_t>(options.receive_buffer, INT32_MAX / 2));
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
+  }
+  if (bind(fd, address.get(), address.length()) != 0) {
+    return fail(absl::StrCat("bind ", address.ToString()));
+  }
+  OpenedSocket opened;
+  opened.fd = fd;
+  absl::StatusOr<SocketAddress> bound = BoundAddress(fd);
+  if (!bound.ok()) {
+    close(fd);
+    return bound.status();
+  }
+  opened.bound = *bound;
+  int granted = 0;
+  socklen_t length = sizeof granted;
+  if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &length) == 0) {
+    // Linux reports twice the usable size (it counts bookkeeping overhead).
+    opened.receive_buffer = static_cast<size_t>(granted) / 2;
+  }
+  return opened;
+}
+
+absl::StatusOr<OpenedSocket> OpenTransferSocket(const SocketAddress& local) {
+  const int fd = OpenUdp(local.family());
+  if (fd < 0) return Errno("socket", errno);
+  SocketAddress address = local;
+  address.set_port(0);
+  if (local.family() == AF_INET6) {
+    const int zero = 0;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  }
+  if (bind(fd, address.get(), address.length()) != 0) {
+    const int error = errno;
+    close(fd);
+    return Errno(absl::StrCat("bind ", address.ToString()), error);
+  }
+  OpenedSocket opened;
+  opened.fd = fd;
+  absl::StatusOr<SocketAddress> bound = BoundAddress(fd);
+  if (!bound.ok()) {
+    close(fd);
+    return bound.status();
+  }
+  opened.bound = *bound;
+  return opened;
+}
+
+}  // namespace io

@@ -1,0 +1,91 @@
+#include "server/server.h"
+
+#include <unistd.h>
+
+#include <future>
+
+#include "absl/strings/str_cat.h"
+
+namespace tftpd {
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
+  if (config.threads < 1) {
+    return absl::InvalidArgumentError("threads must be at least 1");
+  }
+  absl::StatusOr<RootDirectory> root =
+      RootDirectory::Open(config.root, config.resolver);
+  if (!root.ok()) return root.status();
+  std::unique_ptr<Server> server(
+      new Server(std::move(config), std::move(*root)));
+  const ServerConfig& c = server->config_;
+  io::SocketAddress address = c.address;
+  std::vector<io::OpenedSocket> sockets;
+  for (int i = 0; i < c.threads; ++i) {
+    io::ServiceSocketOptions options;
+    options.receive_buffer = c.receive_buffer;
+    absl::StatusOr<io::OpenedSocket> socket =
+        io::OpenServiceSocket(address, options);
+    if (!socket.ok()) {
+      for (const io::OpenedSocket& s : sockets) close(s.fd);
+      return socket.status();
+    }
+    // Port 0 on the first socket: the others join the port it got.
+    address = socket->bound;
+    sockets.push_back(*socket);
+  }
+  server->address_ = address;
+  server->receive_buffer_ = sockets.front().receive_buffer;
+  for (int i = 0; i < c.threads; ++i) {
+    server->shards_.push_back(
+        std::make_unique<Shard>(i, server->config_, server->root_, sockets[i]));
+  }
+  return server;
+}
+
+Server::~Server() {
+  Stop(/*immediate=*/true);
+  Wait();
+}
+
+absl::Status Server::Start() {
+  std::vector<std::future<absl::Status>> ready;
+  for (auto& shard : shards_) {
+    auto promise = std::make_shared<std::promise<absl::Status>>();
+    ready.push_back(promise->get_future());
+    Shard* raw = shard.get();
+    running_.fetch_add(1);
+    threads_.emplace_back([this, raw, promise] {
+      raw->Run([promise](absl::Status s) { promise->set_value(std::move(s)); });
+      running_.fetch_sub(1);
+    });
+  }
+  absl::Status status;
+  for (auto& f : ready) {
+    absl::Status s = f.get();
+    if (!s.ok() && status.ok()) status = s;
+  }
+  if (!status.ok()) {
+    Stop(/*immediate=*/true);
+    Wait();
+  }
+  return status;
+}
+
+void Server::Stop(bool immediate) {
+  for (auto& shard : shards_) shard->RequestStop(immediate);
+}
+
+void Server::Wait() {
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  threads_.clear();
+}
+
+ServerTotals Server::Totals() const {
+  ServerTotals totals;
+  for (const auto& shard : shards_) totals.Add(shard->counters());
+  return totals;
+}
+
+}  // namespace tftpd

@@ -1,0 +1,37 @@
+// Everything the server needs to run, normally filled from flags by tftpd.
+#ifndef TFTPD_SERVER_SERVER_CONFIG_H_
+#define TFTPD_SERVER_SERVER_CONFIG_H_
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+#include "io/socket_address.h"
+#include "protocol/options.h"
+#include "protocol/session.h"
+#include "server/root_directory.h"
+
+namespace tftpd {
+
+struct ServerConfig {
+  std::string root;
+  RootDirectory::Resolver resolver = RootDirectory::Resolver::kAuto;
+  // Port 0 binds an ephemeral port (shared by every shard).
+  io::SocketAddress address;
+  int threads = 1;
+  tftp::OptionLimits limits;
+  tftp::SessionConfig session;
+  size_t max_sessions = 10000;
+  // SO_RCVBUF of each service socket: room for a burst of requests.
+  size_t receive_buffer = 16 << 20;
+  // Netascii responses are encoded in memory; larger files are refused.
+  uint64_t max_netascii_size = 16 << 20;
+  // On Stop, transfers in progress get this long to finish.
+  std::chrono::milliseconds shutdown_grace{2000};
+  // Datagram sends in flight per shard; sessions wait for a free one.
+  size_t send_slots = 4096;
+};
+
+}  // namespace tftpd
+
+#endif  // TFTPD_SERVER_SERVER_CONFIG_H_

@@ -1,0 +1,608 @@
+#include "server/shard.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "io/user_data.h"
+#include "protocol/options.h"
+#include "protocol/packet.h"
+#include "server/log.h"
+
+namespace tftpd {
+namespace {
+
+enum Kind : uint8_t {
+  kServiceReceive = 1,
+  kSessionReceive = 2,
+  kSend = 3,
+  kWake = 4,
+};
+
+constexpr uint32_t kNoSession = ~uint32_t{0};
+constexpr auto kNever = io::TimePoint::max();
+// After the grace period, aborted transfers' ERRORs get this long to leave.
+constexpr auto kExitDrain = std::chrono::milliseconds(200);
+
+uint64_t Tag(Kind kind, uint32_t index, uint32_t generation) {
+  return io::UserData{kind, index, generation}.Pack();
+}
+
+double Seconds(io::Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+}  // namespace
+
+struct Shard::Session {
+  uint32_t generation = 0;
+  bool active = false;
+  bool finishing = false;
+  bool receive_armed = false;
+  bool in_ready = false;
+  int fd = -1;
+  // Operations whose completion is still due (receive, sends): the socket
+  // is closed only when none is left, so no operation outlives its fd.
+  uint32_t inflight = 0;
+  io::SocketAddress peer;
+  std::optional<tftp::ReadSession> transfer;
+  SharedFile* file = nullptr;
+  absl::Span<const uint8_t> response;
+  std::string filename;
+  io::TimePoint started;
+  io::TimePoint scheduled = kNever;
+};
+
+struct Shard::SendSlot {
+  uint32_t generation = 0;
+  msghdr message{};
+  iovec iov[2]{};
+  io::SocketAddress to;
+  SharedFile* file = nullptr;
+  uint32_t session = kNoSession;
+  uint32_t session_generation = 0;
+  uint8_t header[tftp::kMinOutgoingBuffer];
+};
+
+Shard::Shard(int id, const ServerConfig& config, const RootDirectory& root,
+             io::OpenedSocket service)
+    : id_(id),
+      config_(config),
+      root_(root),
+      service_(service),
+      max_sessions_(std::max<size_t>(
+          1, (config.max_sessions + config.threads - 1) / config.threads)),
+      slots_(std::max<size_t>(config.send_slots, 16)) {
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  free_slots_.reserve(slots_.size());
+  for (uint32_t i = static_cast<uint32_t>(slots_.size()); i > 0; --i) {
+    free_slots_.push_back(i - 1);
+  }
+}
+
+Shard::~Shard() {
+  for (Session& s : sessions_) {
+    if (s.fd >= 0) close(s.fd);
+  }
+  if (service_.fd >= 0) close(service_.fd);
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void Shard::RequestStop(bool immediate) {
+  int wanted = immediate ? 2 : 1;
+  int current = stop_request_.load();
+  while (current < wanted &&
+         !stop_request_.compare_exchange_weak(current, wanted)) {
+  }
+  const uint64_t one = 1;
+  ssize_t unused = write(wake_fd_, &one, sizeof one);
+  (void)unused;
+}
+
+void Shard::Run(const std::function<void(absl::Status)>& ready) {
+  io::BackendOptions options;
+  options.receive_buffers = 2048;
+  options.receive_buffer_size = 2048;
+  absl::StatusOr<std::unique_ptr<io::EventBackend>> backend =
+      io::CreateIoUringBackend(options);
+  if (!backend.ok()) {
+    ready(backend.status());
+    return;
+  }
+  if (wake_fd_ < 0) {
+    ready(absl::ErrnoToStatus(errno, "eventfd"));
+    return;
+  }
+  backend_ = std::move(*backend);
+  ready(absl::OkStatus());
+
+  ArmServiceReceive();
+  backend_->Read(wake_fd_, 0,
+                 absl::MakeSpan(reinterpret_cast<uint8_t*>(&wake_buffer_),
+                                sizeof wake_buffer_),
+                 Tag(kWake, 0, 0));
+  now_ = io::Clock::now();
+  while (true) {
+    FlushReady();
+    if (stopping_ && ShutdownComplete()) break;
+    absl::StatusOr<int> polled = backend_->Poll(
+        NextDeadline(), [this](const io::Completion& c) {
+          now_ = io::Clock::now();
+          OnCompletion(c);
+        });
+    if (!polled.ok()) {
+      TFTPD_LOG(kError, "shard %d: %s", id_, polled.status().message());
+      break;
+    }
+    now_ = io::Clock::now();
+    FireTimers();
+  }
+}
+
+std::optional<io::TimePoint> Shard::NextDeadline() const {
+  std::optional<io::TimePoint> deadline;
+  if (!timers_.empty()) deadline = timers_.top().when;
+  if (stopping_) {
+    const io::TimePoint limit = aborted_ ? exit_deadline_ : stop_deadline_;
+    if (!deadline.has_value() || limit < *deadline) deadline = limit;
+  }
+  return deadline;
+}
+
+void Shard::OnCompletion(const io::Completion& completion) {
+  const io::UserData tag = io::UserData::Unpack(completion.user_data);
+  switch (tag.kind) {
+    case kServiceReceive:
+      OnServiceReceive(completion);
+      break;
+    case kSessionReceive:
+      OnSessionReceive(tag.index, completion);
+      break;
+    case kSend:
+      OnSendDone(tag.index, completion);
+      break;
+    case kWake:
+      OnWake();
+      break;
+    default:
+      break;
+  }
+}
+
+void Shard::ArmServiceReceive() {
+  backend_->Receive(service_.fd, Tag(kServiceReceive, 0, 0));
+}
+
+void Shard::OnServiceReceive(const io::Completion& c) {
+  if (c.datagram != nullptr) HandleRequest(*c.datagram);
+  if (c.result < 0 && c.result != -ECANCELED && c.result != -ENOBUFS) {
+    TFTPD_LOG(kWarning, "shard %d: receive on the service socket: %s", id_,
+              std::strerror(-c.result));
+  }
+  // Out of receive buffers (or any other end): the requests wait in the
+  // socket's receive buffer until the receive is armed again.
+  if (!c.more && !stopping_) ArmServiceReceive();
+}
+
+void Shard::HandleRequest(const io::Datagram& datagram) {
+  Bump(counters_.requests_received);
+  const std::optional<tftp::Opcode> opcode = tftp::PeekOpcode(datagram.payload);
+  if (opcode != tftp::Opcode::kRrq && opcode != tftp::Opcode::kWrq) {
+    // Never answer stray DATA, ACK or garbage: answering would make the
+    // service port a reflector.
+    Bump(counters_.ignored_datagrams);
+    return;
+  }
+  if (stopping_) return;
+  Bump(opcode == tftp::Opcode::kRrq ? counters_.read_requests
+                                    : counters_.write_requests);
+  if (datagram.truncated) {
+    Refuse(datagram.source, tftp::ErrorCode::kIllegalOperation,
+           "request too long");
+    return;
+  }
+  tftp::Request request;
+  if (tftp::ProtocolStatus s = tftp::ParseRequest(datagram.payload, &request);
+      !s.ok()) {
+    Refuse(datagram.source, s.code, s.message);
+    return;
+  }
+  const io::SocketAddress peer_key = datagram.source.Unmapped();
+  if (by_peer_.contains(peer_key)) {
+    // The client repeated its request before our answer reached it; the
+    // open transfer answers it by retransmission.
+    Bump(counters_.duplicate_requests);
+    return;
+  }
+  const std::string filename(request.filename);
+  if (request.opcode == tftp::Opcode::kWrq) {
+    TFTPD_LOG(kInfo, "refused WRQ peer=%s file=%s: uploads are disabled",
+              peer_key.ToString(), filename);
+    Refuse(datagram.source, tftp::ErrorCode::kIllegalOperation,
+           "uploads are disabled");
+    return;
+  }
+  if (active_ >= max_sessions_) {
+    Refuse(datagram.source, tftp::ErrorCode::kNotDefined,
+           "server busy, try again");
+    return;
+  }
+  OpenedFile opened = root_.OpenFile(request.filename);
+  if (!opened.ok()) {
+    TFTPD_LOG(kInfo, "refused RRQ peer=%s file=%s: error %d %s",
+              peer_key.ToString(), filename, static_cast<int>(opened.error),
+              opened.message);
+    Refuse(datagram.source, opened.error, opened.message);
+    return;
+  }
+  absl::StatusOr<SharedFile*> file = files_.Acquire(opened.fd, opened.info);
+  if (!file.ok()) {
+    Refuse(datagram.source, tftp::ErrorCode::kNotDefined, "cannot read file");
+    return;
+  }
+  absl::Span<const uint8_t> response = (*file)->bytes();
+  if (request.mode == tftp::TransferMode::kNetascii) {
+    const std::vector<uint8_t>* image =
+        (*file)->NetasciiImage(config_.max_netascii_size);
+    if (image == nullptr) {
+      files_.Release(*file);
+      Refuse(datagram.source, tftp::ErrorCode::kNotDefined,
+             "file too large for netascii mode");
+      return;
+    }
+    response = absl::MakeConstSpan(*image);
+  }
+  // An empty response is announced without tsize: curl (lib/tftp.c,
+  // tftp_parse_option_ack) fails any download whose OACK says "tsize 0",
+  // and the empty first block tells every client the size anyway.
+  const std::optional<uint64_t> announced_size =
+      response.empty() ? std::nullopt
+                       : std::optional<uint64_t>(response.size());
+  tftp::NegotiatedOptions negotiated;
+  if (tftp::ProtocolStatus s = tftp::NegotiateOptions(
+          request, config_.limits, announced_size, &negotiated);
+      !s.ok()) {
+    files_.Release(*file);
+    Refuse(datagram.source, s.code, s.message);
+    return;
+  }
+  // Answer from the address the client sent to (several may be configured
+  // on the host), from a new port: the transfer's own TID.
+  io::SocketAddress local = datagram.destination;
+  io::SocketAddress peer = peer_key;
+  if (local.family() == AF_UNSPEC) {
+    local = service_.bound;
+    peer = datagram.source;
+  } else if (local.family() != peer.family()) {
+    peer = datagram.source;
+  }
+  absl::StatusOr<io::OpenedSocket> socket = io::OpenTransferSocket(local);
+  if (!socket.ok()) {
+    files_.Release(*file);
+    TFTPD_LOG(kWarning, "shard %d: %s", id_, socket.status().message());
+    Refuse(datagram.source, tftp::ErrorCode::kNotDefined, "out of sockets");
+    return;
+  }
+  const uint32_t index = AllocateSession();
+  Session& s = sessions_[index];
+  s.active = true;
+  s.fd = socket->fd;
+  s.peer = peer;
+  s.file = *file;
+  s.response = response;
+  s.filename = filename;
+  s.started = now_;
+  s.transfer.emplace(config_.session, negotiated, response.size());
+  by_peer_[peer_key] = index;
+  ++active_;
+  counters_.sessions_active.store(active_, std::memory_order_relaxed);
+  Bump(counters_.sessions_started);
+  TFTPD_LOG(kDebug, "RRQ peer=%s file=%s mode=%s options=%d", peer.ToString(),
+            filename, std::string(tftp::TransferModeName(request.mode)),
+            static_cast<int>(request.options.count));
+  ArmSessionReceive(index);
+  s.transfer->Start(now_);
+  AfterInput(index);
+}
+
+void Shard::Refuse(const io::SocketAddress& to, tftp::ErrorCode code,
+                   absl::string_view message) {
+  Bump(counters_.requests_refused);
+  SendError(service_.fd, to, code, message, std::nullopt);
+}
+
+void Shard::SendError(int fd, const io::SocketAddress& to,
+                      tftp::ErrorCode code, absl::string_view message,
+                      std::optional<uint32_t> session) {
+  if (free_slots_.empty()) return;  // Saturated: dropping an ERROR is safe.
+  const uint32_t slot_index = free_slots_.back();
+  free_slots_.pop_back();
+  SendSlot& slot = slots_[slot_index];
+  const size_t size = tftp::EncodeError(slot.header, code, message);
+  slot.iov[0] = {slot.header, size};
+  slot.to = to;
+  slot.message = {};
+  slot.message.msg_name = slot.to.mutable_get();
+  slot.message.msg_namelen = slot.to.length();
+  slot.message.msg_iov = slot.iov;
+  slot.message.msg_iovlen = 1;
+  slot.session = session.value_or(kNoSession);
+  if (session.has_value()) {
+    Session& s = sessions_[*session];
+    slot.session_generation = s.generation;
+    ++s.inflight;
+  }
+  backend_->Send(fd, &slot.message, Tag(kSend, slot_index, slot.generation));
+}
+
+uint32_t Shard::AllocateSession() {
+  if (!free_sessions_.empty()) {
+    const uint32_t index = free_sessions_.back();
+    free_sessions_.pop_back();
+    return index;
+  }
+  sessions_.emplace_back();
+  return static_cast<uint32_t>(sessions_.size() - 1);
+}
+
+void Shard::ArmSessionReceive(uint32_t index) {
+  Session& s = sessions_[index];
+  backend_->Receive(s.fd, Tag(kSessionReceive, index, s.generation));
+  s.receive_armed = true;
+  ++s.inflight;
+}
+
+void Shard::OnSessionReceive(uint32_t index, const io::Completion& c) {
+  Session& s = sessions_[index];
+  if (c.datagram != nullptr && !s.finishing) {
+    if (c.datagram->source != s.peer) {
+      // Another client reached this transfer's port (RFC 1350: ERROR 5);
+      // the transfer carries on undisturbed.
+      Bump(counters_.unknown_tid_packets);
+      SendError(s.fd, c.datagram->source, tftp::ErrorCode::kUnknownTransferId,
+                "unknown transfer ID", index);
+    } else {
+      Bump(counters_.packets_received);
+      s.transfer->OnDatagram(c.datagram->payload, now_);
+      AfterInput(index);
+    }
+  }
+  if (!c.more) {
+    --s.inflight;
+    s.receive_armed = false;
+    if (!s.finishing) {
+      ArmSessionReceive(index);
+    } else {
+      MaybeRelease(index);
+    }
+  }
+}
+
+void Shard::AfterInput(uint32_t index) {
+  Session& s = sessions_[index];
+  if (s.finishing) return;
+  if (s.transfer->HasOutgoing()) {
+    if (!s.in_ready) {
+      s.in_ready = true;
+      ready_.push_back(index);
+    }
+    return;
+  }
+  if (s.transfer->finished()) {
+    Finish(index);
+  } else {
+    Schedule(index);
+  }
+}
+
+void Shard::FlushReady() {
+  while (!ready_.empty()) {
+    const uint32_t index = ready_.front();
+    Session& s = sessions_[index];
+    while (!s.finishing && s.transfer->HasOutgoing()) {
+      if (free_slots_.empty()) return;  // Sends complete, slots come back.
+      SendNext(index);
+    }
+    ready_.pop_front();
+    s.in_ready = false;
+    AfterInput(index);
+  }
+}
+
+void Shard::SendNext(uint32_t index) {
+  Session& s = sessions_[index];
+  const uint32_t slot_index = free_slots_.back();
+  SendSlot& slot = slots_[slot_index];
+  const tftp::Outgoing out = s.transfer->NextOutgoing(slot.header);
+  if (out.header_size == 0) return;
+  free_slots_.pop_back();
+  slot.iov[0] = {slot.header, out.header_size};
+  size_t iov_count = 1;
+  if (out.payload_size > 0) {
+    // Straight from the shared mapping: no copy of file bytes in user space.
+    slot.iov[1] = {const_cast<uint8_t*>(s.response.data() + out.payload_offset),
+                   out.payload_size};
+    iov_count = 2;
+    slot.file = s.file;
+    files_.Retain(s.file);
+  }
+  slot.to = s.peer;
+  slot.message = {};
+  slot.message.msg_name = slot.to.mutable_get();
+  slot.message.msg_namelen = slot.to.length();
+  slot.message.msg_iov = slot.iov;
+  slot.message.msg_iovlen = iov_count;
+  slot.session = index;
+  slot.session_generation = s.generation;
+  ++s.inflight;
+  backend_->Send(s.fd, &slot.message, Tag(kSend, slot_index, slot.generation));
+  Bump(counters_.packets_sent);
+  Bump(counters_.bytes_sent, out.payload_size);
+  if (out.retransmission) Bump(counters_.retransmits);
+}
+
+void Shard::OnSendDone(uint32_t slot_index, const io::Completion& c) {
+  SendSlot& slot = slots_[slot_index];
+  if (c.result < 0) {
+    Bump(counters_.send_errors);
+    TFTPD_LOG(kDebug, "shard %d: send to %s: %s", id_, slot.to.ToString(),
+              std::strerror(-c.result));
+  }
+  if (slot.file != nullptr) {
+    files_.Release(slot.file);
+    slot.file = nullptr;
+  }
+  if (slot.session != kNoSession) {
+    const uint32_t index = slot.session;
+    Session& s = sessions_[index];
+    --s.inflight;
+    if (c.result == -EFAULT && !s.finishing) {
+      // The file shrank under its mapping (rewritten in place).
+      s.transfer->Abort(tftp::ErrorCode::kNotDefined,
+                        "file changed while being sent");
+      AfterInput(index);
+    }
+    MaybeRelease(index);
+    slot.session = kNoSession;
+  }
+  ++slot.generation;
+  free_slots_.push_back(slot_index);
+}
+
+void Shard::Schedule(uint32_t index) {
+  Session& s = sessions_[index];
+  const std::optional<io::TimePoint> deadline = s.transfer->deadline();
+  if (!deadline.has_value() || *deadline >= s.scheduled) return;
+  s.scheduled = *deadline;
+  timers_.push(TimerEntry{*deadline, index, s.generation});
+}
+
+void Shard::FireTimers() {
+  while (!timers_.empty() && timers_.top().when <= now_) {
+    const TimerEntry entry = timers_.top();
+    timers_.pop();
+    Session& s = sessions_[entry.index];
+    if (!s.active || s.finishing || s.generation != entry.generation ||
+        s.scheduled != entry.when) {
+      continue;  // Stale: the deadline moved, or the session ended.
+    }
+    s.scheduled = kNever;
+    const std::optional<io::TimePoint> deadline = s.transfer->deadline();
+    if (!deadline.has_value()) continue;
+    if (*deadline > now_) {
+      Schedule(entry.index);
+      continue;
+    }
+    s.transfer->OnDeadline(now_);
+    AfterInput(entry.index);
+  }
+}
+
+void Shard::Finish(uint32_t index) {
+  Session& s = sessions_[index];
+  if (s.finishing) return;
+  s.finishing = true;
+  const tftp::SessionResult& result = s.transfer->result();
+  const tftp::SessionCounters& counters = s.transfer->counters();
+  switch (result.outcome) {
+    case tftp::SessionOutcome::kCompleted:
+      Bump(counters_.sessions_completed);
+      break;
+    case tftp::SessionOutcome::kPeerError:
+      Bump(counters_.sessions_peer_error);
+      break;
+    case tftp::SessionOutcome::kTimedOut:
+      Bump(counters_.sessions_timed_out);
+      break;
+    case tftp::SessionOutcome::kProtocolError:
+      Bump(counters_.sessions_protocol_error);
+      break;
+    default:
+      Bump(counters_.sessions_aborted);
+      break;
+  }
+  if (LogEnabled(LogLevel::kInfo)) {
+    std::string error;
+    if (result.outcome != tftp::SessionOutcome::kCompleted &&
+        result.outcome != tftp::SessionOutcome::kTimedOut) {
+      error = absl::StrCat(" error=", result.error_code, " message=\"",
+                           result.error_message, "\"");
+    }
+    const tftp::NegotiatedOptions& options = s.transfer->options();
+    WriteLogLine(
+        LogLevel::kInfo,
+        absl::StrFormat("transfer peer=%s file=%s outcome=%s bytes=%d "
+                        "size=%d duration=%.3fs blksize=%d windowsize=%d "
+                        "retransmits=%d%s",
+                        s.peer.ToString(), s.filename,
+                        tftp::SessionOutcomeName(result.outcome),
+                        counters.bytes_transferred, s.response.size(),
+                        Seconds(now_ - s.started), options.blksize,
+                        options.windowsize, counters.retransmits, error));
+  }
+  by_peer_.erase(s.peer.Unmapped());
+  if (s.receive_armed) {
+    backend_->Cancel(Tag(kSessionReceive, index, s.generation));
+  }
+  --active_;
+  counters_.sessions_active.store(active_, std::memory_order_relaxed);
+  MaybeRelease(index);
+}
+
+void Shard::MaybeRelease(uint32_t index) {
+  Session& s = sessions_[index];
+  if (!s.finishing || s.inflight > 0) return;
+  close(s.fd);
+  s.fd = -1;
+  files_.Release(s.file);
+  s.file = nullptr;
+  s.transfer.reset();
+  s.filename.clear();
+  s.active = false;
+  s.finishing = false;
+  s.scheduled = kNever;
+  ++s.generation;
+  free_sessions_.push_back(index);
+}
+
+void Shard::OnWake() {
+  const int request = stop_request_.load();
+  if (request > 0) BeginShutdown(request == 2);
+  backend_->Read(wake_fd_, 0,
+                 absl::MakeSpan(reinterpret_cast<uint8_t*>(&wake_buffer_),
+                                sizeof wake_buffer_),
+                 Tag(kWake, 0, 0));
+}
+
+void Shard::BeginShutdown(bool immediate) {
+  if (!stopping_) {
+    stopping_ = true;
+    stop_deadline_ = now_ + config_.shutdown_grace;
+    backend_->Cancel(Tag(kServiceReceive, 0, 0));
+  }
+  if (immediate) stop_deadline_ = std::min(stop_deadline_, now_);
+}
+
+bool Shard::ShutdownComplete() {
+  if (!aborted_ && (active_ == 0 || now_ >= stop_deadline_)) {
+    for (uint32_t i = 0; i < sessions_.size(); ++i) {
+      Session& s = sessions_[i];
+      if (!s.active || s.finishing) continue;
+      s.transfer->Abort(tftp::ErrorCode::kNotDefined, "server shutting down");
+      AfterInput(i);
+    }
+    aborted_ = true;
+    exit_deadline_ = now_ + kExitDrain;
+    FlushReady();
+  }
+  if (!aborted_) return false;
+  const bool drained = free_sessions_.size() == sessions_.size() &&
+                       free_slots_.size() == slots_.size();
+  return drained || now_ >= exit_deadline_;
+}
+
+}  // namespace tftpd

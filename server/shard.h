@@ -1,0 +1,121 @@
+// One worker thread's share of the server: its own event backend (one
+// io_uring), its own SO_REUSEPORT service socket, and every transfer whose
+// request that socket received, for the transfer's whole life. Nothing on
+// the packet path is shared with other shards, so nothing is locked.
+#ifndef TFTPD_SERVER_SHARD_H_
+#define TFTPD_SERVER_SHARD_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "io/event_backend.h"
+#include "io/udp_socket.h"
+#include "protocol/read_session.h"
+#include "server/file_cache.h"
+#include "server/root_directory.h"
+#include "server/server_config.h"
+#include "server/server_stats.h"
+
+namespace tftpd {
+
+class Shard {
+ public:
+  Shard(int id, const ServerConfig& config, const RootDirectory& root,
+        io::OpenedSocket service);
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+  ~Shard();
+
+  // Runs the event loop on the calling thread until stopped. `ready` is
+  // called once, with the outcome of creating the backend.
+  void Run(const std::function<void(absl::Status)>& ready);
+  // Any thread: stop taking requests and let transfers finish for the grace
+  // period (or end them at once), then return from Run.
+  void RequestStop(bool immediate);
+  const ShardCounters& counters() const { return counters_; }
+
+ private:
+  struct Session;
+  struct SendSlot;
+  struct TimerEntry {
+    io::TimePoint when;
+    uint32_t index;
+    uint32_t generation;
+    bool operator>(const TimerEntry& other) const { return when > other.when; }
+  };
+
+  void OnCompletion(const io::Completion& completion);
+  void OnServiceReceive(const io::Completion& completion);
+  void OnSessionReceive(uint32_t index, const io::Completion& completion);
+  void OnSendDone(uint32_t slot_index, const io::Completion& completion);
+  void OnWake();
+
+  void HandleRequest(const io::Datagram& datagram);
+  void Refuse(const io::SocketAddress& to, tftp::ErrorCode code,
+              absl::string_view message);
+  // Sends an ERROR from `fd` outside any transfer's own packet stream.
+  void SendError(int fd, const io::SocketAddress& to, tftp::ErrorCode code,
+                 absl::string_view message, std::optional<uint32_t> session);
+
+  uint32_t AllocateSession();
+  void ArmServiceReceive();
+  void ArmSessionReceive(uint32_t index);
+  void AfterInput(uint32_t index);
+  void FlushReady();
+  void SendNext(uint32_t index);
+  void Schedule(uint32_t index);
+  void FireTimers();
+  void Finish(uint32_t index);
+  void MaybeRelease(uint32_t index);
+  void BeginShutdown(bool immediate);
+  bool ShutdownComplete();
+  std::optional<io::TimePoint> NextDeadline() const;
+
+  const int id_;
+  const ServerConfig& config_;
+  const RootDirectory& root_;
+  io::OpenedSocket service_;
+  int wake_fd_ = -1;
+  uint64_t wake_buffer_ = 0;
+  std::atomic<int> stop_request_{0};  // 1: graceful, 2: immediate.
+  std::unique_ptr<io::EventBackend> backend_;
+  FileCache files_;
+  io::TimePoint now_;
+  size_t max_sessions_;
+  size_t active_ = 0;
+
+  // Stable addresses: a deque never moves its elements when it grows.
+  std::deque<Session> sessions_;
+  std::vector<uint32_t> free_sessions_;
+  std::vector<SendSlot> slots_;
+  std::vector<uint32_t> free_slots_;
+  // Open transfers by client address and port: a repeated request from the
+  // same client is not a second transfer.
+  absl::flat_hash_map<io::SocketAddress, uint32_t> by_peer_;
+  // Sessions with packets to send, waiting for free send slots.
+  std::deque<uint32_t> ready_;
+  // Earliest deadline first; entries go stale when a deadline moves and are
+  // skipped, so a deadline pushed back costs nothing until it comes due.
+  std::priority_queue<TimerEntry, std::vector<TimerEntry>,
+                      std::greater<TimerEntry>>
+      timers_;
+
+  bool stopping_ = false;
+  bool aborted_ = false;
+  io::TimePoint stop_deadline_;
+  io::TimePoint exit_deadline_;
+  ShardCounters counters_;
+};
+
+}  // namespace tftpd
+
+#endif  // TFTPD_SERVER_SHARD_H_

@@ -1,0 +1,261 @@
+// tftpd: serves files from a root directory over TFTP, configured by flags
+// (`tftpd --help`; `--flagfile=FILE` reads them from a file).
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gflags/gflags.h"
+#include "server/log.h"
+#include "server/server.h"
+
+DEFINE_string(root, "",
+              "Directory to serve. Empty: the bundled example root "
+              "(tftproot/ in the source tree).");
+DEFINE_string(address, "::",
+              "Address to listen on, IPv4 or IPv6. The default '::' is "
+              "dual-stack (IPv4 too); it falls back to 0.0.0.0 on hosts "
+              "without IPv6.");
+DEFINE_int32(port, 69,
+             "UDP port. When left at its default and port 69 cannot be bound "
+             "(not root, or in use), tftpd uses 6969 instead. 0 picks a free "
+             "port (see --port_file).");
+DEFINE_string(port_file, "",
+              "If set, write the bound port number to this file once serving.");
+DEFINE_int32(threads, 0,
+             "Worker threads (shards), each with its own io_uring and socket. "
+             "0: one per CPU.");
+DEFINE_int32(blksize_max, 65464,
+             "Largest blksize granted (RFC 2348, 8..65464); larger requests are "
+             "lowered to it.");
+DEFINE_int32(windowsize_max, 64,
+             "Largest windowsize granted (RFC 7440, 1..65535).");
+DEFINE_double(timeout, 1.0,
+              "Seconds before the first retransmission when the client "
+              "negotiates no timeout.");
+DEFINE_double(max_timeout, 8.0,
+              "Cap in seconds for the exponential backoff between "
+              "retransmissions.");
+DEFINE_int32(retries, 5,
+             "Retransmissions of one packet before a transfer is abandoned.");
+DEFINE_bool(resend_on_duplicate_ack, false,
+            "Resend unacknowledged data once when a duplicate ACK arrives "
+            "(helps some U-Boot builds recover faster).");
+DEFINE_int32(max_sessions, 10000, "Transfers open at once, over all shards.");
+DEFINE_int64(rcvbuf, 16 << 20,
+             "SO_RCVBUF of each service socket in bytes: room for a burst of "
+             "requests. The default holds more than 10,000 requests; the log "
+             "says if the kernel grants less.");
+DEFINE_double(shutdown_grace, 2.0,
+              "Seconds transfers may run on after SIGINT or SIGTERM; a second "
+              "signal stops at once.");
+DEFINE_bool(portable_resolver, false,
+            "Resolve names with the portable walk (no symlinks followed) "
+            "instead of openat2(RESOLVE_BENEATH).");
+DEFINE_string(log_level, "info", "debug, info, warning or error.");
+
+namespace tftpd {
+namespace {
+
+constexpr int kFallbackPort = 6969;
+
+// The bundled example root: in the workspace under `bazel run`, else in the
+// binary's runfiles, else ./tftproot. Runfiles are symlinks into the source
+// tree, which the root confinement would refuse to follow out of the root,
+// so the real directory is used.
+std::string DefaultRoot() {
+  std::vector<std::string> markers;
+  if (const char* workspace = getenv("BUILD_WORKSPACE_DIRECTORY")) {
+    markers.push_back(absl::StrCat(workspace, "/tftproot/hello.txt"));
+  }
+  char exe[PATH_MAX];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    markers.push_back(absl::StrCat(exe, ".runfiles/tftpd/tftproot/hello.txt"));
+  }
+  markers.push_back("tftproot/hello.txt");
+  for (const std::string& marker : markers) {
+    char real[PATH_MAX];
+    if (realpath(marker.c_str(), real) != nullptr) {
+      const std::string path(real);
+      return path.substr(0, path.rfind('/'));
+    }
+  }
+  return "";
+}
+
+absl::StatusOr<ServerConfig> ConfigFromFlags() {
+  ServerConfig config;
+  config.root = FLAGS_root.empty() ? DefaultRoot() : FLAGS_root;
+  if (config.root.empty()) {
+    return absl::InvalidArgumentError(
+        "no --root given and the bundled example root was not found");
+  }
+  if (FLAGS_port < 0 || FLAGS_port > 65535) {
+    return absl::InvalidArgumentError("--port must be 0..65535");
+  }
+  std::optional<io::SocketAddress> address =
+      io::SocketAddress::Parse(FLAGS_address, static_cast<uint16_t>(FLAGS_port));
+  if (!address.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--address: not an IP address: ", FLAGS_address));
+  }
+  config.address = *address;
+  config.threads = FLAGS_threads > 0
+                       ? FLAGS_threads
+                       : std::max(1u, std::thread::hardware_concurrency());
+  if (FLAGS_blksize_max < tftp::kMinBlockSize ||
+      FLAGS_blksize_max > tftp::kMaxBlockSize) {
+    return absl::InvalidArgumentError("--blksize_max must be 8..65464");
+  }
+  if (FLAGS_windowsize_max < 1 || FLAGS_windowsize_max > 65535) {
+    return absl::InvalidArgumentError("--windowsize_max must be 1..65535");
+  }
+  config.limits.max_blksize = static_cast<uint16_t>(FLAGS_blksize_max);
+  config.limits.max_windowsize = static_cast<uint16_t>(FLAGS_windowsize_max);
+  if (!(FLAGS_timeout > 0) || !(FLAGS_max_timeout >= FLAGS_timeout)) {
+    return absl::InvalidArgumentError(
+        "--timeout must be positive and --max_timeout at least --timeout");
+  }
+  config.session.timeout = std::chrono::duration_cast<tftp::Duration>(
+      std::chrono::duration<double>(FLAGS_timeout));
+  config.session.max_timeout = std::chrono::duration_cast<tftp::Duration>(
+      std::chrono::duration<double>(FLAGS_max_timeout));
+  if (FLAGS_retries < 0) {
+    return absl::InvalidArgumentError("--retries must not be negative");
+  }
+  config.session.max_retries = FLAGS_retries;
+  config.session.resend_on_duplicate_ack = FLAGS_resend_on_duplicate_ack;
+  if (FLAGS_max_sessions < 1) {
+    return absl::InvalidArgumentError("--max_sessions must be at least 1");
+  }
+  config.max_sessions = static_cast<size_t>(FLAGS_max_sessions);
+  if (FLAGS_rcvbuf < 0) {
+    return absl::InvalidArgumentError("--rcvbuf must not be negative");
+  }
+  config.receive_buffer = static_cast<size_t>(FLAGS_rcvbuf);
+  config.shutdown_grace = std::chrono::milliseconds(
+      static_cast<int64_t>(std::max(0.0, FLAGS_shutdown_grace) * 1000));
+  if (FLAGS_portable_resolver) {
+    config.resolver = RootDirectory::Resolver::kPortable;
+  }
+  return config;
+}
+
+absl::StatusOr<std::unique_ptr<Server>> CreateServer(ServerConfig config) {
+  absl::StatusOr<std::unique_ptr<Server>> server = Server::Create(config);
+  if (!server.ok() && config.address.family() == AF_INET6 &&
+      FLAGS_address == "::" &&
+      absl::StrContains(server.status().message(), "family")) {
+    TFTPD_LOG(kWarning, "no IPv6 on this host (%s); listening on 0.0.0.0",
+              server.status().message());
+    io::SocketAddress v4 = *io::SocketAddress::Parse("0.0.0.0", 0);
+    v4.set_port(config.address.port());
+    config.address = v4;
+    server = Server::Create(config);
+  }
+  return server;
+}
+
+int Main(int argc, char** argv) {
+  gflags::SetUsageMessage(
+      "serves files over TFTP (RFC 1350, 2347, 2348, 2349, 7440)\n"
+      "usage: tftpd [--root=DIR] [--port=N] [flags]");
+  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  std::optional<LogLevel> level = ParseLogLevel(FLAGS_log_level);
+  if (!level.has_value()) {
+    std::fprintf(stderr, "tftpd: --log_level must be debug, info, warning or "
+                         "error\n");
+    return 2;
+  }
+  SetLogLevel(*level);
+  absl::StatusOr<ServerConfig> config = ConfigFromFlags();
+  if (!config.ok()) {
+    std::fprintf(stderr, "tftpd: %s\n", std::string(config.status().message()).c_str());
+    return 2;
+  }
+
+  // Signals are taken by this thread alone, with sigtimedwait: block them
+  // before any shard thread starts so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  gflags::CommandLineFlagInfo port_flag;
+  gflags::GetCommandLineFlagInfo("port", &port_flag);
+  absl::StatusOr<std::unique_ptr<Server>> server = CreateServer(*config);
+  if (!server.ok() && port_flag.is_default) {
+    TFTPD_LOG(kInfo, "cannot use port 69 (%s); using port %d",
+              server.status().message(), kFallbackPort);
+    config->address.set_port(kFallbackPort);
+    server = CreateServer(*config);
+  }
+  if (!server.ok()) {
+    TFTPD_LOG(kError, "cannot start: %s", server.status().message());
+    return 1;
+  }
+  if (absl::Status s = (*server)->Start(); !s.ok()) {
+    TFTPD_LOG(kError, "cannot start: %s", s.message());
+    return 1;
+  }
+  const ServerConfig& c = (*server)->config();
+  // The first line and the final counters are printed at every log level.
+  WriteLogLine(LogLevel::kInfo, absl::StrFormat(
+            "tftpd serving %s on %s (UDP port %d) with %d shards on io_uring; "
+            "blksize_max=%d windowsize_max=%d timeout=%.1fs retries=%d "
+            "max_sessions=%d resolver=%s",
+            (*server)->root().path(), (*server)->address().ToString(),
+            (*server)->address().port(), c.threads, c.limits.max_blksize,
+            c.limits.max_windowsize, FLAGS_timeout, c.session.max_retries,
+            static_cast<int>(c.max_sessions),
+            (*server)->root().uses_openat2() ? "openat2" : "portable"));
+  if ((*server)->receive_buffer() < c.receive_buffer) {
+    TFTPD_LOG(kWarning,
+              "the kernel capped the service socket receive buffer at %d "
+              "bytes (asked for %d); raise net.core.rmem_max or run with "
+              "CAP_NET_ADMIN to hold larger request bursts",
+              static_cast<int64_t>((*server)->receive_buffer()),
+              static_cast<int64_t>(c.receive_buffer));
+  }
+  if (!FLAGS_port_file.empty()) {
+    const std::string tmp = FLAGS_port_file + ".tmp";
+    std::ofstream(tmp) << (*server)->address().port() << "\n";
+    std::rename(tmp.c_str(), FLAGS_port_file.c_str());
+  }
+
+  // The shards run until a signal stops them (or one fails on its own).
+  int stops = 0;
+  while (!(*server)->Done()) {
+    timespec tick{0, 100'000'000};
+    const int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig != SIGINT && sig != SIGTERM) continue;
+    ++stops;
+    TFTPD_LOG(kInfo, "signal %d: %s", sig,
+              stops == 1 ? "stopping after the transfers in progress"
+                         : "stopping now");
+    (*server)->Stop(/*immediate=*/stops > 1);
+  }
+  (*server)->Wait();
+  WriteLogLine(LogLevel::kInfo, absl::StrCat("tftpd stopped: ",
+                                            (*server)->Totals().ToString()));
+  return 0;
+}
+
+}  // namespace
+}  // namespace tftpd
+
+int main(int argc, char** argv) { return tftpd::Main(argc, argv); }

@@ -1,0 +1,153 @@
+#include "tests/integration/concurrent_downloads.h"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <optional>
+
+#include "protocol/packet.h"
+#include "protocol/session.h"
+
+namespace tftpd::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Compares what arrives with the expected file, keeping nothing.
+class VerifyingSink : public tftp::WriteSink {
+ public:
+  explicit VerifyingSink(const std::string* expected) : expected_(expected) {}
+  tftp::ProtocolStatus Write(uint64_t offset,
+                             absl::Span<const uint8_t> bytes) override {
+    if (offset + bytes.size() > expected_->size() ||
+        std::memcmp(expected_->data() + offset, bytes.data(), bytes.size()) !=
+            0) {
+      mismatch = true;
+    }
+    return tftp::ProtocolStatus::Ok();
+  }
+  tftp::ProtocolStatus Finish(uint64_t total) override {
+    if (total != expected_->size()) mismatch = true;
+    return tftp::ProtocolStatus::Ok();
+  }
+  bool mismatch = false;
+
+ private:
+  const std::string* expected_;
+};
+
+struct Client {
+  int fd = -1;
+  std::unique_ptr<VerifyingSink> sink;
+  std::unique_ptr<tftp::DownloadSession> session;
+  std::optional<io::SocketAddress> server_tid;
+  bool done = false;
+};
+
+}  // namespace
+
+DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
+                                      const std::vector<DownloadJob>& jobs,
+                                      std::chrono::seconds limit) {
+  DownloadReport report;
+  const int epoll = epoll_create1(EPOLL_CLOEXEC);
+  std::vector<Client> clients(jobs.size());
+  tftp::SessionConfig config;  // A patient firmware: 1 s, 5 retries.
+  io::SocketAddress local = *io::SocketAddress::Parse(
+      server.family() == AF_INET6 ? "::1" : "127.0.0.1", 0);
+  const auto start = Clock::now();
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    Client& c = clients[i];
+    c.fd = socket(local.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    bind(c.fd, local.get(), local.length());
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.u64 = i;
+    epoll_ctl(epoll, EPOLL_CTL_ADD, c.fd, &event);
+    c.sink = std::make_unique<VerifyingSink>(jobs[i].expected);
+    c.session = std::make_unique<tftp::DownloadSession>(
+        config, jobs[i].request, c.sink.get());
+    c.session->Start(start);
+  }
+  std::vector<uint8_t> buffer(70000);
+  size_t remaining = clients.size();
+  auto finish = [&](Client& c) {
+    c.done = true;
+    --remaining;
+    close(c.fd);
+    if (c.session->transfer_complete() && !c.sink->mismatch) {
+      ++report.completed;
+    } else if (c.sink->mismatch) {
+      ++report.failures["content mismatch"];
+    } else {
+      const tftp::SessionResult& r = c.session->result();
+      std::string reason = tftp::SessionOutcomeName(r.outcome);
+      if (r.outcome == tftp::SessionOutcome::kPeerError) {
+        reason += " " + std::to_string(r.error_code) + " " + r.error_message;
+      }
+      ++report.failures[reason];
+    }
+  };
+  auto flush = [&](Client& c) {
+    while (c.session->HasOutgoing()) {
+      const tftp::Outgoing out = c.session->NextOutgoing(absl::MakeSpan(buffer));
+      const io::SocketAddress& to =
+          c.server_tid.has_value() ? *c.server_tid : server;
+      sendto(c.fd, buffer.data(), out.header_size, 0, to.get(), to.length());
+    }
+    if (c.session->transfer_complete() || c.session->finished()) finish(c);
+  };
+  for (Client& c : clients) flush(c);
+  std::vector<epoll_event> events(256);
+  while (remaining > 0 && Clock::now() - start < limit) {
+    const int n = epoll_wait(epoll, events.data(),
+                             static_cast<int>(events.size()), 10);
+    const auto now = Clock::now();
+    for (int e = 0; e < n; ++e) {
+      Client& c = clients[events[e].data.u64];
+      if (c.done) continue;
+      while (!c.done) {
+        sockaddr_storage from{};
+        socklen_t length = sizeof from;
+        const ssize_t got =
+            recvfrom(c.fd, buffer.data(), buffer.size(), 0,
+                     reinterpret_cast<sockaddr*>(&from), &length);
+        if (got < 0) break;
+        const io::SocketAddress source(reinterpret_cast<sockaddr*>(&from),
+                                       length);
+        if (!c.server_tid.has_value()) {
+          c.server_tid = source;  // The first reply fixes the server's TID.
+        } else if (source != *c.server_tid) {
+          uint8_t error[64];
+          const size_t size = tftp::EncodeUnknownTransferIdError(error);
+          sendto(c.fd, error, size, 0, source.get(), source.length());
+          continue;
+        }
+        c.session->OnDatagram(
+            absl::MakeConstSpan(buffer.data(), static_cast<size_t>(got)), now);
+        flush(c);
+      }
+    }
+    for (Client& c : clients) {
+      if (c.done) continue;
+      const std::optional<tftp::TimePoint> deadline = c.session->deadline();
+      if (deadline.has_value() && *deadline <= now) {
+        c.session->OnDeadline(now);
+        flush(c);
+      }
+    }
+  }
+  for (Client& c : clients) {
+    if (!c.done) {
+      close(c.fd);
+      ++report.failures["still running at the time limit"];
+    }
+  }
+  close(epoll);
+  return report;
+}
+
+}  // namespace tftpd::testing

@@ -1,0 +1,243 @@
+#include "tests/integration/tftpd_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+extern char** environ;
+
+namespace tftpd::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool WaitForExit(pid_t pid, std::chrono::milliseconds limit, int* status) {
+  const auto give_up = Clock::now() + limit;
+  while (Clock::now() < give_up) {
+    const pid_t r = waitpid(pid, status, WNOHANG);
+    if (r == pid) return true;
+    if (r < 0 && errno != EINTR) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& output) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
+                                   O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output.c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = -1;
+  const int r =
+      posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return r == 0 ? pid : -1;
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+  const char* base = getenv("TEST_TMPDIR");
+  std::string pattern = absl::StrCat(base != nullptr ? base : "/tmp",
+                                     "/tftpd_test_XXXXXX");
+  char* made = mkdtemp(pattern.data());
+  path_ = made != nullptr ? made : "";
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+void TempDir::Write(const std::string& name, const std::string& content) const {
+  const std::filesystem::path path = Join(name);
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << content;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string TestContent(size_t size, uint32_t seed) {
+  std::string s(size, '\0');
+  uint64_t x = 0x9e3779b97f4a7c15ull * (seed + 1);
+  for (size_t i = 0; i < size; i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::memcpy(&s[i], &x, std::min<size_t>(8, size - i));
+  }
+  return s;
+}
+
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         std::chrono::seconds limit) {
+  TempDir dir;
+  const std::string output = dir.Join("output");
+  CommandResult result;
+  const pid_t pid = Spawn(argv, output);
+  if (pid < 0) {
+    result.output = "cannot start " + argv[0];
+    return result;
+  }
+  int status = 0;
+  if (!WaitForExit(pid, limit, &status)) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    result.output = ReadFile(output) + "\n[killed: ran too long]";
+    return result;
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  result.output = ReadFile(output);
+  return result;
+}
+
+TftpdProcess::~TftpdProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    int status;
+    waitpid(pid_, &status, 0);
+  }
+}
+
+absl::Status TftpdProcess::Start(const std::string& root,
+                                 std::vector<std::string> extra_flags,
+                                 const std::string& address) {
+  const std::string port_file = dir_.Join("port");
+  std::vector<std::string> argv = {"server/tftpd"};
+  if (!root.empty()) argv.push_back("--root=" + root);
+  argv.insert(argv.end(), {
+      "--address=" + address,
+      "--port=0",
+      "--port_file=" + port_file,
+      "--threads=2",
+  });
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  pid_ = Spawn(argv, dir_.Join("log"));
+  if (pid_ < 0) return absl::InternalError("cannot spawn server/tftpd");
+  const auto give_up = Clock::now() + std::chrono::seconds(20);
+  while (Clock::now() < give_up) {
+    int port = 0;
+    std::string text = ReadFile(port_file);
+    if (!text.empty() && absl::SimpleAtoi(text, &port) && port > 0) {
+      port_ = static_cast<uint16_t>(port);
+      return absl::OkStatus();
+    }
+    int status;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return absl::UnavailableError("tftpd exited:\n" + log());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return absl::DeadlineExceededError("tftpd did not start:\n" + log());
+}
+
+int TftpdProcess::Stop() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  if (!WaitForExit(pid_, std::chrono::seconds(15), &status)) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return -1;
+  }
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string TftpdProcess::log() const { return ReadFile(dir_.Join("log")); }
+
+bool TftpdProcess::io_uring_refused() const {
+  return absl::StrContains(log(), "io_uring:");
+}
+
+RawClient::RawClient(const std::string& host) {
+  address_ = *io::SocketAddress::Parse(host, 0);
+  fd_ = socket(address_.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  bind(fd_, address_.get(), address_.length());
+  socklen_t length = sizeof(sockaddr_storage);
+  getsockname(fd_, address_.mutable_get(), &length);
+}
+
+RawClient::~RawClient() { close(fd_); }
+
+void RawClient::SendTo(const io::SocketAddress& to, const std::string& bytes) {
+  sendto(fd_, bytes.data(), bytes.size(), 0, to.get(), to.length());
+}
+
+std::optional<std::pair<std::string, io::SocketAddress>> RawClient::Receive(
+    std::chrono::milliseconds limit) {
+  pollfd p{fd_, POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(limit.count())) != 1) return std::nullopt;
+  std::string buffer(70000, '\0');
+  sockaddr_storage from{};
+  socklen_t length = sizeof from;
+  const ssize_t n = recvfrom(fd_, buffer.data(), buffer.size(), 0,
+                             reinterpret_cast<sockaddr*>(&from), &length);
+  if (n < 0) return std::nullopt;
+  buffer.resize(static_cast<size_t>(n));
+  return std::make_pair(
+      buffer, io::SocketAddress(reinterpret_cast<sockaddr*>(&from), length));
+}
+
+std::string RequestPacket(uint16_t opcode, const std::string& filename,
+                          const std::string& mode,
+                          const std::vector<std::string>& options) {
+  std::string p;
+  p.push_back(static_cast<char>(opcode >> 8));
+  p.push_back(static_cast<char>(opcode));
+  for (const std::string& s : {filename, mode}) {
+    p += s;
+    p.push_back('\0');
+  }
+  for (const std::string& s : options) {
+    p += s;
+    p.push_back('\0');
+  }
+  return p;
+}
+
+std::string AckPacket(uint16_t block) {
+  return std::string{0, 4, static_cast<char>(block >> 8),
+                     static_cast<char>(block)};
+}
+
+int OpcodeOf(const std::string& d) {
+  if (d.size() < 2) return 0;
+  return (static_cast<uint8_t>(d[0]) << 8) | static_cast<uint8_t>(d[1]);
+}
+
+int ErrorCodeOf(const std::string& d) {
+  if (OpcodeOf(d) != 5 || d.size() < 4) return -1;
+  return (static_cast<uint8_t>(d[2]) << 8) | static_cast<uint8_t>(d[3]);
+}
+
+}  // namespace tftpd::testing

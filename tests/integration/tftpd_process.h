@@ -1,0 +1,95 @@
+// Test support for running the real tftpd binary and real clients: a
+// temporary served root, the server process on a port it picks itself, a
+// command runner with a time limit, and a raw UDP client for hostile or
+// hand-built packets.
+#ifndef TFTPD_TESTS_INTEGRATION_TFTPD_PROCESS_H_
+#define TFTPD_TESTS_INTEGRATION_TFTPD_PROCESS_H_
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "io/socket_address.h"
+
+namespace tftpd::testing {
+
+// A directory under the test's temporary directory, removed at destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string Join(const std::string& name) const { return path_ + "/" + name; }
+  // Writes `content` to `name` (parents created).
+  void Write(const std::string& name, const std::string& content) const;
+
+ private:
+  std::string path_;
+};
+
+std::string ReadFile(const std::string& path);
+
+// Deterministic content that differs block to block.
+std::string TestContent(size_t size, uint32_t seed = 1);
+
+struct CommandResult {
+  int exit_code = -1;  // -1 when killed for running too long.
+  std::string output;  // stdout and stderr together.
+};
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         std::chrono::seconds limit = std::chrono::seconds(120));
+
+class TftpdProcess {
+ public:
+  ~TftpdProcess();
+  // Starts server/tftpd serving `root` on an ephemeral port of `address`.
+  // Returns an error carrying the server's log when it does not come up;
+  // `io_uring_refused()` then says whether the kernel refused io_uring.
+  absl::Status Start(const std::string& root,
+                     std::vector<std::string> extra_flags = {},
+                     const std::string& address = "::");
+  // SIGTERM, then the exit code.
+  int Stop();
+  uint16_t port() const { return port_; }
+  std::string log() const;
+  bool io_uring_refused() const;
+
+ private:
+  TempDir dir_;
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+// A UDP socket for hand-made packets.
+class RawClient {
+ public:
+  explicit RawClient(const std::string& host = "127.0.0.1");
+  ~RawClient();
+  void SendTo(const io::SocketAddress& to, const std::string& bytes);
+  // The next datagram within `limit`, with its source.
+  std::optional<std::pair<std::string, io::SocketAddress>> Receive(
+      std::chrono::milliseconds limit = std::chrono::milliseconds(2000));
+  const io::SocketAddress& address() const { return address_; }
+
+ private:
+  int fd_ = -1;
+  io::SocketAddress address_;
+};
+
+// An RRQ (or WRQ) datagram.
+std::string RequestPacket(uint16_t opcode, const std::string& filename,
+                          const std::string& mode = "octet",
+                          const std::vector<std::string>& options = {});
+std::string AckPacket(uint16_t block);
+// The ERROR code in `datagram`, or -1 when it is not an ERROR.
+int ErrorCodeOf(const std::string& datagram);
+// The opcode of `datagram`, or 0.
+int OpcodeOf(const std::string& datagram);
+
+}  // namespace tftpd::testing
+
+#endif  // TFTPD_TESTS_INTEGRATION_TFTPD_PROCESS_H_
