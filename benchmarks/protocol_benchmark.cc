@@ -98,9 +98,9 @@ void BM_ReadSessionStep(benchmark::State& state) {
     }
   }
   state.SetItemsProcessed(state.iterations() * window);
-  state.counters["packets"] = benchmark::Counter(
-      static_cast<double>(state.iterations() * window),
-      benchmark::Counter::kIsRate);
+  state.counters["packets"] =
+      benchmark::Counter(static_cast<double>(state.iterations() * window),
+                         benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_ReadSessionStep)->Arg(1)->Arg(4)->Arg(16);
 

@@ -172,9 +172,9 @@ absl::Status IoUringBackend::CheckOpcodes() {
     const char* name;
   };
   static constexpr Needed kNeeded[] = {
-      {IORING_OP_RECVMSG, "RECVMSG"},   {IORING_OP_SENDMSG, "SENDMSG"},
-      {IORING_OP_READ, "READ"},         {IORING_OP_READ_FIXED, "READ_FIXED"},
-      {IORING_OP_TIMEOUT, "TIMEOUT"},   {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+      {IORING_OP_RECVMSG, "RECVMSG"}, {IORING_OP_SENDMSG, "SENDMSG"},
+      {IORING_OP_READ, "READ"},       {IORING_OP_READ_FIXED, "READ_FIXED"},
+      {IORING_OP_TIMEOUT, "TIMEOUT"}, {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
   };
   absl::Status status;
   for (const Needed& n : kNeeded) {
@@ -199,14 +199,13 @@ absl::Status IoUringBackend::CheckMultishotReceive() {
   int result = 0;
   bool done = false;
   for (int attempt = 0; attempt < 100 && !done; ++attempt) {
-    absl::StatusOr<int> polled =
-        Poll(Clock::now() + std::chrono::milliseconds(10),
-             [&](const Completion& c) {
-               if (c.user_data == kProbe && !c.more) {
-                 result = c.result;
-                 done = true;
-               }
-             });
+    absl::StatusOr<int> polled = Poll(
+        Clock::now() + std::chrono::milliseconds(10), [&](const Completion& c) {
+          if (c.user_data == kProbe && !c.more) {
+            result = c.result;
+            done = true;
+          }
+        });
     if (!polled.ok()) {
       close(fd);
       return polled.status();
@@ -279,8 +278,7 @@ void IoUringBackend::Read(int fd, uint64_t offset, absl::Span<uint8_t> buffer,
 void IoUringBackend::Timer(TimePoint deadline, uint64_t user_data) {
   pending_timespecs_.push_back(ToTimespec(deadline.time_since_epoch()));
   io_uring_sqe* sqe = GetSqe();
-  io_uring_prep_timeout(sqe, &pending_timespecs_.back(), 0,
-                        IORING_TIMEOUT_ABS);
+  io_uring_prep_timeout(sqe, &pending_timespecs_.back(), 0, IORING_TIMEOUT_ABS);
   io_uring_sqe_set_data64(sqe, user_data);
 }
 
@@ -303,8 +301,7 @@ absl::Status IoUringBackend::RegisterBuffers(absl::Span<const iovec> regions) {
   return absl::OkStatus();
 }
 
-void IoUringBackend::ParseDatagram(uint8_t* buffer, int length,
-                                   Datagram* out) {
+void IoUringBackend::ParseDatagram(uint8_t* buffer, int length, Datagram* out) {
   io_uring_recvmsg_out* header =
       io_uring_recvmsg_validate(buffer, length, &receive_template_);
   if (header == nullptr) {
@@ -314,8 +311,7 @@ void IoUringBackend::ParseDatagram(uint8_t* buffer, int length,
   const socklen_t name_length =
       std::min<socklen_t>(header->namelen, receive_template_.msg_namelen);
   out->source = SocketAddress(
-      static_cast<const sockaddr*>(io_uring_recvmsg_name(header)),
-      name_length);
+      static_cast<const sockaddr*>(io_uring_recvmsg_name(header)), name_length);
   SocketAddress from_ipv6_info;
   for (cmsghdr* c = io_uring_recvmsg_cmsg_firsthdr(header, &receive_template_);
        c != nullptr;
@@ -360,10 +356,10 @@ absl::StatusOr<int> IoUringBackend::Poll(
   io_uring_cqe* cqe = nullptr;
   int r;
   if (deadline.has_value()) {
-    const auto wait = std::max(Clock::duration::zero(),
-                               *deadline - Clock::now());
-    __kernel_timespec ts = ToTimespec(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(wait));
+    const auto wait =
+        std::max(Clock::duration::zero(), *deadline - Clock::now());
+    __kernel_timespec ts =
+        ToTimespec(std::chrono::duration_cast<std::chrono::nanoseconds>(wait));
     r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
   } else {
     r = io_uring_submit_and_wait(&ring_, 1);
@@ -401,7 +397,8 @@ absl::StatusOr<int> IoUringBackend::Poll(
                             buffer_mask_, static_cast<int>(recycled++));
     }
   }
-  if (recycled > 0) io_uring_buf_ring_advance(buf_ring_, static_cast<int>(recycled));
+  if (recycled > 0)
+    io_uring_buf_ring_advance(buf_ring_, static_cast<int>(recycled));
   io_uring_cq_advance(&ring_, seen);
   stats_.completions += static_cast<uint64_t>(handled);
   return handled;

@@ -11,8 +11,7 @@ SocketAddress::SocketAddress(const sockaddr* address, socklen_t length) {
   if (address == nullptr) return;
   if (address->sa_family == AF_INET && length >= sizeof(sockaddr_in)) {
     std::memcpy(&storage_, address, sizeof(sockaddr_in));
-  } else if (address->sa_family == AF_INET6 &&
-             length >= sizeof(sockaddr_in6)) {
+  } else if (address->sa_family == AF_INET6 && length >= sizeof(sockaddr_in6)) {
     std::memcpy(&storage_, address, sizeof(sockaddr_in6));
   }
 }
@@ -84,8 +83,9 @@ SocketAddress SocketAddress::Unmapped() const {
 std::string SocketAddress::HostString() const {
   char text[INET6_ADDRSTRLEN] = {};
   if (family() == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr,
-              text, sizeof text);
+    inet_ntop(AF_INET,
+              &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, text,
+              sizeof text);
   } else if (family() == AF_INET6) {
     const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&storage_);
     if (IsIpv4Mapped()) {
@@ -113,8 +113,7 @@ absl::string_view SocketAddress::HostBytes() const {
   }
   if (family() == AF_INET6) {
     const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&storage_);
-    return absl::string_view(reinterpret_cast<const char*>(&v6->sin6_addr),
-                             16);
+    return absl::string_view(reinterpret_cast<const char*>(&v6->sin6_addr), 16);
   }
   return {};
 }

@@ -32,6 +32,25 @@ int OpenUdp(int family) {
   return socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 }
 
+// Binds `fd` and reports what it got; closes `fd` on failure.
+absl::StatusOr<OpenedSocket> BindAndDescribe(int fd,
+                                             const SocketAddress& address) {
+  if (bind(fd, address.get(), address.length()) != 0) {
+    const int error = errno;
+    close(fd);
+    return Errno(absl::StrCat("bind ", address.ToString()), error);
+  }
+  absl::StatusOr<SocketAddress> bound = BoundAddress(fd);
+  if (!bound.ok()) {
+    close(fd);
+    return bound.status();
+  }
+  OpenedSocket opened;
+  opened.fd = fd;
+  opened.bound = *bound;
+  return opened;
+}
+
 }  // namespace
 
 absl::StatusOr<OpenedSocket> OpenServiceSocket(
@@ -69,22 +88,13 @@ absl::StatusOr<OpenedSocket> OpenServiceSocket(
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
     }
   }
-  if (bind(fd, address.get(), address.length()) != 0) {
-    return fail(absl::StrCat("bind ", address.ToString()));
-  }
-  OpenedSocket opened;
-  opened.fd = fd;
-  absl::StatusOr<SocketAddress> bound = BoundAddress(fd);
-  if (!bound.ok()) {
-    close(fd);
-    return bound.status();
-  }
-  opened.bound = *bound;
+  absl::StatusOr<OpenedSocket> opened = BindAndDescribe(fd, address);
+  if (!opened.ok()) return opened;
   int granted = 0;
   socklen_t length = sizeof granted;
   if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &length) == 0) {
     // Linux reports twice the usable size (it counts bookkeeping overhead).
-    opened.receive_buffer = static_cast<size_t>(granted) / 2;
+    opened->receive_buffer = static_cast<size_t>(granted) / 2;
   }
   return opened;
 }
@@ -98,20 +108,7 @@ absl::StatusOr<OpenedSocket> OpenTransferSocket(const SocketAddress& local) {
     const int zero = 0;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
   }
-  if (bind(fd, address.get(), address.length()) != 0) {
-    const int error = errno;
-    close(fd);
-    return Errno(absl::StrCat("bind ", address.ToString()), error);
-  }
-  OpenedSocket opened;
-  opened.fd = fd;
-  absl::StatusOr<SocketAddress> bound = BoundAddress(fd);
-  if (!bound.ok()) {
-    close(fd);
-    return bound.status();
-  }
-  opened.bound = *bound;
-  return opened;
+  return BindAndDescribe(fd, address);
 }
 
 }  // namespace io

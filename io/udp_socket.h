@@ -19,8 +19,8 @@ struct ServiceSocketOptions {
 
 struct OpenedSocket {
   int fd = -1;
-  SocketAddress bound;           // With the port the kernel chose for port 0.
-  size_t receive_buffer = 0;     // What the kernel granted (SO_RCVBUF).
+  SocketAddress bound;        // With the port the kernel chose for port 0.
+  size_t receive_buffer = 0;  // What the kernel granted (SO_RCVBUF).
 };
 
 // A non-blocking UDP socket bound to `address`, reporting each datagram's

@@ -2,8 +2,8 @@
 
 namespace tftp {
 
-BlockReceiver::Result BlockReceiver::OnData(
-    uint16_t wire_block, absl::Span<const uint8_t> payload) {
+BlockReceiver::Result BlockReceiver::OnData(uint16_t wire_block,
+                                            absl::Span<const uint8_t> payload) {
   const uint16_t expected = static_cast<uint16_t>(blocks_ + 1);
   const uint16_t delta = static_cast<uint16_t>(wire_block - expected);
   if (delta != 0) {
@@ -24,9 +24,9 @@ BlockReceiver::Result BlockReceiver::OnData(
                          "DATA block larger than the negotiated blksize"});
   }
   if (payload.size() > max_size_ - bytes_) {
-    return Result::Fail(SessionOutcome::kAborted,
-                        {ErrorCode::kDiskFull,
-                         "file exceeds the upload size limit"});
+    return Result::Fail(
+        SessionOutcome::kAborted,
+        {ErrorCode::kDiskFull, "file exceeds the upload size limit"});
   }
   if (ProtocolStatus s = sink_->Write(bytes_, payload); !s.ok()) {
     return Result::Fail(SessionOutcome::kAborted, s);

@@ -18,12 +18,12 @@ namespace tftp {
 class BlockReceiver {
  public:
   enum class Verdict : uint8_t {
-    kIgnored,    // Out of order; nothing to do.
-    kReAck,      // A repeat or gap: acknowledge the last in-order block again.
-    kProgress,   // Stored; no ACK due yet (inside a window).
-    kAck,        // Stored; acknowledge it now.
-    kComplete,   // The last block: stored and committed; acknowledge it.
-    kFailed,     // End the transfer with `error`.
+    kIgnored,   // Out of order; nothing to do.
+    kReAck,     // A repeat or gap: acknowledge the last in-order block again.
+    kProgress,  // Stored; no ACK due yet (inside a window).
+    kAck,       // Stored; acknowledge it now.
+    kComplete,  // The last block: stored and committed; acknowledge it.
+    kFailed,    // End the transfer with `error`.
   };
   struct Result {
     Verdict verdict;

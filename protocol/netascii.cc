@@ -18,8 +18,8 @@ uint64_t NetasciiEncodedSize(absl::Span<const uint8_t> data) {
   return size;
 }
 
-NetasciiEncoder::Progress NetasciiEncoder::Encode(
-    absl::Span<const uint8_t> in, absl::Span<uint8_t> out) {
+NetasciiEncoder::Progress NetasciiEncoder::Encode(absl::Span<const uint8_t> in,
+                                                  absl::Span<uint8_t> out) {
   size_t consumed = 0;
   size_t produced = 0;
   if (pending_ >= 0) {

@@ -63,8 +63,8 @@ ProtocolStatus NegotiateOptions(const Request& request,
     switch (*id) {
       case OptionId::kBlksize:
         if (InRange(value, kMinBlockSize, kMaxBlockSize)) {
-          const uint64_t cap = std::max<uint64_t>(limits.max_blksize,
-                                                  kMinBlockSize);
+          const uint64_t cap =
+              std::max<uint64_t>(limits.max_blksize, kMinBlockSize);
           out->blksize = static_cast<uint16_t>(std::min(*value, cap));
           accept = true;
         }
@@ -130,8 +130,8 @@ size_t EncodeNegotiatedOack(absl::Span<uint8_t> buffer,
     raw[i] = RawOption{OptionName(id),
                        absl::string_view(digits[i], end - digits[i])};
   }
-  return EncodeOack(buffer, absl::MakeConstSpan(raw.data(),
-                                                options.accepted_count));
+  return EncodeOack(buffer,
+                    absl::MakeConstSpan(raw.data(), options.accepted_count));
 }
 
 }  // namespace tftp

@@ -101,7 +101,8 @@ ProtocolStatus ParseOptions(StringReader* reader, OptionList* out) {
   return ProtocolStatus::Ok();
 }
 
-ProtocolStatus CheckOpcode(absl::Span<const uint8_t> datagram, Opcode expected) {
+ProtocolStatus CheckOpcode(absl::Span<const uint8_t> datagram,
+                           Opcode expected) {
   const std::optional<Opcode> opcode = PeekOpcode(datagram);
   if (!opcode.has_value()) {
     return Fail(ErrorCode::kIllegalOperation, "unknown opcode");
@@ -147,7 +148,8 @@ ProtocolStatus ParseRequest(absl::Span<const uint8_t> datagram, Request* out) {
   StringReader reader(datagram.subspan(2));
   absl::string_view mode;
   if (!reader.Next(&out->filename)) {
-    return Fail(ErrorCode::kIllegalOperation, "file name is not NUL-terminated");
+    return Fail(ErrorCode::kIllegalOperation,
+                "file name is not NUL-terminated");
   }
   if (!reader.Next(&mode)) {
     return Fail(ErrorCode::kIllegalOperation, "mode is not NUL-terminated");
@@ -177,7 +179,8 @@ ProtocolStatus ParseRequest(absl::Span<const uint8_t> datagram, Request* out) {
 }
 
 ProtocolStatus ParseData(absl::Span<const uint8_t> datagram, DataPacket* out) {
-  if (ProtocolStatus s = CheckOpcode(datagram, Opcode::kData); !s.ok()) return s;
+  if (ProtocolStatus s = CheckOpcode(datagram, Opcode::kData); !s.ok())
+    return s;
   if (datagram.size() < kDataHeaderSize) {
     return Fail(ErrorCode::kIllegalOperation, "truncated DATA packet");
   }
@@ -201,8 +204,10 @@ ProtocolStatus ParseAck(absl::Span<const uint8_t> datagram, AckPacket* out) {
   return ProtocolStatus::Ok();
 }
 
-ProtocolStatus ParseError(absl::Span<const uint8_t> datagram, ErrorPacket* out) {
-  if (ProtocolStatus s = CheckOpcode(datagram, Opcode::kError); !s.ok()) return s;
+ProtocolStatus ParseError(absl::Span<const uint8_t> datagram,
+                          ErrorPacket* out) {
+  if (ProtocolStatus s = CheckOpcode(datagram, Opcode::kError); !s.ok())
+    return s;
   if (datagram.size() < 4) {
     return Fail(ErrorCode::kIllegalOperation, "truncated ERROR packet");
   }
@@ -219,7 +224,8 @@ ProtocolStatus ParseError(absl::Span<const uint8_t> datagram, ErrorPacket* out) 
 }
 
 ProtocolStatus ParseOack(absl::Span<const uint8_t> datagram, OptionList* out) {
-  if (ProtocolStatus s = CheckOpcode(datagram, Opcode::kOack); !s.ok()) return s;
+  if (ProtocolStatus s = CheckOpcode(datagram, Opcode::kOack); !s.ok())
+    return s;
   StringReader reader(datagram.subspan(2));
   return ParseOptions(&reader, out);
 }

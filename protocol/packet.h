@@ -1,7 +1,7 @@
 // The TFTP packet codec: parses datagrams into views of their fields and
 // encodes packets into caller-provided buffers. Parsing never reads past the
-// datagram and never allocates; every malformed input yields a ProtocolStatus that
-// names the TFTP error to answer with.
+// datagram and never allocates; every malformed input yields a ProtocolStatus
+// that names the TFTP error to answer with.
 #ifndef TFTPD_PROTOCOL_PACKET_H_
 #define TFTPD_PROTOCOL_PACKET_H_
 

@@ -51,8 +51,8 @@ void ReadSession::OnDatagram(absl::Span<const uint8_t> datagram,
       result_.error_code = error.code;
       result_.error_message = std::string(error.message);
     } else if (datagram.size() >= 4) {
-      result_.error_code = static_cast<uint16_t>((datagram[2] << 8) |
-                                                 datagram[3]);
+      result_.error_code =
+          static_cast<uint16_t>((datagram[2] << 8) | datagram[3]);
     }
     Finish(SessionOutcome::kPeerError);
     return;
@@ -91,9 +91,8 @@ void ReadSession::OnAck(uint16_t wire_block, TimePoint now) {
   }
   counters_.blocks_acknowledged += block - acked_;
   acked_ = block;
-  counters_.bytes_transferred =
-      std::min<uint64_t>(acked_ * options_.blksize,
-                         size_known_ ? available_ : UINT64_MAX);
+  counters_.bytes_transferred = std::min<uint64_t>(
+      acked_ * options_.blksize, size_known_ ? available_ : UINT64_MAX);
   resent_for_duplicate_ = false;
   if (acked_ == FinalBlock()) {
     Finish(SessionOutcome::kCompleted);
@@ -178,8 +177,8 @@ Outgoing ReadSession::NextOutgoing(absl::Span<uint8_t> buffer) {
 
 void ReadSession::QueueWindowFrom(uint64_t first) {
   queue_next_ = first;
-  queue_last_ = std::min<uint64_t>(acked_ + options_.windowsize,
-                                   LastReadyBlock());
+  queue_last_ =
+      std::min<uint64_t>(acked_ + options_.windowsize, LastReadyBlock());
 }
 
 uint64_t ReadSession::LastReadyBlock() const {

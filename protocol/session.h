@@ -34,7 +34,8 @@ struct SessionConfig {
 
 // Buffers handed to NextOutgoing hold at least a full RFC 1350 packet, so
 // that an OACK or an ERROR with its message always fits, even at tiny blksizes.
-inline constexpr size_t kMinOutgoingBuffer = kDataHeaderSize + kDefaultBlockSize;
+inline constexpr size_t kMinOutgoingBuffer =
+    kDataHeaderSize + kDefaultBlockSize;
 
 // A packet the session wants sent. The session wrote `header_size` bytes at
 // the start of the caller's buffer; for DATA the caller appends
@@ -68,13 +69,13 @@ struct SessionResult {
 };
 
 struct SessionCounters {
-  uint64_t packets_sent = 0;        // Every packet, retransmissions included.
-  uint64_t packets_received = 0;    // Datagrams from the peer's TID.
-  uint64_t retransmits = 0;         // Packets sent again.
-  uint64_t payload_bytes_sent = 0;  // DATA payload, retransmissions included.
-  uint64_t blocks_acknowledged = 0; // Read: DATA blocks the client ACKed.
-  uint64_t duplicate_packets = 0;   // Duplicate ACKs (read) or DATA (write).
-  uint64_t bytes_transferred = 0;   // Read: bytes ACKed; write: bytes stored.
+  uint64_t packets_sent = 0;         // Every packet, retransmissions included.
+  uint64_t packets_received = 0;     // Datagrams from the peer's TID.
+  uint64_t retransmits = 0;          // Packets sent again.
+  uint64_t payload_bytes_sent = 0;   // DATA payload, retransmissions included.
+  uint64_t blocks_acknowledged = 0;  // Read: DATA blocks the client ACKed.
+  uint64_t duplicate_packets = 0;    // Duplicate ACKs (read) or DATA (write).
+  uint64_t bytes_transferred = 0;    // Read: bytes ACKed; write: bytes stored.
 };
 
 // The deadline of the packet in flight, with exponential backoff: each expiry
@@ -82,9 +83,9 @@ struct SessionCounters {
 class RetransmitTimer {
  public:
   RetransmitTimer(const SessionConfig& config, uint16_t negotiated_seconds)
-      : base_(negotiated_seconds > 0 ? Duration(std::chrono::seconds(
-                                           negotiated_seconds))
-                                     : config.timeout),
+      : base_(negotiated_seconds > 0
+                  ? Duration(std::chrono::seconds(negotiated_seconds))
+                  : config.timeout),
         cap_(std::max(base_, config.max_timeout)),
         max_retries_(config.max_retries) {}
 

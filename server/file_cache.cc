@@ -23,9 +23,9 @@ const std::vector<uint8_t>* SharedFile::NetasciiImage(uint64_t max_size) {
 }
 
 FileVersion FileVersion::Of(const struct stat& info) {
-  return FileVersion{info.st_dev, info.st_ino, info.st_size,
-                     int64_t{info.st_mtim.tv_sec} * 1'000'000'000 +
-                         info.st_mtim.tv_nsec};
+  return FileVersion{
+      info.st_dev, info.st_ino, info.st_size,
+      int64_t{info.st_mtim.tv_sec} * 1'000'000'000 + info.st_mtim.tv_nsec};
 }
 
 absl::StatusOr<SharedFile*> FileCache::Acquire(int fd,

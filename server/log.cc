@@ -36,10 +36,11 @@ std::optional<LogLevel> ParseLogLevel(absl::string_view name) {
 
 void WriteLogLine(LogLevel level, absl::string_view message) {
   static constexpr char kLetters[] = {'D', 'I', 'W', 'E'};
-  std::string line = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      " ", std::string(1, kLetters[static_cast<int>(level)]), " ", message,
-      "\n");
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                    absl::UTCTimeZone()),
+                   " ", std::string(1, kLetters[static_cast<int>(level)]), " ",
+                   message, "\n");
   // Best effort: a full or closed stderr must never stop the server.
   ssize_t unused = write(STDERR_FILENO, line.data(), line.size());
   (void)unused;

@@ -21,12 +21,12 @@ void WriteLogLine(LogLevel level, absl::string_view message);
 }  // namespace tftpd
 
 // Formats only when the level is enabled.
-#define TFTPD_LOG(level, ...)                                          \
-  do {                                                                 \
-    if (::tftpd::LogEnabled(::tftpd::LogLevel::level)) {               \
-      ::tftpd::WriteLogLine(::tftpd::LogLevel::level,                  \
-                            ::absl::StrFormat(__VA_ARGS__));           \
-    }                                                                  \
+#define TFTPD_LOG(level, ...)                                \
+  do {                                                       \
+    if (::tftpd::LogEnabled(::tftpd::LogLevel::level)) {     \
+      ::tftpd::WriteLogLine(::tftpd::LogLevel::level,        \
+                            ::absl::StrFormat(__VA_ARGS__)); \
+    }                                                        \
   } while (0)
 
 #endif  // TFTPD_SERVER_LOG_H_

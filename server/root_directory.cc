@@ -146,8 +146,7 @@ OpenedFile RootDirectory::OpenWithOpenat2(const std::string& name) const {
 }
 
 OpenedFile RootDirectory::OpenPortably(const std::string& name) const {
-  std::vector<std::string> parts =
-      absl::StrSplit(name, '/', absl::SkipEmpty());
+  std::vector<std::string> parts = absl::StrSplit(name, '/', absl::SkipEmpty());
   std::vector<std::string> components;
   for (std::string& part : parts) {
     if (part == ".") continue;
@@ -171,7 +170,8 @@ OpenedFile RootDirectory::OpenPortably(const std::string& name) const {
     dir = next;
   }
   const std::string& leaf = components.back();
-  const int path_fd = openat(dir, leaf.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  const int path_fd =
+      openat(dir, leaf.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (path_fd < 0) {
     const int error = errno;
     close(dir);

@@ -35,8 +35,8 @@ class RootDirectory {
  public:
   enum class Resolver { kAuto, kPortable };
 
-  static absl::StatusOr<RootDirectory> Open(const std::string& path,
-                                            Resolver resolver = Resolver::kAuto);
+  static absl::StatusOr<RootDirectory> Open(
+      const std::string& path, Resolver resolver = Resolver::kAuto);
   RootDirectory(RootDirectory&& other) noexcept;
   RootDirectory& operator=(RootDirectory&& other) noexcept;
   RootDirectory(const RootDirectory&) = delete;

@@ -5,7 +5,8 @@
 namespace tftpd {
 
 void ServerTotals::Add(const ShardCounters& shard) {
-#define TFTPD_ADD(name, help) name += shard.name.load(std::memory_order_relaxed);
+#define TFTPD_ADD(name, help) \
+  name += shard.name.load(std::memory_order_relaxed);
   TFTPD_SERVER_COUNTERS(TFTPD_ADD)
 #undef TFTPD_ADD
   sessions_active += shard.sessions_active.load(std::memory_order_relaxed);

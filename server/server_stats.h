@@ -14,7 +14,7 @@ namespace tftpd {
   X(requests_received, "datagrams received on the service port")            \
   X(read_requests, "RRQs")                                                  \
   X(write_requests, "WRQs")                                                 \
-  X(requests_refused, "requests answered with ERROR")                      \
+  X(requests_refused, "requests answered with ERROR")                       \
   X(duplicate_requests, "requests repeating one whose transfer is open")    \
   X(ignored_datagrams, "non-request datagrams on the service port")         \
   X(sessions_started, "transfers started")                                  \

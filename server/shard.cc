@@ -129,8 +129,8 @@ void Shard::Run(const std::function<void(absl::Status)>& ready) {
   while (true) {
     FlushReady();
     if (stopping_ && ShutdownComplete()) break;
-    absl::StatusOr<int> polled = backend_->Poll(
-        NextDeadline(), [this](const io::Completion& c) {
+    absl::StatusOr<int> polled =
+        backend_->Poll(NextDeadline(), [this](const io::Completion& c) {
           now_ = io::Clock::now();
           OnCompletion(c);
         });
@@ -141,6 +141,9 @@ void Shard::Run(const std::function<void(absl::Status)>& ready) {
     now_ = io::Clock::now();
     FireTimers();
   }
+  // The ring belongs to this thread (IORING_SETUP_SINGLE_ISSUER): tear it
+  // down here, which also ends whatever is still in flight.
+  backend_.reset();
 }
 
 std::optional<io::TimePoint> Shard::NextDeadline() const {
@@ -160,10 +163,20 @@ void Shard::OnCompletion(const io::Completion& completion) {
       OnServiceReceive(completion);
       break;
     case kSessionReceive:
-      OnSessionReceive(tag.index, completion);
+      // A slot is reused only once nothing of its is in flight, so the
+      // generation always matches; checking costs nothing and says so.
+      if (tag.index < sessions_.size() &&
+          tag.generation == (sessions_[tag.index].generation &
+                             io::UserData::kGenerationMask)) {
+        OnSessionReceive(tag.index, completion);
+      }
       break;
     case kSend:
-      OnSendDone(tag.index, completion);
+      if (tag.index < slots_.size() &&
+          tag.generation ==
+              (slots_[tag.index].generation & io::UserData::kGenerationMask)) {
+        OnSendDone(tag.index, completion);
+      }
       break;
     case kWake:
       OnWake();
@@ -315,8 +328,8 @@ void Shard::Refuse(const io::SocketAddress& to, tftp::ErrorCode code,
   SendError(service_.fd, to, code, message, std::nullopt);
 }
 
-void Shard::SendError(int fd, const io::SocketAddress& to,
-                      tftp::ErrorCode code, absl::string_view message,
+void Shard::SendError(int fd, const io::SocketAddress& to, tftp::ErrorCode code,
+                      absl::string_view message,
                       std::optional<uint32_t> session) {
   if (free_slots_.empty()) return;  // Saturated: dropping an ERROR is safe.
   const uint32_t slot_index = free_slots_.back();

@@ -35,9 +35,10 @@ DEFINE_string(port_file, "",
 DEFINE_int32(threads, 0,
              "Worker threads (shards), each with its own io_uring and socket. "
              "0: one per CPU.");
-DEFINE_int32(blksize_max, 65464,
-             "Largest blksize granted (RFC 2348, 8..65464); larger requests are "
-             "lowered to it.");
+DEFINE_int32(
+    blksize_max, 65464,
+    "Largest blksize granted (RFC 2348, 8..65464); larger requests are "
+    "lowered to it.");
 DEFINE_int32(windowsize_max, 64,
              "Largest windowsize granted (RFC 7440, 1..65535).");
 DEFINE_double(timeout, 1.0,
@@ -105,8 +106,8 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   if (FLAGS_port < 0 || FLAGS_port > 65535) {
     return absl::InvalidArgumentError("--port must be 0..65535");
   }
-  std::optional<io::SocketAddress> address =
-      io::SocketAddress::Parse(FLAGS_address, static_cast<uint16_t>(FLAGS_port));
+  std::optional<io::SocketAddress> address = io::SocketAddress::Parse(
+      FLAGS_address, static_cast<uint16_t>(FLAGS_port));
   if (!address.has_value()) {
     return absl::InvalidArgumentError(
         absl::StrCat("--address: not an IP address: ", FLAGS_address));
@@ -175,14 +176,16 @@ int Main(int argc, char** argv) {
   gflags::ParseCommandLineFlags(&argc, &argv, true);
   std::optional<LogLevel> level = ParseLogLevel(FLAGS_log_level);
   if (!level.has_value()) {
-    std::fprintf(stderr, "tftpd: --log_level must be debug, info, warning or "
-                         "error\n");
+    std::fprintf(stderr,
+                 "tftpd: --log_level must be debug, info, warning or "
+                 "error\n");
     return 2;
   }
   SetLogLevel(*level);
   absl::StatusOr<ServerConfig> config = ConfigFromFlags();
   if (!config.ok()) {
-    std::fprintf(stderr, "tftpd: %s\n", std::string(config.status().message()).c_str());
+    std::fprintf(stderr, "tftpd: %s\n",
+                 std::string(config.status().message()).c_str());
     return 2;
   }
 
@@ -214,15 +217,17 @@ int Main(int argc, char** argv) {
   }
   const ServerConfig& c = (*server)->config();
   // The first line and the final counters are printed at every log level.
-  WriteLogLine(LogLevel::kInfo, absl::StrFormat(
-            "tftpd serving %s on %s (UDP port %d) with %d shards on io_uring; "
-            "blksize_max=%d windowsize_max=%d timeout=%.1fs retries=%d "
-            "max_sessions=%d resolver=%s",
-            (*server)->root().path(), (*server)->address().ToString(),
-            (*server)->address().port(), c.threads, c.limits.max_blksize,
-            c.limits.max_windowsize, FLAGS_timeout, c.session.max_retries,
-            static_cast<int>(c.max_sessions),
-            (*server)->root().uses_openat2() ? "openat2" : "portable"));
+  WriteLogLine(
+      LogLevel::kInfo,
+      absl::StrFormat(
+          "tftpd serving %s on %s (UDP port %d) with %d shards on io_uring; "
+          "blksize_max=%d windowsize_max=%d timeout=%.1fs retries=%d "
+          "max_sessions=%d resolver=%s",
+          (*server)->root().path(), (*server)->address().ToString(),
+          (*server)->address().port(), c.threads, c.limits.max_blksize,
+          c.limits.max_windowsize, FLAGS_timeout, c.session.max_retries,
+          static_cast<int>(c.max_sessions),
+          (*server)->root().uses_openat2() ? "openat2" : "portable"));
   if ((*server)->receive_buffer() < c.receive_buffer) {
     TFTPD_LOG(kWarning,
               "the kernel capped the service socket receive buffer at %d "
@@ -250,8 +255,8 @@ int Main(int argc, char** argv) {
     (*server)->Stop(/*immediate=*/stops > 1);
   }
   (*server)->Wait();
-  WriteLogLine(LogLevel::kInfo, absl::StrCat("tftpd stopped: ",
-                                            (*server)->Totals().ToString()));
+  WriteLogLine(LogLevel::kInfo,
+               absl::StrCat("tftpd stopped: ", (*server)->Totals().ToString()));
   return 0;
 }
 

@@ -77,8 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(oack_size > 0 || !negotiated.has_oack());
     if (oack_size > 0) {
       OptionList parsed;
-      Check(ParseOack(absl::MakeConstSpan(oack_buffer, oack_size), &parsed)
-                .ok());
+      Check(
+          ParseOack(absl::MakeConstSpan(oack_buffer, oack_size), &parsed).ok());
       Check(parsed.count == negotiated.accepted_count);
     }
   }

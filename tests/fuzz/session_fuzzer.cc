@@ -132,9 +132,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint64_t response_size = in.U16() * 7ull;
   const uint64_t max_upload = in.U16() * 3ull;
 
-  ReadSession reader(config, options,
-                     known_size ? std::optional<uint64_t>(response_size)
-                                : std::nullopt);
+  ReadSession reader(
+      config, options,
+      known_size ? std::optional<uint64_t>(response_size) : std::nullopt);
   CountingSink sink(in.U16() * 5ull);
   WriteSession writer(config, options, max_upload, &sink);
   TimePoint now{};

@@ -68,8 +68,8 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
     event.data.u64 = i;
     epoll_ctl(epoll, EPOLL_CTL_ADD, c.fd, &event);
     c.sink = std::make_unique<VerifyingSink>(jobs[i].expected);
-    c.session = std::make_unique<tftp::DownloadSession>(
-        config, jobs[i].request, c.sink.get());
+    c.session = std::make_unique<tftp::DownloadSession>(config, jobs[i].request,
+                                                        c.sink.get());
     c.session->Start(start);
   }
   std::vector<uint8_t> buffer(70000);
@@ -93,7 +93,8 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
   };
   auto flush = [&](Client& c) {
     while (c.session->HasOutgoing()) {
-      const tftp::Outgoing out = c.session->NextOutgoing(absl::MakeSpan(buffer));
+      const tftp::Outgoing out =
+          c.session->NextOutgoing(absl::MakeSpan(buffer));
       const io::SocketAddress& to =
           c.server_tid.has_value() ? *c.server_tid : server;
       sendto(c.fd, buffer.data(), out.header_size, 0, to.get(), to.length());
@@ -103,8 +104,8 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
   for (Client& c : clients) flush(c);
   std::vector<epoll_event> events(256);
   while (remaining > 0 && Clock::now() - start < limit) {
-    const int n = epoll_wait(epoll, events.data(),
-                             static_cast<int>(events.size()), 10);
+    const int n =
+        epoll_wait(epoll, events.data(), static_cast<int>(events.size()), 10);
     const auto now = Clock::now();
     for (int e = 0; e < n; ++e) {
       Client& c = clients[events[e].data.u64];

@@ -26,20 +26,17 @@ class Confinement : public ::testing::TestWithParam<bool> {
     dir_.Write("root/ok.txt", "served");
     dir_.Write("root/sub/deep.txt", "deep");
     root_ = dir_.Join("root");
-    ASSERT_EQ(symlink(dir_.Join("secret").c_str(),
-                      (root_ + "/escape").c_str()), 0);
+    ASSERT_EQ(symlink(dir_.Join("secret").c_str(), (root_ + "/escape").c_str()),
+              0);
     ASSERT_EQ(symlink("../secret", (root_ + "/relative_escape").c_str()), 0);
-    ASSERT_EQ(symlink(dir_.Join("outside").c_str(),
-                      (root_ + "/escape_dir").c_str()), 0);
+    ASSERT_EQ(
+        symlink(dir_.Join("outside").c_str(), (root_ + "/escape_dir").c_str()),
+        0);
     ASSERT_EQ(symlink("sub/deep.txt", (root_ + "/inside_link").c_str()), 0);
     ASSERT_EQ(mkfifo((root_ + "/fifo").c_str(), 0644), 0);
     std::vector<std::string> flags;
     if (portable()) flags.push_back("--portable_resolver");
-    absl::Status started = server_.Start(root_, flags, "127.0.0.1");
-    if (!started.ok() && server_.io_uring_refused()) {
-      GTEST_SKIP() << "the kernel refuses io_uring";
-    }
-    ASSERT_TRUE(started.ok()) << started;
+    TFTPD_START_OR_SKIP(server_, root_, flags, "127.0.0.1");
     service_ = *io::SocketAddress::Parse("127.0.0.1", server_.port());
   }
 

@@ -11,12 +11,9 @@ namespace {
 
 TEST(Lifecycle, ServesTheBundledRootWithoutRootFlag) {
   TftpdProcess server;
-  absl::Status started = server.Start("", {}, "127.0.0.1");
-  if (!started.ok() && server.io_uring_refused()) {
-    GTEST_SKIP() << "the kernel refuses io_uring";
-  }
-  ASSERT_TRUE(started.ok()) << started;
-  const std::string first_line = server.log().substr(0, server.log().find('\n'));
+  TFTPD_START_OR_SKIP(server, "", {}, "127.0.0.1");
+  const std::string first_line =
+      server.log().substr(0, server.log().find('\n'));
   EXPECT_TRUE(absl::StrContains(first_line, "serving"));
   EXPECT_TRUE(absl::StrContains(first_line, "tftproot"));
   EXPECT_TRUE(absl::StrContains(first_line, std::to_string(server.port())));
@@ -44,7 +41,8 @@ TEST(Lifecycle, BadFlagsAreClearErrors) {
   CommandResult result =
       RunCommand({"server/tftpd", "--root=" + root.path(), "--blksize_max=7"});
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_TRUE(absl::StrContains(result.output, "--blksize_max")) << result.output;
+  EXPECT_TRUE(absl::StrContains(result.output, "--blksize_max"))
+      << result.output;
   result = RunCommand({"server/tftpd", "--root=/nonexistent/dir", "--port=0"});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(result.output, "/nonexistent/dir"))
@@ -58,12 +56,8 @@ TEST(Lifecycle, SigtermEndsTransfersAfterTheGraceAndPrintsCounters) {
   TempDir root;
   root.Write("big.bin", TestContent(100000));
   TftpdProcess server;
-  absl::Status started =
-      server.Start(root.path(), {"--shutdown_grace=0.3"}, "127.0.0.1");
-  if (!started.ok() && server.io_uring_refused()) {
-    GTEST_SKIP() << "the kernel refuses io_uring";
-  }
-  ASSERT_TRUE(started.ok()) << started;
+  TFTPD_START_OR_SKIP(server, root.path(), {"--shutdown_grace=0.3"},
+                      "127.0.0.1");
   // A transfer that stalls after its first block.
   RawClient client;
   client.SendTo(*io::SocketAddress::Parse("127.0.0.1", server.port()),

@@ -33,11 +33,14 @@ std::string Name(const ::testing::TestParamInfo<Case>& info) {
 }
 
 const std::vector<std::pair<std::string, size_t>>& Files() {
-  static const auto* files = new std::vector<std::pair<std::string, size_t>>{
-      {"f0", 0},         {"f1", 1},           {"f511", 511},
-      {"f512", 512},     {"f513", 513},       {"f1m", 1 << 20},
-      {"f40m", 40 << 20},  // 81,920 blocks at 512: the block number rolls over.
-  };
+  static const auto*
+      files =
+          new std::vector<std::pair<std::string, size_t>>{
+              {"f0", 0},          {"f1", 1},     {"f511", 511},
+              {"f512", 512},      {"f513", 513}, {"f1m", 1 << 20},
+              {"f40m", 40 << 20},  // 81,920 blocks at 512: the block number
+                                   // rolls over.
+          };
   return *files;
 }
 
@@ -67,8 +70,8 @@ class RealClients : public ::testing::TestWithParam<Case> {
     const std::string host = c.ipv6 ? "::1" : "127.0.0.1";
     const std::string port = std::to_string(server_->port());
     if (c.client == "curl") {
-      std::vector<std::string> argv = {"curl", "-sS", "--max-time", "120",
-                                       "-o", out};
+      std::vector<std::string> argv = {"curl", "-sS", "--max-time",
+                                       "120",  "-o",  out};
       if (c.blksize > 0) {
         argv.insert(argv.end(), {"--tftp-blksize", std::to_string(c.blksize)});
       }
@@ -78,12 +81,15 @@ class RealClients : public ::testing::TestWithParam<Case> {
       return argv;
     }
     if (c.client == "tftp-hpa") {
-      return {"tftp", c.ipv6 ? "-6" : "-4", "-m", "binary", host, port,
-              "-c",   "get",                c.file, out};
+      return {"tftp", c.ipv6 ? "-6" : "-4",
+              "-m",   "binary",
+              host,   port,
+              "-c",   "get",
+              c.file, out};
     }
     if (c.client == "atftp") {
-      std::vector<std::string> argv = {"atftp", "--get", "-r", c.file, "-l",
-                                       out};
+      std::vector<std::string> argv = {"atftp", "--get", "-r",
+                                       c.file,  "-l",    out};
       if (c.blksize > 0) {
         argv.insert(argv.end(),
                     {"--option", absl::StrCat("blksize ", c.blksize)});
@@ -95,8 +101,8 @@ class RealClients : public ::testing::TestWithParam<Case> {
       argv.insert(argv.end(), {"--option", "tsize 0", host, port});
       return argv;
     }
-    std::vector<std::string> argv = {"busybox", "tftp", "-g", "-r", c.file,
-                                     "-l",      out};
+    std::vector<std::string> argv = {"busybox", "tftp", "-g", "-r",
+                                     c.file,    "-l",   out};
     if (c.blksize > 0) {
       argv.insert(argv.end(), {"-b", std::to_string(c.blksize)});
     }
@@ -156,16 +162,12 @@ TEST(RealClientsNetascii, TextComesBackWithItsLineEnds) {
   const std::string text = "line one\nline two\r\nbare\rcr\n\nend";
   root.Write("notes.txt", text);
   TftpdProcess server;
-  absl::Status started = server.Start(root.path());
-  if (!started.ok() && server.io_uring_refused()) {
-    GTEST_SKIP() << "the kernel refuses io_uring";
-  }
-  ASSERT_TRUE(started.ok()) << started;
+  TFTPD_START_OR_SKIP(server, root.path());
   TempDir scratch;
   const std::string out = scratch.Join("notes.txt");
-  const CommandResult result =
-      RunCommand({"tftp", "-4", "-m", "ascii", "127.0.0.1",
-                  std::to_string(server.port()), "-c", "get", "notes.txt", out});
+  const CommandResult result = RunCommand(
+      {"tftp", "-4", "-m", "ascii", "127.0.0.1", std::to_string(server.port()),
+       "-c", "get", "notes.txt", out});
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_EQ(ReadFile(out), text);
   EXPECT_NE(server.log().find("file=notes.txt outcome=completed"),

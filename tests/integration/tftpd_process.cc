@@ -40,7 +40,8 @@ bool WaitForExit(pid_t pid, std::chrono::milliseconds limit, int* status) {
 
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& output) {
   std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -60,8 +61,8 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::string& output) {
 
 TempDir::TempDir() {
   const char* base = getenv("TEST_TMPDIR");
-  std::string pattern = absl::StrCat(base != nullptr ? base : "/tmp",
-                                     "/tftpd_test_XXXXXX");
+  std::string pattern =
+      absl::StrCat(base != nullptr ? base : "/tmp", "/tftpd_test_XXXXXX");
   char* made = mkdtemp(pattern.data());
   path_ = made != nullptr ? made : "";
 }
@@ -133,11 +134,11 @@ absl::Status TftpdProcess::Start(const std::string& root,
   std::vector<std::string> argv = {"server/tftpd"};
   if (!root.empty()) argv.push_back("--root=" + root);
   argv.insert(argv.end(), {
-      "--address=" + address,
-      "--port=0",
-      "--port_file=" + port_file,
-      "--threads=2",
-  });
+                              "--address=" + address,
+                              "--port=0",
+                              "--port_file=" + port_file,
+                              "--threads=2",
+                          });
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   pid_ = Spawn(argv, dir_.Join("log"));
   if (pid_ < 0) return absl::InternalError("cannot spawn server/tftpd");

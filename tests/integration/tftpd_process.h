@@ -40,8 +40,9 @@ struct CommandResult {
   int exit_code = -1;  // -1 when killed for running too long.
   std::string output;  // stdout and stderr together.
 };
-CommandResult RunCommand(const std::vector<std::string>& argv,
-                         std::chrono::seconds limit = std::chrono::seconds(120));
+CommandResult RunCommand(
+    const std::vector<std::string>& argv,
+    std::chrono::seconds limit = std::chrono::seconds(120));
 
 class TftpdProcess {
  public:
@@ -91,5 +92,16 @@ int ErrorCodeOf(const std::string& datagram);
 int OpcodeOf(const std::string& datagram);
 
 }  // namespace tftpd::testing
+
+// Starts `server` (a TftpdProcess) with Start's arguments; skips the test
+// with a message where the kernel refuses io_uring, fails it otherwise.
+#define TFTPD_START_OR_SKIP(server, ...)                                 \
+  do {                                                                   \
+    const absl::Status started_ = (server).Start(__VA_ARGS__);           \
+    if (!started_.ok() && (server).io_uring_refused()) {                 \
+      GTEST_SKIP() << "the kernel refuses io_uring: " << (server).log(); \
+    }                                                                    \
+    ASSERT_TRUE(started_.ok()) << started_;                              \
+  } while (0)
 
 #endif  // TFTPD_TESTS_INTEGRATION_TFTPD_PROCESS_H_

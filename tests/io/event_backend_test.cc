@@ -66,22 +66,21 @@ class EventBackendTest : public ::testing::Test {
     std::vector<Completion> out;
     const TimePoint give_up = Clock::now() + std::chrono::seconds(2);
     while (out.size() < count && Clock::now() < give_up) {
-      auto polled = backend_->Poll(Clock::now() + milliseconds(50),
-                                   [&](const Completion& c) {
-                                     out.push_back(c);
-                                     if (c.datagram != nullptr) {
-                                       if (payloads != nullptr) {
-                                         payloads->emplace_back(
-                                             reinterpret_cast<const char*>(
-                                                 c.datagram->payload.data()),
-                                             c.datagram->payload.size());
-                                       }
-                                       if (datagrams != nullptr) {
-                                         datagrams->push_back(*c.datagram);
-                                       }
-                                       out.back().datagram = nullptr;
-                                     }
-                                   });
+      auto polled = backend_->Poll(
+          Clock::now() + milliseconds(50), [&](const Completion& c) {
+            out.push_back(c);
+            if (c.datagram != nullptr) {
+              if (payloads != nullptr) {
+                payloads->emplace_back(
+                    reinterpret_cast<const char*>(c.datagram->payload.data()),
+                    c.datagram->payload.size());
+              }
+              if (datagrams != nullptr) {
+                datagrams->push_back(*c.datagram);
+              }
+              out.back().datagram = nullptr;
+            }
+          });
       EXPECT_TRUE(polled.ok()) << polled.status();
     }
     return out;
@@ -127,7 +126,8 @@ TYPED_TEST(EventBackendTest, DualStackReportsIpv4DestinationAndMappedSource) {
   OpenedSocket server = this->Open("::");
   OpenedSocket client = this->Open("127.0.0.1");
   this->backend_->Receive(server.fd, 1);
-  SocketAddress target = *SocketAddress::Parse("127.0.0.1", server.bound.port());
+  SocketAddress target =
+      *SocketAddress::Parse("127.0.0.1", server.bound.port());
   this->SendTo(client, target, "v4 over dual stack");
   std::vector<Datagram> datagrams;
   ASSERT_EQ(this->Collect(1, nullptr, &datagrams).size(), 1u);
@@ -205,7 +205,8 @@ TYPED_TEST(EventBackendTest, ReadsFilesIntoPlainAndRegisteredBuffers) {
   unlink(path);
   this->fds_.push_back(fd);
   std::string content(10000, '\0');
-  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 7);
+  for (size_t i = 0; i < content.size(); ++i)
+    content[i] = static_cast<char>(i * 7);
   ASSERT_EQ(write(fd, content.data(), content.size()),
             static_cast<ssize_t>(content.size()));
 
@@ -238,8 +239,8 @@ TYPED_TEST(EventBackendTest, TimerFiresAtItsDeadlineNotBefore) {
 
 TYPED_TEST(EventBackendTest, PollReturnsAtTheDeadlineWithNothingToDo) {
   const TimePoint start = Clock::now();
-  auto polled = this->backend_->Poll(start + milliseconds(20),
-                                     [](const Completion&) {});
+  auto polled =
+      this->backend_->Poll(start + milliseconds(20), [](const Completion&) {});
   ASSERT_TRUE(polled.ok());
   EXPECT_EQ(*polled, 0);
   EXPECT_GE(Clock::now() - start, milliseconds(20));

@@ -29,7 +29,7 @@ struct DownloadRun {
 // server negotiating as tftpd does; `drop` loses packets by index (both
 // directions share one counter).
 DownloadRun Download(const std::string& content, const DownloadRequest& request,
-             OptionLimits limits = {}, uint32_t loss_seed = 0) {
+                     OptionLimits limits = {}, uint32_t loss_seed = 0) {
   DownloadRun run;
   SessionConfig config;
   config.max_retries = 30;

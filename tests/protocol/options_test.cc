@@ -130,9 +130,9 @@ TEST(Negotiate, NamesAreCaseInsensitiveAndAnsweredInLowerCase) {
       Negotiate({{"BLKSIZE", "1428"}, {"WindowSize", "4"}, {"TSize", "0"}});
   EXPECT_EQ(n.blksize, 1428);
   EXPECT_EQ(n.windowsize, 4);
-  EXPECT_EQ(OackOf(n), (Pairs{{"blksize", "1428"},
-                              {"windowsize", "4"},
-                              {"tsize", "1000"}}));
+  EXPECT_EQ(
+      OackOf(n),
+      (Pairs{{"blksize", "1428"}, {"windowsize", "4"}, {"tsize", "1000"}}));
 }
 
 TEST(Negotiate, OackKeepsTheClientsOrderAndOnlyWhatItAsked) {
@@ -140,9 +140,8 @@ TEST(Negotiate, OackKeepsTheClientsOrderAndOnlyWhatItAsked) {
                                    {"multicast", ""},
                                    {"timeout", "3"},
                                    {"blksize", "1468"}});
-  EXPECT_EQ(OackOf(n), (Pairs{{"tsize", "1000"},
-                              {"timeout", "3"},
-                              {"blksize", "1468"}}));
+  EXPECT_EQ(OackOf(n),
+            (Pairs{{"tsize", "1000"}, {"timeout", "3"}, {"blksize", "1468"}}));
   // An option the client did not send never appears, even with limits set.
   OptionLimits limits;
   limits.max_windowsize = 8;

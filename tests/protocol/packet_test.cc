@@ -44,8 +44,8 @@ TEST(PeekOpcode, RecognizesTheSixOpcodes) {
 
 TEST(ParseRequest, ParsesFilenameModeAndOptions) {
   Request r;
-  const std::string p = Packet(1, {"pxelinux.0", "OcTeT", "blksize", "1468",
-                                   "TSIZE", "0"});
+  const std::string p =
+      Packet(1, {"pxelinux.0", "OcTeT", "blksize", "1468", "TSIZE", "0"});
   ASSERT_TRUE(ParseRequestString(p, &r).ok());
   EXPECT_EQ(r.opcode, Opcode::kRrq);
   EXPECT_EQ(r.filename, "pxelinux.0");
@@ -59,17 +59,17 @@ TEST(ParseRequest, ParsesFilenameModeAndOptions) {
 
 TEST(ParseRequest, ParsesWriteRequestInNetascii) {
   Request r;
-  ASSERT_TRUE(ParseRequestString(Packet(2, {"cfg/switch1", "NETASCII"}), &r)
-                  .ok());
+  ASSERT_TRUE(
+      ParseRequestString(Packet(2, {"cfg/switch1", "NETASCII"}), &r).ok());
   EXPECT_EQ(r.opcode, Opcode::kWrq);
   EXPECT_EQ(r.mode, TransferMode::kNetascii);
   EXPECT_EQ(r.options.count, 0u);
 }
 
 TEST(ParseRequest, DatagramsOfZeroToThreeBytesAreRefused) {
-  for (const std::string& p : {std::string(), std::string("\x00", 1),
-                              std::string("\x00\x01", 2),
-                              std::string("\x00\x01x", 3)}) {
+  for (const std::string& p :
+       {std::string(), std::string("\x00", 1), std::string("\x00\x01", 2),
+        std::string("\x00\x01x", 3)}) {
     ProtocolStatus s = ParseRequestString(p);
     EXPECT_FALSE(s.ok()) << p.size();
     EXPECT_EQ(s.code, ErrorCode::kIllegalOperation);
@@ -115,8 +115,7 @@ TEST(ParseRequest, UnknownAndMailModesAreRefused) {
 }
 
 TEST(ParseRequest, OptionWithoutValueIsRefused) {
-  ProtocolStatus s =
-      ParseRequestString(Packet(1, {"f", "octet", "blksize"}));
+  ProtocolStatus s = ParseRequestString(Packet(1, {"f", "octet", "blksize"}));
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.code, ErrorCode::kOptionRefused);
 }
@@ -129,10 +128,9 @@ TEST(ParseRequest, DuplicateOptionIsRefusedWhateverTheCase) {
 }
 
 TEST(ParseRequest, OversizedFieldsAreRefused) {
-  EXPECT_TRUE(
-      ParseRequestString(Packet(1, {std::string(kMaxFilenameLength, 'a'),
-                                    "octet"}))
-          .ok());
+  EXPECT_TRUE(ParseRequestString(
+                  Packet(1, {std::string(kMaxFilenameLength, 'a'), "octet"}))
+                  .ok());
   ProtocolStatus s = ParseRequestString(
       Packet(1, {std::string(kMaxFilenameLength + 1, 'a'), "octet"}));
   EXPECT_FALSE(s.ok());
@@ -156,7 +154,9 @@ TEST(ParseRequest, OversizedFieldsAreRefused) {
 }
 
 TEST(ParseRequest, NonPrintableFieldsAreRefused) {
-  ProtocolStatus s = ParseRequestString(Packet(1, {"a\x01" "b", "octet"}));
+  ProtocolStatus s = ParseRequestString(Packet(1, {"a\x01"
+                                                   "b",
+                                                   "octet"}));
   EXPECT_FALSE(s.ok());
   EXPECT_EQ(s.code, ErrorCode::kAccessViolation);
   EXPECT_FALSE(ParseRequestString(Packet(1, {"a\x7f", "octet"})).ok());
@@ -180,9 +180,8 @@ TEST(ParseRequest, TrailingGarbageIsRefusedButNulPaddingIsAccepted) {
 TEST(ParseRequest, EmptyOptionValueIsParsed) {
   // RFC 2090's multicast option has an empty value.
   Request r;
-  ASSERT_TRUE(ParseRequestString(Packet(1, {"f", "octet", "multicast", ""}),
-                                 &r)
-                  .ok());
+  ASSERT_TRUE(
+      ParseRequestString(Packet(1, {"f", "octet", "multicast", ""}), &r).ok());
   EXPECT_EQ(r.options.items[0].value, "");
 }
 
@@ -217,13 +216,13 @@ TEST(ParseAck, ExactlyFourBytes) {
 
 TEST(ParseError, NeedsTerminatedMessage) {
   ErrorPacket e;
-  const std::string ok = Packet(5, {}) + std::string("\x00\x08", 2) +
-                         std::string("no\0", 3);
+  const std::string ok =
+      Packet(5, {}) + std::string("\x00\x08", 2) + std::string("no\0", 3);
   ASSERT_TRUE(ParseError(Bytes(ok), &e).ok());
   EXPECT_EQ(e.code, 8);
   EXPECT_EQ(e.message, "no");
-  const std::string unterminated = Packet(5, {}) + std::string("\x00\x01", 2) +
-                                   "oops";
+  const std::string unterminated =
+      Packet(5, {}) + std::string("\x00\x01", 2) + "oops";
   EXPECT_FALSE(ParseError(Bytes(unterminated), &e).ok());
   const std::string garbage = ok + "x";
   EXPECT_FALSE(ParseError(Bytes(garbage), &e).ok());
@@ -286,9 +285,9 @@ TEST(Encode, ReturnsZeroWhenTheBufferIsTooSmall) {
   uint8_t ten[10];
   const uint8_t payload[7] = {};
   EXPECT_EQ(EncodeData(ten, 1, payload), 0u);
-  EXPECT_EQ(EncodeRequest(ten, Opcode::kRrq, "longname", TransferMode::kOctet,
-                          {}),
-            0u);
+  EXPECT_EQ(
+      EncodeRequest(ten, Opcode::kRrq, "longname", TransferMode::kOctet, {}),
+      0u);
 }
 
 TEST(Encode, ErrorMessageIsCutToFitAndStopsAtNul) {
@@ -300,8 +299,8 @@ TEST(Encode, ErrorMessageIsCutToFitAndStopsAtNul) {
   ASSERT_TRUE(ParseError(absl::MakeConstSpan(buf, n), &e).ok());
   EXPECT_EQ(e.message, "a l");
   uint8_t big[32];
-  const size_t m = EncodeError(big, ErrorCode::kNotDefined,
-                               absl::string_view("ab\0cd", 5));
+  const size_t m =
+      EncodeError(big, ErrorCode::kNotDefined, absl::string_view("ab\0cd", 5));
   ASSERT_TRUE(ParseError(absl::MakeConstSpan(big, m), &e).ok());
   EXPECT_EQ(e.message, "ab");
 }

@@ -10,13 +10,13 @@
 namespace tftp {
 namespace {
 
+using std::chrono::seconds;
 using ::tftp::testing::DropIndices;
 using ::tftp::testing::LinkFaults;
 using ::tftp::testing::OptionsFor;
 using ::tftp::testing::PatternContent;
 using ::tftp::testing::ReadRun;
 using ::tftp::testing::RunRead;
-using std::chrono::seconds;
 
 std::vector<uint8_t> Ack(uint16_t block) {
   std::vector<uint8_t> d(4);
@@ -165,8 +165,8 @@ TEST_P(ReadWindows, SurvivesSeededRandomLossBothWays) {
     faults.drop_to_server = lossy;
     SessionConfig config;
     config.max_retries = 20;
-    const ReadRun run = RunRead(content, OptionsFor(1024, window), config,
-                                faults);
+    const ReadRun run =
+        RunRead(content, OptionsFor(1024, window), config, faults);
     ExpectComplete(content, run);
   }
 }

@@ -112,7 +112,8 @@ class UploadClient {
     AckPacket ack;
     if (opcode != Opcode::kAck || !ParseAck(datagram, &ack).ok()) return;
     const uint64_t block =
-        acked_ + static_cast<uint16_t>(ack.block - static_cast<uint16_t>(acked_));
+        acked_ +
+        static_cast<uint16_t>(ack.block - static_cast<uint16_t>(acked_));
     if (block > highest_sent_ || (block == acked_ && started_ && block > 0)) {
       return;
     }
@@ -139,16 +140,16 @@ class UploadClient {
 
  private:
   void SendWindow(TimePoint now) {
-    const uint64_t last = std::min<uint64_t>(acked_ + windowsize_,
-                                             final_block_);
+    const uint64_t last =
+        std::min<uint64_t>(acked_ + windowsize_, final_block_);
     for (uint64_t b = acked_ + 1; b <= last; ++b) {
       const uint64_t start = (b - 1) * blksize_;
       const size_t len = std::min<uint64_t>(blksize_, content_.size() - start);
       Datagram d(kDataHeaderSize + len);
-      EncodeData(absl::MakeSpan(d), static_cast<uint16_t>(b),
-                 absl::MakeConstSpan(
-                     reinterpret_cast<const uint8_t*>(content_.data()) + start,
-                     len));
+      EncodeData(
+          absl::MakeSpan(d), static_cast<uint16_t>(b),
+          absl::MakeConstSpan(
+              reinterpret_cast<const uint8_t*>(content_.data()) + start, len));
       out_.push_back(std::move(d));
       highest_sent_ = std::max(highest_sent_, b);
     }
@@ -170,8 +171,8 @@ class UploadClient {
 }  // namespace
 
 DropRule DropIndices(std::vector<uint64_t> indices) {
-  auto set = std::make_shared<std::set<uint64_t>>(indices.begin(),
-                                                  indices.end());
+  auto set =
+      std::make_shared<std::set<uint64_t>>(indices.begin(), indices.end());
   return [set](uint64_t index) { return set->count(index) > 0; };
 }
 

@@ -10,6 +10,7 @@
 namespace tftp {
 namespace {
 
+using std::chrono::seconds;
 using ::tftp::testing::DropIndices;
 using ::tftp::testing::LinkFaults;
 using ::tftp::testing::MemorySink;
@@ -17,7 +18,6 @@ using ::tftp::testing::OptionsFor;
 using ::tftp::testing::PatternContent;
 using ::tftp::testing::RunWrite;
 using ::tftp::testing::WriteRun;
-using std::chrono::seconds;
 
 std::vector<uint8_t> Data(uint16_t block, size_t size) {
   std::vector<uint8_t> d(kDataHeaderSize + size, 0x5a);
@@ -192,8 +192,8 @@ TEST(WriteSession, SizeLimitEndsWithError3) {
   EXPECT_FALSE(run.sink.finished);
   EXPECT_LE(run.sink.bytes.size(), 1200u);
   // Exactly at the limit is fine.
-  const WriteRun exact = RunWrite(PatternContent(1200),
-                                  OptionsFor(512, 1, false), 1200);
+  const WriteRun exact =
+      RunWrite(PatternContent(1200), OptionsFor(512, 1, false), 1200);
   EXPECT_EQ(exact.result.outcome, SessionOutcome::kCompleted);
 }
 
@@ -239,8 +239,8 @@ TEST(WriteSession, ClientErrorEndsWithoutCommitting) {
   s.OnDatagram(Data(1, 512), TimePoint{});
   Drain(s);
   std::vector<uint8_t> error(32);
-  error.resize(EncodeError(absl::MakeSpan(error), ErrorCode::kNotDefined,
-                           "cancelled"));
+  error.resize(
+      EncodeError(absl::MakeSpan(error), ErrorCode::kNotDefined, "cancelled"));
   s.OnDatagram(error, TimePoint{});
   EXPECT_TRUE(s.finished());
   EXPECT_TRUE(Drain(s).empty());
