@@ -24,7 +24,6 @@ enum Kind : uint8_t {
 };
 
 constexpr uint32_t kNoSession = ~uint32_t{0};
-constexpr auto kNever = io::TimePoint::max();
 // After the grace period, aborted transfers' ERRORs get this long to leave.
 constexpr auto kExitDrain = std::chrono::milliseconds(200);
 
@@ -54,7 +53,7 @@ struct Shard::Session {
   absl::Span<const uint8_t> response;
   std::string filename;
   io::TimePoint started;
-  io::TimePoint scheduled = kNever;
+  io::DeadlineQueue::Slot timer;
 };
 
 struct Shard::SendSlot {
@@ -147,8 +146,7 @@ void Shard::Run(const std::function<void(absl::Status)>& ready) {
 }
 
 std::optional<io::TimePoint> Shard::NextDeadline() const {
-  std::optional<io::TimePoint> deadline;
-  if (!timers_.empty()) deadline = timers_.top().when;
+  std::optional<io::TimePoint> deadline = timers_.earliest();
   if (stopping_) {
     const io::TimePoint limit = aborted_ ? exit_deadline_ : stop_deadline_;
     if (!deadline.has_value() || limit < *deadline) deadline = limit;
@@ -489,30 +487,26 @@ void Shard::OnSendDone(uint32_t slot_index, const io::Completion& c) {
 void Shard::Schedule(uint32_t index) {
   Session& s = sessions_[index];
   const std::optional<io::TimePoint> deadline = s.transfer->deadline();
-  if (!deadline.has_value() || *deadline >= s.scheduled) return;
-  s.scheduled = *deadline;
-  timers_.push(TimerEntry{*deadline, index, s.generation});
+  if (deadline.has_value()) {
+    timers_.Schedule(index, s.generation, *deadline, &s.timer);
+  }
 }
 
 void Shard::FireTimers() {
-  while (!timers_.empty() && timers_.top().when <= now_) {
-    const TimerEntry entry = timers_.top();
-    timers_.pop();
-    Session& s = sessions_[entry.index];
-    if (!s.active || s.finishing || s.generation != entry.generation ||
-        s.scheduled != entry.when) {
-      continue;  // Stale: the deadline moved, or the session ended.
-    }
-    s.scheduled = kNever;
-    const std::optional<io::TimePoint> deadline = s.transfer->deadline();
-    if (!deadline.has_value()) continue;
-    if (*deadline > now_) {
-      Schedule(entry.index);
-      continue;
-    }
-    s.transfer->OnDeadline(now_);
-    AfterInput(entry.index);
-  }
+  timers_.PopDue(
+      now_,
+      [this](uint32_t index, uint32_t generation) -> io::DeadlineQueue::Slot* {
+        Session& s = sessions_[index];
+        if (!s.active || s.finishing || s.generation != generation) {
+          return nullptr;
+        }
+        return &s.timer;
+      },
+      [this](uint32_t index) {
+        Session& s = sessions_[index];
+        s.transfer->OnDeadline(now_);  // Does nothing if it is not yet due.
+        AfterInput(index);
+      });
 }
 
 void Shard::Finish(uint32_t index) {
@@ -577,7 +571,7 @@ void Shard::MaybeRelease(uint32_t index) {
   s.filename.clear();
   s.active = false;
   s.finishing = false;
-  s.scheduled = kNever;
+  s.timer = {};
   ++s.generation;
   free_sessions_.push_back(index);
 }

@@ -11,12 +11,12 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <queue>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "io/deadline_queue.h"
 #include "io/event_backend.h"
 #include "io/udp_socket.h"
 #include "protocol/read_session.h"
@@ -46,12 +46,6 @@ class Shard {
  private:
   struct Session;
   struct SendSlot;
-  struct TimerEntry {
-    io::TimePoint when;
-    uint32_t index;
-    uint32_t generation;
-    bool operator>(const TimerEntry& other) const { return when > other.when; }
-  };
 
   void OnCompletion(const io::Completion& completion);
   void OnServiceReceive(const io::Completion& completion);
@@ -103,11 +97,7 @@ class Shard {
   absl::flat_hash_map<io::SocketAddress, uint32_t> by_peer_;
   // Sessions with packets to send, waiting for free send slots.
   std::deque<uint32_t> ready_;
-  // Earliest deadline first; entries go stale when a deadline moves and are
-  // skipped, so a deadline pushed back costs nothing until it comes due.
-  std::priority_queue<TimerEntry, std::vector<TimerEntry>,
-                      std::greater<TimerEntry>>
-      timers_;
+  io::DeadlineQueue timers_;
 
   bool stopping_ = false;
   bool aborted_ = false;

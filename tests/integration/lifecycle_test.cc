@@ -36,6 +36,29 @@ TEST(Lifecycle, HelpExplainsEveryFlag) {
   }
 }
 
+TEST(Lifecycle, ReadsFlagsFromAFlagfile) {
+  TempDir root;
+  root.Write("from_flagfile.txt", "configured by file");
+  TempDir config;
+  config.Write("tftpd.flags", "--root=" + root.path() +
+                                  "\n--blksize_max=1024\n--log_level=info\n");
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, "",
+                      {"--flagfile=" + config.Join("tftpd.flags")},
+                      "127.0.0.1");
+  EXPECT_TRUE(absl::StrContains(server.log(), "blksize_max=1024"))
+      << server.log();
+  TempDir scratch;
+  const std::string out = scratch.Join("f");
+  const CommandResult result = RunCommand(
+      {"curl", "-sS", "--tftp-blksize", "8192", "-o", out,
+       "tftp://127.0.0.1:" + std::to_string(server.port()) +
+           "/from_flagfile.txt"});
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(ReadFile(out), "configured by file");
+  EXPECT_TRUE(absl::StrContains(server.log(), "blksize=1024")) << server.log();
+}
+
 TEST(Lifecycle, BadFlagsAreClearErrors) {
   TempDir root;
   CommandResult result =

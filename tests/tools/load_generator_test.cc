@@ -1,0 +1,148 @@
+// The load generator against the real tftpd: what it reports must match what
+// happened, for successes and for each kind of failure.
+#include "tools/loadgen/load_generator.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "tests/integration/tftpd_process.h"
+
+namespace tftpd::testing {
+namespace {
+
+class LoadGenerator : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    files_.Write("kernel", TestContent(300000, 1));
+    files_.Write("initrd", TestContent(70000, 2));
+    files_.Write("big", TestContent(600000, 3));  // 75,000 blocks at 8.
+    TFTPD_START_OR_SKIP(server_, files_.path(), {"--log_level=warning"},
+                        "127.0.0.1");
+  }
+
+  loadgen::LoadConfig Config() {
+    loadgen::LoadConfig config;
+    config.server = *io::SocketAddress::Parse("127.0.0.1", server_.port());
+    config.files = {"kernel", "initrd"};
+    config.verify_dir = files_.path();
+    config.concurrency = 20;
+    config.transfers = 100;
+    config.time_limit = std::chrono::seconds(60);
+    return config;
+  }
+
+  TempDir files_;
+  TftpdProcess server_;
+};
+
+TEST_F(LoadGenerator, CountsVerifiedTransfers) {
+  loadgen::LoadConfig config = Config();
+  config.blksize = 1428;
+  config.windowsize = 4;
+  absl::StatusOr<loadgen::LoadReport> report = loadgen::RunLoad(config);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->transfers_ok, 100);
+  EXPECT_TRUE(report->failures.empty()) << report->ToTable();
+  EXPECT_EQ(report->bytes, 50u * 300000 + 50u * 70000);
+  EXPECT_GT(report->latency_max, 0);
+  EXPECT_LE(report->latency_p50, report->latency_p99);
+  EXPECT_TRUE(absl::StrContains(report->ToJson(), "\"transfers_ok\":100"));
+  EXPECT_EQ(server_.Stop(), 0);
+  EXPECT_TRUE(absl::StrContains(server_.log(), "sessions_completed=100"))
+      << server_.log();
+}
+
+TEST_F(LoadGenerator, UefiShapeProbesThenDownloads) {
+  loadgen::LoadConfig config = Config();
+  config.blksize = 1468;
+  config.windowsize = 4;
+  config.uefi_probe = true;
+  config.transfers = 40;
+  absl::StatusOr<loadgen::LoadReport> report = loadgen::RunLoad(config);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->transfers_ok, 40) << report->ToTable();
+  EXPECT_EQ(server_.Stop(), 0);
+  // Every probe ended on the server as the client's ERROR 8.
+  EXPECT_TRUE(absl::StrContains(server_.log(), "sessions_peer_error=40"))
+      << server_.log();
+  EXPECT_TRUE(absl::StrContains(server_.log(), "sessions_completed=40"));
+}
+
+TEST_F(LoadGenerator, RollsOverWithWindows) {
+  loadgen::LoadConfig config = Config();
+  config.files = {"big"};
+  config.blksize = 8;
+  config.windowsize = 16;
+  config.transfers = 2;
+  config.concurrency = 2;
+  absl::StatusOr<loadgen::LoadReport> report = loadgen::RunLoad(config);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->transfers_ok, 2) << report->ToTable();
+}
+
+TEST_F(LoadGenerator, ClassifiesFailures) {
+  loadgen::LoadConfig missing = Config();
+  missing.files = {"no-such-file"};
+  missing.verify_dir.clear();
+  missing.transfers = 10;
+  absl::StatusOr<loadgen::LoadReport> report = loadgen::RunLoad(missing);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->failures, (std::map<std::string, int64_t>{{"error_1", 10}}))
+      << report->ToTable();
+
+  TempDir other;
+  other.Write("kernel", TestContent(300000, 99));  // Same size, other bytes.
+  other.Write("initrd", TestContent(1000, 2));     // Other size.
+  loadgen::LoadConfig mismatch = Config();
+  mismatch.verify_dir = other.path();
+  mismatch.transfers = 10;
+  report = loadgen::RunLoad(mismatch);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->failures,
+            (std::map<std::string, int64_t>{{"content_mismatch", 5},
+                                            {"size_mismatch", 5}}))
+      << report->ToTable();
+
+  // Nothing listens on a port we bound ourselves and never read.
+  const int quiet = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  io::SocketAddress address = *io::SocketAddress::Parse("127.0.0.1", 0);
+  ASSERT_EQ(bind(quiet, address.get(), address.length()), 0);
+  socklen_t length = sizeof(sockaddr_storage);
+  getsockname(quiet, address.mutable_get(), &length);
+  loadgen::LoadConfig silent = Config();
+  silent.server = address;
+  silent.transfers = 5;
+  silent.timeout = std::chrono::milliseconds(50);
+  silent.retries = 1;
+  report = loadgen::RunLoad(silent);
+  close(quiet);
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->failures,
+            (std::map<std::string, int64_t>{{"rrq_unanswered", 5}}))
+      << report->ToTable();
+}
+
+TEST_F(LoadGenerator, BinaryPrintsJsonAndExitStatus) {
+  const std::string port = std::to_string(server_.port());
+  CommandResult ok = RunCommand(
+      {"tools/loadgen/tftp_loadgen", "--port=" + port, "--files=kernel",
+       "--verify_dir=" + files_.path(), "--transfers=10", "--concurrency=5",
+       "--json", "--progress=false"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_TRUE(absl::StrContains(ok.output, "\"transfers_ok\":10")) << ok.output;
+  CommandResult failed =
+      RunCommand({"tools/loadgen/tftp_loadgen", "--port=" + port,
+                  "--files=missing", "--transfers=3", "--progress=false"});
+  EXPECT_EQ(failed.exit_code, 1) << failed.output;
+  EXPECT_TRUE(absl::StrContains(failed.output, "error_1 3")) << failed.output;
+  CommandResult usage = RunCommand({"tools/loadgen/tftp_loadgen"});
+  EXPECT_EQ(usage.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace tftpd::testing

@@ -1,0 +1,533 @@
+#include "tools/loadgen/load_generator.h"
+
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "io/deadline_queue.h"
+#include "io/event_backend.h"
+#include "io/user_data.h"
+#include "protocol/download_session.h"
+#include "protocol/packet.h"
+
+namespace loadgen {
+namespace {
+
+using io::Clock;
+using io::TimePoint;
+
+enum Kind : uint8_t { kReceive = 1, kSend = 2 };
+
+uint64_t Tag(Kind kind, uint32_t index, uint32_t generation) {
+  return io::UserData{kind, index, generation}.Pack();
+}
+
+struct File {
+  std::string name;
+  std::string content;  // The local copy, when verifying content.
+  bool have_content = false;
+};
+
+// Checks a download against its local copy (or its announced size) as the
+// bytes arrive, keeping nothing.
+class CheckingSink : public tftp::WriteSink {
+ public:
+  void Reset(const File* file) {
+    file_ = file;
+    content_mismatch_ = false;
+    total_ = 0;
+  }
+  tftp::ProtocolStatus Write(uint64_t offset,
+                             absl::Span<const uint8_t> bytes) override {
+    // Bytes beyond the local copy show up as a size mismatch instead.
+    if (file_->have_content && offset < file_->content.size()) {
+      const size_t overlap = std::min<size_t>(
+          bytes.size(), file_->content.size() - static_cast<size_t>(offset));
+      if (std::memcmp(file_->content.data() + offset, bytes.data(), overlap) !=
+          0) {
+        content_mismatch_ = true;
+      }
+    }
+    return tftp::ProtocolStatus::Ok();
+  }
+  tftp::ProtocolStatus Finish(uint64_t total) override {
+    total_ = total;
+    return tftp::ProtocolStatus::Ok();
+  }
+  bool content_mismatch() const { return content_mismatch_; }
+  uint64_t total() const { return total_; }
+
+ private:
+  const File* file_ = nullptr;
+  bool content_mismatch_ = false;
+  uint64_t total_ = 0;
+};
+
+// One simulated client transfer on its own socket.
+struct Transfer {
+  uint32_t generation = 0;
+  bool in_use = false;
+  bool active = false;  // Still downloading (not yet recorded).
+  int fd = -1;
+  uint32_t inflight = 0;  // Receive and send operations still due.
+  bool send_in_flight = false;
+  std::optional<tftp::DownloadSession> session;
+  CheckingSink sink;
+  std::optional<io::SocketAddress> tid;
+  const File* file = nullptr;
+  bool probing = false;
+  TimePoint started;
+  io::DeadlineQueue::Slot timer;
+  msghdr message{};
+  iovec iov{};
+  io::SocketAddress to;
+  uint8_t buffer[tftp::kMaxRequestPacket];
+};
+
+struct Shared {
+  std::atomic<int64_t> done{0};
+  std::atomic<int64_t> ok{0};
+  std::atomic<uint64_t> bytes{0};
+};
+
+class Worker {
+ public:
+  Worker(const LoadConfig& config, const std::vector<File>& files,
+         int64_t transfers, int concurrency, Shared* shared)
+      : config_(config),
+        files_(files),
+        transfers_(transfers),
+        concurrency_(std::max(1, concurrency)),
+        shared_(shared) {
+    session_config_.timeout = config.timeout;
+    session_config_.max_timeout =
+        std::max<tftp::Duration>(config.timeout, std::chrono::seconds(8));
+    session_config_.max_retries = config.retries;
+  }
+
+  absl::Status Run(TimePoint start);
+  LoadReport& report() { return report_; }
+  std::vector<double>& latencies() { return latencies_; }
+
+ private:
+  void Launch(TimePoint now, const File* file, bool probing, TimePoint started);
+  void OnCompletion(const io::Completion& c);
+  void AfterInput(uint32_t index);
+  void Flush(uint32_t index);
+  void Complete(uint32_t index);
+  void Record(Transfer& t);
+  void MaybeRelease(uint32_t index);
+  uint32_t Allocate();
+
+  const LoadConfig& config_;
+  const std::vector<File>& files_;
+  const int64_t transfers_;
+  const int concurrency_;
+  Shared* shared_;
+  tftp::SessionConfig session_config_;
+  std::unique_ptr<io::EventBackend> backend_;
+  std::deque<Transfer> slots_;
+  std::vector<uint32_t> free_;
+  io::DeadlineQueue timers_;
+  TimePoint now_;
+  int64_t started_ = 0;
+  int64_t finished_ = 0;
+  int active_ = 0;
+  size_t open_ = 0;
+  LoadReport report_;
+  std::vector<double> latencies_;
+};
+
+absl::Status Worker::Run(TimePoint start) {
+  io::BackendOptions options;
+  const unsigned payload =
+      std::max<unsigned>(config_.blksize, tftp::kDefaultBlockSize) + 4;
+  options.receive_buffer_size = (payload + 512 + 255) / 256 * 256;
+  unsigned count = 4096;
+  while (count > 256 && count * options.receive_buffer_size > (32u << 20)) {
+    count /= 2;
+  }
+  options.receive_buffers = count;
+  absl::StatusOr<std::unique_ptr<io::EventBackend>> backend =
+      io::CreateIoUringBackend(options);
+  if (!backend.ok()) return backend.status();
+  backend_ = std::move(*backend);
+  const TimePoint limit = start + config_.time_limit;
+  size_t next_file = 0;
+  now_ = Clock::now();
+  while (true) {
+    // Launch: the first `concurrency_` spread over the ramp-up, then a new
+    // transfer whenever one ends.
+    std::optional<TimePoint> next_launch;
+    while (started_ < transfers_ && active_ < concurrency_) {
+      TimePoint at = now_;
+      if (started_ < concurrency_ && config_.ramp_up.count() > 0) {
+        at = start + config_.ramp_up * started_ / concurrency_;
+      }
+      if (at > now_) {
+        next_launch = at;
+        break;
+      }
+      const File* file = &files_[next_file++ % files_.size()];
+      ++started_;
+      ++active_;
+      Launch(now_, file, config_.uefi_probe, now_);
+    }
+    if (finished_ == transfers_ && open_ == 0) break;
+    if (now_ >= limit) {
+      for (uint32_t i = 0; i < slots_.size(); ++i) {
+        if (slots_[i].active) {
+          // Tell the server, then record the transfer as cut short.
+          slots_[i].session->Abort(tftp::ErrorCode::kNotDefined, "time limit");
+          AfterInput(i);
+        }
+      }
+      report_.failures["not_started"] += transfers_ - started_;
+      started_ = transfers_;
+      if (open_ == 0 || now_ >= limit + std::chrono::seconds(1)) break;
+    }
+    std::optional<TimePoint> deadline = timers_.earliest();
+    for (TimePoint t : {next_launch.value_or(TimePoint::max()), limit}) {
+      if (!deadline.has_value() || t < *deadline) deadline = t;
+    }
+    absl::StatusOr<int> polled =
+        backend_->Poll(deadline, [this](const io::Completion& c) {
+          now_ = Clock::now();
+          OnCompletion(c);
+        });
+    if (!polled.ok()) return polled.status();
+    now_ = Clock::now();
+    timers_.PopDue(
+        now_,
+        [this](uint32_t index,
+               uint32_t generation) -> io::DeadlineQueue::Slot* {
+          Transfer& t = slots_[index];
+          if (!t.active || t.generation != generation) return nullptr;
+          return &t.timer;
+        },
+        [this](uint32_t index) {
+          slots_[index].session->OnDeadline(now_);
+          AfterInput(index);
+        });
+  }
+  for (Transfer& t : slots_) {
+    if (t.fd >= 0) close(t.fd);
+  }
+  backend_.reset();
+  return absl::OkStatus();
+}
+
+uint32_t Worker::Allocate() {
+  ++open_;
+  if (!free_.empty()) {
+    const uint32_t index = free_.back();
+    free_.pop_back();
+    return index;
+  }
+  slots_.emplace_back();
+  return static_cast<uint32_t>(slots_.size() - 1);
+}
+
+void Worker::Launch(TimePoint now, const File* file, bool probing,
+                    TimePoint started) {
+  const uint32_t index = Allocate();
+  Transfer& t = slots_[index];
+  t.in_use = true;
+  t.active = true;
+  t.file = file;
+  t.probing = probing;
+  t.started = started;
+  t.tid.reset();
+  t.sink.Reset(file);
+  t.fd = socket(config_.server.family(),
+                SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  io::SocketAddress any = *io::SocketAddress::Parse(
+      config_.server.family() == AF_INET6 ? "::" : "0.0.0.0", 0);
+  if (t.fd < 0 || bind(t.fd, any.get(), any.length()) != 0) {
+    ++report_.failures["no_socket"];
+    if (t.fd >= 0) close(t.fd);
+    t.fd = -1;
+    t.active = false;
+    --active_;
+    ++finished_;
+    shared_->done.fetch_add(1, std::memory_order_relaxed);
+    MaybeRelease(index);
+    return;
+  }
+  tftp::DownloadRequest request;
+  request.filename = file->name;
+  request.blksize = config_.blksize;
+  request.windowsize = config_.windowsize;
+  request.ask_tsize = config_.tsize || probing;
+  request.probe_only = probing;
+  t.session.emplace(session_config_, std::move(request), &t.sink);
+  backend_->Receive(t.fd, Tag(kReceive, index, t.generation));
+  ++t.inflight;
+  t.session->Start(now);
+  AfterInput(index);
+}
+
+void Worker::OnCompletion(const io::Completion& c) {
+  const io::UserData tag = io::UserData::Unpack(c.user_data);
+  if (tag.index >= slots_.size()) return;
+  Transfer& t = slots_[tag.index];
+  if (tag.generation != (t.generation & io::UserData::kGenerationMask)) return;
+  if (tag.kind == kSend) {
+    t.send_in_flight = false;
+    --t.inflight;
+    Flush(tag.index);
+    MaybeRelease(tag.index);
+    return;
+  }
+  if (c.datagram != nullptr && t.active) {
+    const io::SocketAddress& source = c.datagram->source;
+    if (!t.tid.has_value()) {
+      t.tid = source;  // The first reply fixes the server's TID.
+    }
+    if (source != *t.tid) {
+      uint8_t error[64];
+      const size_t size = tftp::EncodeUnknownTransferIdError(error);
+      sendto(t.fd, error, size, MSG_DONTWAIT, source.get(), source.length());
+    } else {
+      t.session->OnDatagram(c.datagram->payload, now_);
+      AfterInput(tag.index);
+    }
+  }
+  if (!c.more) {
+    --t.inflight;
+    if (t.active) {
+      backend_->Receive(t.fd, Tag(kReceive, tag.index, t.generation));
+      ++t.inflight;
+    }
+    MaybeRelease(tag.index);
+  }
+}
+
+void Worker::AfterInput(uint32_t index) {
+  Transfer& t = slots_[index];
+  Flush(index);
+  if (!t.active) return;
+  if (t.session->transfer_complete() || t.session->finished()) {
+    Complete(index);
+    return;
+  }
+  const std::optional<tftp::TimePoint> deadline = t.session->deadline();
+  if (deadline.has_value()) {
+    timers_.Schedule(index, t.generation, *deadline, &t.timer);
+  }
+}
+
+void Worker::Flush(uint32_t index) {
+  Transfer& t = slots_[index];
+  if (t.fd < 0 || t.send_in_flight || !t.session.has_value() ||
+      !t.session->HasOutgoing()) {
+    return;
+  }
+  const tftp::Outgoing out = t.session->NextOutgoing(t.buffer);
+  if (out.header_size == 0) return;
+  t.to = t.tid.has_value() ? *t.tid : config_.server;
+  t.iov = {t.buffer, out.header_size};
+  t.message = {};
+  t.message.msg_name = t.to.mutable_get();
+  t.message.msg_namelen = t.to.length();
+  t.message.msg_iov = &t.iov;
+  t.message.msg_iovlen = 1;
+  backend_->Send(t.fd, &t.message, Tag(kSend, index, t.generation));
+  t.send_in_flight = true;
+  ++t.inflight;
+}
+
+void Worker::Complete(uint32_t index) {
+  Transfer& t = slots_[index];
+  t.active = false;
+  report_.retransmits += t.session->counters().retransmits;
+  if (t.probing && t.session->transfer_complete()) {
+    // UEFI: the size is known; now the real download, from a new port.
+    Launch(now_, t.file, /*probing=*/false, t.started);
+  } else {
+    Record(t);
+    --active_;
+    ++finished_;
+    shared_->done.fetch_add(1, std::memory_order_relaxed);
+  }
+  backend_->Cancel(Tag(kReceive, index, t.generation));
+  MaybeRelease(index);
+}
+
+void Worker::Record(Transfer& t) {
+  const tftp::DownloadSession& s = *t.session;
+  const tftp::SessionResult& r = s.result();
+  if (s.transfer_complete()) {
+    const File& file = *t.file;
+    const uint64_t expected = file.have_content
+                                  ? file.content.size()
+                                  : s.announced_size().value_or(t.sink.total());
+    if (t.sink.total() != expected) {
+      ++report_.failures["size_mismatch"];
+    } else if (t.sink.content_mismatch()) {
+      ++report_.failures["content_mismatch"];
+    } else {
+      ++report_.transfers_ok;
+      report_.bytes += t.sink.total();
+      latencies_.push_back(
+          std::chrono::duration<double>(now_ - t.started).count());
+      shared_->ok.fetch_add(1, std::memory_order_relaxed);
+      shared_->bytes.fetch_add(t.sink.total(), std::memory_order_relaxed);
+    }
+    return;
+  }
+  switch (r.outcome) {
+    case tftp::SessionOutcome::kTimedOut:
+      // No reply ever fixed the server's TID: the request went unanswered.
+      ++report_.failures[t.tid.has_value() ? "timeout" : "rrq_unanswered"];
+      break;
+    case tftp::SessionOutcome::kPeerError:
+      ++report_.failures[absl::StrCat("error_", r.error_code)];
+      break;
+    case tftp::SessionOutcome::kProtocolError:
+      ++report_.failures["protocol_error"];
+      break;
+    default:
+      ++report_.failures[r.error_message == "time limit" ? "time_limit"
+                                                         : "aborted"];
+      break;
+  }
+}
+
+void Worker::MaybeRelease(uint32_t index) {
+  Transfer& t = slots_[index];
+  if (!t.in_use || t.active || t.inflight > 0 ||
+      (t.fd >= 0 && t.session.has_value() && t.session->HasOutgoing())) {
+    return;
+  }
+  if (t.fd >= 0) close(t.fd);
+  t.fd = -1;
+  t.session.reset();
+  t.in_use = false;
+  t.send_in_flight = false;
+  t.timer = {};
+  ++t.generation;
+  free_.push_back(index);
+  --open_;
+}
+
+double Percentile(std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  const size_t i =
+      std::min(sorted.size() - 1, static_cast<size_t>(p * sorted.size()));
+  return sorted[i];
+}
+
+absl::StatusOr<std::vector<File>> LoadFiles(const LoadConfig& config) {
+  std::vector<File> files;
+  for (const std::string& name : config.files) {
+    File file;
+    file.name = name;
+    if (!config.verify_dir.empty()) {
+      std::ifstream in(config.verify_dir + "/" + name, std::ios::binary);
+      if (!in) {
+        return absl::NotFoundError(
+            absl::StrCat("no local copy of ", name, " in ", config.verify_dir));
+      }
+      std::stringstream s;
+      s << in.rdbuf();
+      file.content = s.str();
+      file.have_content = true;
+    }
+    files.push_back(std::move(file));
+  }
+  return files;
+}
+
+}  // namespace
+
+absl::StatusOr<LoadReport> RunLoad(
+    const LoadConfig& config,
+    const std::function<void(const LoadProgress&)>& progress) {
+  if (config.files.empty()) {
+    return absl::InvalidArgumentError("no files to request");
+  }
+  if (config.concurrency < 1 || config.transfers < 0 || config.threads < 1) {
+    return absl::InvalidArgumentError(
+        "concurrency and threads must be positive");
+  }
+  absl::StatusOr<std::vector<File>> files = LoadFiles(config);
+  if (!files.ok()) return files.status();
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  Shared shared;
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int i = 0; i < config.threads; ++i) {
+    const int64_t transfers = config.transfers / config.threads +
+                              (i < config.transfers % config.threads);
+    const int concurrency = config.concurrency / config.threads +
+                            (i < config.concurrency % config.threads ? 1 : 0);
+    workers.push_back(std::make_unique<Worker>(config, *files, transfers,
+                                               concurrency, &shared));
+  }
+  const TimePoint start = Clock::now();
+  std::vector<absl::Status> statuses(workers.size());
+  std::vector<std::thread> threads;
+  std::atomic<int> running{static_cast<int>(workers.size())};
+  for (size_t i = 0; i < workers.size(); ++i) {
+    threads.emplace_back([&, i] {
+      statuses[i] = workers[i]->Run(start);
+      running.fetch_sub(1);
+    });
+  }
+  while (running.load() > 0) {
+    for (int i = 0; i < 100 && running.load() > 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (progress && running.load() > 0) {
+      progress(LoadProgress{shared.done.load(), shared.ok.load(),
+                            shared.bytes.load()});
+    }
+  }
+  for (std::thread& t : threads) t.join();
+  const double wall =
+      std::chrono::duration<double>(Clock::now() - start).count();
+  for (const absl::Status& s : statuses) {
+    if (!s.ok()) return s;
+  }
+  LoadReport report;
+  std::vector<double> latencies;
+  for (auto& w : workers) {
+    report.transfers_ok += w->report().transfers_ok;
+    report.bytes += w->report().bytes;
+    report.retransmits += w->report().retransmits;
+    for (const auto& [reason, count] : w->report().failures) {
+      if (count > 0) report.failures[reason] += count;
+    }
+    latencies.insert(latencies.end(), w->latencies().begin(),
+                     w->latencies().end());
+  }
+  std::sort(latencies.begin(), latencies.end());
+  report.latency_p50 = Percentile(latencies, 0.50);
+  report.latency_p90 = Percentile(latencies, 0.90);
+  report.latency_p99 = Percentile(latencies, 0.99);
+  report.latency_max = latencies.empty() ? 0 : latencies.back();
+  report.wall_seconds = wall;
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
+  };
+  report.cpu_seconds = seconds(after.ru_utime) - seconds(before.ru_utime) +
+                       seconds(after.ru_stime) - seconds(before.ru_stime);
+  return report;
+}
+
+}  // namespace loadgen

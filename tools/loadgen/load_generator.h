@@ -1,0 +1,82 @@
+// The load generator: simulates many booting clients against any TFTP
+// server. Each simulated transfer is a full client (protocol/download_session:
+// OACK checks, ACK per block or per window, rollover, retransmission) on its
+// own socket, driven by the io_uring event backend so that the generator is
+// not the bottleneck.
+#ifndef TFTPD_TOOLS_LOADGEN_LOAD_GENERATOR_H_
+#define TFTPD_TOOLS_LOADGEN_LOAD_GENERATOR_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "io/socket_address.h"
+
+namespace loadgen {
+
+struct LoadConfig {
+  io::SocketAddress server;
+  // Requested round-robin, one transfer after another.
+  std::vector<std::string> files;
+  // Local copies of the files: each download is compared with its copy
+  // byte for byte. Empty: only the size is checked (against tsize).
+  std::string verify_dir;
+  int concurrency = 100;
+  int64_t transfers = 1000;
+  uint16_t blksize = 0;     // 0: not asked.
+  uint16_t windowsize = 0;  // 0: not asked.
+  bool tsize = true;
+  // UEFI's shape: an RRQ with tsize that is ended with ERROR 8 after the
+  // OACK, then the real download.
+  bool uefi_probe = false;
+  std::chrono::milliseconds timeout{1000};
+  int retries = 5;
+  // The first `concurrency` transfers start spread over this long.
+  std::chrono::milliseconds ramp_up{0};
+  std::chrono::milliseconds time_limit{300'000};
+  int threads = 1;
+};
+
+struct LoadProgress {
+  int64_t done = 0;
+  int64_t ok = 0;
+  uint64_t bytes = 0;
+};
+
+struct LoadReport {
+  int64_t transfers_ok = 0;
+  // Reason -> count: timeout, rrq_unanswered, error_<code>, size_mismatch,
+  // content_mismatch, protocol_error, time_limit, ...
+  std::map<std::string, int64_t> failures;
+  uint64_t bytes = 0;  // Bytes of completed downloads.
+  double wall_seconds = 0;
+  double cpu_seconds = 0;  // The generator's own, user + system.
+  uint64_t retransmits = 0;
+  // Seconds from the first request to the last byte of each successful
+  // transfer (including the UEFI probe when asked for).
+  double latency_p50 = 0;
+  double latency_p90 = 0;
+  double latency_p99 = 0;
+  double latency_max = 0;
+
+  int64_t transfers_failed() const;
+  double megabytes_per_second() const;  // 10^6 bytes.
+  double transfers_per_second() const;
+  // A table for people.
+  std::string ToTable() const;
+  // One JSON object.
+  std::string ToJson() const;
+};
+
+// Runs the load; `progress` (optional) is called about once a second.
+absl::StatusOr<LoadReport> RunLoad(
+    const LoadConfig& config,
+    const std::function<void(const LoadProgress&)>& progress = nullptr);
+
+}  // namespace loadgen
+
+#endif  // TFTPD_TOOLS_LOADGEN_LOAD_GENERATOR_H_
