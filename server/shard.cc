@@ -128,9 +128,14 @@ void Shard::Run(const std::function<void(absl::Status)>& ready) {
   while (true) {
     FlushReady();
     if (stopping_ && ShutdownComplete()) break;
-    absl::StatusOr<int> polled =
-        backend_->Poll(NextDeadline(), [this](const io::Completion& c) {
-          now_ = io::Clock::now();
+    // One clock read per batch: the completions of a batch arrived together.
+    bool clock_read = false;
+    absl::StatusOr<int> polled = backend_->Poll(
+        NextDeadline(), [this, &clock_read](const io::Completion& c) {
+          if (!clock_read) {
+            now_ = io::Clock::now();
+            clock_read = true;
+          }
           OnCompletion(c);
         });
     if (!polled.ok()) {

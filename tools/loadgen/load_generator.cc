@@ -202,6 +202,7 @@ absl::Status Worker::Run(TimePoint start) {
     for (TimePoint t : {next_launch.value_or(TimePoint::max()), limit}) {
       if (!deadline.has_value() || t < *deadline) deadline = t;
     }
+    if (config_.busy_poll) deadline = now_;  // Never sleep.
     absl::StatusOr<int> polled =
         backend_->Poll(deadline, [this](const io::Completion& c) {
           now_ = Clock::now();

@@ -39,6 +39,9 @@ struct LoadConfig {
   std::chrono::milliseconds ramp_up{0};
   std::chrono::milliseconds time_limit{300'000};
   int threads = 1;
+  // Spin on the completion queue instead of sleeping in the kernel: lowest
+  // latency per packet (for single-client measurements), a busy core.
+  bool busy_poll = false;
 };
 
 struct LoadProgress {

@@ -34,6 +34,9 @@ DEFINE_int32(retries, 5, "Client retransmissions before giving up.");
 DEFINE_double(ramp_up, 0, "Seconds over which the first clients start.");
 DEFINE_double(time_limit, 300, "Seconds before the run is cut short.");
 DEFINE_int32(threads, 1, "Generator threads, each with its own io_uring.");
+DEFINE_bool(busy_poll, false,
+            "Spin instead of sleeping while waiting for packets: the lowest "
+            "latency per packet (single-client measurements), a busy core.");
 DEFINE_bool(json, false, "Print one JSON object instead of the table.");
 DEFINE_bool(progress, true, "Print a progress line every second (stderr).");
 
@@ -81,6 +84,7 @@ int Main(int argc, char** argv) {
   config.ramp_up = Millis(FLAGS_ramp_up);
   config.time_limit = Millis(FLAGS_time_limit);
   config.threads = FLAGS_threads;
+  config.busy_poll = FLAGS_busy_poll;
   const bool tty = isatty(STDERR_FILENO);
   double elapsed = 0;
   auto progress = [&](const loadgen::LoadProgress& p) {

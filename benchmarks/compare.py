@@ -1,0 +1,375 @@
+#!/usr/bin/env python3
+"""Runs one load matrix against tftpd and against the TFTP servers people use
+today (tftpd-hpa, atftpd, dnsmasq), and prints one table.
+
+The peers come from Debian: their packages are downloaded with apt-get and
+unpacked into a private directory (tftpd-hpa and atftpd conflict as packages,
+and none of their services is ever started); only their libraries are
+installed. Every server runs in the foreground on 127.0.0.1:69, one after the
+other, pinned to CPU 0 and inside its own cpuacct cgroup, so that CPU time
+includes forked children (tftpd-hpa forks a process per transfer and ignores
+SIGCHLD). The load generator (tools/loadgen) runs pinned to CPU 1.
+
+Usage (as root, from the repository): benchmarks/compare.py [--quick]
+            [--servers tftpd,tftpd-hpa,atftpd,dnsmasq] [--cells a,b]
+            [--json results.json]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEER_DIR = os.path.expanduser("~/.cache/tftpd-bench/peers")
+CGROUP = "/sys/fs/cgroup/cpuacct/tftpd-bench"
+PORT = 69
+MIB = 1 << 20
+
+FILES = {"100m.bin": 100 * MIB, "4m.bin": 4 * MIB, "256k.bin": 256 * 1024,
+         "1k.bin": 1024}
+
+# name -> (file, transfers, concurrency, blksize, windowsize, extra flags)
+CELLS = [
+    # Single clients spin instead of sleeping, so that the generator adds as
+    # little as it can to each round trip.
+    ("1x100MiB blksize 512", "100m.bin", 1, 1, 512, 0, ["--busy_poll"]),
+    ("1x100MiB blksize 1428", "100m.bin", 1, 1, 1428, 0, ["--busy_poll"]),
+    ("1x100MiB blksize 8192", "100m.bin", 1, 1, 8192, 0, ["--busy_poll"]),
+    ("1x100MiB 1428 window 16", "100m.bin", 1, 1, 1428, 16, ["--busy_poll"]),
+    ("storm 1000x4MiB 1428", "4m.bin", 1000, 1000, 1428, 0, []),
+    ("5000x1KiB via 200", "1k.bin", 5000, 200, 0, 0, []),
+    ("5000x256KiB 1428", "256k.bin", 5000, 5000, 1428, 0, []),
+    ("10000x256KiB 1428", "256k.bin", 10000, 10000, 1428, 0, []),
+    ("UEFI 1000x4MiB 1468 w4", "4m.bin", 1000, 1000, 1468, 4,
+     ["--uefi_probe"]),
+]
+QUICK_SCALE = {"100m.bin": "4m.bin"}
+
+PEER_PACKAGES = ["tftpd-hpa", "atftpd", "dnsmasq-base"]
+PEER_LIBRARIES = ["libwrap0", "libpcre2-8-0", "libdbus-1-3", "libgmp10",
+                  "libhogweed6", "libidn2-0", "libnetfilter-conntrack3",
+                  "libnettle8", "libnftables1"]
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def install_peers():
+    binaries = {"tftpd-hpa": "usr/sbin/in.tftpd", "atftpd": "usr/sbin/atftpd",
+                "dnsmasq": "usr/sbin/dnsmasq"}
+    paths = {k: os.path.join(PEER_DIR, v) for k, v in binaries.items()}
+    if all(os.path.exists(p) for p in paths.values()):
+        return paths
+    log("fetching tftpd-hpa, atftpd and dnsmasq from Debian ...")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "install", "-y", "--no-install-recommends"]
+                   + PEER_LIBRARIES, check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    with tempfile.TemporaryDirectory() as download:
+        result = subprocess.run(["apt-get", "download"] + PEER_PACKAGES,
+                                cwd=download, env=env,
+                                stdout=subprocess.DEVNULL)
+        if result.returncode != 0:
+            subprocess.run(["apt-get", "update"], check=True, env=env,
+                           stdout=subprocess.DEVNULL)
+            subprocess.run(["apt-get", "download"] + PEER_PACKAGES,
+                           cwd=download, env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+        os.makedirs(PEER_DIR, exist_ok=True)
+        for deb in os.listdir(download):
+            subprocess.run(["dpkg-deb", "-x", os.path.join(download, deb),
+                            PEER_DIR], check=True)
+    return paths
+
+
+def build_ours():
+    log("building tftpd, tftp_loadgen and the round-trip benchmark (-c opt)")
+    subprocess.run(["bazel", "build", "-c", "opt", "//server:tftpd",
+                    "//tools/loadgen:tftp_loadgen",
+                    "//benchmarks:loopback_rtt_benchmark"], cwd=REPO,
+                   check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    out = subprocess.run(["bazel", "info", "-c", "opt", "bazel-bin"], cwd=REPO,
+                         check=True, capture_output=True, text=True)
+    bin_dir = out.stdout.strip()
+    # Copies: a later bazel build must not swap binaries under a running test.
+    work = tempfile.mkdtemp(prefix="tftpd-bench-bin-")
+    paths = {}
+    for name, rel in [("tftpd", "server/tftpd"),
+                      ("loadgen", "tools/loadgen/tftp_loadgen"),
+                      ("rtt", "benchmarks/loopback_rtt_benchmark")]:
+        paths[name] = os.path.join(work, name)
+        shutil.copy(os.path.join(bin_dir, rel), paths[name])
+    return paths
+
+
+def make_root():
+    root = tempfile.mkdtemp(prefix="tftpd-bench-root-")
+    os.chmod(root, 0o755)
+    for name, size in FILES.items():
+        with open(os.path.join(root, name), "wb") as f:
+            f.write(os.urandom(size))
+        os.chmod(os.path.join(root, name), 0o644)
+    return root
+
+
+def server_command(name, paths, root):
+    if name == "tftpd":
+        return [paths["tftpd"], "--root=" + root, "--address=127.0.0.1",
+                "--port=%d" % PORT, "--threads=1", "--log_level=warning",
+                "--max_sessions=20000"]
+    if name == "tftpd-hpa":
+        # Standalone, in the foreground; forks one process per transfer.
+        return [paths["tftpd-hpa"], "--listen", "--foreground",
+                "--address", "127.0.0.1:%d" % PORT, "--secure", root]
+    if name == "atftpd":
+        # A thread per transfer, capped by --maxthread (default 100): raised
+        # so that the storm cells are not refused by configuration alone.
+        return [paths["atftpd"], "--daemon", "--no-fork", "--port", str(PORT),
+                "--bind-address", "127.0.0.1", "--maxthread", "20000",
+                "--logfile", "/dev/null", root]
+    if name == "dnsmasq":
+        # TFTP only (DNS off), in the foreground; --tftp-max raised from the
+        # default of 50 concurrent transfers.
+        return [paths["dnsmasq"], "--keep-in-foreground", "--port=0",
+                "--conf-file=/dev/null", "--no-hosts", "--no-resolv",
+                "--listen-address=127.0.0.1", "--bind-interfaces",
+                "--enable-tftp", "--tftp-root=" + root, "--tftp-max=20000",
+                "--quiet-tftp", "--user=root", "--pid-file="]
+    raise ValueError(name)
+
+
+class Cgroup:
+    def __init__(self, name):
+        self.path = os.path.join(CGROUP, name)
+        os.makedirs(self.path, exist_ok=True)
+
+    def cpu_seconds(self):
+        with open(os.path.join(self.path, "cpuacct.usage")) as f:
+            return int(f.read()) / 1e9
+
+    def remove(self):
+        try:
+            os.rmdir(self.path)
+        except OSError:
+            pass
+
+
+def start_server(name, paths, root, cgroup):
+    command = server_command(name, paths, root)
+    # Join the cgroup, then become the server pinned to CPU 0.
+    wrapper = ("echo $$ > %s/cgroup.procs && exec taskset -c 0 \"$@\""
+               % cgroup.path)
+    proc = subprocess.Popen(["sh", "-c", wrapper, "sh"] + command,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    return proc
+
+
+def run_loadgen(paths, args, time_limit):
+    command = ["taskset", "-c", "1", paths["loadgen"], "--host=127.0.0.1",
+               "--port=%d" % PORT, "--json", "--progress=false",
+               "--time_limit=%d" % time_limit] + args
+    out = subprocess.run(command, capture_output=True, text=True)
+    try:
+        return json.loads(out.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return None
+
+
+def wait_ready(paths):
+    for _ in range(50):
+        result = run_loadgen(paths, ["--files=1k.bin", "--transfers=1",
+                                     "--concurrency=1", "--timeout=0.1",
+                                     "--retries=0"], 2)
+        if result and result["transfers_ok"] == 1:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def peak_rss_kib(proc):
+    try:
+        with open("/proc/%d/status" % proc.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def stop_server(proc):
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def port_free():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind(("127.0.0.1", PORT))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def run_server(name, paths, root, cells, time_limit):
+    results = {}
+    cgroup = Cgroup(name)
+    proc = start_server(name, paths, root, cgroup)
+    if not wait_ready(paths):
+        stop_server(proc)
+        log("%s did not come up on port %d" % (name, PORT))
+        return results
+    for cell in cells:
+        label, file, transfers, concurrency, blksize, window, extra = cell
+        args = ["--files=" + file, "--transfers=%d" % transfers,
+                "--concurrency=%d" % concurrency,
+                "--verify_dir=" + root] + extra
+        if blksize:
+            args.append("--blksize=%d" % blksize)
+        if window:
+            args.append("--windowsize=%d" % window)
+        if proc.poll() is not None:
+            log("  %s exited; restarting it" % name)
+            proc = start_server(name, paths, root, cgroup)
+            wait_ready(paths)
+        cpu_before = cgroup.cpu_seconds()
+        report = run_loadgen(paths, args, time_limit)
+        cpu = cgroup.cpu_seconds() - cpu_before
+        if report is None:
+            report = {"transfers_ok": 0, "transfers_failed": transfers,
+                      "failures": {"loadgen_failed": transfers}}
+        report["server_cpu_seconds"] = cpu
+        report["server_peak_rss_kib"] = peak_rss_kib(proc)
+        results[label] = report
+        log("  %-26s %5d ok %5d failed  %8.1f MB/s  %8.1f tr/s  cpu %.2f s"
+            % (label, report["transfers_ok"], report["transfers_failed"],
+               report.get("mb_per_second", 0),
+               report.get("transfers_per_second", 0), cpu))
+    stop_server(proc)
+    cgroup.remove()
+    return results
+
+
+def loopback_limits(paths):
+    """MB/s a lock-step client can reach at most, per blksize (10^6 bytes)."""
+    out = subprocess.run([paths["rtt"], "--benchmark_format=json",
+                          "--benchmark_repetitions=3",
+                          "--benchmark_report_aggregates_only=true"],
+                         capture_output=True, text=True, check=True)
+    limits = {}
+    for b in json.loads(out.stdout)["benchmarks"]:
+        if b.get("aggregate_name") == "median":
+            blksize = int(b["run_name"].split("/")[1])
+            limits[blksize] = b["bytes_per_second"] / 1e6
+    return limits
+
+
+def headline(label, report):
+    """The figure each cell is judged by (bigger is better), and its unit."""
+    if "1KiB" in label:
+        return report.get("transfers_per_second", 0), "transfers/s"
+    return report.get("mb_per_second", 0), "MB/s"
+
+
+def cpu_per_gb(report):
+    gb = report.get("bytes", 0) / 1e9
+    return report["server_cpu_seconds"] / gb if gb > 0 else float("nan")
+
+
+def print_table(all_results, servers, cells):
+    print("| cell | server | ok | failed | figure | p99 latency | server CPU "
+          "| CPU s/GB | vs best peer |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for cell in cells:
+        label = cell[0]
+        peers = [s for s in servers if s != "tftpd" and label in
+                 all_results.get(s, {})]
+        best_peer = max((headline(label, all_results[s][label])[0]
+                         for s in peers), default=0)
+        for server in servers:
+            report = all_results.get(server, {}).get(label)
+            if report is None:
+                continue
+            value, unit = headline(label, report)
+            ratio = ("%.2fx" % (value / best_peer)
+                     if server == "tftpd" and best_peer > 0 else "")
+            failures = ", ".join("%s %d" % kv for kv in
+                                 sorted(report.get("failures", {}).items()))
+            print("| %s | %s | %d | %d%s | %.1f %s | %.3f s | %.2f s | %.2f "
+                  "| %s |" % (
+                      label, server, report["transfers_ok"],
+                      report["transfers_failed"],
+                      " (%s)" % failures if failures else "",
+                      value, unit,
+                      report.get("latency_seconds", {}).get("p99", 0),
+                      report["server_cpu_seconds"], cpu_per_gb(report),
+                      ratio))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--servers", default="tftpd,tftpd-hpa,atftpd,dnsmasq")
+    parser.add_argument("--cells", default="",
+                        help="comma-separated substrings of cell names")
+    parser.add_argument("--quick", action="store_true",
+                        help="4 MiB instead of 100 MiB for single clients")
+    parser.add_argument("--time_limit", type=int, default=300,
+                        help="seconds per cell")
+    parser.add_argument("--json", default="", help="write results here too")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("compare.py needs root (port 69, cgroups, apt-get)")
+    if not port_free():
+        sys.exit("port 69 on 127.0.0.1 is in use; stop that server first")
+    if os.cpu_count() < 2:
+        log("warning: one CPU; servers and load generator will share it")
+    servers = args.servers.split(",")
+    cells = [c for c in CELLS if not args.cells or
+             any(s in c[0] for s in args.cells.split(","))]
+    if args.quick:
+        cells = [(c[0], QUICK_SCALE.get(c[1], c[1])) + c[2:] for c in cells]
+    paths = dict(install_peers())
+    paths.update(build_ours())
+    limits = loopback_limits(paths)
+    root = make_root()
+    os.makedirs(CGROUP, exist_ok=True)
+    all_results = {}
+    try:
+        for server in servers:
+            log("%s:" % server)
+            all_results[server] = run_server(server, paths, root, cells,
+                                             args.time_limit)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print("Loopback lock-step limit (blocking ping-pong, one CPU each): " +
+          ", ".join("blksize %d: %.1f MB/s" % kv for kv in sorted(limits.items())))
+    print()
+    print_table(all_results, servers, cells)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"loopback_limit_mb_per_second": limits,
+                       "results": all_results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+// The loopback round-trip limit for lock-step TFTP: one thread sends a
+// DATA-sized datagram (4 + blksize bytes), another answers with a 4-byte ACK,
+// over blocking sockets, each thread on its own CPU (as tftpd and the load
+// generator run in benchmarks/compare.py). blksize / round trip is the most a
+// single windowsize-1 client can get on this machine, whatever the server.
+// Run: bazel run -c opt //benchmarks:loopback_rtt_benchmark
+#include <pthread.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "benchmark/benchmark.h"
+#include "io/udp_socket.h"
+
+namespace {
+
+void PinTo(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu % static_cast<int>(std::thread::hardware_concurrency()), &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+}
+
+int BlockingUdp(io::SocketAddress* bound) {
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  io::SocketAddress any = *io::SocketAddress::Parse("127.0.0.1", 0);
+  bind(fd, any.get(), any.length());
+  socklen_t length = sizeof(sockaddr_storage);
+  getsockname(fd, bound->mutable_get(), &length);
+  return fd;
+}
+
+void BM_LockStepRoundTrip(benchmark::State& state) {
+  const size_t data_size = 4 + static_cast<size_t>(state.range(0));
+  io::SocketAddress server_address;
+  io::SocketAddress client_address;
+  const int server = BlockingUdp(&server_address);
+  const int client = BlockingUdp(&client_address);
+  std::atomic<bool> stop{false};
+  // The "client": answers every DATA with an ACK.
+  std::thread echo([&] {
+    PinTo(1);
+    std::vector<char> buffer(70000);
+    const char ack[4] = {0, 4, 0, 1};
+    while (true) {
+      if (recv(client, buffer.data(), buffer.size(), 0) <= 0) break;
+      if (stop.load()) break;
+      sendto(client, ack, sizeof ack, 0, server_address.get(),
+             server_address.length());
+    }
+  });
+  PinTo(0);
+  std::vector<char> data(data_size, 'x');
+  char ack[64];
+  for (auto _ : state) {
+    sendto(server, data.data(), data.size(), 0, client_address.get(),
+           client_address.length());
+    recv(server, ack, sizeof ack, 0);
+  }
+  stop.store(true);
+  sendto(server, data.data(), 1, 0, client_address.get(),
+         client_address.length());
+  echo.join();
+  close(server);
+  close(client);
+  state.SetBytesProcessed(state.iterations() * (data_size - 4));
+  state.counters["round_trips_per_second"] = benchmark::Counter(
+      static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+BENCHMARK(BM_LockStepRoundTrip)->Arg(512)->Arg(1428)->Arg(8192)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
