@@ -36,6 +36,10 @@ struct Datagram {
   // AF_UNSPEC when the socket does not report it.
   SocketAddress destination;
   bool truncated = false;  // Longer than the receive buffer; payload is cut.
+  // With UDP_GRO enabled on the socket, several datagrams of one sender may
+  // arrive coalesced: each `segment_size` bytes of the payload (the last one
+  // possibly shorter) is one datagram. 0 for a single datagram.
+  uint16_t segment_size = 0;
 };
 
 struct Completion {

@@ -5,6 +5,7 @@
 // IORING_ENTER_EXT_ARG instead of a timer operation per wait.
 #include <liburing.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -28,7 +29,7 @@ namespace {
 // reported.
 constexpr uint64_t kInternalUserData = ~uint64_t{0};
 constexpr uint16_t kBufferGroup = 0;
-// Room for one IP_PKTINFO and one IPV6_PKTINFO control message.
+// Room for an IP_PKTINFO, an IPV6_PKTINFO and a UDP_GRO control message.
 constexpr size_t kControlSize = 128;
 
 absl::Status Unavailable(absl::string_view what, int error) {
@@ -326,6 +327,10 @@ void IoUringBackend::ParseDatagram(uint8_t* buffer, int length, Datagram* out) {
       local.sin_addr = info.ipi_spec_dst;
       out->destination =
           SocketAddress(reinterpret_cast<sockaddr*>(&local), sizeof local);
+    } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+      int segment = 0;
+      std::memcpy(&segment, CMSG_DATA(c), sizeof segment);
+      out->segment_size = static_cast<uint16_t>(segment);
     } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
       in6_pktinfo info;
       std::memcpy(&info, CMSG_DATA(c), sizeof info);

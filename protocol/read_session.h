@@ -45,8 +45,15 @@ class ReadSession {
   void Abort(ErrorCode code, absl::string_view message);
 
   bool HasOutgoing() const;
-  // Writes the next packet's header into `buffer` (at least buffer_size()
-  // bytes) and describes it; header_size is 0 when nothing is due.
+  // The next packet is DATA: NextOutgoing writes only its 4-byte header, so
+  // a buffer of kDataHeaderSize bytes suffices (a driver batching DATA of one
+  // window into one send relies on this).
+  bool NextIsData() const {
+    return control_ == Control::kNone && !QueueEmpty();
+  }
+  // Writes the next packet's header into `buffer` (kMinOutgoingBuffer bytes,
+  // or kDataHeaderSize when NextIsData()) and describes it; header_size is 0
+  // when nothing is due. buffer_size() bytes hold a whole DATA packet.
   Outgoing NextOutgoing(absl::Span<uint8_t> buffer);
   size_t buffer_size() const {
     return std::max(kDataHeaderSize + options_.blksize, kMinOutgoingBuffer);

@@ -1,5 +1,6 @@
 #include "server/shard.h"
 
+#include <netinet/udp.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -24,6 +25,10 @@ enum Kind : uint8_t {
 };
 
 constexpr uint32_t kNoSession = ~uint32_t{0};
+// A window of DATA goes out as one UDP GSO send of at most this many
+// datagrams and bytes (the kernel's limits are 64 segments and 64 KiB).
+constexpr size_t kMaxSegments = 16;
+constexpr size_t kMaxGsoBytes = 65000;
 // After the grace period, aborted transfers' ERRORs get this long to leave.
 constexpr auto kExitDrain = std::chrono::milliseconds(200);
 
@@ -54,17 +59,24 @@ struct Shard::Session {
   std::string filename;
   io::TimePoint started;
   io::DeadlineQueue::Slot timer;
+  // Cleared when a GSO send failed for this transfer (e.g. its datagrams
+  // exceed the path MTU): its windows then go out datagram by datagram.
+  bool gso = true;
 };
 
 struct Shard::SendSlot {
   uint32_t generation = 0;
   msghdr message{};
-  iovec iov[2]{};
+  // A header and its block per datagram; several datagrams with GSO.
+  iovec iov[2 * kMaxSegments]{};
   io::SocketAddress to;
   SharedFile* file = nullptr;
   uint32_t session = kNoSession;
   uint32_t session_generation = 0;
+  bool segmented = false;
   uint8_t header[tftp::kMinOutgoingBuffer];
+  uint8_t more_headers[kMaxSegments - 1][tftp::kDataHeaderSize];
+  alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(uint16_t))];
 };
 
 Shard::Shard(int id, const ServerConfig& config, const RootDirectory& root,
@@ -436,13 +448,38 @@ void Shard::SendNext(uint32_t index) {
   const tftp::Outgoing out = s.transfer->NextOutgoing(slot.header);
   if (out.header_size == 0) return;
   free_slots_.pop_back();
-  slot.iov[0] = {slot.header, out.header_size};
-  size_t iov_count = 1;
+  size_t iov_count = 0;
+  // Straight from the shared mapping: no copy of file bytes in user space.
+  auto add = [&](uint8_t* header, const tftp::Outgoing& packet) {
+    slot.iov[iov_count++] = {header, packet.header_size};
+    if (packet.payload_size > 0) {
+      slot.iov[iov_count++] = {
+          const_cast<uint8_t*>(s.response.data() + packet.payload_offset),
+          packet.payload_size};
+    }
+    Bump(counters_.packets_sent);
+    Bump(counters_.bytes_sent, packet.payload_size);
+    if (packet.retransmission) Bump(counters_.retransmits);
+  };
+  add(slot.header, out);
+  // The rest of a window joins the first block in one UDP GSO send: every
+  // datagram but the last is a full block, as GSO requires.
+  const size_t blksize = s.transfer->options().blksize;
+  const size_t segment = tftp::kDataHeaderSize + blksize;
+  size_t segments = 1;
+  if (gso_ && s.gso && out.opcode == tftp::Opcode::kData &&
+      out.payload_size == blksize) {
+    while (segments < kMaxSegments && s.transfer->NextIsData() &&
+           (segments + 1) * segment <= kMaxGsoBytes) {
+      uint8_t* header = slot.more_headers[segments - 1];
+      const tftp::Outgoing next = s.transfer->NextOutgoing(
+          absl::MakeSpan(header, tftp::kDataHeaderSize));
+      add(header, next);
+      ++segments;
+      if (next.payload_size < blksize) break;  // The last block of the file.
+    }
+  }
   if (out.payload_size > 0) {
-    // Straight from the shared mapping: no copy of file bytes in user space.
-    slot.iov[1] = {const_cast<uint8_t*>(s.response.data() + out.payload_offset),
-                   out.payload_size};
-    iov_count = 2;
     slot.file = s.file;
     files_.Retain(s.file);
   }
@@ -452,13 +489,21 @@ void Shard::SendNext(uint32_t index) {
   slot.message.msg_namelen = slot.to.length();
   slot.message.msg_iov = slot.iov;
   slot.message.msg_iovlen = iov_count;
+  slot.segmented = segments > 1;
+  if (slot.segmented) {
+    slot.message.msg_control = slot.control;
+    slot.message.msg_controllen = sizeof slot.control;
+    cmsghdr* c = CMSG_FIRSTHDR(&slot.message);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    const uint16_t size = static_cast<uint16_t>(segment);
+    std::memcpy(CMSG_DATA(c), &size, sizeof size);
+  }
   slot.session = index;
   slot.session_generation = s.generation;
   ++s.inflight;
   backend_->Send(s.fd, &slot.message, Tag(kSend, slot_index, slot.generation));
-  Bump(counters_.packets_sent);
-  Bump(counters_.bytes_sent, out.payload_size);
-  if (out.retransmission) Bump(counters_.retransmits);
 }
 
 void Shard::OnSendDone(uint32_t slot_index, const io::Completion& c) {
@@ -467,6 +512,19 @@ void Shard::OnSendDone(uint32_t slot_index, const io::Completion& c) {
     Bump(counters_.send_errors);
     TFTPD_LOG(kDebug, "shard %d: send to %s: %s", id_, slot.to.ToString(),
               std::strerror(-c.result));
+    if (slot.segmented && slot.session != kNoSession) {
+      // The lost window is sent again, datagram by datagram, when the
+      // transfer's retransmission timer fires. EIO: the device cannot
+      // checksum GSO sends, so no transfer of this shard uses them any more.
+      sessions_[slot.session].gso = false;
+      if (c.result == -EIO && gso_) {
+        gso_ = false;
+        TFTPD_LOG(kWarning,
+                  "shard %d: UDP GSO sends fail (%s); sending "
+                  "windows datagram by datagram",
+                  id_, std::strerror(-c.result));
+      }
+    }
   }
   if (slot.file != nullptr) {
     files_.Release(slot.file);
@@ -576,6 +634,7 @@ void Shard::MaybeRelease(uint32_t index) {
   s.filename.clear();
   s.active = false;
   s.finishing = false;
+  s.gso = true;
   s.timer = {};
   ++s.generation;
   free_sessions_.push_back(index);

@@ -86,6 +86,8 @@ class Shard {
   io::TimePoint now_;
   size_t max_sessions_;
   size_t active_ = 0;
+  // UDP GSO for windows (Linux 4.18); off for good after an EIO.
+  bool gso_ = true;
 
   // Stable addresses: a deque never moves its elements when it grows.
   std::deque<Session> sessions_;

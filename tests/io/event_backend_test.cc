@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -301,6 +302,61 @@ TYPED_TEST(EventBackendTest, OversizedDatagramIsMarkedTruncated) {
   ASSERT_EQ(this->Collect(1, nullptr, &datagrams).size(), 1u);
   EXPECT_TRUE(datagrams[0].truncated);
   EXPECT_LT(datagrams[0].payload.size(), 2000u);
+}
+
+// One sendmsg with UDP_SEGMENT carries three datagrams (the last one short),
+// as tftpd sends a window.
+ssize_t SendSegmented(int fd, const SocketAddress& to, size_t segment) {
+  std::string payload(segment * 2 + 7, 'g');
+  iovec iov{payload.data(), payload.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint16_t))] = {};
+  msghdr message{};
+  message.msg_name = const_cast<sockaddr*>(to.get());
+  message.msg_namelen = to.length();
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&message);
+  c->cmsg_level = SOL_UDP;
+  c->cmsg_type = UDP_SEGMENT;
+  c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  const uint16_t size = static_cast<uint16_t>(segment);
+  std::memcpy(CMSG_DATA(c), &size, sizeof size);
+  return sendmsg(fd, &message, 0);
+}
+
+TYPED_TEST(EventBackendTest, SegmentedSendsArriveAsDatagramsOrCoalesced) {
+  OpenedSocket plain = this->Open("127.0.0.1");
+  OpenedSocket gro = this->Open("127.0.0.1");
+  OpenedSocket sender = this->Open("127.0.0.1");
+  const int on = 1;
+  if (setsockopt(gro.fd, SOL_UDP, UDP_GRO, &on, sizeof on) != 0) {
+    GTEST_SKIP() << "the kernel lacks UDP_GRO (Linux 5.0)";
+  }
+  if (SendSegmented(sender.fd, plain.bound, 100) < 0) {
+    GTEST_SKIP() << "the kernel lacks UDP GSO (Linux 4.18): "
+                 << std::strerror(errno);
+  }
+  ASSERT_EQ(SendSegmented(sender.fd, gro.bound, 100), 207);
+  this->backend_->Receive(plain.fd, 1);
+  this->backend_->Receive(gro.fd, 2);
+  std::vector<Datagram> datagrams;
+  std::vector<std::string> payloads;
+  std::vector<Completion> got = this->Collect(4, &payloads, &datagrams);
+  ASSERT_EQ(got.size(), 4u);
+  std::vector<size_t> plain_sizes;
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (got[i].user_data == 1) {
+      // A socket without UDP_GRO gets ordinary datagrams, as clients do.
+      plain_sizes.push_back(payloads[i].size());
+      EXPECT_EQ(datagrams[i].segment_size, 0);
+    } else {
+      EXPECT_EQ(payloads[i].size(), 207u);
+      EXPECT_EQ(datagrams[i].segment_size, 100);
+    }
+  }
+  EXPECT_EQ(plain_sizes, (std::vector<size_t>{100, 100, 7}));
 }
 
 TEST(UserData, PacksKindIndexAndGeneration) {
