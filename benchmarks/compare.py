@@ -197,7 +197,18 @@ def wait_ready(paths):
     return False
 
 
+def reset_peak_rss(proc):
+    """Starts a new peak-RSS measurement (Linux 4.0+: clear_refs 5)."""
+    try:
+        with open("/proc/%d/clear_refs" % proc.pid, "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
 def peak_rss_kib(proc):
+    """The peak resident memory of the server's main process since the last
+    reset (forked children, as tftpd-hpa's, are not included)."""
     try:
         with open("/proc/%d/status" % proc.pid) as f:
             for line in f:
@@ -253,6 +264,7 @@ def run_server(name, paths, root, cells, time_limit):
             proc = start_server(name, paths, root, cgroup)
             wait_ready(paths)
         cpu_before = cgroup.cpu_seconds()
+        reset_peak_rss(proc)
         report = run_loadgen(paths, args, time_limit)
         cpu = cgroup.cpu_seconds() - cpu_before
         if report is None:
@@ -298,8 +310,8 @@ def cpu_per_gb(report):
 
 def print_table(all_results, servers, cells):
     print("| cell | server | ok | failed | figure | p99 latency | server CPU "
-          "| CPU s/GB | vs best peer |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| CPU s/GB | peak RSS | vs best peer |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for cell in cells:
         label = cell[0]
         peers = [s for s in servers if s != "tftpd" and label in
@@ -316,14 +328,14 @@ def print_table(all_results, servers, cells):
             failures = ", ".join("%s %d" % kv for kv in
                                  sorted(report.get("failures", {}).items()))
             print("| %s | %s | %d | %d%s | %.1f %s | %.3f s | %.2f s | %.2f "
-                  "| %s |" % (
+                  "| %.1f MiB | %s |" % (
                       label, server, report["transfers_ok"],
                       report["transfers_failed"],
                       " (%s)" % failures if failures else "",
                       value, unit,
                       report.get("latency_seconds", {}).get("p99", 0),
                       report["server_cpu_seconds"], cpu_per_gb(report),
-                      ratio))
+                      report["server_peak_rss_kib"] / 1024, ratio))
 
 
 def main():
