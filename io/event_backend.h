@@ -109,6 +109,11 @@ class EventBackend {
 absl::StatusOr<std::unique_ptr<EventBackend>> CreateIoUringBackend(
     const BackendOptions& options);
 
+// epoll: completions emulated on readiness. Linux only; always available
+// there.
+absl::StatusOr<std::unique_ptr<EventBackend>> CreateEpollBackend(
+    const BackendOptions& options);
+
 }  // namespace io
 
 #endif  // TFTPD_IO_EVENT_BACKEND_H_

@@ -5,7 +5,6 @@
 // IORING_ENTER_EXT_ARG instead of a timer operation per wait.
 #include <liburing.h>
 #include <netinet/in.h>
-#include <netinet/udp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "io/control_messages.h"
 #include "io/event_backend.h"
 
 namespace io {
@@ -29,8 +29,6 @@ namespace {
 // reported.
 constexpr uint64_t kInternalUserData = ~uint64_t{0};
 constexpr uint16_t kBufferGroup = 0;
-// Room for an IP_PKTINFO, an IPV6_PKTINFO and a UDP_GRO control message.
-constexpr size_t kControlSize = 128;
 
 absl::Status Unavailable(absl::string_view what, int error) {
   return absl::UnavailableError(
@@ -159,7 +157,7 @@ absl::Status IoUringBackend::Init(const BackendOptions& options) {
   io_uring_buf_ring_advance(buf_ring_, buffer_count_);
 
   receive_template_.msg_namelen = sizeof(sockaddr_storage);
-  receive_template_.msg_controllen = kControlSize;
+  receive_template_.msg_controllen = kReceiveControlSize;
   return CheckMultishotReceive();
 }
 
@@ -313,41 +311,15 @@ void IoUringBackend::ParseDatagram(uint8_t* buffer, int length, Datagram* out) {
       std::min<socklen_t>(header->namelen, receive_template_.msg_namelen);
   out->source = SocketAddress(
       static_cast<const sockaddr*>(io_uring_recvmsg_name(header)), name_length);
-  SocketAddress from_ipv6_info;
-  for (cmsghdr* c = io_uring_recvmsg_cmsg_firsthdr(header, &receive_template_);
-       c != nullptr;
-       c = io_uring_recvmsg_cmsg_nexthdr(header, &receive_template_, c)) {
-    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-      in_pktinfo info;
-      std::memcpy(&info, CMSG_DATA(c), sizeof info);
-      sockaddr_in local{};
-      local.sin_family = AF_INET;
-      // The local address the kernel would answer from (for a broadcast
-      // request this is the interface's address, not the broadcast one).
-      local.sin_addr = info.ipi_spec_dst;
-      out->destination =
-          SocketAddress(reinterpret_cast<sockaddr*>(&local), sizeof local);
-    } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
-      int segment = 0;
-      std::memcpy(&segment, CMSG_DATA(c), sizeof segment);
-      out->segment_size = static_cast<uint16_t>(segment);
-    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
-      in6_pktinfo info;
-      std::memcpy(&info, CMSG_DATA(c), sizeof info);
-      sockaddr_in6 local{};
-      local.sin6_family = AF_INET6;
-      local.sin6_addr = info.ipi6_addr;
-      if (IN6_IS_ADDR_LINKLOCAL(&info.ipi6_addr)) {
-        local.sin6_scope_id = info.ipi6_ifindex;
-      }
-      from_ipv6_info =
-          SocketAddress(reinterpret_cast<sockaddr*>(&local), sizeof local)
-              .Unmapped();
-    }
-  }
-  if (out->destination.family() == AF_UNSPEC) {
-    out->destination = from_ipv6_info;
-  }
+  ReadControlMessages(
+      [&] {
+        return io_uring_recvmsg_cmsg_firsthdr(header, &receive_template_);
+      },
+      [&](const cmsghdr* c) {
+        return io_uring_recvmsg_cmsg_nexthdr(header, &receive_template_,
+                                             const_cast<cmsghdr*>(c));
+      },
+      out);
   out->payload = absl::MakeConstSpan(
       static_cast<const uint8_t*>(
           io_uring_recvmsg_payload(header, &receive_template_)),

@@ -42,6 +42,12 @@ class Server {
   // The receive buffer the kernel granted each service socket.
   size_t receive_buffer() const { return receive_buffer_; }
   const ServerConfig& config() const { return config_; }
+  // After Start: the event backend the shards use, and why the preferred one
+  // was refused (empty when it was not).
+  const std::string& backend_name() const { return shards_[0]->backend_name(); }
+  const std::string& fallback_reason() const {
+    return shards_[0]->fallback_reason();
+  }
   const RootDirectory& root() const { return root_; }
   ServerTotals Totals() const;
 

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <string>
 
+#include "io/backend_factory.h"
 #include "io/socket_address.h"
 #include "protocol/options.h"
 #include "protocol/session.h"
@@ -19,6 +20,7 @@ struct ServerConfig {
   // Port 0 binds an ephemeral port (shared by every shard).
   io::SocketAddress address;
   int threads = 1;
+  io::BackendKind io_backend = io::BackendKind::kAuto;
   tftp::OptionLimits limits;
   tftp::SessionConfig session;
   size_t max_sessions = 10000;

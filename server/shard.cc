@@ -118,8 +118,8 @@ void Shard::Run(const std::function<void(absl::Status)>& ready) {
   io::BackendOptions options;
   options.receive_buffers = 2048;
   options.receive_buffer_size = 2048;
-  absl::StatusOr<std::unique_ptr<io::EventBackend>> backend =
-      io::CreateIoUringBackend(options);
+  absl::StatusOr<io::CreatedBackend> backend =
+      io::CreateBackend(config_.io_backend, options);
   if (!backend.ok()) {
     ready(backend.status());
     return;
@@ -128,7 +128,9 @@ void Shard::Run(const std::function<void(absl::Status)>& ready) {
     ready(absl::ErrnoToStatus(errno, "eventfd"));
     return;
   }
-  backend_ = std::move(*backend);
+  backend_ = std::move(backend->backend);
+  backend_name_ = std::string(backend_->name());
+  fallback_reason_ = backend->fallback_reason;
   ready(absl::OkStatus());
 
   ArmServiceReceive();

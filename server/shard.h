@@ -42,6 +42,10 @@ class Shard {
   // period (or end them at once), then return from Run.
   void RequestStop(bool immediate);
   const ShardCounters& counters() const { return counters_; }
+  // Set before Run reports ready: the backend in use, and why the preferred
+  // one was not (empty when it was).
+  const std::string& backend_name() const { return backend_name_; }
+  const std::string& fallback_reason() const { return fallback_reason_; }
 
  private:
   struct Session;
@@ -106,6 +110,8 @@ class Shard {
   io::TimePoint stop_deadline_;
   io::TimePoint exit_deadline_;
   ShardCounters counters_;
+  std::string backend_name_;
+  std::string fallback_reason_;
 };
 
 }  // namespace tftpd

@@ -63,6 +63,11 @@ DEFINE_double(shutdown_grace, 2.0,
 DEFINE_bool(portable_resolver, false,
             "Resolve names with the portable walk (no symlinks followed) "
             "instead of openat2(RESOLVE_BENEATH).");
+DEFINE_string(io_backend, "auto",
+              "Event backend: auto (io_uring when the kernel allows it, else "
+              "epoll, with a log line saying why), io_uring, epoll, or kqueue "
+              "(FreeBSD, macOS). A backend that cannot run is a start-up "
+              "error.");
 DEFINE_string(log_level, "info", "debug, info, warning or error.");
 
 namespace tftpd {
@@ -116,6 +121,13 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   config.threads = FLAGS_threads > 0
                        ? FLAGS_threads
                        : std::max(1u, std::thread::hardware_concurrency());
+  std::optional<io::BackendKind> backend =
+      io::ParseBackendKind(FLAGS_io_backend);
+  if (!backend.has_value()) {
+    return absl::InvalidArgumentError(
+        "--io_backend must be auto, io_uring, epoll or kqueue");
+  }
+  config.io_backend = *backend;
   if (FLAGS_blksize_max < tftp::kMinBlockSize ||
       FLAGS_blksize_max > tftp::kMaxBlockSize) {
     return absl::InvalidArgumentError("--blksize_max must be 8..65464");
@@ -216,15 +228,20 @@ int Main(int argc, char** argv) {
     return 1;
   }
   const ServerConfig& c = (*server)->config();
+  if (!(*server)->fallback_reason().empty()) {
+    TFTPD_LOG(kWarning, "io_uring is unavailable (%s); using %s",
+              (*server)->fallback_reason(), (*server)->backend_name());
+  }
   // The first line and the final counters are printed at every log level.
   WriteLogLine(
       LogLevel::kInfo,
       absl::StrFormat(
-          "tftpd serving %s on %s (UDP port %d) with %d shards on io_uring; "
+          "tftpd serving %s on %s (UDP port %d) with %d shards on %s; "
           "blksize_max=%d windowsize_max=%d timeout=%.1fs retries=%d "
           "max_sessions=%d resolver=%s",
           (*server)->root().path(), (*server)->address().ToString(),
-          (*server)->address().port(), c.threads, c.limits.max_blksize,
+          (*server)->address().port(), c.threads, (*server)->backend_name(),
+            c.limits.max_blksize,
           c.limits.max_windowsize, FLAGS_timeout, c.session.max_retries,
           static_cast<int>(c.max_sessions),
           (*server)->root().uses_openat2() ? "openat2" : "portable"));

@@ -43,20 +43,49 @@ TEST(Lifecycle, ReadsFlagsFromAFlagfile) {
   config.Write("tftpd.flags", "--root=" + root.path() +
                                   "\n--blksize_max=1024\n--log_level=info\n");
   TftpdProcess server;
-  TFTPD_START_OR_SKIP(server, "",
-                      {"--flagfile=" + config.Join("tftpd.flags")},
+  TFTPD_START_OR_SKIP(server, "", {"--flagfile=" + config.Join("tftpd.flags")},
                       "127.0.0.1");
   EXPECT_TRUE(absl::StrContains(server.log(), "blksize_max=1024"))
       << server.log();
   TempDir scratch;
   const std::string out = scratch.Join("f");
-  const CommandResult result = RunCommand(
-      {"curl", "-sS", "--tftp-blksize", "8192", "-o", out,
-       "tftp://127.0.0.1:" + std::to_string(server.port()) +
-           "/from_flagfile.txt"});
+  const CommandResult result =
+      RunCommand({"curl", "-sS", "--tftp-blksize", "8192", "-o", out,
+                  "tftp://127.0.0.1:" + std::to_string(server.port()) +
+                      "/from_flagfile.txt"});
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_EQ(ReadFile(out), "configured by file");
   EXPECT_TRUE(absl::StrContains(server.log(), "blksize=1024")) << server.log();
+}
+
+TEST(Lifecycle, FallsBackToEpollWhereIoUringIsRefused) {
+  TempDir root;
+  root.Write("f", "served without io_uring");
+  TftpdProcess server;
+  server.DenyIoUring();
+  // auto, whatever backend the test target forces elsewhere.
+  ASSERT_TRUE(server.Start(root.path(), {"--io_backend=auto"}, "127.0.0.1").ok())
+      << server.log();
+  const std::string log = server.log();
+  EXPECT_TRUE(absl::StrContains(log, "io_uring is unavailable")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "shards on epoll")) << log;
+  TempDir scratch;
+  const CommandResult result =
+      RunCommand({"curl", "-sS", "-o", scratch.Join("f"),
+                  "tftp://127.0.0.1:" + std::to_string(server.port()) + "/f"});
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(ReadFile(scratch.Join("f")), "served without io_uring");
+}
+
+TEST(Lifecycle, ForcingARefusedBackendIsAStartupError) {
+  TempDir root;
+  TftpdProcess server;
+  server.DenyIoUring();
+  const absl::Status started =
+      server.Start(root.path(), {"--io_backend=io_uring"}, "127.0.0.1");
+  EXPECT_FALSE(started.ok());
+  EXPECT_TRUE(absl::StrContains(server.log(), "cannot start: io_uring"))
+      << server.log();
 }
 
 TEST(Lifecycle, BadFlagsAreClearErrors) {

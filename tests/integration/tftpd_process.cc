@@ -1,18 +1,24 @@
 #include "tests/integration/tftpd_process.h"
 
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -55,6 +61,34 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::string& output) {
       posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   return r == 0 ? pid : -1;
+}
+
+// Like Spawn, but the child first installs a seccomp filter that makes
+// io_uring_setup fail with EPERM.
+pid_t SpawnWithoutIoUring(const std::vector<std::string>& argv,
+                          const std::string& output) {
+  std::vector<char*> args;
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  const int out = open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  dup2(out, STDOUT_FILENO);
+  dup2(out, STDERR_FILENO);
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program{static_cast<unsigned short>(std::size(filter)), filter};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
+    _exit(126);
+  }
+  execv(args[0], args.data());
+  _exit(127);
 }
 
 }  // namespace
@@ -139,8 +173,12 @@ absl::Status TftpdProcess::Start(const std::string& root,
                               "--port_file=" + port_file,
                               "--threads=2",
                           });
+  if (const char* backend = getenv("TFTPD_TEST_IO_BACKEND")) {
+    argv.push_back(std::string("--io_backend=") + backend);
+  }
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-  pid_ = Spawn(argv, dir_.Join("log"));
+  pid_ = deny_io_uring_ ? SpawnWithoutIoUring(argv, dir_.Join("log"))
+                        : Spawn(argv, dir_.Join("log"));
   if (pid_ < 0) return absl::InternalError("cannot spawn server/tftpd");
   const auto give_up = Clock::now() + std::chrono::seconds(20);
   while (Clock::now() < give_up) {

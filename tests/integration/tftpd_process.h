@@ -50,9 +50,14 @@ class TftpdProcess {
   // Starts server/tftpd serving `root` on an ephemeral port of `address`.
   // Returns an error carrying the server's log when it does not come up;
   // `io_uring_refused()` then says whether the kernel refused io_uring.
+  // With TFTPD_TEST_IO_BACKEND set (the *_epoll test targets), the server
+  // runs with --io_backend=<that value>.
   absl::Status Start(const std::string& root,
                      std::vector<std::string> extra_flags = {},
                      const std::string& address = "::");
+  // Before Start: run the server under a seccomp filter that refuses
+  // io_uring_setup with EPERM, as container runtimes' default profiles do.
+  void DenyIoUring() { deny_io_uring_ = true; }
   // SIGTERM, then the exit code.
   int Stop();
   uint16_t port() const { return port_; }
@@ -63,6 +68,7 @@ class TftpdProcess {
   TempDir dir_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  bool deny_io_uring_ = false;
 };
 
 // A UDP socket for hand-made packets.

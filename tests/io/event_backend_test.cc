@@ -31,6 +31,13 @@ struct IoUringFactory {
   }
 };
 
+struct EpollFactory {
+  static absl::StatusOr<std::unique_ptr<EventBackend>> Create(
+      const BackendOptions& options) {
+    return CreateEpollBackend(options);
+  }
+};
+
 template <typename Factory>
 class EventBackendTest : public ::testing::Test {
  protected:
@@ -98,7 +105,7 @@ class EventBackendTest : public ::testing::Test {
   std::vector<int> fds_;
 };
 
-using Backends = ::testing::Types<IoUringFactory>;
+using Backends = ::testing::Types<IoUringFactory, EpollFactory>;
 TYPED_TEST_SUITE(EventBackendTest, Backends);
 
 TYPED_TEST(EventBackendTest, MultishotReceiveDeliversEveryDatagram) {
@@ -226,6 +233,32 @@ TYPED_TEST(EventBackendTest, ReadsFilesIntoPlainAndRegisteredBuffers) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].result, 1000);  // Short read at the end of the file.
   EXPECT_EQ(std::memcmp(region.data() + 4, content.data() + 9000, 1000), 0);
+}
+
+TYPED_TEST(EventBackendTest, ReadOnAPipeWaitsForData) {
+  int pipe_fds[2];
+  ASSERT_EQ(pipe2(pipe_fds, O_NONBLOCK | O_CLOEXEC), 0);
+  this->fds_.push_back(pipe_fds[0]);
+  this->fds_.push_back(pipe_fds[1]);
+  uint64_t value = 0;
+  this->backend_->Read(
+      pipe_fds[0], 0,
+      absl::MakeSpan(reinterpret_cast<uint8_t*>(&value), sizeof value), 9);
+  // Nothing to read yet: no completion, and no busy loop of failures.
+  int early = 0;
+  for (int i = 0; i < 3; ++i) {
+    auto polled = this->backend_->Poll(Clock::now() + milliseconds(10),
+                                       [&](const Completion&) { ++early; });
+    ASSERT_TRUE(polled.ok());
+  }
+  EXPECT_EQ(early, 0);
+  const uint64_t written = 42;
+  ASSERT_EQ(write(pipe_fds[1], &written, sizeof written), 8);
+  std::vector<Completion> got = this->Collect(1);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].user_data, 9u);
+  EXPECT_EQ(got[0].result, 8);
+  EXPECT_EQ(value, 42u);
 }
 
 TYPED_TEST(EventBackendTest, TimerFiresAtItsDeadlineNotBefore) {

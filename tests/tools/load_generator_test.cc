@@ -57,6 +57,16 @@ TEST_F(LoadGenerator, CountsVerifiedTransfers) {
       << server_.log();
 }
 
+TEST_F(LoadGenerator, RunsOnTheEpollBackendToo) {
+  loadgen::LoadConfig config = Config();
+  config.io_backend = io::BackendKind::kEpoll;
+  config.blksize = 1428;
+  config.windowsize = 8;
+  absl::StatusOr<loadgen::LoadReport> report = loadgen::RunLoad(config);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->transfers_ok, 100) << report->ToTable();
+}
+
 TEST_F(LoadGenerator, UefiShapeProbesThenDownloads) {
   loadgen::LoadConfig config = Config();
   config.blksize = 1468;

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "io/backend_factory.h"
 #include "io/deadline_queue.h"
 #include "io/event_backend.h"
 #include "io/user_data.h"
@@ -166,10 +167,10 @@ absl::Status Worker::Run(TimePoint start) {
     count /= 2;
   }
   options.receive_buffers = count;
-  absl::StatusOr<std::unique_ptr<io::EventBackend>> backend =
-      io::CreateIoUringBackend(options);
+  absl::StatusOr<io::CreatedBackend> backend =
+      io::CreateBackend(config_.io_backend, options);
   if (!backend.ok()) return backend.status();
-  backend_ = std::move(*backend);
+  backend_ = std::move(backend->backend);
   const TimePoint limit = start + config_.time_limit;
   size_t next_file = 0;
   now_ = Clock::now();

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "io/backend_factory.h"
 #include "io/socket_address.h"
 
 namespace loadgen {
@@ -42,6 +43,7 @@ struct LoadConfig {
   // Spin on the completion queue instead of sleeping in the kernel: lowest
   // latency per packet (for single-client measurements), a busy core.
   bool busy_poll = false;
+  io::BackendKind io_backend = io::BackendKind::kAuto;
 };
 
 struct LoadProgress {

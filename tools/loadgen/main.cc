@@ -37,6 +37,8 @@ DEFINE_int32(threads, 1, "Generator threads, each with its own io_uring.");
 DEFINE_bool(busy_poll, false,
             "Spin instead of sleeping while waiting for packets: the lowest "
             "latency per packet (single-client measurements), a busy core.");
+DEFINE_string(io_backend, "auto",
+              "Event backend: auto (io_uring, else epoll), io_uring or epoll.");
 DEFINE_bool(json, false, "Print one JSON object instead of the table.");
 DEFINE_bool(progress, true, "Print a progress line every second (stderr).");
 
@@ -85,6 +87,15 @@ int Main(int argc, char** argv) {
   config.time_limit = Millis(FLAGS_time_limit);
   config.threads = FLAGS_threads;
   config.busy_poll = FLAGS_busy_poll;
+  std::optional<io::BackendKind> backend =
+      io::ParseBackendKind(FLAGS_io_backend);
+  if (!backend.has_value()) {
+    std::fprintf(stderr,
+                 "tftp_loadgen: --io_backend must be auto, io_uring, "
+                 "epoll or kqueue\n");
+    return 2;
+  }
+  config.io_backend = *backend;
   const bool tty = isatty(STDERR_FILENO);
   double elapsed = 0;
   auto progress = [&](const loadgen::LoadProgress& p) {
