@@ -11,7 +11,7 @@ includes forked children (tftpd-hpa forks a process per transfer and ignores
 SIGCHLD). The load generator (tools/loadgen) runs pinned to CPU 1.
 
 Usage (as root, from the repository): benchmarks/compare.py [--quick]
-            [--servers tftpd,tftpd-hpa,atftpd,dnsmasq] [--cells a,b]
+            [--servers tftpd,tftpd-hpa,atftpd,dnsmasq] (also: tftpd-epoll) [--cells a,b]
             [--json results.json]
 """
 
@@ -122,10 +122,12 @@ def make_root():
 
 
 def server_command(name, paths, root):
-    if name == "tftpd":
+    if name in ("tftpd", "tftpd-epoll"):
+        # tftpd-epoll: the fallback backend, to compare it with io_uring.
+        backend = "epoll" if name == "tftpd-epoll" else "auto"
         return [paths["tftpd"], "--root=" + root, "--address=127.0.0.1",
                 "--port=%d" % PORT, "--threads=1", "--log_level=warning",
-                "--max_sessions=20000"]
+                "--max_sessions=20000", "--io_backend=" + backend]
     if name == "tftpd-hpa":
         # Standalone, in the foreground; forks one process per transfer.
         return [paths["tftpd-hpa"], "--listen", "--foreground",
@@ -314,8 +316,9 @@ def print_table(all_results, servers, cells):
     print("|---|---|---|---|---|---|---|---|---|---|")
     for cell in cells:
         label = cell[0]
-        peers = [s for s in servers if s != "tftpd" and label in
-                 all_results.get(s, {})]
+        peers = [s for s in servers if not s.startswith("tftpd") or
+                 s == "tftpd-hpa"]
+        peers = [s for s in peers if label in all_results.get(s, {})]
         best_peer = max((headline(label, all_results[s][label])[0]
                          for s in peers), default=0)
         for server in servers:
@@ -324,7 +327,8 @@ def print_table(all_results, servers, cells):
                 continue
             value, unit = headline(label, report)
             ratio = ("%.2fx" % (value / best_peer)
-                     if server == "tftpd" and best_peer > 0 else "")
+                     if server in ("tftpd", "tftpd-epoll") and best_peer > 0
+                     else "")
             failures = ", ".join("%s %d" % kv for kv in
                                  sorted(report.get("failures", {}).items()))
             print("| %s | %s | %d | %d%s | %.1f %s | %.3f s | %.2f s | %.2f "

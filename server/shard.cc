@@ -42,6 +42,15 @@ double Seconds(io::Clock::duration d) {
 
 }  // namespace
 
+// A copy of a request kept until its fate is known (see HandleRequest).
+struct Shard::ParkedRequest {
+  std::string bytes;
+  io::SocketAddress source;
+  io::SocketAddress destination;
+  // Datagrams the transfer had received from its client when this came.
+  uint64_t heard_before = 0;
+};
+
 struct Shard::Session {
   uint32_t generation = 0;
   bool active = false;
@@ -62,6 +71,8 @@ struct Shard::Session {
   // Cleared when a GSO send failed for this transfer (e.g. its datagrams
   // exceed the path MTU): its windows then go out datagram by datagram.
   bool gso = true;
+  // A request from this transfer's client that arrived while it was open.
+  std::optional<ParkedRequest> parked;
 };
 
 struct Shard::SendSlot {
@@ -242,12 +253,28 @@ void Shard::HandleRequest(const io::Datagram& datagram) {
     return;
   }
   const io::SocketAddress peer_key = datagram.source.Unmapped();
-  if (by_peer_.contains(peer_key)) {
-    // The client repeated its request before our answer reached it; the
-    // open transfer answers it by retransmission.
-    Bump(counters_.duplicate_requests);
+  if (auto open = by_peer_.find(peer_key); open != by_peer_.end()) {
+    // Either the client repeated its request before our answer reached it
+    // (the open transfer answers by retransmission), or it already ended
+    // that transfer and starts a new one from the same port, and its last
+    // packet (the final ACK, UEFI's ERROR 8 after the size probe) is still
+    // to be read from the transfer's socket. Keep the request until the
+    // open transfer tells which: if it hears from the client again, this
+    // was a repeat; if it ends first, this is the next transfer.
+    Session& open_session = sessions_[open->second];
+    open_session.parked = ParkedRequest{
+        std::string(reinterpret_cast<const char*>(datagram.payload.data()),
+                    datagram.payload.size()),
+        datagram.source, datagram.destination,
+        open_session.transfer->counters().packets_received};
     return;
   }
+  StartTransfer(datagram, request);
+}
+
+void Shard::StartTransfer(const io::Datagram& datagram,
+                          const tftp::Request& request) {
+  const io::SocketAddress peer_key = datagram.source.Unmapped();
   const std::string filename(request.filename);
   if (request.opcode == tftp::Opcode::kWrq) {
     TFTPD_LOG(kInfo, "refused WRQ peer=%s file=%s: uploads are disabled",
@@ -398,6 +425,13 @@ void Shard::OnSessionReceive(uint32_t index, const io::Completion& c) {
     } else {
       Bump(counters_.packets_received);
       s.transfer->OnDatagram(c.datagram->payload, now_);
+      if (s.parked.has_value() && !s.transfer->finished() &&
+          s.transfer->counters().packets_received > s.parked->heard_before) {
+        // The client answered this transfer after the request came: the
+        // request was a repeat of the one that opened it.
+        s.parked.reset();
+        Bump(counters_.duplicate_requests);
+      }
       AfterInput(index);
     }
   }
@@ -622,7 +656,23 @@ void Shard::Finish(uint32_t index) {
   }
   --active_;
   counters_.sessions_active.store(active_, std::memory_order_relaxed);
+  std::optional<ParkedRequest> next = std::move(s.parked);
+  s.parked.reset();
   MaybeRelease(index);
+  if (next.has_value()) {
+    // The transfer ended before its client spoke again: the request that
+    // came meanwhile starts the client's next transfer, with no wait.
+    io::Datagram datagram;
+    datagram.payload = absl::MakeConstSpan(
+        reinterpret_cast<const uint8_t*>(next->bytes.data()),
+        next->bytes.size());
+    datagram.source = next->source;
+    datagram.destination = next->destination;
+    tftp::Request request;
+    if (tftp::ParseRequest(datagram.payload, &request).ok()) {
+      StartTransfer(datagram, request);  // It parsed when it came.
+    }
+  }
 }
 
 void Shard::MaybeRelease(uint32_t index) {
@@ -637,6 +687,7 @@ void Shard::MaybeRelease(uint32_t index) {
   s.active = false;
   s.finishing = false;
   s.gso = true;
+  s.parked.reset();
   s.timer = {};
   ++s.generation;
   free_sessions_.push_back(index);

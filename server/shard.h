@@ -19,6 +19,7 @@
 #include "io/deadline_queue.h"
 #include "io/event_backend.h"
 #include "io/udp_socket.h"
+#include "protocol/packet.h"
 #include "protocol/read_session.h"
 #include "server/file_cache.h"
 #include "server/root_directory.h"
@@ -48,6 +49,7 @@ class Shard {
   const std::string& fallback_reason() const { return fallback_reason_; }
 
  private:
+  struct ParkedRequest;
   struct Session;
   struct SendSlot;
 
@@ -58,6 +60,10 @@ class Shard {
   void OnWake();
 
   void HandleRequest(const io::Datagram& datagram);
+  // A request that is not a repeat of an open transfer's: refuse it or open
+  // its transfer. `request` views `datagram`.
+  void StartTransfer(const io::Datagram& datagram,
+                     const tftp::Request& request);
   void Refuse(const io::SocketAddress& to, tftp::ErrorCode code,
               absl::string_view message);
   // Sends an ERROR from `fd` outside any transfer's own packet stream.

@@ -158,6 +158,35 @@ TEST_P(Confinement, ARepeatedRequestDoesNotStartASecondTransfer) {
       << "second reply from port " << more->second.port();
 }
 
+TEST_P(Confinement, ANewRequestRightAfterTheLastPacketIsAnsweredAtOnce) {
+  // UEFI asks for the size, ends that with ERROR 8 and asks again from the
+  // same port at once; a client may also reuse its port for the next file
+  // right after the final ACK. Whichever packet the server reads first, the
+  // new request must be answered now, not after the client's timeout.
+  RawClient client;
+  const std::vector<std::string> probe_options = {"tsize", "0", "blksize",
+                                                  "1468"};
+  client.SendTo(service_, RequestPacket(1, "ok.txt", "octet", probe_options));
+  auto oack = client.Receive();
+  ASSERT_TRUE(oack.has_value());
+  ASSERT_EQ(OpcodeOf(oack->first), 6);
+  std::string error8 = {0, 5, 0, 8};
+  error8 += "size probe";
+  error8.push_back('\0');
+  client.SendTo(oack->second, error8);
+  client.SendTo(service_, RequestPacket(1, "ok.txt"));
+  auto data = client.Receive(std::chrono::milliseconds(300));
+  ASSERT_TRUE(data.has_value()) << "the second request was not answered";
+  ASSERT_EQ(OpcodeOf(data->first), 3);
+  EXPECT_EQ(data->first.substr(4), "served");
+  // The last ACK, then at once the next request from the same port.
+  client.SendTo(data->second, AckPacket(1));
+  client.SendTo(service_, RequestPacket(1, "sub/deep.txt"));
+  auto next = client.Receive(std::chrono::milliseconds(300));
+  ASSERT_TRUE(next.has_value()) << "the third request was not answered";
+  EXPECT_EQ(next->first.substr(4), "deep");
+}
+
 INSTANTIATE_TEST_SUITE_P(Resolvers, Confinement, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? "portable" : "openat2";
