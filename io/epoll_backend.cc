@@ -1,345 +1,75 @@
-// The epoll backend: the completion interface emulated on top of readiness,
-// for Linux hosts that refuse io_uring (container runtimes' default seccomp
-// profiles block it). A receive stays armed as EPOLLIN interest and delivers
-// every datagram recvmsg finds; a send is attempted at once and waits for
-// EPOLLOUT only when the socket is full; reads are pread calls (served files
-// sit in the page cache), and on pipes, eventfds and the like wait for EPOLLIN
-// as io_uring's do; timers live in user space and bound the wait.
+// The epoll backend (Linux): the readiness core of readiness_backend.cc on
+// epoll, for hosts that refuse io_uring.
 #include <sys/epoll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstring>
-#include <deque>
-#include <map>
-#include <memory>
-#include <vector>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
-#include "io/control_messages.h"
 #include "io/event_backend.h"
+#include "io/readiness_poller.h"
 
 namespace io {
 namespace {
 
-constexpr int kMaxEvents = 256;
-// Datagrams read from one socket per Poll, so that a busy socket cannot
-// starve the others; the rest wait for the next Poll.
-constexpr int kReceiveBudget = 64;
-
-class EpollBackend final : public EventBackend {
+class EpollPoller final : public ReadinessPoller {
  public:
-  static absl::StatusOr<std::unique_ptr<EventBackend>> Create(
-      const BackendOptions& options) {
-    const int fd = epoll_create1(EPOLL_CLOEXEC);
-    if (fd < 0) return absl::ErrnoToStatus(errno, "epoll_create1");
-    return std::unique_ptr<EventBackend>(new EpollBackend(fd, options));
-  }
-  ~EpollBackend() override { close(epoll_fd_); }
+  explicit EpollPoller(int epoll_fd) : epoll_fd_(epoll_fd) {}
+  ~EpollPoller() override { close(epoll_fd_); }
 
   absl::string_view name() const override { return "epoll"; }
 
-  void Receive(int fd, uint64_t user_data) override {
-    ++stats_.operations;
-    FdState& state = fds_[fd];
-    state.receive = user_data;
-    receives_[user_data] = fd;
-    Update(fd);
-  }
-
-  void Send(int fd, const msghdr* message, uint64_t user_data) override {
-    ++stats_.operations;
-    fds_[fd].sends.push_back(PendingSend{message, user_data});
-    fresh_sends_.insert(fd);
-  }
-
-  void Read(int fd, uint64_t offset, absl::Span<uint8_t> buffer,
-            uint64_t user_data) override {
-    ++stats_.operations;
-    fds_[fd].reads.push_back(PendingRead{offset, buffer, user_data});
-    fresh_reads_.insert(fd);
-  }
-
-  void Timer(TimePoint deadline, uint64_t user_data) override {
-    ++stats_.operations;
-    timers_.emplace(deadline, user_data);
-  }
-
-  void Cancel(uint64_t user_data) override;
-
-  absl::Status RegisterBuffers(absl::Span<const iovec> regions) override {
-    return absl::OkStatus();  // Reads are pread calls: nothing to register.
-  }
-
-  absl::StatusOr<int> Poll(
-      std::optional<TimePoint> deadline,
-      absl::FunctionRef<void(const Completion&)> handler) override;
-
-  BackendStats stats() const override { return stats_; }
-
- private:
-  struct PendingSend {
-    const msghdr* message;
-    uint64_t user_data;
-  };
-  struct PendingRead {
-    uint64_t offset;
-    absl::Span<uint8_t> buffer;
-    uint64_t user_data;
-  };
-  struct FdState {
-    std::optional<uint64_t> receive;
-    std::deque<PendingSend> sends;
-    std::deque<PendingRead> reads;
-    bool waiting_to_send = false;  // A send met a full socket.
-    bool waiting_to_read = false;  // A read found nothing to read yet.
-    uint32_t registered = 0;       // Events epoll watches for this fd.
-  };
-
-  EpollBackend(int epoll_fd, const BackendOptions& options)
-      : epoll_fd_(epoll_fd), buffer_(options.receive_buffer_size) {}
-
-  void Complete(uint64_t user_data, int32_t result) {
-    ready_.push_back(Completion{user_data, result, false, nullptr});
-  }
-  void TrySends(int fd);
-  void TryReads(int fd);
-  void ReceiveFrom(int fd, absl::FunctionRef<void(const Completion&)> handler,
-                   int* handled);
-  // Makes epoll watch what `fd` waits for; forgets an fd that waits for
-  // nothing, so that a closed and reused descriptor starts afresh.
-  void Update(int fd);
-
-  int epoll_fd_;
-  std::vector<uint8_t> buffer_;
-  absl::flat_hash_map<int, FdState> fds_;
-  absl::flat_hash_map<uint64_t, int> receives_;  // user_data -> fd
-  absl::flat_hash_set<int> fresh_sends_;
-  absl::flat_hash_set<int> fresh_reads_;
-  std::multimap<TimePoint, uint64_t> timers_;
-  std::vector<Completion> ready_;
-  BackendStats stats_;
-};
-
-void EpollBackend::Cancel(uint64_t user_data) {
-  if (auto it = receives_.find(user_data); it != receives_.end()) {
-    const int fd = it->second;
-    receives_.erase(it);
-    FdState& state = fds_[fd];
-    state.receive.reset();
-    Complete(user_data, -ECANCELED);
-    Update(fd);
-  }
-  for (auto it = timers_.begin(); it != timers_.end();) {
-    if (it->second == user_data) {
-      Complete(user_data, -ECANCELED);
-      it = timers_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  // Sends and reads not yet done (a full socket, nothing to read yet).
-  std::vector<int> touched;
-  for (auto& [fd, state] : fds_) {
-    const size_t before = state.sends.size() + state.reads.size();
-    std::erase_if(state.sends, [&](const PendingSend& p) {
-      return p.user_data == user_data;
-    });
-    std::erase_if(state.reads, [&](const PendingRead& p) {
-      return p.user_data == user_data;
-    });
-    const size_t removed = before - state.sends.size() - state.reads.size();
-    for (size_t i = 0; i < removed; ++i) Complete(user_data, -ECANCELED);
-    if (removed > 0) touched.push_back(fd);
-  }
-  for (int fd : touched) {
-    FdState& state = fds_[fd];
-    if (state.reads.empty()) state.waiting_to_read = false;
-    if (state.sends.empty()) state.waiting_to_send = false;
-    Update(fd);
-  }
-}
-
-void EpollBackend::TrySends(int fd) {
-  auto it = fds_.find(fd);
-  if (it == fds_.end()) return;
-  FdState& state = it->second;
-  state.waiting_to_send = false;
-  while (!state.sends.empty()) {
-    const PendingSend& send = state.sends.front();
-    ++stats_.enter_calls;
-    const ssize_t n = sendmsg(fd, send.message, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      state.waiting_to_send = true;
-      break;
-    }
-    Complete(send.user_data, n >= 0 ? static_cast<int32_t>(n) : -errno);
-    state.sends.pop_front();
-  }
-  Update(fd);
-}
-
-void EpollBackend::TryReads(int fd) {
-  auto it = fds_.find(fd);
-  if (it == fds_.end()) return;
-  FdState& state = it->second;
-  state.waiting_to_read = false;
-  while (!state.reads.empty()) {
-    const PendingRead& read = state.reads.front();
-    ++stats_.enter_calls;
-    ssize_t n = pread(fd, read.buffer.data(), read.buffer.size(),
-                      static_cast<off_t>(read.offset));
-    if (n < 0 && errno == ESPIPE) {  // A pipe or an eventfd: no offsets.
-      ++stats_.enter_calls;
-      n = ::read(fd, read.buffer.data(), read.buffer.size());
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      state.waiting_to_read = true;
-      break;
-    }
-    Complete(read.user_data, n >= 0 ? static_cast<int32_t>(n) : -errno);
-    state.reads.pop_front();
-  }
-  Update(fd);
-}
-
-void EpollBackend::ReceiveFrom(
-    int fd, absl::FunctionRef<void(const Completion&)> handler, int* handled) {
-  for (int i = 0; i < kReceiveBudget; ++i) {
-    auto it = fds_.find(fd);
-    if (it == fds_.end() || !it->second.receive.has_value()) return;
-    const uint64_t user_data = *it->second.receive;
-    sockaddr_storage source{};
-    alignas(cmsghdr) uint8_t control[kReceiveControlSize];
-    iovec iov{buffer_.data(), buffer_.size()};
-    msghdr message{};
-    message.msg_name = &source;
-    message.msg_namelen = sizeof source;
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    ++stats_.enter_calls;
-    const ssize_t n = recvmsg(fd, &message, MSG_DONTWAIT);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-      if (errno == EINTR) continue;
-      // The receive ends, as a failed multishot receive does.
-      const int error = errno;
-      receives_.erase(user_data);
-      it->second.receive.reset();
-      Update(fd);
-      Completion failed{user_data, -error, false, nullptr};
-      handler(failed);
-      ++*handled;
-      return;
-    }
-    Datagram datagram;
-    datagram.source = SocketAddress(reinterpret_cast<sockaddr*>(&source),
-                                    message.msg_namelen);
-    ReadControlMessages(&message, &datagram);
-    datagram.payload = absl::MakeConstSpan(
-        buffer_.data(),
-        std::min<size_t>(static_cast<size_t>(n), buffer_.size()));
-    datagram.truncated = (message.msg_flags & MSG_TRUNC) != 0;
-    Completion completion{user_data, static_cast<int32_t>(n), true, &datagram};
-    handler(completion);
-    ++*handled;
-  }
-}
-
-void EpollBackend::Update(int fd) {
-  auto it = fds_.find(fd);
-  if (it == fds_.end()) return;
-  FdState& state = it->second;
-  const uint32_t wanted =
-      (state.receive.has_value() || state.waiting_to_read ? EPOLLIN : 0u) |
-      (state.waiting_to_send ? EPOLLOUT : 0u);
-  if (wanted != state.registered) {
+  void Watch(int fd, bool read, bool write, bool was_read,
+             bool was_write) override {
     epoll_event event{};
-    event.events = wanted;
+    event.events = (read ? EPOLLIN : 0u) | (write ? EPOLLOUT : 0u);
     event.data.fd = fd;
-    int op = EPOLL_CTL_MOD;
-    if (state.registered == 0) op = EPOLL_CTL_ADD;
-    if (wanted == 0) op = EPOLL_CTL_DEL;
-    ++stats_.enter_calls;
+    const bool watched = was_read || was_write;
+    const int op = !watched        ? EPOLL_CTL_ADD
+                   : read || write ? EPOLL_CTL_MOD
+                                   : EPOLL_CTL_DEL;
+    ++syscalls_;
     if (epoll_ctl(epoll_fd_, op, fd, &event) != 0 && op == EPOLL_CTL_MOD &&
         errno == ENOENT) {
+      // The descriptor was closed and its number reused meanwhile.
+      ++syscalls_;
       epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event);
     }
-    state.registered = wanted;
   }
-  if (wanted == 0 && state.sends.empty() && state.reads.empty()) {
-    fds_.erase(it);
-  }
-}
 
-absl::StatusOr<int> EpollBackend::Poll(
-    std::optional<TimePoint> deadline,
-    absl::FunctionRef<void(const Completion&)> handler) {
-  // Submit: what was queued since the last Poll.
-  for (int fd : fresh_sends_) TrySends(fd);
-  fresh_sends_.clear();
-  for (int fd : fresh_reads_) TryReads(fd);
-  fresh_reads_.clear();
-
-  // Wait: not at all when completions are ready, otherwise until the
-  // earliest of the caller's deadline and our timers.
-  std::optional<TimePoint> until = deadline;
-  if (!timers_.empty() &&
-      (!until.has_value() || timers_.begin()->first < *until)) {
-    until = timers_.begin()->first;
-  }
-  timespec timeout{0, 0};
-  timespec* wait = nullptr;
-  if (!ready_.empty()) {
-    wait = &timeout;
-  } else if (until.has_value()) {
-    const auto left = std::max(Clock::duration::zero(), *until - Clock::now());
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left);
-    timeout.tv_sec = ns.count() / 1'000'000'000;
-    timeout.tv_nsec = ns.count() % 1'000'000'000;
-    wait = &timeout;
-  }
-  epoll_event events[kMaxEvents];
-  ++stats_.enter_calls;
-  const int n = epoll_pwait2(epoll_fd_, events, kMaxEvents, wait, nullptr);
-  if (n < 0 && errno != EINTR)
-    return absl::ErrnoToStatus(errno, "epoll_pwait2");
-
-  int handled = 0;
-  for (int i = 0; i < n; ++i) {
-    const int fd = events[i].data.fd;
-    if (events[i].events & (EPOLLOUT | EPOLLERR)) TrySends(fd);
-    if (events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
-      TryReads(fd);
-      ReceiveFrom(fd, handler, &handled);
+  absl::StatusOr<int> Wait(absl::Span<Event> events,
+                           const timespec* timeout) override {
+    epoll_event raw[256];
+    const int capacity =
+        static_cast<int>(std::min<size_t>(events.size(), std::size(raw)));
+    ++syscalls_;
+    // epoll_pwait2 (Linux 5.11) takes a timespec: no rounding to ms.
+    const int n = epoll_pwait2(epoll_fd_, raw, capacity, timeout, nullptr);
+    if (n < 0) {
+      if (errno == EINTR) return 0;
+      return absl::ErrnoToStatus(errno, "epoll_pwait2");
     }
+    for (int i = 0; i < n; ++i) {
+      events[i].fd = raw[i].data.fd;
+      events[i].readable = (raw[i].events & EPOLLIN) != 0;
+      events[i].writable = (raw[i].events & EPOLLOUT) != 0;
+      events[i].error = (raw[i].events & (EPOLLERR | EPOLLHUP)) != 0;
+    }
+    return n;
   }
-  const TimePoint now = Clock::now();
-  while (!timers_.empty() && timers_.begin()->first <= now) {
-    Complete(timers_.begin()->second, 0);
-    timers_.erase(timers_.begin());
-  }
-  // Handlers may queue more: deliver what is ready now, keep the rest.
-  std::vector<Completion> ready;
-  ready.swap(ready_);
-  for (const Completion& c : ready) {
-    handler(c);
-    ++handled;
-  }
-  stats_.completions += static_cast<uint64_t>(handled);
-  return handled;
-}
+
+ private:
+  int epoll_fd_;
+};
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EventBackend>> CreateEpollBackend(
     const BackendOptions& options) {
-  return EpollBackend::Create(options);
+  const int fd = epoll_create1(EPOLL_CLOEXEC);
+  if (fd < 0) return absl::ErrnoToStatus(errno, "epoll_create1");
+  return MakeReadinessBackend(std::make_unique<EpollPoller>(fd), options);
 }
 
 }  // namespace io

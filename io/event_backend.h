@@ -114,6 +114,11 @@ absl::StatusOr<std::unique_ptr<EventBackend>> CreateIoUringBackend(
 absl::StatusOr<std::unique_ptr<EventBackend>> CreateEpollBackend(
     const BackendOptions& options);
 
+// kqueue: the same emulation on kqueue. FreeBSD and macOS; on Linux only in
+// test builds linked with the kqueue emulation (tests/kqueue/).
+absl::StatusOr<std::unique_ptr<EventBackend>> CreateKqueueBackend(
+    const BackendOptions& options);
+
 }  // namespace io
 
 #endif  // TFTPD_IO_EVENT_BACKEND_H_

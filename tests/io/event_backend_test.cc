@@ -38,6 +38,14 @@ struct EpollFactory {
   }
 };
 
+// The kqueue backend, on Linux through the emulation in tests/kqueue/.
+struct KqueueFactory {
+  static absl::StatusOr<std::unique_ptr<EventBackend>> Create(
+      const BackendOptions& options) {
+    return CreateKqueueBackend(options);
+  }
+};
+
 template <typename Factory>
 class EventBackendTest : public ::testing::Test {
  protected:
@@ -105,7 +113,7 @@ class EventBackendTest : public ::testing::Test {
   std::vector<int> fds_;
 };
 
-using Backends = ::testing::Types<IoUringFactory, EpollFactory>;
+using Backends = ::testing::Types<IoUringFactory, EpollFactory, KqueueFactory>;
 TYPED_TEST_SUITE(EventBackendTest, Backends);
 
 TYPED_TEST(EventBackendTest, MultishotReceiveDeliversEveryDatagram) {
