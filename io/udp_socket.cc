@@ -64,8 +64,14 @@ absl::StatusOr<OpenedSocket> OpenServiceSocket(
   };
   const int one = 1;
   const int zero = 0;
+#ifdef SO_REUSEPORT_LB
+  // FreeBSD 12+: SO_REUSEPORT does not balance; SO_REUSEPORT_LB does.
+  constexpr int kReusePort = SO_REUSEPORT_LB;
+#else
+  constexpr int kReusePort = SO_REUSEPORT;
+#endif
   if (options.reuse_port &&
-      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      setsockopt(fd, SOL_SOCKET, kReusePort, &one, sizeof one) != 0) {
     return fail("setsockopt(SO_REUSEPORT)");
   }
   if (address.family() == AF_INET6) {

@@ -17,12 +17,22 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   if (!root.ok()) return root.status();
   std::unique_ptr<Server> server(
       new Server(std::move(config), std::move(*root)));
-  const ServerConfig& c = server->config_;
+  ServerConfig& c = server->config_;
+  if (c.listener == ListenerMode::kAuto) {
+#if defined(__linux__) || defined(__FreeBSD__)
+    c.listener = ListenerMode::kReusePort;
+#else
+    // SO_REUSEPORT here does not spread datagrams over the sockets.
+    c.listener = ListenerMode::kSingle;
+#endif
+  }
+  const bool single = c.listener == ListenerMode::kSingle;
   io::SocketAddress address = c.address;
   std::vector<io::OpenedSocket> sockets;
-  for (int i = 0; i < c.threads; ++i) {
+  for (int i = 0; i < (single ? 1 : c.threads); ++i) {
     io::ServiceSocketOptions options;
     options.receive_buffer = c.receive_buffer;
+    options.reuse_port = !single;
     absl::StatusOr<io::OpenedSocket> socket =
         io::OpenServiceSocket(address, options);
     if (!socket.ok()) {
@@ -36,8 +46,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   server->address_ = address;
   server->receive_buffer_ = sockets.front().receive_buffer;
   for (int i = 0; i < c.threads; ++i) {
-    server->shards_.push_back(
-        std::make_unique<Shard>(i, server->config_, server->root_, sockets[i]));
+    // Single listener: the other shards answer refused requests from the
+    // listener's socket, which only shard 0 reads and closes.
+    server->shards_.push_back(std::make_unique<Shard>(
+        i, server->config_, server->root_, sockets[single ? 0 : i],
+        /*owns_service=*/!single || i == 0));
+  }
+  if (single) {
+    std::vector<Shard*> targets;
+    for (auto& shard : server->shards_) targets.push_back(shard.get());
+    server->shards_[0]->SetHandoffTargets(std::move(targets));
   }
   return server;
 }

@@ -14,6 +14,18 @@
 
 namespace tftpd {
 
+// How requests reach the shards.
+enum class ListenerMode {
+  // Linux and FreeBSD (SO_REUSEPORT_LB): reuseport; elsewhere single.
+  kAuto,
+  // Each shard has its own SO_REUSEPORT socket; the kernel spreads requests.
+  kReusePort,
+  // Shard 0 owns the only service socket and hands each request to the
+  // shard its client's address and port hash to (for OSes whose
+  // SO_REUSEPORT does not balance, such as macOS).
+  kSingle,
+};
+
 struct ServerConfig {
   std::string root;
   RootDirectory::Resolver resolver = RootDirectory::Resolver::kAuto;
@@ -21,6 +33,7 @@ struct ServerConfig {
   io::SocketAddress address;
   int threads = 1;
   io::BackendKind io_backend = io::BackendKind::kAuto;
+  ListenerMode listener = ListenerMode::kAuto;
   tftp::OptionLimits limits;
   tftp::SessionConfig session;
   size_t max_sessions = 10000;

@@ -15,7 +15,7 @@ namespace tftpd {
   X(read_requests, "RRQs")                                                  \
   X(write_requests, "WRQs")                                                 \
   X(requests_refused, "requests answered with ERROR")                       \
-  X(duplicate_requests, "requests that repeated an open transfer's own")   \
+  X(duplicate_requests, "requests that repeated an open transfer's own")    \
   X(ignored_datagrams, "non-request datagrams on the service port")         \
   X(sessions_started, "transfers started")                                  \
   X(sessions_completed, "transfers completed")                              \

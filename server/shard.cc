@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "io/user_data.h"
 #include "protocol/options.h"
@@ -51,6 +52,15 @@ struct Shard::ParkedRequest {
   uint64_t heard_before = 0;
 };
 
+// A request received by the listener shard for another (single-listener
+// mode), copied because the receive buffer is reused at once.
+struct Shard::HandedRequest {
+  std::string bytes;
+  io::SocketAddress source;
+  io::SocketAddress destination;
+  bool truncated = false;
+};
+
 struct Shard::Session {
   uint32_t generation = 0;
   bool active = false;
@@ -91,11 +101,12 @@ struct Shard::SendSlot {
 };
 
 Shard::Shard(int id, const ServerConfig& config, const RootDirectory& root,
-             io::OpenedSocket service)
+             io::OpenedSocket service, bool owns_service)
     : id_(id),
       config_(config),
       root_(root),
       service_(service),
+      owns_service_(owns_service),
       max_sessions_(std::max<size_t>(
           1, (config.max_sessions + config.threads - 1) / config.threads)),
       slots_(std::max<size_t>(config.send_slots, 16)) {
@@ -110,8 +121,38 @@ Shard::~Shard() {
   for (Session& s : sessions_) {
     if (s.fd >= 0) close(s.fd);
   }
-  if (service_.fd >= 0) close(service_.fd);
+  if (owns_service_ && service_.fd >= 0) close(service_.fd);
   if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void Shard::HandOff(const io::Datagram& datagram) {
+  {
+    std::lock_guard<std::mutex> lock(handoff_mutex_);
+    handed_.push_back(HandedRequest{
+        std::string(reinterpret_cast<const char*>(datagram.payload.data()),
+                    datagram.payload.size()),
+        datagram.source, datagram.destination, datagram.truncated});
+  }
+  const uint64_t one = 1;
+  ssize_t unused = write(wake_fd_, &one, sizeof one);
+  (void)unused;
+}
+
+void Shard::TakeHandedRequests() {
+  std::vector<HandedRequest> handed;
+  {
+    std::lock_guard<std::mutex> lock(handoff_mutex_);
+    handed.swap(handed_);
+  }
+  for (const HandedRequest& r : handed) {
+    io::Datagram datagram;
+    datagram.payload = absl::MakeConstSpan(
+        reinterpret_cast<const uint8_t*>(r.bytes.data()), r.bytes.size());
+    datagram.source = r.source;
+    datagram.destination = r.destination;
+    datagram.truncated = r.truncated;
+    HandleRequest(datagram);
+  }
 }
 
 void Shard::RequestStop(bool immediate) {
@@ -215,11 +256,25 @@ void Shard::OnCompletion(const io::Completion& completion) {
 }
 
 void Shard::ArmServiceReceive() {
-  backend_->Receive(service_.fd, Tag(kServiceReceive, 0, 0));
+  if (owns_service_) backend_->Receive(service_.fd, Tag(kServiceReceive, 0, 0));
 }
 
 void Shard::OnServiceReceive(const io::Completion& c) {
-  if (c.datagram != nullptr) HandleRequest(*c.datagram);
+  if (c.datagram != nullptr) {
+    if (handoff_targets_.size() > 1) {
+      // One shard per client (by address and port), so that a repeated
+      // request meets the transfer it repeats.
+      const size_t target =
+          absl::HashOf(c.datagram->source.Unmapped()) % handoff_targets_.size();
+      if (handoff_targets_[target] != this) {
+        handoff_targets_[target]->HandOff(*c.datagram);
+      } else {
+        HandleRequest(*c.datagram);
+      }
+    } else {
+      HandleRequest(*c.datagram);
+    }
+  }
   if (c.result < 0 && c.result != -ECANCELED && c.result != -ENOBUFS) {
     TFTPD_LOG(kWarning, "shard %d: receive on the service socket: %s", id_,
               std::strerror(-c.result));
@@ -696,6 +751,7 @@ void Shard::MaybeRelease(uint32_t index) {
 void Shard::OnWake() {
   const int request = stop_request_.load();
   if (request > 0) BeginShutdown(request == 2);
+  TakeHandedRequests();
   backend_->Read(wake_fd_, 0,
                  absl::MakeSpan(reinterpret_cast<uint8_t*>(&wake_buffer_),
                                 sizeof wake_buffer_),
@@ -706,7 +762,7 @@ void Shard::BeginShutdown(bool immediate) {
   if (!stopping_) {
     stopping_ = true;
     stop_deadline_ = now_ + config_.shutdown_grace;
-    backend_->Cancel(Tag(kServiceReceive, 0, 0));
+    if (owns_service_) backend_->Cancel(Tag(kServiceReceive, 0, 0));
   }
   if (immediate) stop_deadline_ = std::min(stop_deadline_, now_);
 }

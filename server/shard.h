@@ -10,6 +10,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,8 +31,11 @@ namespace tftpd {
 
 class Shard {
  public:
+  // `service` is this shard's socket on the service port. With
+  // `owns_service` false it is the listener shard's, used only to answer
+  // requests handed over from there (single-listener mode).
   Shard(int id, const ServerConfig& config, const RootDirectory& root,
-        io::OpenedSocket service);
+        io::OpenedSocket service, bool owns_service = true);
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
   ~Shard();
@@ -42,6 +46,13 @@ class Shard {
   // Any thread: stop taking requests and let transfers finish for the grace
   // period (or end them at once), then return from Run.
   void RequestStop(bool immediate);
+  // Single-listener mode: the listener shard receives every request and
+  // hands each to `shards[hash(client) % size]`. Set before Run.
+  void SetHandoffTargets(std::vector<Shard*> shards) {
+    handoff_targets_ = std::move(shards);
+  }
+  // Any thread: a request for this shard to handle.
+  void HandOff(const io::Datagram& datagram);
   const ShardCounters& counters() const { return counters_; }
   // Set before Run reports ready: the backend in use, and why the preferred
   // one was not (empty when it was).
@@ -50,6 +61,7 @@ class Shard {
 
  private:
   struct ParkedRequest;
+  struct HandedRequest;
   struct Session;
   struct SendSlot;
 
@@ -58,6 +70,7 @@ class Shard {
   void OnSessionReceive(uint32_t index, const io::Completion& completion);
   void OnSendDone(uint32_t slot_index, const io::Completion& completion);
   void OnWake();
+  void TakeHandedRequests();
 
   void HandleRequest(const io::Datagram& datagram);
   // A request that is not a repeat of an open transfer's: refuse it or open
@@ -88,6 +101,10 @@ class Shard {
   const ServerConfig& config_;
   const RootDirectory& root_;
   io::OpenedSocket service_;
+  const bool owns_service_;
+  std::vector<Shard*> handoff_targets_;
+  std::mutex handoff_mutex_;
+  std::vector<HandedRequest> handed_;  // Guarded by handoff_mutex_.
   int wake_fd_ = -1;
   uint64_t wake_buffer_ = 0;
   std::atomic<int> stop_request_{0};  // 1: graceful, 2: immediate.

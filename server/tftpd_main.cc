@@ -68,6 +68,12 @@ DEFINE_string(io_backend, "auto",
               "epoll, with a log line saying why), io_uring, epoll, or kqueue "
               "(FreeBSD, macOS). A backend that cannot run is a start-up "
               "error.");
+DEFINE_string(listener, "auto",
+              "How requests reach the shards: reuseport (each shard its own "
+              "SO_REUSEPORT socket; the kernel spreads clients), single (one "
+              "socket, read by shard 0, which hands each request to a shard "
+              "by client), or auto (reuseport on Linux and FreeBSD, single "
+              "elsewhere).");
 DEFINE_string(log_level, "info", "debug, info, warning or error.");
 
 namespace tftpd {
@@ -128,6 +134,14 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
         "--io_backend must be auto, io_uring, epoll or kqueue");
   }
   config.io_backend = *backend;
+  if (FLAGS_listener == "reuseport") {
+    config.listener = ListenerMode::kReusePort;
+  } else if (FLAGS_listener == "single") {
+    config.listener = ListenerMode::kSingle;
+  } else if (FLAGS_listener != "auto") {
+    return absl::InvalidArgumentError(
+        "--listener must be auto, reuseport or single");
+  }
   if (FLAGS_blksize_max < tftp::kMinBlockSize ||
       FLAGS_blksize_max > tftp::kMaxBlockSize) {
     return absl::InvalidArgumentError("--blksize_max must be 8..65464");
@@ -236,14 +250,15 @@ int Main(int argc, char** argv) {
   WriteLogLine(
       LogLevel::kInfo,
       absl::StrFormat(
-          "tftpd serving %s on %s (UDP port %d) with %d shards on %s; "
+          "tftpd serving %s on %s (UDP port %d) with %d shards on %s, %s "
+          "listener; "
           "blksize_max=%d windowsize_max=%d timeout=%.1fs retries=%d "
           "max_sessions=%d resolver=%s",
           (*server)->root().path(), (*server)->address().ToString(),
           (*server)->address().port(), c.threads, (*server)->backend_name(),
-            c.limits.max_blksize,
-          c.limits.max_windowsize, FLAGS_timeout, c.session.max_retries,
-          static_cast<int>(c.max_sessions),
+          c.listener == ListenerMode::kSingle ? "single" : "reuseport",
+          c.limits.max_blksize, c.limits.max_windowsize, FLAGS_timeout,
+          c.session.max_retries, static_cast<int>(c.max_sessions),
           (*server)->root().uses_openat2() ? "openat2" : "portable"));
   if ((*server)->receive_buffer() < c.receive_buffer) {
     TFTPD_LOG(kWarning,

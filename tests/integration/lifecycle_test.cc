@@ -64,7 +64,8 @@ TEST(Lifecycle, FallsBackToEpollWhereIoUringIsRefused) {
   TftpdProcess server;
   server.DenyIoUring();
   // auto, whatever backend the test target forces elsewhere.
-  ASSERT_TRUE(server.Start(root.path(), {"--io_backend=auto"}, "127.0.0.1").ok())
+  ASSERT_TRUE(
+      server.Start(root.path(), {"--io_backend=auto"}, "127.0.0.1").ok())
       << server.log();
   const std::string log = server.log();
   EXPECT_TRUE(absl::StrContains(log, "io_uring is unavailable")) << log;

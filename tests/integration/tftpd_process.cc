@@ -25,6 +25,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 extern char** environ;
 
@@ -173,8 +174,13 @@ absl::Status TftpdProcess::Start(const std::string& root,
                               "--port_file=" + port_file,
                               "--threads=2",
                           });
-  if (const char* backend = getenv("TFTPD_TEST_IO_BACKEND")) {
-    argv.push_back(std::string("--io_backend=") + backend);
+  // The *_epoll, *_kqueue and *_single_listener test targets run the same
+  // suites with more flags.
+  if (const char* flags = getenv("TFTPD_TEST_FLAGS")) {
+    for (absl::string_view flag :
+         absl::StrSplit(flags, ' ', absl::SkipEmpty())) {
+      argv.emplace_back(flag);
+    }
   }
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   pid_ = deny_io_uring_ ? SpawnWithoutIoUring(argv, dir_.Join("log"))

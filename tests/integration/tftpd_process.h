@@ -50,8 +50,8 @@ class TftpdProcess {
   // Starts server/tftpd serving `root` on an ephemeral port of `address`.
   // Returns an error carrying the server's log when it does not come up;
   // `io_uring_refused()` then says whether the kernel refused io_uring.
-  // With TFTPD_TEST_IO_BACKEND set (the *_epoll test targets), the server
-  // runs with --io_backend=<that value>.
+  // TFTPD_TEST_FLAGS (space-separated) adds flags to every server a test
+  // starts: the *_epoll, *_kqueue and *_single_listener targets use it.
   absl::Status Start(const std::string& root,
                      std::vector<std::string> extra_flags = {},
                      const std::string& address = "::");
