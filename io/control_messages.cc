@@ -9,6 +9,7 @@ namespace io {
 
 void ReadControlMessage(const cmsghdr* c, Datagram* out,
                         SocketAddress* ipv6_destination) {
+#ifdef IP_PKTINFO
   if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
     in_pktinfo info;
     std::memcpy(&info, CMSG_DATA(c), sizeof info);
@@ -19,7 +20,21 @@ void ReadControlMessage(const cmsghdr* c, Datagram* out,
     local.sin_addr = info.ipi_spec_dst;
     out->destination =
         SocketAddress(reinterpret_cast<sockaddr*>(&local), sizeof local);
-  } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+    return;
+  }
+#endif
+#ifdef IP_RECVDSTADDR
+  // FreeBSD and macOS report an IPv4 destination this way.
+  if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVDSTADDR) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    std::memcpy(&local.sin_addr, CMSG_DATA(c), sizeof local.sin_addr);
+    out->destination =
+        SocketAddress(reinterpret_cast<sockaddr*>(&local), sizeof local);
+    return;
+  }
+#endif
+  if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
     in6_pktinfo info;
     std::memcpy(&info, CMSG_DATA(c), sizeof info);
     sockaddr_in6 local{};
@@ -31,11 +46,15 @@ void ReadControlMessage(const cmsghdr* c, Datagram* out,
     *ipv6_destination =
         SocketAddress(reinterpret_cast<sockaddr*>(&local), sizeof local)
             .Unmapped();
-  } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+    return;
+  }
+#ifdef UDP_GRO
+  if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
     int segment = 0;
     std::memcpy(&segment, CMSG_DATA(c), sizeof segment);
     out->segment_size = static_cast<uint16_t>(segment);
   }
+#endif
 }
 
 void ReadControlMessages(msghdr* message, Datagram* out) {

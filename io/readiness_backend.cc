@@ -26,6 +26,13 @@
 namespace io {
 namespace {
 
+#ifdef MSG_NOSIGNAL
+constexpr int kSendFlags = MSG_DONTWAIT | MSG_NOSIGNAL;
+#else
+constexpr int kSendFlags = MSG_DONTWAIT;  // macOS: datagram sockets never
+                                          // raise SIGPIPE anyway.
+#endif
+
 constexpr int kMaxEvents = 256;
 // Datagrams read from one socket per Poll, so that a busy socket cannot
 // starve the others; the rest wait for the next Poll.
@@ -170,7 +177,7 @@ void ReadinessBackend::TrySends(int fd) {
   while (!state.sends.empty()) {
     const PendingSend& send = state.sends.front();
     ++stats_.enter_calls;
-    const ssize_t n = sendmsg(fd, send.message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    const ssize_t n = sendmsg(fd, send.message, kSendFlags);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       state.waiting_to_send = true;
       break;

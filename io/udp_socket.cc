@@ -82,17 +82,26 @@ absl::StatusOr<OpenedSocket> OpenServiceSocket(
     }
   }
   // IPv4 datagrams, including those reaching a dual-stack socket, report
-  // their destination through IP_PKTINFO.
-  if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) != 0 &&
+  // their destination (IP_PKTINFO on Linux, IP_RECVDSTADDR on the BSDs).
+#ifdef IP_PKTINFO
+  constexpr int kDestination = IP_PKTINFO;
+#else
+  constexpr int kDestination = IP_RECVDSTADDR;
+#endif
+  if (setsockopt(fd, IPPROTO_IP, kDestination, &one, sizeof one) != 0 &&
       address.family() == AF_INET) {
     return fail("setsockopt(IP_PKTINFO)");
   }
   if (options.receive_buffer > 0) {
     const int size = static_cast<int>(
         std::min<size_t>(options.receive_buffer, INT32_MAX / 2));
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-    }
+    bool forced = false;
+#ifdef SO_RCVBUFFORCE
+    // Linux, with CAP_NET_ADMIN: not held to net.core.rmem_max.
+    forced =
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) == 0;
+#endif
+    if (!forced) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
   }
   absl::StatusOr<OpenedSocket> opened = BindAndDescribe(fd, address);
   if (!opened.ok()) return opened;

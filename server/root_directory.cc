@@ -1,9 +1,11 @@
 #include "server/root_directory.h"
 
 #include <fcntl.h>
+#include <unistd.h>
+#ifdef __linux__
 #include <linux/openat2.h>
 #include <sys/syscall.h>
-#include <unistd.h>
+#endif
 
 #include <cerrno>
 #include <cstring>
@@ -42,12 +44,22 @@ OpenedFile RefuseErrno(int error) {
   }
 }
 
+#ifdef __linux__
+constexpr uint64_t kBeneath = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
 int Openat2(int dirfd, const char* path, uint64_t flags, uint64_t resolve) {
   open_how how{};
   how.flags = flags;
   how.resolve = resolve;
   return static_cast<int>(syscall(SYS_openat2, dirfd, path, &how, sizeof how));
 }
+#else
+// No openat2 here: the portable walk is used instead.
+constexpr uint64_t kBeneath = 0;
+int Openat2(int, const char*, uint64_t, uint64_t) {
+  errno = ENOSYS;
+  return -1;
+}
+#endif
 
 // Checks that `path_fd` (an O_PATH descriptor) is a regular file, then opens
 // it for reading through `open_for_read` and checks it is still the same file.
@@ -131,7 +143,7 @@ OpenedFile RootDirectory::OpenFile(absl::string_view name) const {
 }
 
 OpenedFile RootDirectory::OpenWithOpenat2(const std::string& name) const {
-  constexpr uint64_t kResolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  constexpr uint64_t kResolve = kBeneath;
   const int path_fd = Openat2(fd_, name.c_str(), O_PATH | O_CLOEXEC, kResolve);
   if (path_fd < 0) {
     if (errno == ENOSYS) {

@@ -1,7 +1,7 @@
 #include "server/shard.h"
 
+#include <fcntl.h>
 #include <netinet/udp.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +29,11 @@ constexpr uint32_t kNoSession = ~uint32_t{0};
 // A window of DATA goes out as one UDP GSO send of at most this many
 // datagrams and bytes (the kernel's limits are 64 segments and 64 KiB).
 constexpr size_t kMaxSegments = 16;
+#ifdef UDP_SEGMENT
+constexpr bool kGsoBuilt = true;
+#else
+constexpr bool kGsoBuilt = false;  // UDP GSO is Linux's (4.18).
+#endif
 constexpr size_t kMaxGsoBytes = 65000;
 // After the grace period, aborted transfers' ERRORs get this long to leave.
 constexpr auto kExitDrain = std::chrono::milliseconds(200);
@@ -110,7 +115,17 @@ Shard::Shard(int id, const ServerConfig& config, const RootDirectory& root,
       max_sessions_(std::max<size_t>(
           1, (config.max_sessions + config.threads - 1) / config.threads)),
       slots_(std::max<size_t>(config.send_slots, 16)) {
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  // A pipe wakes the loop (a stop, a handed-over request): its read end has
+  // a read armed in the backend at all times. Portable, unlike eventfd.
+  int wake[2];
+  if (pipe(wake) == 0) {
+    for (int fd : wake) {
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+      fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    wake_fd_ = wake[0];
+    wake_write_fd_ = wake[1];
+  }
   free_slots_.reserve(slots_.size());
   for (uint32_t i = static_cast<uint32_t>(slots_.size()); i > 0; --i) {
     free_slots_.push_back(i - 1);
@@ -123,6 +138,14 @@ Shard::~Shard() {
   }
   if (owns_service_ && service_.fd >= 0) close(service_.fd);
   if (wake_fd_ >= 0) close(wake_fd_);
+  if (wake_write_fd_ >= 0) close(wake_write_fd_);
+}
+
+void Shard::Wake() {
+  // A full pipe already holds a wake-up: nothing is lost.
+  const char one = 1;
+  ssize_t unused = write(wake_write_fd_, &one, 1);
+  (void)unused;
 }
 
 void Shard::HandOff(const io::Datagram& datagram) {
@@ -133,9 +156,7 @@ void Shard::HandOff(const io::Datagram& datagram) {
                     datagram.payload.size()),
         datagram.source, datagram.destination, datagram.truncated});
   }
-  const uint64_t one = 1;
-  ssize_t unused = write(wake_fd_, &one, sizeof one);
-  (void)unused;
+  Wake();
 }
 
 void Shard::TakeHandedRequests() {
@@ -161,9 +182,7 @@ void Shard::RequestStop(bool immediate) {
   while (current < wanted &&
          !stop_request_.compare_exchange_weak(current, wanted)) {
   }
-  const uint64_t one = 1;
-  ssize_t unused = write(wake_fd_, &one, sizeof one);
-  (void)unused;
+  Wake();
 }
 
 void Shard::Run(const std::function<void(absl::Status)>& ready) {
@@ -177,7 +196,7 @@ void Shard::Run(const std::function<void(absl::Status)>& ready) {
     return;
   }
   if (wake_fd_ < 0) {
-    ready(absl::ErrnoToStatus(errno, "eventfd"));
+    ready(absl::ErrnoToStatus(errno, "pipe"));
     return;
   }
   backend_ = std::move(backend->backend);
@@ -558,7 +577,7 @@ void Shard::SendNext(uint32_t index) {
   const size_t blksize = s.transfer->options().blksize;
   const size_t segment = tftp::kDataHeaderSize + blksize;
   size_t segments = 1;
-  if (gso_ && s.gso && out.opcode == tftp::Opcode::kData &&
+  if (kGsoBuilt && gso_ && s.gso && out.opcode == tftp::Opcode::kData &&
       out.payload_size == blksize) {
     while (segments < kMaxSegments && s.transfer->NextIsData() &&
            (segments + 1) * segment <= kMaxGsoBytes) {
@@ -581,6 +600,7 @@ void Shard::SendNext(uint32_t index) {
   slot.message.msg_iov = slot.iov;
   slot.message.msg_iovlen = iov_count;
   slot.segmented = segments > 1;
+#ifdef UDP_SEGMENT
   if (slot.segmented) {
     slot.message.msg_control = slot.control;
     slot.message.msg_controllen = sizeof slot.control;
@@ -591,6 +611,7 @@ void Shard::SendNext(uint32_t index) {
     const uint16_t size = static_cast<uint16_t>(segment);
     std::memcpy(CMSG_DATA(c), &size, sizeof size);
   }
+#endif
   slot.session = index;
   slot.session_generation = s.generation;
   ++s.inflight;

@@ -70,6 +70,8 @@ class Shard {
   void OnSessionReceive(uint32_t index, const io::Completion& completion);
   void OnSendDone(uint32_t slot_index, const io::Completion& completion);
   void OnWake();
+  // Any thread: makes the loop run OnWake.
+  void Wake();
   void TakeHandedRequests();
 
   void HandleRequest(const io::Datagram& datagram);
@@ -105,7 +107,8 @@ class Shard {
   std::vector<Shard*> handoff_targets_;
   std::mutex handoff_mutex_;
   std::vector<HandedRequest> handed_;  // Guarded by handoff_mutex_.
-  int wake_fd_ = -1;
+  int wake_fd_ = -1;                   // Read end of the wake-up pipe.
+  int wake_write_fd_ = -1;
   uint64_t wake_buffer_ = 0;
   std::atomic<int> stop_request_{0};  // 1: graceful, 2: immediate.
   std::unique_ptr<io::EventBackend> backend_;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -105,6 +106,27 @@ std::string DefaultRoot() {
     }
   }
   return "";
+}
+
+// The next of `signals` (blocked in every thread), or -1 after `limit`.
+int WaitForSignal(const sigset_t& signals, std::chrono::milliseconds limit) {
+#ifdef __APPLE__
+  // macOS has no sigtimedwait: look for a pending signal, then take it.
+  sigset_t pending;
+  sigpending(&pending);
+  for (int sig : {SIGINT, SIGTERM}) {
+    if (sigismember(&signals, sig) && sigismember(&pending, sig)) {
+      int taken = -1;
+      sigwait(&signals, &taken);
+      return taken;
+    }
+  }
+  std::this_thread::sleep_for(limit);
+  return -1;
+#else
+  timespec tick{0, static_cast<long>(std::chrono::nanoseconds(limit).count())};
+  return sigtimedwait(&signals, nullptr, &tick);
+#endif
 }
 
 absl::StatusOr<ServerConfig> ConfigFromFlags() {
@@ -277,8 +299,7 @@ int Main(int argc, char** argv) {
   // The shards run until a signal stops them (or one fails on its own).
   int stops = 0;
   while (!(*server)->Done()) {
-    timespec tick{0, 100'000'000};
-    const int sig = sigtimedwait(&signals, nullptr, &tick);
+    const int sig = WaitForSignal(signals, std::chrono::milliseconds(100));
     if (sig != SIGINT && sig != SIGTERM) continue;
     ++stops;
     TFTPD_LOG(kInfo, "signal %d: %s", sig,

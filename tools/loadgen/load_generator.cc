@@ -263,10 +263,12 @@ void Worker::Launch(TimePoint now, const File* file, bool probing,
                 SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   io::SocketAddress any = *io::SocketAddress::Parse(
       config_.server.family() == AF_INET6 ? "::" : "0.0.0.0", 0);
+#ifdef UDP_GRO
   if (t.fd >= 0 && gro()) {
     const int on = 1;
     setsockopt(t.fd, SOL_UDP, UDP_GRO, &on, sizeof on);
   }
+#endif
   if (t.fd < 0 || bind(t.fd, any.get(), any.length()) != 0) {
     ++report_.failures["no_socket"];
     if (t.fd >= 0) close(t.fd);
