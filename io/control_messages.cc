@@ -6,6 +6,16 @@
 #include <cstring>
 
 namespace io {
+namespace {
+
+SocketAddress Ipv4Destination(in_addr address) {
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_addr = address;
+  return SocketAddress(reinterpret_cast<sockaddr*>(&local), sizeof local);
+}
+
+}  // namespace
 
 void ReadControlMessage(const cmsghdr* c, Datagram* out,
                         SocketAddress* ipv6_destination) {
@@ -13,24 +23,18 @@ void ReadControlMessage(const cmsghdr* c, Datagram* out,
   if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
     in_pktinfo info;
     std::memcpy(&info, CMSG_DATA(c), sizeof info);
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
     // The local address the kernel would answer from (for a broadcast
     // request this is the interface's address, not the broadcast one).
-    local.sin_addr = info.ipi_spec_dst;
-    out->destination =
-        SocketAddress(reinterpret_cast<sockaddr*>(&local), sizeof local);
+    out->destination = Ipv4Destination(info.ipi_spec_dst);
     return;
   }
 #endif
 #ifdef IP_RECVDSTADDR
   // FreeBSD and macOS report an IPv4 destination this way.
   if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVDSTADDR) {
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    std::memcpy(&local.sin_addr, CMSG_DATA(c), sizeof local.sin_addr);
-    out->destination =
-        SocketAddress(reinterpret_cast<sockaddr*>(&local), sizeof local);
+    in_addr address;
+    std::memcpy(&address, CMSG_DATA(c), sizeof address);
+    out->destination = Ipv4Destination(address);
     return;
   }
 #endif

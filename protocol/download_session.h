@@ -41,8 +41,6 @@ class DownloadSession : public ReceivingSession {
   DownloadSession(const SessionConfig& config, DownloadRequest request,
                   WriteSink* sink, uint64_t max_size = UINT64_MAX);
 
-  // Before the first reply, packets go to the server's service port.
-  bool awaiting_first_reply() const { return state() == State::kOpening; }
   // The size the server announced with tsize, if it did.
   std::optional<uint64_t> announced_size() const { return announced_size_; }
   uint16_t blksize() const { return receiver().blksize(); }

@@ -112,7 +112,6 @@ class RetransmitTimer {
     return deadline_.has_value() && now >= *deadline_;
   }
   std::optional<TimePoint> deadline() const { return deadline_; }
-  Duration base() const { return base_; }
 
  private:
   Duration base_;

@@ -62,7 +62,6 @@ class FileCache {
   void Retain(SharedFile* file) { ++file->references_; }
   // Drops a reference; the last one unmaps the file.
   void Release(SharedFile* file);
-  size_t size() const { return files_.size(); }
 
  private:
   absl::flat_hash_map<FileVersion, std::unique_ptr<SharedFile>> files_;
