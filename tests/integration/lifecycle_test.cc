@@ -55,7 +55,8 @@ TEST(Lifecycle, ReadsFlagsFromAFlagfile) {
                       "/from_flagfile.txt"});
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_EQ(ReadFile(out), "configured by file");
-  EXPECT_TRUE(absl::StrContains(server.log(), "blksize=1024")) << server.log();
+  const std::string log = server.LogOnceItContains("blksize=1024");
+  EXPECT_TRUE(absl::StrContains(log, "blksize=1024")) << log;
 }
 
 TEST(Lifecycle, FallsBackToEpollWhereIoUringIsRefused) {

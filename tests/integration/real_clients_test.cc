@@ -170,9 +170,10 @@ TEST(RealClientsNetascii, TextComesBackWithItsLineEnds) {
        "-c", "get", "notes.txt", out});
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_EQ(ReadFile(out), text);
-  EXPECT_NE(server.log().find("file=notes.txt outcome=completed"),
-            std::string::npos)
-      << server.log();
+  const std::string log =
+      server.LogOnceItContains("file=notes.txt outcome=completed");
+  EXPECT_NE(log.find("file=notes.txt outcome=completed"), std::string::npos)
+      << log;
 }
 
 }  // namespace

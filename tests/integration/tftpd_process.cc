@@ -220,6 +220,17 @@ int TftpdProcess::Stop() {
 
 std::string TftpdProcess::log() const { return ReadFile(dir_.Join("log")); }
 
+std::string TftpdProcess::LogOnceItContains(
+    const std::string& text, std::chrono::milliseconds limit) const {
+  const auto give_up = Clock::now() + limit;
+  std::string current = log();
+  while (!absl::StrContains(current, text) && Clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    current = log();
+  }
+  return current;
+}
+
 bool TftpdProcess::io_uring_refused() const {
   return absl::StrContains(log(), "io_uring:");
 }

@@ -62,6 +62,12 @@ class TftpdProcess {
   int Stop();
   uint16_t port() const { return port_; }
   std::string log() const;
+  // The log once it contains `text`, or as it is after `limit`: a
+  // transfer's line is written when the server reads the client's last
+  // packet, which may be after the client has exited.
+  std::string LogOnceItContains(
+      const std::string& text,
+      std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) const;
   bool io_uring_refused() const;
 
  private:
