@@ -71,7 +71,7 @@ struct Shard::Session {
   bool active = false;
   bool finishing = false;
   bool receive_armed = false;
-  bool in_ready = false;
+  bool in_ready = false;  // Listed in ready_; the slot is kept until it is not.
   int fd = -1;
   // Operations whose completion is still due (receive, sends): the socket
   // is closed only when none is left, so no operation outlives its fd.
@@ -547,7 +547,13 @@ void Shard::FlushReady() {
     }
     ready_.pop_front();
     s.in_ready = false;
-    AfterInput(index);
+    if (s.finishing) {
+      // It ended while waiting here (its final ACK came behind packets that
+      // queued resends); its slot was kept until now.
+      MaybeRelease(index);
+    } else {
+      AfterInput(index);
+    }
   }
 }
 
@@ -753,7 +759,9 @@ void Shard::Finish(uint32_t index) {
 
 void Shard::MaybeRelease(uint32_t index) {
   Session& s = sessions_[index];
-  if (!s.finishing || s.inflight > 0) return;
+  // Nothing in flight may outlive the socket, and the ready queue must not
+  // hold an index that a new transfer could take.
+  if (!s.finishing || s.inflight > 0 || s.in_ready) return;
   close(s.fd);
   s.fd = -1;
   files_.Release(s.file);

@@ -249,6 +249,21 @@ void RawClient::SendTo(const io::SocketAddress& to, const std::string& bytes) {
   sendto(fd_, bytes.data(), bytes.size(), 0, to.get(), to.length());
 }
 
+void RawClient::SendBatch(const io::SocketAddress& to,
+                          const std::vector<std::string>& datagrams) {
+  std::vector<iovec> iovs(datagrams.size());
+  std::vector<mmsghdr> messages(datagrams.size());
+  for (size_t i = 0; i < datagrams.size(); ++i) {
+    iovs[i] = {const_cast<char*>(datagrams[i].data()), datagrams[i].size()};
+    messages[i] = {};
+    messages[i].msg_hdr.msg_name = const_cast<sockaddr*>(to.get());
+    messages[i].msg_hdr.msg_namelen = to.length();
+    messages[i].msg_hdr.msg_iov = &iovs[i];
+    messages[i].msg_hdr.msg_iovlen = 1;
+  }
+  sendmmsg(fd_, messages.data(), static_cast<unsigned>(messages.size()), 0);
+}
+
 std::optional<std::pair<std::string, io::SocketAddress>> RawClient::Receive(
     std::chrono::milliseconds limit) {
   pollfd p{fd_, POLLIN, 0};

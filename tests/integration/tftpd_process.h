@@ -83,6 +83,10 @@ class RawClient {
   explicit RawClient(const std::string& host = "127.0.0.1");
   ~RawClient();
   void SendTo(const io::SocketAddress& to, const std::string& bytes);
+  // All of `datagrams` in one sendmmsg call, so that they reach the server
+  // together and are likely read in one batch.
+  void SendBatch(const io::SocketAddress& to,
+                 const std::vector<std::string>& datagrams);
   // The next datagram within `limit`, with its source.
   std::optional<std::pair<std::string, io::SocketAddress>> Receive(
       std::chrono::milliseconds limit = std::chrono::milliseconds(2000));
