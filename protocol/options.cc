@@ -16,6 +16,13 @@ std::optional<OptionId> LookupOption(absl::string_view name) {
   return std::nullopt;
 }
 
+// Whether `value` lies in [lo, hi].
+bool InRange(std::optional<uint64_t> value, uint64_t lo, uint64_t hi) {
+  return value.has_value() && *value >= lo && *value <= hi;
+}
+
+}  // namespace
+
 const char* OptionName(OptionId id) {
   switch (id) {
     case OptionId::kBlksize:
@@ -29,13 +36,6 @@ const char* OptionName(OptionId id) {
   }
   return "";
 }
-
-// Whether `value` lies in [lo, hi].
-bool InRange(std::optional<uint64_t> value, uint64_t lo, uint64_t hi) {
-  return value.has_value() && *value >= lo && *value <= hi;
-}
-
-}  // namespace
 
 std::optional<uint64_t> ParseDecimal(absl::string_view text) {
   if (text.empty() || text.size() > 20) return std::nullopt;

@@ -40,6 +40,9 @@ enum class OptionId : uint8_t {
 };
 
 // The transfer parameters after negotiation, and what the OACK says.
+// The option's name as it goes on the wire ("blksize", ...).
+const char* OptionName(OptionId id);
+
 struct NegotiatedOptions {
   uint16_t blksize = kDefaultBlockSize;
   uint16_t windowsize = 1;

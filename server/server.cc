@@ -44,12 +44,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
     sockets.push_back(*socket);
   }
   server->address_ = address;
+  server->handler_ =
+      c.handler != nullptr ? c.handler : std::make_shared<FileHandler>();
+  if (c.on_session_end || c.on_server_stats) {
+    Server* raw = server.get();
+    server->stats_ = std::make_unique<StatsDispatcher>(
+        c.on_session_end, c.on_server_stats, c.stats_interval,
+        [raw] { return raw->ShardTotals(); });
+  }
   server->receive_buffer_ = sockets.front().receive_buffer;
   for (int i = 0; i < c.threads; ++i) {
     // Single listener: the other shards answer refused requests from the
     // listener's socket, which only shard 0 reads and closes.
     server->shards_.push_back(std::make_unique<Shard>(
-        i, server->config_, server->root_, sockets[single ? 0 : i],
+        i, server->config_, server->root_, server->handler_.get(),
+        server->stats_.get(), sockets[single ? 0 : i],
         /*owns_service=*/!single || i == 0));
   }
   if (single) {
@@ -66,6 +75,7 @@ Server::~Server() {
 }
 
 absl::Status Server::Start() {
+  if (stats_ != nullptr) stats_->Start();
   std::vector<std::future<absl::Status>> ready;
   for (auto& shard : shards_) {
     auto promise = std::make_shared<std::promise<absl::Status>>();
@@ -98,12 +108,22 @@ void Server::Wait() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  // The last records, and the last interval's counters.
+  if (stats_ != nullptr) stats_->Stop();
 }
 
 ServerTotals Server::Totals() const {
   ServerTotals totals;
   for (const auto& shard : shards_) totals.Add(shard->counters());
   return totals;
+}
+
+std::vector<ServerTotals> Server::ShardTotals() const {
+  std::vector<ServerTotals> shards(shards_.size());
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    shards[i].Add(shards_[i]->counters());
+  }
+  return shards;
 }
 
 }  // namespace tftpd

@@ -16,6 +16,7 @@
 #include "server/server_config.h"
 #include "server/server_stats.h"
 #include "server/shard.h"
+#include "server/stats_dispatcher.h"
 
 namespace tftpd {
 
@@ -49,7 +50,9 @@ class Server {
     return shards_[0]->fallback_reason();
   }
   const RootDirectory& root() const { return root_; }
+  // Counters since start, summed and per shard.
   ServerTotals Totals() const;
+  std::vector<ServerTotals> ShardTotals() const;
 
  private:
   Server(ServerConfig config, RootDirectory root)
@@ -57,6 +60,8 @@ class Server {
 
   ServerConfig config_;
   RootDirectory root_;
+  std::shared_ptr<RequestHandler> handler_;
+  std::unique_ptr<StatsDispatcher> stats_;
   io::SocketAddress address_;
   size_t receive_buffer_ = 0;
   std::vector<std::unique_ptr<Shard>> shards_;

@@ -4,13 +4,17 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include "io/backend_factory.h"
 #include "io/socket_address.h"
 #include "protocol/options.h"
 #include "protocol/session.h"
+#include "server/remap_rules.h"
+#include "server/request_handler.h"
 #include "server/root_directory.h"
+#include "server/stats_callbacks.h"
 
 namespace tftpd {
 
@@ -45,6 +49,19 @@ struct ServerConfig {
   std::chrono::milliseconds shutdown_grace{2000};
   // Datagram sends in flight per shard; sessions wait for a free one.
   size_t send_slots = 4096;
+
+  // The framework (request_handler.h). Null: FileHandler, serving `root`.
+  std::shared_ptr<RequestHandler> handler;
+  // Rewrites requested names before the handler sees them (--map_file);
+  // null or empty: names are used as sent.
+  std::shared_ptr<RemapTable> remap;
+  // A streaming response that sends nothing for this long (before it begins,
+  // or between bytes while a client waits) ends with ERROR 0.
+  std::chrono::milliseconds source_timeout{30000};
+  // Statistics callbacks (stats_callbacks.h), run on a thread of their own.
+  SessionStatsCallback on_session_end;
+  ServerStatsCallback on_server_stats;
+  std::chrono::milliseconds stats_interval{60000};
 };
 
 }  // namespace tftpd

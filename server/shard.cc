@@ -9,8 +9,10 @@
 #include <cstring>
 
 #include "absl/hash/hash.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "io/user_data.h"
+#include "protocol/netascii.h"
 #include "protocol/options.h"
 #include "protocol/packet.h"
 #include "server/log.h"
@@ -78,7 +80,22 @@ struct Shard::Session {
   uint32_t inflight = 0;
   io::SocketAddress peer;
   std::optional<tftp::ReadSession> transfer;
+  // The response: a shared file mapping, bytes made for this request, or a
+  // stream (see response_stream.h).
   SharedFile* file = nullptr;
+  std::shared_ptr<const std::string> bytes;
+  std::shared_ptr<ResponseStream> stream;
+  uint64_t subscription = 0;
+  // A stream that has not begun: no socket and no transfer yet; the request
+  // is kept to be negotiated once it begins.
+  bool waiting_for_source = false;
+  std::string pending_request;
+  io::SocketAddress pending_source;
+  io::SocketAddress pending_destination;
+  // When the stream last delivered (a stalled one ends the transfer).
+  io::TimePoint last_progress;
+  RequestContext context;
+  std::chrono::system_clock::time_point started_wall;
   absl::Span<const uint8_t> response;
   std::string filename;
   io::TimePoint started;
@@ -106,10 +123,13 @@ struct Shard::SendSlot {
 };
 
 Shard::Shard(int id, const ServerConfig& config, const RootDirectory& root,
+             RequestHandler* handler, StatsDispatcher* stats,
              io::OpenedSocket service, bool owns_service)
     : id_(id),
       config_(config),
       root_(root),
+      handler_(handler),
+      stats_(stats),
       service_(service),
       owns_service_(owns_service),
       max_sessions_(std::max<size_t>(
@@ -135,6 +155,10 @@ Shard::Shard(int id, const ServerConfig& config, const RootDirectory& root,
 Shard::~Shard() {
   for (Session& s : sessions_) {
     if (s.fd >= 0) close(s.fd);
+    // The stream may outlive this shard (a cache holds it).
+    if (s.stream != nullptr && s.subscription != 0) {
+      s.stream->Unsubscribe(s.subscription);
+    }
   }
   if (owns_service_ && service_.fd >= 0) close(service_.fd);
   if (wake_fd_ >= 0) close(wake_fd_);
@@ -317,13 +341,13 @@ void Shard::HandleRequest(const io::Datagram& datagram) {
                                     : counters_.write_requests);
   if (datagram.truncated) {
     Refuse(datagram.source, tftp::ErrorCode::kIllegalOperation,
-           "request too long");
+           "request too long", RefusalReason::k_malformed);
     return;
   }
   tftp::Request request;
   if (tftp::ProtocolStatus s = tftp::ParseRequest(datagram.payload, &request);
       !s.ok()) {
-    Refuse(datagram.source, s.code, s.message);
+    Refuse(datagram.source, s.code, s.message, RefusalReason::k_malformed);
     return;
   }
   const io::SocketAddress peer_key = datagram.source.Unmapped();
@@ -336,6 +360,11 @@ void Shard::HandleRequest(const io::Datagram& datagram) {
     // open transfer tells which: if it hears from the client again, this
     // was a repeat; if it ends first, this is the next transfer.
     Session& open_session = sessions_[open->second];
+    if (open_session.waiting_for_source) {
+      // Its first answer is still being made: nothing can have ended.
+      Bump(counters_.duplicate_requests);
+      return;
+    }
     open_session.parked = ParkedRequest{
         std::string(reinterpret_cast<const char*>(datagram.payload.data()),
                     datagram.payload.size()),
@@ -346,103 +375,386 @@ void Shard::HandleRequest(const io::Datagram& datagram) {
   StartTransfer(datagram, request);
 }
 
+// What a session sends, once the handler has answered.
+struct Shard::Prepared {
+  enum class Kind : uint8_t { kFile, kBytes, kStream } kind = Kind::kFile;
+  SharedFile* file = nullptr;
+  std::shared_ptr<const std::string> bytes;
+  std::shared_ptr<ResponseStream> stream;
+  absl::Span<const uint8_t> response;
+  // The size announced in tsize, when known.
+  std::optional<uint64_t> announced_size;
+  // Every byte of `response` is there now (files, bytes); a stream's arrive.
+  bool all_available = true;
+};
+
 void Shard::StartTransfer(const io::Datagram& datagram,
                           const tftp::Request& request) {
   const io::SocketAddress peer_key = datagram.source.Unmapped();
   const std::string filename(request.filename);
   if (request.opcode == tftp::Opcode::kWrq) {
-    TFTPD_LOG(kInfo, "refused WRQ peer=%s file=%s: uploads are disabled",
-              peer_key.ToString(), filename);
-    Refuse(datagram.source, tftp::ErrorCode::kIllegalOperation,
-           "uploads are disabled");
+    RefuseRequest(datagram.source, filename, tftp::ErrorCode::kIllegalOperation,
+                  "uploads are disabled", RefusalReason::k_uploads_disabled);
     return;
   }
   if (active_ >= max_sessions_) {
     Refuse(datagram.source, tftp::ErrorCode::kNotDefined,
-           "server busy, try again");
+           "server busy, try again", RefusalReason::k_busy);
     return;
   }
-  OpenedFile opened = root_.OpenFile(request.filename);
-  if (!opened.ok()) {
-    TFTPD_LOG(kInfo, "refused RRQ peer=%s file=%s: error %d %s",
-              peer_key.ToString(), filename, static_cast<int>(opened.error),
-              opened.message);
-    Refuse(datagram.source, opened.error, opened.message);
+  RequestContext context;
+  context.requested_path = filename;
+  context.path = filename;
+  context.peer = peer_key;
+  context.server_address = datagram.destination.family() == AF_UNSPEC
+                               ? service_.bound
+                               : datagram.destination.Unmapped();
+  context.mode = request.mode;
+  context.shard = id_;
+  for (const tftp::RawOption& option : request.options.view()) {
+    context.options.emplace_back(absl::AsciiStrToLower(option.name),
+                                 std::string(option.value));
+  }
+  if (config_.remap != nullptr) {
+    if (std::shared_ptr<const RemapRules> rules = config_.remap->get()) {
+      RemapRules::Result mapped =
+          rules->Apply(filename, /*write=*/false, peer_key);
+      if (mapped.refused) {
+        RefuseRequest(datagram.source, filename,
+                      tftp::ErrorCode::kAccessViolation, mapped.message,
+                      RefusalReason::k_remap_denied);
+        return;
+      }
+      context.path = std::move(mapped.path);
+    }
+  }
+  std::optional<Response> response;
+  try {
+    response.emplace(handler_->Handle(context));
+  } catch (const std::exception& e) {
+    TFTPD_LOG(kWarning, "request handler threw for peer=%s file=%s: %s",
+              peer_key.ToString(), filename, e.what());
+    response.emplace(Response::Refuse(tftp::ErrorCode::kNotDefined,
+                                      "request handler failed"));
+  } catch (...) {
+    response.emplace(Response::Refuse(tftp::ErrorCode::kNotDefined,
+                                      "request handler failed"));
+  }
+  Prepared prepared;
+  if (!Prepare(datagram, request, context, std::move(*response), &prepared)) {
     return;
   }
-  absl::StatusOr<SharedFile*> file = files_.Acquire(opened.fd, opened.info);
-  if (!file.ok()) {
-    Refuse(datagram.source, tftp::ErrorCode::kNotDefined, "cannot read file");
-    return;
-  }
-  absl::Span<const uint8_t> response = (*file)->bytes();
-  if (request.mode == tftp::TransferMode::kNetascii) {
-    const std::vector<uint8_t>* image =
-        (*file)->NetasciiImage(config_.max_netascii_size);
-    if (image == nullptr) {
-      files_.Release(*file);
-      Refuse(datagram.source, tftp::ErrorCode::kNotDefined,
-             "file too large for netascii mode");
+  if (prepared.kind == Prepared::Kind::kStream) {
+    const ResponseStream::State state = prepared.stream->state();
+    if (!state.begun && !state.failed) {
+      // The source is still working on it: wait, holding no socket and no
+      // shard time, until it begins, fails or takes too long. The client's
+      // repeats of the request meanwhile are recognised as repeats.
+      const uint32_t index = AllocateSession();
+      Session& s = sessions_[index];
+      s.active = true;
+      s.waiting_for_source = true;
+      s.peer = peer_key;
+      s.context = std::move(context);
+      s.pending_request =
+          std::string(reinterpret_cast<const char*>(datagram.payload.data()),
+                      datagram.payload.size());
+      s.pending_source = datagram.source;
+      s.pending_destination = datagram.destination;
+      s.stream = prepared.stream;
+      s.started = now_;
+      s.started_wall = std::chrono::system_clock::now();
+      s.last_progress = now_;
+      const uint32_t generation = s.generation;
+      s.subscription = s.stream->Subscribe(
+          [this, index, generation] { PostSourceProgress(index, generation); });
+      by_peer_[peer_key] = index;
+      ++active_;
+      counters_.sessions_active.store(active_, std::memory_order_relaxed);
+      timers_.Schedule(index, s.generation, now_ + config_.source_timeout,
+                       &s.timer);
+      // It may have begun between state() and Subscribe.
+      PostSourceProgress(index, generation);
       return;
     }
-    response = absl::MakeConstSpan(*image);
+  }
+  Launch(datagram.source, datagram.destination, request, std::move(context),
+         std::move(prepared), std::nullopt);
+}
+
+bool Shard::Prepare(const io::Datagram& datagram, const tftp::Request& request,
+                    const RequestContext& context, Response response,
+                    Prepared* out) {
+  const std::string& filename = context.requested_path;
+  const bool netascii = request.mode == tftp::TransferMode::kNetascii;
+  switch (response.kind()) {
+    case Response::Kind::kRefusal:
+      RefuseRequest(datagram.source, filename, response.error_code(),
+                    response.text(), RefusalReason::k_handler);
+      return false;
+    case Response::Kind::kFile: {
+      OpenedFile opened = root_.OpenFile(response.text());
+      if (!opened.ok()) {
+        RefuseRequest(datagram.source, filename, opened.error, opened.message,
+                      opened.error == tftp::ErrorCode::kFileNotFound
+                          ? RefusalReason::k_not_found
+                          : RefusalReason::k_access_denied);
+        return false;
+      }
+      absl::StatusOr<SharedFile*> file = files_.Acquire(opened.fd, opened.info);
+      if (!file.ok()) {
+        RefuseRequest(datagram.source, filename, tftp::ErrorCode::kNotDefined,
+                      "cannot read file", RefusalReason::k_resources);
+        return false;
+      }
+      out->kind = Prepared::Kind::kFile;
+      out->file = *file;
+      out->response = (*file)->bytes();
+      if (netascii) {
+        const std::vector<uint8_t>* image =
+            (*file)->NetasciiImage(config_.max_netascii_size);
+        if (image == nullptr) {
+          files_.Release(*file);
+          out->file = nullptr;
+          RefuseRequest(datagram.source, filename, tftp::ErrorCode::kNotDefined,
+                        "file too large for netascii mode",
+                        RefusalReason::k_unsupported);
+          return false;
+        }
+        out->response = absl::MakeConstSpan(*image);
+      }
+      break;
+    }
+    case Response::Kind::kBytes: {
+      std::string bytes = std::move(response.mutable_text());
+      if (netascii) {
+        const auto raw = absl::MakeConstSpan(
+            reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+        std::string encoded(tftp::NetasciiEncodedSize(raw), '\0');
+        tftp::NetasciiEncoder encoder;
+        encoder.Encode(
+            raw, absl::MakeSpan(reinterpret_cast<uint8_t*>(encoded.data()),
+                                encoded.size()));
+        bytes = std::move(encoded);
+      }
+      out->kind = Prepared::Kind::kBytes;
+      out->bytes = std::make_shared<const std::string>(std::move(bytes));
+      out->response = absl::MakeConstSpan(
+          reinterpret_cast<const uint8_t*>(out->bytes->data()),
+          out->bytes->size());
+      break;
+    }
+    case Response::Kind::kStream: {
+      if (netascii) {
+        RefuseRequest(datagram.source, filename, tftp::ErrorCode::kNotDefined,
+                      "netascii mode is not offered for this file",
+                      RefusalReason::k_unsupported);
+        return false;
+      }
+      const ResponseStream::State state = response.stream()->state();
+      if (state.failed && !state.begun) {
+        RefuseRequest(datagram.source, filename, state.error_code,
+                      state.error_message, RefusalReason::k_source_failed);
+        return false;
+      }
+      out->kind = Prepared::Kind::kStream;
+      out->stream = response.stream();
+      out->response =
+          absl::MakeConstSpan(out->stream->data(), out->stream->max_size());
+      out->all_available = false;
+      return true;
+    }
   }
   // An empty response is announced without tsize: curl (lib/tftp.c,
   // tftp_parse_option_ack) fails any download whose OACK says "tsize 0",
   // and the empty first block tells every client the size anyway.
-  const std::optional<uint64_t> announced_size =
-      response.empty() ? std::nullopt
-                       : std::optional<uint64_t>(response.size());
+  if (!out->response.empty()) out->announced_size = out->response.size();
+  return true;
+}
+
+void Shard::Launch(const io::SocketAddress& source,
+                   const io::SocketAddress& destination,
+                   const tftp::Request& request, RequestContext context,
+                   Prepared prepared, std::optional<uint32_t> index) {
+  const io::SocketAddress peer_key = source.Unmapped();
+  auto give_up = [&](tftp::ErrorCode code, absl::string_view message,
+                     RefusalReason reason) {
+    if (prepared.file != nullptr) files_.Release(prepared.file);
+    if (index.has_value()) EndWaiting(*index);
+    RefuseRequest(source, context.requested_path, code, message, reason);
+  };
+  if (prepared.kind == Prepared::Kind::kStream) {
+    const ResponseStream::State state = prepared.stream->state();
+    if (state.size.has_value() && *state.size > 0) {
+      prepared.announced_size = state.size;
+    }
+  }
   tftp::NegotiatedOptions negotiated;
   if (tftp::ProtocolStatus s = tftp::NegotiateOptions(
-          request, config_.limits, announced_size, &negotiated);
+          request, config_.limits, prepared.announced_size, &negotiated);
       !s.ok()) {
-    files_.Release(*file);
-    Refuse(datagram.source, s.code, s.message);
+    give_up(s.code, s.message, RefusalReason::k_options);
     return;
   }
   // Answer from the address the client sent to (several may be configured
   // on the host), from a new port: the transfer's own TID.
-  io::SocketAddress local = datagram.destination;
+  io::SocketAddress local = destination;
   io::SocketAddress peer = peer_key;
   if (local.family() == AF_UNSPEC) {
     local = service_.bound;
-    peer = datagram.source;
+    peer = source;
   } else if (local.family() != peer.family()) {
-    peer = datagram.source;
+    peer = source;
   }
   absl::StatusOr<io::OpenedSocket> socket = io::OpenTransferSocket(local);
   if (!socket.ok()) {
-    files_.Release(*file);
     TFTPD_LOG(kWarning, "shard %d: %s", id_, socket.status().message());
-    Refuse(datagram.source, tftp::ErrorCode::kNotDefined, "out of sockets");
+    give_up(tftp::ErrorCode::kNotDefined, "out of sockets",
+            RefusalReason::k_resources);
     return;
   }
-  const uint32_t index = AllocateSession();
-  Session& s = sessions_[index];
+  const bool fresh = !index.has_value();
+  const uint32_t i = fresh ? AllocateSession() : *index;
+  Session& s = sessions_[i];
   s.active = true;
+  s.waiting_for_source = false;
+  s.pending_request.clear();
   s.fd = socket->fd;
   s.peer = peer;
-  s.file = *file;
-  s.response = response;
-  s.filename = filename;
-  s.started = now_;
-  s.transfer.emplace(config_.session, negotiated, response.size());
-  by_peer_[peer_key] = index;
-  ++active_;
-  counters_.sessions_active.store(active_, std::memory_order_relaxed);
+  s.file = prepared.file;
+  s.bytes = std::move(prepared.bytes);
+  s.response = prepared.response;
+  s.filename = context.requested_path;
+  s.context = std::move(context);
+  if (fresh) {
+    s.started = now_;
+    s.started_wall = std::chrono::system_clock::now();
+    s.stream = prepared.stream;
+  }
+  s.last_progress = now_;
+  s.transfer.emplace(config_.session, negotiated,
+                     prepared.all_available
+                         ? std::optional<uint64_t>(prepared.response.size())
+                         : std::nullopt);
+  if (fresh) {
+    by_peer_[peer_key] = i;
+    ++active_;
+    counters_.sessions_active.store(active_, std::memory_order_relaxed);
+  }
   Bump(counters_.sessions_started);
   TFTPD_LOG(kDebug, "RRQ peer=%s file=%s mode=%s options=%d", peer.ToString(),
-            filename, std::string(tftp::TransferModeName(request.mode)),
+            s.filename, std::string(tftp::TransferModeName(request.mode)),
             static_cast<int>(request.options.count));
-  ArmSessionReceive(index);
+  ArmSessionReceive(i);
   s.transfer->Start(now_);
+  if (s.stream != nullptr) {
+    if (s.subscription == 0) {
+      const uint32_t generation = s.generation;
+      s.subscription = s.stream->Subscribe(
+          [this, i, generation] { PostSourceProgress(i, generation); });
+    }
+    OnSourceProgress(i);  // What arrived already.
+    return;
+  }
+  AfterInput(i);
+}
+
+void Shard::PostSourceProgress(uint32_t index, uint32_t generation) {
+  bool first;
+  {
+    std::lock_guard<std::mutex> lock(handoff_mutex_);
+    first = source_progress_.empty();
+    source_progress_.emplace_back(index, generation);
+  }
+  if (first) Wake();
+}
+
+void Shard::TakeSourceProgress() {
+  std::vector<std::pair<uint32_t, uint32_t>> progress;
+  {
+    std::lock_guard<std::mutex> lock(handoff_mutex_);
+    progress.swap(source_progress_);
+  }
+  for (const auto& [index, generation] : progress) {
+    if (index >= sessions_.size()) continue;
+    Session& s = sessions_[index];
+    if (!s.active || s.finishing || s.generation != generation ||
+        s.stream == nullptr) {
+      continue;
+    }
+    OnSourceProgress(index);
+  }
+}
+
+void Shard::OnSourceProgress(uint32_t index) {
+  Session& s = sessions_[index];
+  const ResponseStream::State state = s.stream->Acknowledge(s.subscription);
+  if (s.waiting_for_source) {
+    if (state.failed) {
+      const io::SocketAddress source = s.pending_source;
+      const std::string filename = s.context.requested_path;
+      EndWaiting(index);
+      RefuseRequest(source, filename, state.error_code, state.error_message,
+                    RefusalReason::k_source_failed);
+      return;
+    }
+    if (!state.begun) return;
+    // The request parsed when it came; it is parsed again from its copy.
+    const std::string bytes = s.pending_request;
+    tftp::Request request;
+    if (!tftp::ParseRequest(
+             absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                 bytes.size()),
+             &request)
+             .ok()) {
+      EndWaiting(index);
+      return;
+    }
+    Prepared prepared;
+    prepared.kind = Prepared::Kind::kStream;
+    prepared.stream = s.stream;
+    prepared.response =
+        absl::MakeConstSpan(s.stream->data(), s.stream->max_size());
+    prepared.all_available = false;
+    const io::SocketAddress source = s.pending_source;
+    const io::SocketAddress destination = s.pending_destination;
+    RequestContext context = s.context;
+    Launch(source, destination, request, std::move(context),
+           std::move(prepared), index);
+    return;
+  }
+  if (state.failed) {
+    s.transfer->Abort(state.error_code, state.error_message);
+  } else {
+    s.transfer->OnDataAvailable(state.available, state.complete, now_);
+    s.last_progress = now_;
+  }
   AfterInput(index);
 }
 
+void Shard::EndWaiting(uint32_t index) {
+  Session& s = sessions_[index];
+  by_peer_.erase(s.peer);
+  --active_;
+  counters_.sessions_active.store(active_, std::memory_order_relaxed);
+  s.finishing = true;
+  MaybeRelease(index);
+}
+
+void Shard::RefuseRequest(const io::SocketAddress& to,
+                          const std::string& filename, tftp::ErrorCode code,
+                          absl::string_view message, RefusalReason reason) {
+  TFTPD_LOG(kInfo, "refused RRQ peer=%s file=%s reason=%s: error %d %s",
+            to.Unmapped().ToString(), filename,
+            std::string(RefusalReasonName(reason)), static_cast<int>(code),
+            std::string(message));
+  Refuse(to, code, message, reason);
+}
+
 void Shard::Refuse(const io::SocketAddress& to, tftp::ErrorCode code,
-                   absl::string_view message) {
+                   absl::string_view message, RefusalReason reason) {
   Bump(counters_.requests_refused);
+  Bump(counters_.refused_by_reason[static_cast<size_t>(reason)]);
   SendError(service_.fd, to, code, message, std::nullopt);
 }
 
@@ -667,7 +979,11 @@ void Shard::OnSendDone(uint32_t slot_index, const io::Completion& c) {
 
 void Shard::Schedule(uint32_t index) {
   Session& s = sessions_[index];
-  const std::optional<io::TimePoint> deadline = s.transfer->deadline();
+  std::optional<io::TimePoint> deadline = s.transfer->deadline();
+  if (!deadline.has_value() && s.stream != nullptr) {
+    // Waiting for the stream's next bytes: bounded by the source timeout.
+    deadline = s.last_progress + config_.source_timeout;
+  }
   if (deadline.has_value()) {
     timers_.Schedule(index, s.generation, *deadline, &s.timer);
   }
@@ -685,7 +1001,27 @@ void Shard::FireTimers() {
       },
       [this](uint32_t index) {
         Session& s = sessions_[index];
+        if (s.waiting_for_source) {
+          if (now_ < s.started + config_.source_timeout) {
+            timers_.Schedule(index, s.generation,
+                             s.started + config_.source_timeout, &s.timer);
+            return;
+          }
+          const io::SocketAddress source = s.pending_source;
+          const std::string filename = s.context.requested_path;
+          EndWaiting(index);
+          RefuseRequest(source, filename, tftp::ErrorCode::kNotDefined,
+                        "response source did not answer in time",
+                        RefusalReason::k_source_failed);
+          return;
+        }
         s.transfer->OnDeadline(now_);  // Does nothing if it is not yet due.
+        if (s.stream != nullptr && !s.transfer->finished() &&
+            !s.transfer->deadline().has_value() &&
+            now_ >= s.last_progress + config_.source_timeout) {
+          s.transfer->Abort(tftp::ErrorCode::kNotDefined,
+                            "response source stalled");
+        }
         AfterInput(index);
       });
 }
@@ -696,6 +1032,12 @@ void Shard::Finish(uint32_t index) {
   s.finishing = true;
   const tftp::SessionResult& result = s.transfer->result();
   const tftp::SessionCounters& counters = s.transfer->counters();
+  Bump(counters_.sessions_finished);
+  if (result.outcome != tftp::SessionOutcome::kCompleted &&
+      result.outcome != tftp::SessionOutcome::kTimedOut) {
+    Bump(counters_.failed_by_code[ErrorCodeBucket(result.error_code)]);
+  }
+  if (stats_ != nullptr && stats_->wants_sessions()) PostSessionStats(s);
   switch (result.outcome) {
     case tftp::SessionOutcome::kCompleted:
       Bump(counters_.sessions_completed);
@@ -728,7 +1070,9 @@ void Shard::Finish(uint32_t index) {
                         "retransmits=%d%s",
                         s.peer.ToString(), s.filename,
                         tftp::SessionOutcomeName(result.outcome),
-                        counters.bytes_transferred, s.response.size(),
+                        counters.bytes_transferred,
+                        s.stream != nullptr ? s.stream->state().available
+                                            : s.response.size(),
                         Seconds(now_ - s.started), options.blksize,
                         options.windowsize, counters.retransmits, error));
   }
@@ -757,15 +1101,74 @@ void Shard::Finish(uint32_t index) {
   }
 }
 
+void Shard::PostSessionStats(const Session& s) {
+  const tftp::SessionResult& result = s.transfer->result();
+  const tftp::SessionCounters& counters = s.transfer->counters();
+  const tftp::NegotiatedOptions& options = s.transfer->options();
+  SessionStats stats;
+  stats.peer = s.peer.Unmapped();
+  stats.server_address = s.context.server_address;
+  stats.requested_path = s.context.requested_path;
+  stats.path = s.context.path;
+  stats.shard = id_;
+  stats.outcome = std::string(tftp::SessionOutcomeName(result.outcome));
+  if (result.outcome != tftp::SessionOutcome::kCompleted &&
+      result.outcome != tftp::SessionOutcome::kTimedOut) {
+    stats.error_code = result.error_code;
+    stats.error_message = result.error_message;
+  }
+  stats.options_requested = s.context.options;
+  for (tftp::OptionId id : options.accepted_options()) {
+    uint64_t value = 0;
+    switch (id) {
+      case tftp::OptionId::kBlksize:
+        value = options.blksize;
+        break;
+      case tftp::OptionId::kTimeout:
+        value = options.timeout_seconds;
+        break;
+      case tftp::OptionId::kTsize:
+        value = options.tsize.value_or(0);
+        break;
+      case tftp::OptionId::kWindowsize:
+        value = options.windowsize;
+        break;
+    }
+    stats.options_acknowledged.emplace_back(tftp::OptionName(id),
+                                            absl::StrCat(value));
+  }
+  stats.start_time = s.started_wall;
+  stats.duration = now_ - s.started;
+  stats.packets_sent = counters.packets_sent;
+  stats.packets_received = counters.packets_received;
+  stats.blocks_acknowledged = counters.blocks_acknowledged;
+  stats.bytes_sent = counters.payload_bytes_sent;
+  stats.bytes_acknowledged = counters.bytes_transferred;
+  stats.retransmits = counters.retransmits;
+  stats.response_size = options.tsize;
+  stats.blksize = options.blksize;
+  stats.windowsize = options.windowsize;
+  if (!stats_->Post(std::move(stats))) Bump(counters_.stats_dropped);
+}
+
 void Shard::MaybeRelease(uint32_t index) {
   Session& s = sessions_[index];
   // Nothing in flight may outlive the socket, and the ready queue must not
   // hold an index that a new transfer could take.
   if (!s.finishing || s.inflight > 0 || s.in_ready) return;
-  close(s.fd);
+  if (s.fd >= 0) close(s.fd);
   s.fd = -1;
-  files_.Release(s.file);
+  if (s.file != nullptr) files_.Release(s.file);
   s.file = nullptr;
+  s.bytes.reset();
+  if (s.stream != nullptr && s.subscription != 0) {
+    s.stream->Unsubscribe(s.subscription);
+  }
+  s.stream.reset();
+  s.subscription = 0;
+  s.waiting_for_source = false;
+  s.pending_request.clear();
+  s.context = RequestContext();
   s.transfer.reset();
   s.filename.clear();
   s.active = false;
@@ -781,6 +1184,7 @@ void Shard::OnWake() {
   const int request = stop_request_.load();
   if (request > 0) BeginShutdown(request == 2);
   TakeHandedRequests();
+  TakeSourceProgress();
   backend_->Read(wake_fd_, 0,
                  absl::MakeSpan(reinterpret_cast<uint8_t*>(&wake_buffer_),
                                 sizeof wake_buffer_),
@@ -801,6 +1205,10 @@ bool Shard::ShutdownComplete() {
     for (uint32_t i = 0; i < sessions_.size(); ++i) {
       Session& s = sessions_[i];
       if (!s.active || s.finishing) continue;
+      if (s.waiting_for_source) {
+        EndWaiting(i);
+        continue;
+      }
       s.transfer->Abort(tftp::ErrorCode::kNotDefined, "server shutting down");
       AfterInput(i);
     }

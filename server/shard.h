@@ -23,9 +23,11 @@
 #include "protocol/packet.h"
 #include "protocol/read_session.h"
 #include "server/file_cache.h"
+#include "server/request_handler.h"
 #include "server/root_directory.h"
 #include "server/server_config.h"
 #include "server/server_stats.h"
+#include "server/stats_dispatcher.h"
 
 namespace tftpd {
 
@@ -34,7 +36,9 @@ class Shard {
   // `service` is this shard's socket on the service port. With
   // `owns_service` false it is the listener shard's, used only to answer
   // requests handed over from there (single-listener mode).
+  // `stats` (may be null) takes the records of ended transfers.
   Shard(int id, const ServerConfig& config, const RootDirectory& root,
+        RequestHandler* handler, StatsDispatcher* stats,
         io::OpenedSocket service, bool owns_service = true);
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -64,6 +68,7 @@ class Shard {
   struct HandedRequest;
   struct Session;
   struct SendSlot;
+  struct Prepared;
 
   void OnCompletion(const io::Completion& completion);
   void OnServiceReceive(const io::Completion& completion);
@@ -79,8 +84,27 @@ class Shard {
   // its transfer. `request` views `datagram`.
   void StartTransfer(const io::Datagram& datagram,
                      const tftp::Request& request);
+  // What `response` (the handler's answer) sends; false after refusing.
+  bool Prepare(const io::Datagram& datagram, const tftp::Request& request,
+               const RequestContext& context, Response response, Prepared* out);
+  // Opens the transfer: negotiates, opens its socket, starts sending. Takes
+  // `index` when the session waited for its source, else a new slot.
+  void Launch(const io::SocketAddress& source,
+              const io::SocketAddress& destination,
+              const tftp::Request& request, RequestContext context,
+              Prepared prepared, std::optional<uint32_t> index);
+  // A streaming response's state changed (any thread posts; the loop runs
+  // OnSourceProgress).
+  void PostSourceProgress(uint32_t index, uint32_t generation);
+  void TakeSourceProgress();
+  void OnSourceProgress(uint32_t index);
+  // A session that waited for its source ends without a transfer.
+  void EndWaiting(uint32_t index);
+  void RefuseRequest(const io::SocketAddress& to, const std::string& filename,
+                     tftp::ErrorCode code, absl::string_view message,
+                     RefusalReason reason);
   void Refuse(const io::SocketAddress& to, tftp::ErrorCode code,
-              absl::string_view message);
+              absl::string_view message, RefusalReason reason);
   // Sends an ERROR from `fd` outside any transfer's own packet stream.
   void SendError(int fd, const io::SocketAddress& to, tftp::ErrorCode code,
                  absl::string_view message, std::optional<uint32_t> session);
@@ -94,6 +118,7 @@ class Shard {
   void Schedule(uint32_t index);
   void FireTimers();
   void Finish(uint32_t index);
+  void PostSessionStats(const Session& s);
   void MaybeRelease(uint32_t index);
   void BeginShutdown(bool immediate);
   bool ShutdownComplete();
@@ -102,12 +127,16 @@ class Shard {
   const int id_;
   const ServerConfig& config_;
   const RootDirectory& root_;
+  RequestHandler* const handler_;
+  StatsDispatcher* const stats_;
   io::OpenedSocket service_;
   const bool owns_service_;
   std::vector<Shard*> handoff_targets_;
   std::mutex handoff_mutex_;
   std::vector<HandedRequest> handed_;  // Guarded by handoff_mutex_.
-  int wake_fd_ = -1;                   // Read end of the wake-up pipe.
+  // (index, generation) of sessions whose source changed; same guard.
+  std::vector<std::pair<uint32_t, uint32_t>> source_progress_;
+  int wake_fd_ = -1;  // Read end of the wake-up pipe.
   int wake_write_fd_ = -1;
   uint64_t wake_buffer_ = 0;
   std::atomic<int> stop_request_{0};  // 1: graceful, 2: immediate.
