@@ -907,7 +907,7 @@ void Shard::SendNext(uint32_t index) {
       if (next.payload_size < blksize) break;  // The last block of the file.
     }
   }
-  if (out.payload_size > 0) {
+  if (out.payload_size > 0 && s.file != nullptr) {
     slot.file = s.file;
     files_.Retain(s.file);
   }

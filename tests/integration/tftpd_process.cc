@@ -162,11 +162,29 @@ TftpdProcess::~TftpdProcess() {
   }
 }
 
+BackgroundProcess::~BackgroundProcess() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    int status;
+    waitpid(pid_, &status, 0);
+  }
+}
+
+absl::Status BackgroundProcess::Start(const std::vector<std::string>& argv) {
+  pid_ = Spawn(argv, dir_.Join("log"));
+  if (pid_ < 0) return absl::InternalError("cannot spawn " + argv[0]);
+  return absl::OkStatus();
+}
+
+std::string BackgroundProcess::log() const {
+  return ReadFile(dir_.Join("log"));
+}
+
 absl::Status TftpdProcess::Start(const std::string& root,
                                  std::vector<std::string> extra_flags,
                                  const std::string& address) {
   const std::string port_file = dir_.Join("port");
-  std::vector<std::string> argv = {"server/tftpd"};
+  std::vector<std::string> argv = {binary_};
   if (!root.empty()) argv.push_back("--root=" + root);
   argv.insert(argv.end(), {
                               "--address=" + address,
@@ -185,7 +203,7 @@ absl::Status TftpdProcess::Start(const std::string& root,
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   pid_ = deny_io_uring_ ? SpawnWithoutIoUring(argv, dir_.Join("log"))
                         : Spawn(argv, dir_.Join("log"));
-  if (pid_ < 0) return absl::InternalError("cannot spawn server/tftpd");
+  if (pid_ < 0) return absl::InternalError("cannot spawn " + binary_);
   const auto give_up = Clock::now() + std::chrono::seconds(20);
   while (Clock::now() < give_up) {
     int port = 0;

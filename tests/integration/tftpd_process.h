@@ -58,6 +58,9 @@ class TftpdProcess {
   // Before Start: run the server under a seccomp filter that refuses
   // io_uring_setup with EPERM, as container runtimes' default profiles do.
   void DenyIoUring() { deny_io_uring_ = true; }
+  // Before Start: run another program built on the runner (an example)
+  // instead of server/tftpd; a path relative to the runfiles root.
+  void set_binary(std::string path) { binary_ = std::move(path); }
   // SIGTERM, then the exit code.
   int Stop();
   uint16_t port() const { return port_; }
@@ -75,6 +78,20 @@ class TftpdProcess {
   pid_t pid_ = -1;
   uint16_t port_ = 0;
   bool deny_io_uring_ = false;
+  std::string binary_ = "server/tftpd";
+};
+
+// Any other program run in the background for a test (an HTTP origin),
+// killed at destruction; its stdout and stderr go to log().
+class BackgroundProcess {
+ public:
+  ~BackgroundProcess();
+  absl::Status Start(const std::vector<std::string>& argv);
+  std::string log() const;
+
+ private:
+  TempDir dir_;
+  pid_t pid_ = -1;
 };
 
 // A UDP socket for hand-made packets.
