@@ -23,8 +23,8 @@
 
 #include <regex.h>
 
-#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -73,13 +73,20 @@ class RemapRules {
 // go on reading the previous set.
 class RemapTable {
  public:
-  std::shared_ptr<const RemapRules> get() const { return rules_.load(); }
+  // A copy of the pointer under a lock held for nothing else: uncontended
+  // but for the moment of a reload.
+  std::shared_ptr<const RemapRules> get() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return rules_;
+  }
   void set(std::shared_ptr<const RemapRules> rules) {
-    rules_.store(std::move(rules));
+    std::lock_guard<std::mutex> lock(mutex_);
+    rules_.swap(rules);
   }
 
  private:
-  std::atomic<std::shared_ptr<const RemapRules>> rules_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const RemapRules> rules_;
 };
 
 }  // namespace tftpd

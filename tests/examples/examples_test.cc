@@ -17,10 +17,6 @@
 namespace tftpd::testing {
 namespace {
 
-constexpr int kData = 3;
-constexpr int kError = 5;
-constexpr int kOack = 6;
-
 // Downloads `name` with curl; the file's content, or "<failed: ...>".
 std::string Fetch(const TftpdProcess& server, const std::string& name) {
   TempDir scratch;
@@ -41,42 +37,10 @@ size_t Count(const std::string& haystack, const std::string& needle) {
   return n;
 }
 
-// Reads a transfer by hand (no options, 512-byte blocks) until its end:
-// the bytes, or the ERROR that ended it.
-struct HandResult {
-  std::string bytes;
-  int error_code = -1;
-  std::string error_message;
-  bool timed_out = false;
-};
-HandResult ReadByHand(const TftpdProcess& server, const std::string& name,
-                      std::chrono::milliseconds first_wait) {
-  HandResult result;
-  RawClient client;
-  const io::SocketAddress service =
-      *io::SocketAddress::Parse("127.0.0.1", server.port());
-  client.SendTo(service, RequestPacket(1, name));
-  auto limit = first_wait;
-  while (true) {
-    auto reply = client.Receive(limit);
-    limit = std::chrono::milliseconds(5000);
-    if (!reply.has_value()) {
-      result.timed_out = true;
-      return result;
-    }
-    const std::string& d = reply->first;
-    if (OpcodeOf(d) == kError) {
-      result.error_code = ErrorCodeOf(d);
-      result.error_message = d.substr(4, d.size() > 5 ? d.size() - 5 : 0);
-      return result;
-    }
-    if (OpcodeOf(d) != kData) return result;
-    const uint16_t block = static_cast<uint16_t>(
-        (static_cast<uint8_t>(d[2]) << 8) | static_cast<uint8_t>(d[3]));
-    result.bytes += d.substr(4);
-    client.SendTo(reply->second, AckPacket(block));
-    if (d.size() < 4 + 512) return result;
-  }
+HandRead ReadByHand(const TftpdProcess& server, const std::string& name,
+                    std::chrono::milliseconds first_wait) {
+  return ReadTransferByHand(
+      *io::SocketAddress::Parse("127.0.0.1", server.port()), name, first_wait);
 }
 
 TEST(BootConfigServer, ConfigsByMacByAddressAndDefault) {
@@ -221,7 +185,7 @@ TEST_F(HttpOrigin, AStormFetchesEachFileFromTheOriginOnce) {
 }
 
 TEST_F(HttpOrigin, AMissingFileIsError1) {
-  const HandResult r =
+  const HandRead r =
       ReadByHand(server_, "nothing/here", std::chrono::seconds(5));
   EXPECT_EQ(r.error_code, 1) << server_.log();
   EXPECT_EQ(r.error_message, "file not found");
@@ -230,15 +194,14 @@ TEST_F(HttpOrigin, AMissingFileIsError1) {
 TEST_F(HttpOrigin, ASlowOriginIsWaitedFor) {
   // The origin answers after 2 s; the client's own retries of the request
   // meet the waiting transfer, and the file arrives whole.
-  const HandResult r =
+  const HandRead r =
       ReadByHand(server_, "slow/kernel", std::chrono::seconds(5));
   EXPECT_FALSE(r.timed_out) << server_.log();
   EXPECT_EQ(r.bytes, ReadFile(origin_root_.Join("kernel")));
 }
 
 TEST_F(HttpOrigin, AnOriginDyingMidTransferEndsItWithAnError) {
-  const HandResult r =
-      ReadByHand(server_, "die/kernel", std::chrono::seconds(5));
+  const HandRead r = ReadByHand(server_, "die/kernel", std::chrono::seconds(5));
   EXPECT_EQ(r.error_code, 0) << server_.log();
   EXPECT_TRUE(absl::StartsWith(r.error_message, "origin failed"))
       << r.error_message;

@@ -1,8 +1,15 @@
 // The binary as an operator meets it: the bundled root with no flags, the
-// first log line, --help, and stopping on a signal.
+// first log line, --help, stopping on a signal, the map file and its reload,
+// and the metrics endpoint.
+#include <signal.h>
+
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/integration/tftpd_process.h"
 
@@ -31,7 +38,8 @@ TEST(Lifecycle, HelpExplainsEveryFlag) {
   for (const char* flag :
        {"-root", "-address", "-port", "-threads", "-blksize_max",
         "-windowsize_max", "-timeout", "-retries", "-max_sessions", "-rcvbuf",
-        "-log_level", "-flagfile"}) {
+        "-log_level", "-flagfile", "-map_file", "-metrics_address",
+        "-stats_interval", "-source_timeout"}) {
     EXPECT_TRUE(absl::StrContains(result.output, flag)) << flag;
   }
 }
@@ -132,6 +140,102 @@ TEST(Lifecycle, SigtermEndsTransfersAfterTheGraceAndPrintsCounters) {
   EXPECT_TRUE(absl::StrContains(log, "tftpd stopped:")) << log;
   EXPECT_TRUE(absl::StrContains(log, "sessions_started=1")) << log;
   EXPECT_TRUE(absl::StrContains(log, "sessions_aborted=1")) << log;
+}
+
+TEST(Lifecycle, MapFileRewritesNamesAndReloadsOnSighup) {
+  TempDir dir;
+  dir.Write("root/Boot/x64/wdsnbp.com", "boot program");
+  dir.Write("root/127.0.0.1/pxelinux.cfg/default", "per-client config");
+  dir.Write("root/pxelinux.cfg/default", "shared config");
+  const std::string map = dir.Join("rules");
+  dir.Write("rules",
+            "rg \\\\ /           # backslashes to slashes\n"
+            "ri ^[a-z]:            # drive letters\n"
+            "r ^/+\n"
+            "a ^secret             # refused\n");
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, dir.Join("root"), {"--map_file=" + map},
+                      "127.0.0.1");
+  const io::SocketAddress service =
+      *io::SocketAddress::Parse("127.0.0.1", server.port());
+  auto read = [&](const std::string& name) {
+    return ReadTransferByHand(service, name, std::chrono::seconds(2));
+  };
+  EXPECT_EQ(read("C:\\Boot\\x64\\wdsnbp.com").bytes, "boot program");
+  EXPECT_EQ(read("pxelinux.cfg/default").bytes, "shared config");
+  EXPECT_EQ(read("secret/key").error_code, 2);
+  // Per-client directories from now on; a broken file is refused and the
+  // rules in force stay.
+  dir.Write("rules", "r ^pxelinux\\.cfg/ \\i/pxelinux.cfg/\n");
+  server.Signal(SIGHUP);
+  server.LogOnceItContains("SIGHUP: 1 rules loaded");
+  EXPECT_EQ(read("pxelinux.cfg/default").bytes, "per-client config");
+  dir.Write("rules", "q what\n");
+  server.Signal(SIGHUP);
+  const std::string log =
+      server.LogOnceItContains("the previous rules stay in force");
+  EXPECT_TRUE(absl::StrContains(log, "line 1")) << log;
+  EXPECT_EQ(read("pxelinux.cfg/default").bytes, "per-client config");
+}
+
+TEST(Lifecycle, ABrokenMapFileIsAStartupError) {
+  TempDir dir;
+  dir.Write("rules", "r a b\nr (unclosed\n");
+  TftpdProcess server;
+  const absl::Status started =
+      server.Start(dir.path(), {"--map_file=" + dir.Join("rules")});
+  EXPECT_FALSE(started.ok());
+  EXPECT_TRUE(absl::StrContains(started.message(), "line 2")) << started;
+}
+
+TEST(Lifecycle, MetricsAreScrapedOverHttp) {
+  TempDir root;
+  root.Write("f", "file");
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, root.path(), {"--metrics_address=127.0.0.1:0"},
+                      "127.0.0.1");
+  const io::SocketAddress service =
+      *io::SocketAddress::Parse("127.0.0.1", server.port());
+  ASSERT_EQ(ReadTransferByHand(service, "f", std::chrono::seconds(2)).bytes,
+            "file");
+  ASSERT_EQ(ReadTransferByHand(service, "missing", std::chrono::seconds(2))
+                .error_code,
+            1);
+  const std::string log = server.LogOnceItContains("metrics at http://");
+  const size_t at = log.find("http://");
+  ASSERT_NE(at, std::string::npos) << log;
+  const std::string url = log.substr(at, log.find('\n', at) - at);
+  // The transfer's line comes when the server reads the last ACK.
+  server.LogOnceItContains("outcome=completed");
+  const CommandResult scrape = RunCommand({"curl", "-sS", url});
+  ASSERT_EQ(scrape.exit_code, 0) << scrape.output;
+  const std::string& text = scrape.output;
+  EXPECT_TRUE(
+      absl::StrContains(text, "# TYPE tftpd_sessions_completed_total counter"))
+      << text;
+  uint64_t completed = 0;
+  uint64_t not_found = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    uint64_t value = 0;
+    const size_t space = line.rfind(' ');
+    if (space == absl::string_view::npos ||
+        !absl::SimpleAtoi(line.substr(space + 1), &value)) {
+      continue;
+    }
+    if (absl::StartsWith(line, "tftpd_sessions_completed_total{")) {
+      completed += value;
+    }
+    if (absl::StartsWith(line, "tftpd_requests_refused_by_reason_total{") &&
+        absl::StrContains(line, "reason=\"not_found\"")) {
+      not_found += value;
+    }
+  }
+  EXPECT_EQ(completed, 1u) << text;
+  EXPECT_EQ(not_found, 1u) << text;
+  const CommandResult wrong =
+      RunCommand({"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                  url.substr(0, url.rfind('/')) + "/other"});
+  EXPECT_EQ(wrong.output, "404");
 }
 
 }  // namespace

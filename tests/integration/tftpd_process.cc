@@ -162,6 +162,48 @@ TftpdProcess::~TftpdProcess() {
   }
 }
 
+HandRead ReadTransferByHand(const io::SocketAddress& service,
+                            const std::string& name,
+                            std::chrono::milliseconds first_wait,
+                            const std::vector<std::string>& options) {
+  HandRead result;
+  RawClient client(service.family() == AF_INET6 ? "::1" : "127.0.0.1");
+  client.SendTo(service, RequestPacket(1, name, "octet", options));
+  size_t blksize = 512;
+  for (size_t i = 0; i + 1 < options.size(); i += 2) {
+    if (options[i] == "blksize") blksize = std::stoul(options[i + 1]);
+  }
+  auto limit = first_wait;
+  uint16_t expected = 1;
+  while (true) {
+    auto reply = client.Receive(limit);
+    limit = std::chrono::milliseconds(5000);
+    if (!reply.has_value()) {
+      result.timed_out = true;
+      return result;
+    }
+    const std::string& d = reply->first;
+    const int opcode = OpcodeOf(d);
+    if (opcode == 5) {
+      result.error_code = ErrorCodeOf(d);
+      result.error_message = d.size() > 5 ? d.substr(4, d.size() - 5) : "";
+      return result;
+    }
+    if (opcode == 6) {  // OACK: acknowledge it with ACK 0.
+      client.SendTo(reply->second, AckPacket(0));
+      continue;
+    }
+    if (opcode != 3) return result;
+    const uint16_t block = static_cast<uint16_t>(
+        (static_cast<uint8_t>(d[2]) << 8) | static_cast<uint8_t>(d[3]));
+    client.SendTo(reply->second, AckPacket(block));
+    if (block != expected) continue;  // A retransmission: ACKed again.
+    ++expected;
+    result.bytes += d.substr(4);
+    if (d.size() < 4 + blksize) return result;
+  }
+}
+
 BackgroundProcess::~BackgroundProcess() {
   if (pid_ > 0) {
     kill(pid_, SIGKILL);
@@ -220,6 +262,10 @@ absl::Status TftpdProcess::Start(const std::string& root,
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return absl::DeadlineExceededError("tftpd did not start:\n" + log());
+}
+
+void TftpdProcess::Signal(int signal) {
+  if (pid_ > 0) kill(pid_, signal);
 }
 
 int TftpdProcess::Stop() {

@@ -63,6 +63,8 @@ class TftpdProcess {
   void set_binary(std::string path) { binary_ = std::move(path); }
   // SIGTERM, then the exit code.
   int Stop();
+  // Sends `signal` (SIGHUP: reload the map file).
+  void Signal(int signal);
   uint16_t port() const { return port_; }
   std::string log() const;
   // The log once it contains `text`, or as it is after `limit`: a
@@ -113,6 +115,19 @@ class RawClient {
   int fd_ = -1;
   io::SocketAddress address_;
 };
+
+// A read transfer done by hand with lock-step ACKs: its bytes, or the ERROR
+// that ended it, or a timeout (nothing for `first_wait`, then for 5 s).
+struct HandRead {
+  std::string bytes;
+  int error_code = -1;  // -1: no ERROR came.
+  std::string error_message;
+  bool timed_out = false;
+};
+HandRead ReadTransferByHand(const io::SocketAddress& service,
+                            const std::string& name,
+                            std::chrono::milliseconds first_wait,
+                            const std::vector<std::string>& options = {});
 
 // An RRQ (or WRQ) datagram.
 std::string RequestPacket(uint16_t opcode, const std::string& filename,
