@@ -28,38 +28,46 @@ FileVersion FileVersion::Of(const struct stat& info) {
       int64_t{info.st_mtim.tv_sec} * 1'000'000'000 + info.st_mtim.tv_nsec};
 }
 
-absl::StatusOr<SharedFile*> FileCache::Acquire(int fd,
-                                               const struct stat& info) {
-  const FileVersion key = FileVersion::Of(info);
-  auto it = files_.find(key);
-  if (it != files_.end()) {
-    close(fd);
-    ++it->second->references_;
-    return it->second.get();
+SharedFile* FileCache::Find(const struct stat& info) {
+  auto it = files_.find(FileVersion::Of(info));
+  if (it == files_.end()) return nullptr;
+  SharedFile* file = it->second.get();
+  if (file->idle_) {
+    idle_.erase(file->idle_position_);
+    file->idle_ = false;
+  }
+  ++file->references_;
+  return file;
+}
+
+SharedFile* FileCache::Adopt(const struct stat& info, const uint8_t* data) {
+  const size_t size = static_cast<size_t>(info.st_size);
+  if (SharedFile* existing = Find(info)) {
+    if (data != nullptr) munmap(const_cast<uint8_t*>(data), size);
+    return existing;
   }
   auto file = std::make_unique<SharedFile>();
-  file->version_ = key;
-  file->size_ = static_cast<size_t>(info.st_size);
-  if (file->size_ > 0) {
-    void* data = mmap(nullptr, file->size_, PROT_READ, MAP_SHARED, fd, 0);
-    if (data == MAP_FAILED) {
-      const int error = errno;
-      close(fd);
-      return absl::ErrnoToStatus(error, "mmap");
-    }
-    // Start reading ahead now: the sends fault the pages in otherwise.
-    madvise(data, file->size_, MADV_WILLNEED);
-    file->data_ = static_cast<const uint8_t*>(data);
-  }
-  close(fd);
+  file->version_ = FileVersion::Of(info);
+  file->size_ = size;
+  file->data_ = data;
   file->references_ = 1;
   SharedFile* raw = file.get();
-  files_.emplace(key, std::move(file));
+  files_.emplace(file->version_, std::move(file));
   return raw;
 }
 
 void FileCache::Release(SharedFile* file) {
   if (--file->references_ > 0) return;
+  file->idle_ = true;
+  file->idle_position_ = idle_.insert(idle_.end(), file);
+  if (idle_.size() > kMaxIdle) {
+    SharedFile* oldest = idle_.front();
+    idle_.pop_front();
+    Unmap(oldest);
+  }
+}
+
+void FileCache::Unmap(SharedFile* file) {
   if (file->data_ != nullptr) {
     munmap(const_cast<uint8_t*>(file->data_), file->size_);
   }

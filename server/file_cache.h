@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <vector>
 
@@ -47,6 +48,9 @@ class SharedFile {
   size_t size_ = 0;
   int references_ = 0;
   std::unique_ptr<std::vector<uint8_t>> netascii_;
+  // Unreferenced mappings stay, least recently used first out.
+  std::list<SharedFile*>::iterator idle_position_;
+  bool idle_ = false;
 };
 
 class FileCache {
@@ -56,15 +60,26 @@ class FileCache {
   FileCache& operator=(const FileCache&) = delete;
   ~FileCache();
 
-  // Takes ownership of `fd` (closed before returning) and returns the shared
-  // mapping of that file version with one more reference.
-  absl::StatusOr<SharedFile*> Acquire(int fd, const struct stat& info);
+  // The mapping of this file version with one more reference, or null when
+  // there is none yet (map it with a FileLoader, then Adopt it).
+  SharedFile* Find(const struct stat& info);
+  // Takes `data`, the read-only mapping of the whole file (null for an empty
+  // file), unless a mapping of that version appeared meanwhile (then `data`
+  // is unmapped); returns the version's mapping with one more reference.
+  SharedFile* Adopt(const struct stat& info, const uint8_t* data);
   void Retain(SharedFile* file) { ++file->references_; }
-  // Drops a reference; the last one unmaps the file.
+  // Drops a reference. A mapping nothing references stays for the next
+  // request (boot files are asked for again and again, and mapping a file
+  // means a trip to the loader) until kMaxIdle others are newer.
   void Release(SharedFile* file);
 
+  static constexpr size_t kMaxIdle = 256;
+
  private:
+  void Unmap(SharedFile* file);
+
   absl::flat_hash_map<FileVersion, std::unique_ptr<SharedFile>> files_;
+  std::list<SharedFile*> idle_;
 };
 
 }  // namespace tftpd

@@ -53,12 +53,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
         [raw] { return raw->ShardTotals(); });
   }
   server->receive_buffer_ = sockets.front().receive_buffer;
+  server->loader_ = std::make_unique<FileLoader>(c.loader_threads);
   for (int i = 0; i < c.threads; ++i) {
     // Single listener: the other shards answer refused requests from the
     // listener's socket, which only shard 0 reads and closes.
     server->shards_.push_back(std::make_unique<Shard>(
         i, server->config_, server->root_, server->handler_.get(),
-        server->stats_.get(), sockets[single ? 0 : i],
+        server->stats_.get(), server->loader_.get(), sockets[single ? 0 : i],
         /*owns_service=*/!single || i == 0));
   }
   if (single) {

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "io/socket_address.h"
+#include "server/file_loader.h"
 #include "server/root_directory.h"
 #include "server/server_config.h"
 #include "server/server_stats.h"
@@ -65,6 +66,9 @@ class Server {
   io::SocketAddress address_;
   size_t receive_buffer_ = 0;
   std::vector<std::unique_ptr<Shard>> shards_;
+  // Declared after the shards: destroyed (its threads joined) before them,
+  // since its jobs report to them.
+  std::unique_ptr<FileLoader> loader_;
   std::vector<std::thread> threads_;
   std::atomic<int> running_{0};
 };

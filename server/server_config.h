@@ -49,6 +49,9 @@ struct ServerConfig {
   std::chrono::milliseconds shutdown_grace{2000};
   // Datagram sends in flight per shard; sessions wait for a free one.
   size_t send_slots = 4096;
+  // Threads that map files and read them in (the first request of each file
+  // version on a shard), so that shards never wait for a disk.
+  int loader_threads = 2;
 
   // The framework (request_handler.h). Null: FileHandler, serving `root`.
   std::shared_ptr<RequestHandler> handler;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <netinet/udp.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -89,6 +90,9 @@ struct Shard::Session {
   // A stream that has not begun: no socket and no transfer yet; the request
   // is kept to be negotiated once it begins.
   bool waiting_for_source = false;
+  // A file being mapped by the loader: no socket and no transfer yet.
+  bool waiting_for_file = false;
+  struct stat pending_info {};
   std::string pending_request;
   io::SocketAddress pending_source;
   io::SocketAddress pending_destination;
@@ -122,14 +126,24 @@ struct Shard::SendSlot {
   alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(uint16_t))];
 };
 
+// A mapping the loader finished, for the session that asked.
+struct Shard::LoadedFile {
+  uint32_t index;
+  uint32_t generation;
+  struct stat info;
+  const uint8_t* data;  // Null when mapping failed.
+  int error;
+};
+
 Shard::Shard(int id, const ServerConfig& config, const RootDirectory& root,
              RequestHandler* handler, StatsDispatcher* stats,
-             io::OpenedSocket service, bool owns_service)
+             FileLoader* loader, io::OpenedSocket service, bool owns_service)
     : id_(id),
       config_(config),
       root_(root),
       handler_(handler),
       stats_(stats),
+      loader_(loader),
       service_(service),
       owns_service_(owns_service),
       max_sessions_(std::max<size_t>(
@@ -158,6 +172,12 @@ Shard::~Shard() {
     // The stream may outlive this shard (a cache holds it).
     if (s.stream != nullptr && s.subscription != 0) {
       s.stream->Unsubscribe(s.subscription);
+    }
+  }
+  // Mappings the loader finished after the loop ended.
+  for (const LoadedFile& l : loaded_) {
+    if (l.data != nullptr) {
+      munmap(const_cast<uint8_t*>(l.data), static_cast<size_t>(l.info.st_size));
     }
   }
   if (owns_service_ && service_.fd >= 0) close(service_.fd);
@@ -360,7 +380,7 @@ void Shard::HandleRequest(const io::Datagram& datagram) {
     // open transfer tells which: if it hears from the client again, this
     // was a repeat; if it ends first, this is the next transfer.
     Session& open_session = sessions_[open->second];
-    if (open_session.waiting_for_source) {
+    if (open_session.waiting_for_source || open_session.waiting_for_file) {
       // Its first answer is still being made: nothing can have ended.
       Bump(counters_.duplicate_requests);
       return;
@@ -386,7 +406,11 @@ struct Shard::Prepared {
   std::optional<uint64_t> announced_size;
   // Every byte of `response` is there now (files, bytes); a stream's arrive.
   bool all_available = true;
+  // A file not mapped yet: the loader maps it while the session waits.
+  int load_fd = -1;
+  struct stat load_info {};
 };
+
 
 void Shard::StartTransfer(const io::Datagram& datagram,
                           const tftp::Request& request) {
@@ -444,35 +468,34 @@ void Shard::StartTransfer(const io::Datagram& datagram,
   if (!Prepare(datagram, request, context, std::move(*response), &prepared)) {
     return;
   }
+  if (prepared.load_fd >= 0) {
+    // Mapped and read in by the loader; meanwhile the shard goes on.
+    const uint32_t index = StartWaiting(datagram, std::move(context));
+    Session& s = sessions_[index];
+    s.waiting_for_file = true;
+    s.pending_info = prepared.load_info;
+    const uint32_t generation = s.generation;
+    const struct stat info = prepared.load_info;
+    loader_->Load(
+        prepared.load_fd, static_cast<size_t>(info.st_size),
+        [this, index, generation, info](const uint8_t* data, int error) {
+          PostFileLoaded(LoadedFile{index, generation, info, data, error});
+        });
+    return;
+  }
   if (prepared.kind == Prepared::Kind::kStream) {
     const ResponseStream::State state = prepared.stream->state();
     if (!state.begun && !state.failed) {
       // The source is still working on it: wait, holding no socket and no
       // shard time, until it begins, fails or takes too long. The client's
       // repeats of the request meanwhile are recognised as repeats.
-      const uint32_t index = AllocateSession();
+      const uint32_t index = StartWaiting(datagram, std::move(context));
       Session& s = sessions_[index];
-      s.active = true;
       s.waiting_for_source = true;
-      s.peer = peer_key;
-      s.context = std::move(context);
-      s.pending_request =
-          std::string(reinterpret_cast<const char*>(datagram.payload.data()),
-                      datagram.payload.size());
-      s.pending_source = datagram.source;
-      s.pending_destination = datagram.destination;
       s.stream = prepared.stream;
-      s.started = now_;
-      s.started_wall = std::chrono::system_clock::now();
-      s.last_progress = now_;
       const uint32_t generation = s.generation;
       s.subscription = s.stream->Subscribe(
           [this, index, generation] { PostSourceProgress(index, generation); });
-      by_peer_[peer_key] = index;
-      ++active_;
-      counters_.sessions_active.store(active_, std::memory_order_relaxed);
-      timers_.Schedule(index, s.generation, now_ + config_.source_timeout,
-                       &s.timer);
       // It may have begun between state() and Subscribe.
       PostSourceProgress(index, generation);
       return;
@@ -480,6 +503,112 @@ void Shard::StartTransfer(const io::Datagram& datagram,
   }
   Launch(datagram.source, datagram.destination, request, std::move(context),
          std::move(prepared), std::nullopt);
+}
+
+uint32_t Shard::StartWaiting(const io::Datagram& datagram,
+                             RequestContext context) {
+  const uint32_t index = AllocateSession();
+  Session& s = sessions_[index];
+  s.active = true;
+  s.peer = datagram.source.Unmapped();
+  s.context = std::move(context);
+  s.pending_request =
+      std::string(reinterpret_cast<const char*>(datagram.payload.data()),
+                  datagram.payload.size());
+  s.pending_source = datagram.source;
+  s.pending_destination = datagram.destination;
+  s.started = now_;
+  s.started_wall = std::chrono::system_clock::now();
+  s.last_progress = now_;
+  by_peer_[s.peer] = index;
+  ++active_;
+  counters_.sessions_active.store(active_, std::memory_order_relaxed);
+  timers_.Schedule(index, s.generation, now_ + config_.source_timeout,
+                   &s.timer);
+  return index;
+}
+
+void Shard::PostFileLoaded(const LoadedFile& loaded) {
+  bool first;
+  {
+    std::lock_guard<std::mutex> lock(handoff_mutex_);
+    first = loaded_.empty();
+    loaded_.push_back(loaded);
+  }
+  if (first) Wake();
+}
+
+void Shard::TakeLoadedFiles() {
+  std::vector<LoadedFile> loaded;
+  {
+    std::lock_guard<std::mutex> lock(handoff_mutex_);
+    loaded.swap(loaded_);
+  }
+  for (const LoadedFile& l : loaded) {
+    SharedFile* file =
+        l.data != nullptr ? files_.Adopt(l.info, l.data) : nullptr;
+    Session* s = l.index < sessions_.size() ? &sessions_[l.index] : nullptr;
+    if (s == nullptr || !s->active || s->finishing ||
+        s->generation != l.generation || !s->waiting_for_file) {
+      if (file != nullptr) files_.Release(file);  // Its client is gone.
+      continue;
+    }
+    tftp::Request request;
+    const std::string bytes = s->pending_request;
+    const io::SocketAddress source = s->pending_source;
+    const io::SocketAddress destination = s->pending_destination;
+    RequestContext context = s->context;
+    if (file == nullptr ||
+        !tftp::ParseRequest(
+             absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                 bytes.size()),
+             &request)
+             .ok()) {
+      if (file != nullptr) files_.Release(file);
+      TFTPD_LOG(kWarning, "shard %d: mapping %s: %s", id_,
+                context.requested_path, std::strerror(l.error));
+      EndWaiting(l.index);
+      RefuseRequest(source, context.requested_path,
+                    tftp::ErrorCode::kNotDefined, "cannot read file",
+                    RefusalReason::k_resources);
+      continue;
+    }
+    Prepared prepared;
+    if (!UseFile(file, request.mode == tftp::TransferMode::kNetascii, source,
+                 context.requested_path, &prepared)) {
+      EndWaiting(l.index);
+      continue;
+    }
+    s->waiting_for_file = false;
+    Launch(source, destination, request, std::move(context),
+           std::move(prepared), l.index);
+  }
+}
+
+bool Shard::UseFile(SharedFile* file, bool netascii,
+                    const io::SocketAddress& to, const std::string& filename,
+                    Prepared* out) {
+  out->kind = Prepared::Kind::kFile;
+  out->file = file;
+  out->response = file->bytes();
+  if (netascii) {
+    const std::vector<uint8_t>* image =
+        file->NetasciiImage(config_.max_netascii_size);
+    if (image == nullptr) {
+      files_.Release(file);
+      out->file = nullptr;
+      RefuseRequest(to, filename, tftp::ErrorCode::kNotDefined,
+                    "file too large for netascii mode",
+                    RefusalReason::k_unsupported);
+      return false;
+    }
+    out->response = absl::MakeConstSpan(*image);
+  }
+  // An empty response is announced without tsize: curl (lib/tftp.c,
+  // tftp_parse_option_ack) fails any download whose OACK says "tsize 0",
+  // and the empty first block tells every client the size anyway.
+  if (!out->response.empty()) out->announced_size = out->response.size();
+  return true;
 }
 
 bool Shard::Prepare(const io::Datagram& datagram, const tftp::Request& request,
@@ -501,29 +630,19 @@ bool Shard::Prepare(const io::Datagram& datagram, const tftp::Request& request,
                           : RefusalReason::k_access_denied);
         return false;
       }
-      absl::StatusOr<SharedFile*> file = files_.Acquire(opened.fd, opened.info);
-      if (!file.ok()) {
-        RefuseRequest(datagram.source, filename, tftp::ErrorCode::kNotDefined,
-                      "cannot read file", RefusalReason::k_resources);
-        return false;
+      SharedFile* file = files_.Find(opened.info);
+      if (file == nullptr && opened.info.st_size == 0) {
+        file = files_.Adopt(opened.info, nullptr);  // Nothing to map.
       }
-      out->kind = Prepared::Kind::kFile;
-      out->file = *file;
-      out->response = (*file)->bytes();
-      if (netascii) {
-        const std::vector<uint8_t>* image =
-            (*file)->NetasciiImage(config_.max_netascii_size);
-        if (image == nullptr) {
-          files_.Release(*file);
-          out->file = nullptr;
-          RefuseRequest(datagram.source, filename, tftp::ErrorCode::kNotDefined,
-                        "file too large for netascii mode",
-                        RefusalReason::k_unsupported);
-          return false;
-        }
-        out->response = absl::MakeConstSpan(*image);
+      if (file == nullptr) {
+        // A version no transfer on this shard has mapped: the loader maps it.
+        out->kind = Prepared::Kind::kFile;
+        out->load_fd = opened.fd;
+        out->load_info = opened.info;
+        return true;
       }
-      break;
+      close(opened.fd);
+      return UseFile(file, netascii, datagram.source, filename, out);
     }
     case Response::Kind::kBytes: {
       std::string bytes = std::move(response.mutable_text());
@@ -618,6 +737,7 @@ void Shard::Launch(const io::SocketAddress& source,
   Session& s = sessions_[i];
   s.active = true;
   s.waiting_for_source = false;
+  s.waiting_for_file = false;
   s.pending_request.clear();
   s.fd = socket->fd;
   s.peer = peer;
@@ -1001,7 +1121,7 @@ void Shard::FireTimers() {
       },
       [this](uint32_t index) {
         Session& s = sessions_[index];
-        if (s.waiting_for_source) {
+        if (s.waiting_for_source || s.waiting_for_file) {
           if (now_ < s.started + config_.source_timeout) {
             timers_.Schedule(index, s.generation,
                              s.started + config_.source_timeout, &s.timer);
@@ -1010,9 +1130,12 @@ void Shard::FireTimers() {
           const io::SocketAddress source = s.pending_source;
           const std::string filename = s.context.requested_path;
           EndWaiting(index);
+          const bool file = s.waiting_for_file;
           RefuseRequest(source, filename, tftp::ErrorCode::kNotDefined,
-                        "response source did not answer in time",
-                        RefusalReason::k_source_failed);
+                        file ? "file could not be read in time"
+                             : "response source did not answer in time",
+                        file ? RefusalReason::k_resources
+                             : RefusalReason::k_source_failed);
           return;
         }
         s.transfer->OnDeadline(now_);  // Does nothing if it is not yet due.
@@ -1185,6 +1308,7 @@ void Shard::OnWake() {
   if (request > 0) BeginShutdown(request == 2);
   TakeHandedRequests();
   TakeSourceProgress();
+  TakeLoadedFiles();
   backend_->Read(wake_fd_, 0,
                  absl::MakeSpan(reinterpret_cast<uint8_t*>(&wake_buffer_),
                                 sizeof wake_buffer_),
@@ -1205,7 +1329,7 @@ bool Shard::ShutdownComplete() {
     for (uint32_t i = 0; i < sessions_.size(); ++i) {
       Session& s = sessions_[i];
       if (!s.active || s.finishing) continue;
-      if (s.waiting_for_source) {
+      if (s.waiting_for_source || s.waiting_for_file) {
         EndWaiting(i);
         continue;
       }

@@ -23,6 +23,7 @@
 #include "protocol/packet.h"
 #include "protocol/read_session.h"
 #include "server/file_cache.h"
+#include "server/file_loader.h"
 #include "server/request_handler.h"
 #include "server/root_directory.h"
 #include "server/server_config.h"
@@ -38,7 +39,7 @@ class Shard {
   // requests handed over from there (single-listener mode).
   // `stats` (may be null) takes the records of ended transfers.
   Shard(int id, const ServerConfig& config, const RootDirectory& root,
-        RequestHandler* handler, StatsDispatcher* stats,
+        RequestHandler* handler, StatsDispatcher* stats, FileLoader* loader,
         io::OpenedSocket service, bool owns_service = true);
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -69,6 +70,7 @@ class Shard {
   struct Session;
   struct SendSlot;
   struct Prepared;
+  struct LoadedFile;
 
   void OnCompletion(const io::Completion& completion);
   void OnServiceReceive(const io::Completion& completion);
@@ -98,6 +100,16 @@ class Shard {
   void PostSourceProgress(uint32_t index, uint32_t generation);
   void TakeSourceProgress();
   void OnSourceProgress(uint32_t index);
+  // A session that waits (for its source or the loader): by_peer_ knows
+  // it, its timer bounds the wait.
+  uint32_t StartWaiting(const io::Datagram& datagram, RequestContext context);
+  // Any thread (the loader): a file this shard asked for is mapped.
+  void PostFileLoaded(const LoadedFile& loaded);
+  void TakeLoadedFiles();
+  // `file` (one reference, handed over) as the response, in the transfer
+  // mode; false after refusing.
+  bool UseFile(SharedFile* file, bool netascii, const io::SocketAddress& to,
+               const std::string& filename, Prepared* out);
   // A session that waited for its source ends without a transfer.
   void EndWaiting(uint32_t index);
   void RefuseRequest(const io::SocketAddress& to, const std::string& filename,
@@ -129,6 +141,7 @@ class Shard {
   const RootDirectory& root_;
   RequestHandler* const handler_;
   StatsDispatcher* const stats_;
+  FileLoader* const loader_;
   io::OpenedSocket service_;
   const bool owns_service_;
   std::vector<Shard*> handoff_targets_;
@@ -136,7 +149,8 @@ class Shard {
   std::vector<HandedRequest> handed_;  // Guarded by handoff_mutex_.
   // (index, generation) of sessions whose source changed; same guard.
   std::vector<std::pair<uint32_t, uint32_t>> source_progress_;
-  int wake_fd_ = -1;  // Read end of the wake-up pipe.
+  std::vector<LoadedFile> loaded_;  // From the loader; same guard.
+  int wake_fd_ = -1;                // Read end of the wake-up pipe.
   int wake_write_fd_ = -1;
   uint64_t wake_buffer_ = 0;
   std::atomic<int> stop_request_{0};  // 1: graceful, 2: immediate.
