@@ -28,15 +28,6 @@ std::string Fetch(const TftpdProcess& server, const std::string& name) {
   return ReadFile(out);
 }
 
-size_t Count(const std::string& haystack, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos;
-       at = haystack.find(needle, at + 1)) {
-    ++n;
-  }
-  return n;
-}
-
 HandRead ReadByHand(const TftpdProcess& server, const std::string& name,
                     std::chrono::milliseconds first_wait) {
   return ReadTransferByHand(
@@ -180,8 +171,8 @@ TEST_F(HttpOrigin, AStormFetchesEachFileFromTheOriginOnce) {
   EXPECT_EQ(Fetch(server_, "initrd"), ReadFile(origin_root_.Join("initrd")));
   EXPECT_EQ(Fetch(server_, "empty"), "");
   const std::string log = origin_.log();
-  EXPECT_EQ(Count(log, "GET /kernel\n"), 1u) << log;
-  EXPECT_EQ(Count(log, "GET /initrd\n"), 1u) << log;
+  EXPECT_EQ(CountOccurrences(log, "GET /kernel\n"), 1u) << log;
+  EXPECT_EQ(CountOccurrences(log, "GET /initrd\n"), 1u) << log;
 }
 
 TEST_F(HttpOrigin, AMissingFileIsError1) {
@@ -208,7 +199,7 @@ TEST_F(HttpOrigin, AnOriginDyingMidTransferEndsItWithAnError) {
   EXPECT_LT(r.bytes.size(), size_t{1} << 20);
   // The failed fetch is not cached: asked again, the origin is asked again.
   ReadByHand(server_, "die/kernel", std::chrono::seconds(5));
-  EXPECT_EQ(Count(origin_.log(), "GET /die/kernel\n"), 2u);
+  EXPECT_EQ(CountOccurrences(origin_.log(), "GET /die/kernel\n"), 2u);
   // The server carries on.
   EXPECT_EQ(Fetch(server_, "initrd"), ReadFile(origin_root_.Join("initrd")));
 }

@@ -162,6 +162,16 @@ TftpdProcess::~TftpdProcess() {
   }
 }
 
+size_t CountOccurrences(const std::string& haystack,
+                        const std::string& needle) {
+  size_t count = 0;
+  for (size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
 HandRead ReadTransferByHand(const io::SocketAddress& service,
                             const std::string& name,
                             std::chrono::milliseconds first_wait,

@@ -33,6 +33,9 @@ class TempDir {
 
 std::string ReadFile(const std::string& path);
 
+// How many times `needle` occurs in `haystack` (overlaps counted).
+size_t CountOccurrences(const std::string& haystack, const std::string& needle);
+
 // Deterministic content that differs block to block.
 std::string TestContent(size_t size, uint32_t seed = 1);
 

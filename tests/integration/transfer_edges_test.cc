@@ -16,21 +16,12 @@ namespace {
 constexpr int kData = 3;
 constexpr int kOack = 6;
 
-size_t CountOf(const std::string& haystack, const std::string& needle) {
-  size_t count = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos;
-       at = haystack.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
-}
-
 // The transfer lines of `log`, once there are `want` of them or after 5 s.
 std::vector<std::string> TransferLines(const TftpdProcess& server,
                                        size_t want) {
   const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   std::string log = server.log();
-  while (CountOf(log, " transfer peer=") < want &&
+  while (CountOccurrences(log, " transfer peer=") < want &&
          std::chrono::steady_clock::now() < limit) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     log = server.log();
