@@ -17,6 +17,10 @@ namespace {
 // instead of spinning a shard.
 constexpr int kMaxRuleVisits = 1024;
 constexpr int kMaxGlobalRepeats = 1024;
+// Rewrites may grow a name (an s rule doubling it on every restart would
+// otherwise take all memory); past this, the request is refused. Requests
+// carry at most 503 bytes of name.
+constexpr size_t kMaxRewrittenLength = 4096;
 
 // The next field of `line` from `*at`: leading blanks skipped, ended by an
 // unescaped blank or '#'; backslashes are kept for the next stage.
@@ -221,9 +225,8 @@ RemapRules::Result RemapRules::Apply(absl::string_view path, bool write,
       }
       if (rule.abort) {
         result.refused = true;
-        result.message = rule.replacement.empty()
-                             ? "access denied"
-                             : Expand(rule.replacement, current, match, client);
+        result.message = Expand(rule.replacement, current, match, client);
+        if (result.message.empty()) result.message = "access denied";
         return result;
       }
       if (rule.rewrite) {
@@ -232,6 +235,11 @@ RemapRules::Result RemapRules::Apply(absl::string_view path, bool write,
         current = absl::StrCat(current.substr(0, start),
                                Expand(rule.replacement, current, match, client),
                                current.substr(end));
+        if (current.size() > kMaxRewrittenLength) {
+          result.refused = true;
+          result.message = "remapped name too long";
+          return result;
+        }
       }
       if (!rule.global) break;
       if (repeat + 1 >= kMaxGlobalRepeats) {
