@@ -61,10 +61,12 @@ int Openat2(int, const char*, uint64_t, uint64_t) {
 }
 #endif
 
-// Checks that `path_fd` (an O_PATH descriptor) is a regular file, then opens
-// it for reading through `open_for_read` and checks it is still the same file.
+// Checks that `path_fd` (an O_PATH descriptor) is a regular file (readable by
+// everyone, when `world_readable_only`), then opens it for reading through
+// `open_for_read` and checks it is still the same file.
 template <typename OpenForRead>
-OpenedFile OpenRegular(int path_fd, OpenForRead open_for_read) {
+OpenedFile OpenRegular(int path_fd, bool world_readable_only,
+                       OpenForRead open_for_read) {
   struct stat before;
   if (fstat(path_fd, &before) != 0) {
     const int error = errno;
@@ -74,6 +76,11 @@ OpenedFile OpenRegular(int path_fd, OpenForRead open_for_read) {
   close(path_fd);
   if (!S_ISREG(before.st_mode)) {
     return Refuse(ErrorCode::kAccessViolation, "not a regular file");
+  }
+  // As tftpd-hpa: a file its owner did not make public is not served, even
+  // to a server running as root (--permissive serves it).
+  if (world_readable_only && (before.st_mode & S_IROTH) == 0) {
+    return Refuse(ErrorCode::kAccessViolation, "file is not world-readable");
   }
   // O_NONBLOCK: should the name have been swapped for a FIFO meanwhile,
   // opening it must not block the shard.
@@ -110,7 +117,8 @@ absl::StatusOr<RootDirectory> RootDirectory::Open(const std::string& path,
 RootDirectory::RootDirectory(RootDirectory&& other) noexcept
     : fd_(other.fd_),
       path_(std::move(other.path_)),
-      use_openat2_(other.use_openat2_.load()) {
+      use_openat2_(other.use_openat2_.load()),
+      world_readable_only_(other.world_readable_only_) {
   other.fd_ = -1;
 }
 
@@ -120,6 +128,7 @@ RootDirectory& RootDirectory::operator=(RootDirectory&& other) noexcept {
     fd_ = other.fd_;
     path_ = std::move(other.path_);
     use_openat2_ = other.use_openat2_.load();
+    world_readable_only_ = other.world_readable_only_;
     other.fd_ = -1;
   }
   return *this;
@@ -152,7 +161,7 @@ OpenedFile RootDirectory::OpenWithOpenat2(const std::string& name) const {
     }
     return RefuseErrno(errno);
   }
-  return OpenRegular(path_fd, [&] {
+  return OpenRegular(path_fd, world_readable_only_, [&] {
     return Openat2(fd_, name.c_str(), kReadFlags, kResolve);
   });
 }
@@ -195,7 +204,7 @@ OpenedFile RootDirectory::OpenPortably(const std::string& name) const {
     close(dir);
     return Refuse(ErrorCode::kAccessViolation, "symlinks are not followed");
   }
-  OpenedFile out = OpenRegular(path_fd, [&] {
+  OpenedFile out = OpenRegular(path_fd, world_readable_only_, [&] {
     return openat(dir, leaf.c_str(), kReadFlags | O_NOFOLLOW);
   });
   close(dir);

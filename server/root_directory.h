@@ -47,6 +47,9 @@ class RootDirectory {
   OpenedFile OpenFile(absl::string_view name) const;
   const std::string& path() const { return path_; }
   bool uses_openat2() const { return use_openat2_.load(); }
+  // By default only files everyone may read are served (set before serving).
+  void set_world_readable_only(bool only) { world_readable_only_ = only; }
+  bool world_readable_only() const { return world_readable_only_; }
 
  private:
   RootDirectory(int fd, std::string path, bool use_openat2)
@@ -58,6 +61,7 @@ class RootDirectory {
   std::string path_;
   // Cleared for good when the kernel answers ENOSYS (shards share the root).
   mutable std::atomic<bool> use_openat2_{true};
+  bool world_readable_only_ = true;
 };
 
 }  // namespace tftpd

@@ -15,6 +15,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   absl::StatusOr<RootDirectory> root =
       RootDirectory::Open(config.root, config.resolver);
   if (!root.ok()) return root.status();
+  root->set_world_readable_only(!config.permissive);
   std::unique_ptr<Server> server(
       new Server(std::move(config), std::move(*root)));
   ServerConfig& c = server->config_;

@@ -33,6 +33,8 @@ enum class ListenerMode {
 struct ServerConfig {
   std::string root;
   RootDirectory::Resolver resolver = RootDirectory::Resolver::kAuto;
+  // Serve files that are not world-readable too (tftpd-hpa's --permissive).
+  bool permissive = false;
   // Port 0 binds an ephemeral port (shared by every shard).
   io::SocketAddress address;
   int threads = 1;

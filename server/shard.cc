@@ -411,7 +411,6 @@ struct Shard::Prepared {
   struct stat load_info {};
 };
 
-
 void Shard::StartTransfer(const io::Datagram& datagram,
                           const tftp::Request& request) {
   const io::SocketAddress peer_key = datagram.source.Unmapped();

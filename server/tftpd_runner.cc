@@ -66,6 +66,10 @@ DEFINE_double(shutdown_grace, 2.0,
 DEFINE_bool(portable_resolver, false,
             "Resolve names with the portable walk (no symlinks followed) "
             "instead of openat2(RESOLVE_BENEATH).");
+DEFINE_bool(permissive, false,
+            "Serve files that are not world-readable too. By default only "
+            "files everyone may read are served, as tftpd-hpa does, even "
+            "when tftpd runs as root.");
 DEFINE_string(io_backend, "auto",
               "Event backend: auto (io_uring when the kernel allows it, else "
               "epoll, with a log line saying why), io_uring, epoll, or kqueue "
@@ -216,6 +220,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   if (FLAGS_portable_resolver) {
     config.resolver = RootDirectory::Resolver::kPortable;
   }
+  config.permissive = FLAGS_permissive;
   if (!(FLAGS_stats_interval >= 0) || !(FLAGS_source_timeout > 0)) {
     return absl::InvalidArgumentError(
         "--stats_interval must not be negative and --source_timeout must be "

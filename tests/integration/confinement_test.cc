@@ -187,6 +187,26 @@ TEST_P(Confinement, ANewRequestRightAfterTheLastPacketIsAnsweredAtOnce) {
   EXPECT_EQ(next->first.substr(4), "deep");
 }
 
+TEST_P(Confinement, FilesNotWorldReadableAreRefused) {
+  dir_.Write("root/private.key", "secret");
+  ASSERT_EQ(chmod((root_ + "/private.key").c_str(), 0640), 0);
+  const std::string reply = Ask("private.key");
+  EXPECT_EQ(ErrorCodeOf(reply), kAccessViolation);
+  EXPECT_NE(reply.find("not world-readable"), std::string::npos);
+}
+
+TEST(Permissions, PermissiveServesFilesNotWorldReadable) {
+  TempDir root;
+  root.Write("private.key", "secret");
+  ASSERT_EQ(chmod(root.Join("private.key").c_str(), 0600), 0);
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, root.path(), {"--permissive"}, "127.0.0.1");
+  const HandRead r =
+      ReadTransferByHand(*io::SocketAddress::Parse("127.0.0.1", server.port()),
+                         "private.key", std::chrono::seconds(2));
+  EXPECT_EQ(r.bytes, "secret");
+}
+
 INSTANTIATE_TEST_SUITE_P(Resolvers, Confinement, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& info) {
                            return info.param ? "portable" : "openat2";
