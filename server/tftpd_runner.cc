@@ -1,6 +1,8 @@
 #include "server/tftpd_runner.h"
 
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -66,6 +68,15 @@ DEFINE_double(shutdown_grace, 2.0,
 DEFINE_bool(portable_resolver, false,
             "Resolve names with the portable walk (no symlinks followed) "
             "instead of openat2(RESOLVE_BENEATH).");
+DEFINE_string(user, "",
+              "Once the port is bound and the workers run, switch to this "
+              "user (and its group), dropping root. Files must then be "
+              "readable by that user.");
+DEFINE_bool(chroot, false,
+            "Once serving, confine the process to --root with chroot(2) "
+            "(tftpd-hpa's --secure); needs root. --map_file is then read "
+            "from inside the root on SIGHUP.");
+DEFINE_bool(secure, false, "The same as --chroot.");
 DEFINE_bool(permissive, false,
             "Serve files that are not world-readable too. By default only "
             "files everyone may read are served, as tftpd-hpa does, even "
@@ -221,6 +232,10 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
     config.resolver = RootDirectory::Resolver::kPortable;
   }
   config.permissive = FLAGS_permissive;
+  if (!FLAGS_user.empty() && getpwnam(FLAGS_user.c_str()) == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--user: no such user: ", FLAGS_user));
+  }
   if (!(FLAGS_stats_interval >= 0) || !(FLAGS_source_timeout > 0)) {
     return absl::InvalidArgumentError(
         "--stats_interval must not be negative and --source_timeout must be "
@@ -240,6 +255,41 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
     config.remap->set(*rules);
   }
   return config;
+}
+
+// --chroot/--secure, then --user. setgid and setuid apply to every thread
+// (glibc signals the others), so the shards started meanwhile drop too.
+absl::Status DropPrivileges(const std::string& root) {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  if (!FLAGS_user.empty()) {
+    errno = 0;
+    const passwd* entry = getpwnam(FLAGS_user.c_str());
+    if (entry == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("--user: no such user: ", FLAGS_user));
+    }
+    uid = entry->pw_uid;
+    gid = entry->pw_gid;
+  }
+  if (FLAGS_chroot || FLAGS_secure) {
+    if (chroot(root.c_str()) != 0 || chdir("/") != 0) {
+      return absl::ErrnoToStatus(errno, "--chroot: chroot " + root);
+    }
+    TFTPD_LOG(kInfo, "confined to %s", root);
+  }
+  if (!FLAGS_user.empty()) {
+    if (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+      return absl::ErrnoToStatus(errno,
+                                 "--user: cannot switch to " + FLAGS_user);
+    }
+    if (uid != 0 && setuid(0) == 0) {
+      return absl::PermissionDeniedError("--user: root could be regained");
+    }
+    TFTPD_LOG(kInfo, "running as %s (uid %d, gid %d)", FLAGS_user,
+              static_cast<int>(uid), static_cast<int>(gid));
+  }
+  return absl::OkStatus();
 }
 
 void ReloadMapFile(RemapTable* table) {
@@ -391,6 +441,14 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
     const std::string tmp = FLAGS_port_file + ".tmp";
     std::ofstream(tmp) << (*server)->address().port() << "\n";
     std::rename(tmp.c_str(), FLAGS_port_file.c_str());
+  }
+  // Last, with everything that needs privileges done: sockets bound, rings
+  // created (their memory is pinned as root), the port file written.
+  if (absl::Status s = DropPrivileges((*server)->root().path()); !s.ok()) {
+    TFTPD_LOG(kError, "cannot start: %s", s.message());
+    (*server)->Stop(/*immediate=*/true);
+    (*server)->Wait();
+    return 1;
   }
 
   // The shards run until a signal stops them (or one fails on its own).

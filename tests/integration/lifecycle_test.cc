@@ -1,7 +1,10 @@
 // The binary as an operator meets it: the bundled root with no flags, the
 // first log line, --help, stopping on a signal, the map file and its reload,
 // and the metrics endpoint.
+#include <pwd.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -9,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/integration/tftpd_process.h"
@@ -186,6 +190,48 @@ TEST(Lifecycle, ABrokenMapFileIsAStartupError) {
       server.Start(dir.path(), {"--map_file=" + dir.Join("rules")});
   EXPECT_FALSE(started.ok());
   EXPECT_TRUE(absl::StrContains(started.message(), "line 2")) << started;
+}
+
+TEST(Lifecycle, DropsToAnotherUserAndConfinesItselfToTheRoot) {
+  TempDir root;
+  root.Write("f", "served after dropping root");
+  // The unprivileged user must be able to search the root itself.
+  ASSERT_EQ(chmod(root.path().c_str(), 0755), 0);
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, root.path(), {"--user=nobody", "--chroot"},
+                      "127.0.0.1");
+  const std::string log = server.LogOnceItContains("running as nobody");
+  ASSERT_TRUE(absl::StrContains(log, "running as nobody")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "confined to")) << log;
+  const std::string status =
+      ReadFile("/proc/" + std::to_string(server.pid()) + "/status");
+  const passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  EXPECT_TRUE(
+      absl::StrContains(status, absl::StrCat("\nUid:\t", nobody->pw_uid, "\t")))
+      << status;
+  char target[4096];
+  const ssize_t n =
+      readlink(("/proc/" + std::to_string(server.pid()) + "/root").c_str(),
+               target, sizeof target - 1);
+  ASSERT_GT(n, 0);
+  char real[4096];
+  ASSERT_NE(realpath(root.path().c_str(), real), nullptr);
+  EXPECT_EQ(std::string(target, static_cast<size_t>(n)), std::string(real));
+  EXPECT_EQ(
+      ReadTransferByHand(*io::SocketAddress::Parse("127.0.0.1", server.port()),
+                         "f", std::chrono::seconds(2))
+          .bytes,
+      "served after dropping root");
+}
+
+TEST(Lifecycle, AnUnknownUserIsAStartupError) {
+  TempDir root;
+  TftpdProcess server;
+  const absl::Status started =
+      server.Start(root.path(), {"--user=no-such-user-here"});
+  EXPECT_FALSE(started.ok());
+  EXPECT_TRUE(absl::StrContains(started.message(), "no such user")) << started;
 }
 
 TEST(Lifecycle, MetricsAreScrapedOverHttp) {

@@ -69,6 +69,7 @@ class TftpdProcess {
   // Sends `signal` (SIGHUP: reload the map file).
   void Signal(int signal);
   uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string log() const;
   // The log once it contains `text`, or as it is after `limit`: a
   // transfer's line is written when the server reads the client's last
