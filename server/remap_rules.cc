@@ -15,12 +15,12 @@ namespace {
 // Bounds on rule evaluation: a rule set that loops (s rules that keep
 // matching, a g rule whose replacement matches again) refuses the request
 // instead of spinning a shard.
-constexpr int kMaxRuleVisits = 1024;
+constexpr int kMaxRuleVisits = 256;
 constexpr int kMaxGlobalRepeats = 1024;
 // Rewrites may grow a name (an s rule doubling it on every restart would
 // otherwise take all memory); past this, the request is refused. Requests
 // carry at most 503 bytes of name.
-constexpr size_t kMaxRewrittenLength = 4096;
+constexpr size_t kMaxRewrittenLength = 1024;
 
 // The next field of `line` from `*at`: leading blanks skipped, ended by an
 // unescaped blank or '#'; backslashes are kept for the next stage.

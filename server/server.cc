@@ -55,12 +55,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   }
   server->receive_buffer_ = sockets.front().receive_buffer;
   server->loader_ = std::make_unique<FileLoader>(c.loader_threads);
+  server->guard_ = std::make_unique<AddressGuard>(c.address_limits);
   for (int i = 0; i < c.threads; ++i) {
     // Single listener: the other shards answer refused requests from the
     // listener's socket, which only shard 0 reads and closes.
     server->shards_.push_back(std::make_unique<Shard>(
         i, server->config_, server->root_, server->handler_.get(),
-        server->stats_.get(), server->loader_.get(), sockets[single ? 0 : i],
+        server->stats_.get(), server->loader_.get(), server->guard_.get(),
+        sockets[single ? 0 : i],
         /*owns_service=*/!single || i == 0));
   }
   if (single) {

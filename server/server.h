@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "io/socket_address.h"
+#include "server/address_guard.h"
 #include "server/file_loader.h"
 #include "server/root_directory.h"
 #include "server/server_config.h"
@@ -69,6 +70,7 @@ class Server {
   // Declared after the shards: destroyed (its threads joined) before them,
   // since its jobs report to them.
   std::unique_ptr<FileLoader> loader_;
+  std::unique_ptr<AddressGuard> guard_;
   std::vector<std::thread> threads_;
   std::atomic<int> running_{0};
 };

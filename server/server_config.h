@@ -11,6 +11,7 @@
 #include "io/socket_address.h"
 #include "protocol/options.h"
 #include "protocol/session.h"
+#include "server/address_guard.h"
 #include "server/remap_rules.h"
 #include "server/request_handler.h"
 #include "server/root_directory.h"
@@ -43,6 +44,8 @@ struct ServerConfig {
   tftp::OptionLimits limits;
   tftp::SessionConfig session;
   size_t max_sessions = 10000;
+  // Per client address: transfers, request rate, unverified bytes.
+  AddressLimits address_limits;
   // SO_RCVBUF of each service socket: room for a burst of requests.
   size_t receive_buffer = 16 << 20;
   // Netascii responses are encoded in memory; larger files are refused.

@@ -34,7 +34,10 @@ namespace tftpd {
   X(bytes_sent, "DATA payload bytes sent, retransmissions included")        \
   X(unknown_tid_packets, "datagrams from strangers, answered with ERROR 5") \
   X(send_errors, "sends the kernel refused")                                \
-  X(stats_dropped, "session statistics dropped: the callback fell behind")
+  X(stats_dropped, "session statistics dropped: the callback fell behind")  \
+  X(amplification_drops,                                                    \
+    "packets not sent: their address had not answered and had had its "     \
+    "unverified budget")
 
 // Why a request got an ERROR instead of a transfer.
 #define TFTPD_REFUSAL_REASONS(X)                                           \
@@ -44,6 +47,8 @@ namespace tftpd {
   X(remap_denied, "a map-file rule refused the name")                      \
   X(uploads_disabled, "a WRQ while uploads are off")                       \
   X(busy, "max_sessions reached")                                          \
+  X(per_address, "max_sessions_per_address reached")                       \
+  X(rate_limited, "over requests_per_second_per_address")                  \
   X(handler, "the request handler refused")                                \
   X(source_failed, "the response source failed before sending")            \
   X(unsupported, "netascii of a stream, or of a file over the size limit") \

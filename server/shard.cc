@@ -92,6 +92,9 @@ struct Shard::Session {
   bool waiting_for_source = false;
   // A file being mapped by the loader: no socket and no transfer yet.
   bool waiting_for_file = false;
+  // The client sent anything on this transfer's socket: until then, what
+  // is sent to it counts against its address's unverified budget.
+  bool peer_answered = false;
   struct stat pending_info {};
   std::string pending_request;
   io::SocketAddress pending_source;
@@ -137,13 +140,15 @@ struct Shard::LoadedFile {
 
 Shard::Shard(int id, const ServerConfig& config, const RootDirectory& root,
              RequestHandler* handler, StatsDispatcher* stats,
-             FileLoader* loader, io::OpenedSocket service, bool owns_service)
+             FileLoader* loader, AddressGuard* guard, io::OpenedSocket service,
+             bool owns_service)
     : id_(id),
       config_(config),
       root_(root),
       handler_(handler),
       stats_(stats),
       loader_(loader),
+      guard_(guard),
       service_(service),
       owns_service_(owns_service),
       max_sessions_(std::max<size_t>(
@@ -359,6 +364,12 @@ void Shard::HandleRequest(const io::Datagram& datagram) {
   if (stopping_) return;
   Bump(opcode == tftp::Opcode::kRrq ? counters_.read_requests
                                     : counters_.write_requests);
+  if (!guard_->AllowRequest(datagram.source, now_)) {
+    Refuse(datagram.source, tftp::ErrorCode::kNotDefined,
+           "too many requests from this address",
+           RefusalReason::k_rate_limited);
+    return;
+  }
   if (datagram.truncated) {
     Refuse(datagram.source, tftp::ErrorCode::kIllegalOperation,
            "request too long", RefusalReason::k_malformed);
@@ -423,6 +434,12 @@ void Shard::StartTransfer(const io::Datagram& datagram,
   if (active_ >= max_sessions_) {
     Refuse(datagram.source, tftp::ErrorCode::kNotDefined,
            "server busy, try again", RefusalReason::k_busy);
+    return;
+  }
+  if (!guard_->SessionAllowed(peer_key)) {
+    Refuse(datagram.source, tftp::ErrorCode::kNotDefined,
+           "too many transfers from this address",
+           RefusalReason::k_per_address);
     return;
   }
   RequestContext context;
@@ -521,6 +538,7 @@ uint32_t Shard::StartWaiting(const io::Datagram& datagram,
   s.last_progress = now_;
   by_peer_[s.peer] = index;
   ++active_;
+  guard_->AddSession(s.peer);
   counters_.sessions_active.store(active_, std::memory_order_relaxed);
   timers_.Schedule(index, s.generation, now_ + config_.source_timeout,
                    &s.timer);
@@ -737,6 +755,7 @@ void Shard::Launch(const io::SocketAddress& source,
   s.active = true;
   s.waiting_for_source = false;
   s.waiting_for_file = false;
+  s.peer_answered = false;
   s.pending_request.clear();
   s.fd = socket->fd;
   s.peer = peer;
@@ -758,6 +777,7 @@ void Shard::Launch(const io::SocketAddress& source,
   if (fresh) {
     by_peer_[peer_key] = i;
     ++active_;
+    guard_->AddSession(peer_key);
     counters_.sessions_active.store(active_, std::memory_order_relaxed);
   }
   Bump(counters_.sessions_started);
@@ -855,6 +875,7 @@ void Shard::EndWaiting(uint32_t index) {
   Session& s = sessions_[index];
   by_peer_.erase(s.peer);
   --active_;
+  guard_->EndSession(s.peer);
   counters_.sessions_active.store(active_, std::memory_order_relaxed);
   s.finishing = true;
   MaybeRelease(index);
@@ -882,9 +903,18 @@ void Shard::SendError(int fd, const io::SocketAddress& to, tftp::ErrorCode code,
                       std::optional<uint32_t> session) {
   if (free_slots_.empty()) return;  // Saturated: dropping an ERROR is safe.
   const uint32_t slot_index = free_slots_.back();
-  free_slots_.pop_back();
   SendSlot& slot = slots_[slot_index];
   const size_t size = tftp::EncodeError(slot.header, code, message);
+  // An ERROR to a request's address counts as sent to an address that has
+  // not answered (a transfer's own ERRORs are gated like its other packets).
+  const bool answered =
+      session.has_value() && sessions_[*session].peer_answered;
+  if (!answered &&
+      !guard_->AllowUnverified(to, static_cast<uint32_t>(size), now_)) {
+    Bump(counters_.amplification_drops);
+    return;
+  }
+  free_slots_.pop_back();
   slot.iov[0] = {slot.header, size};
   slot.to = to;
   slot.message = {};
@@ -929,6 +959,11 @@ void Shard::OnSessionReceive(uint32_t index, const io::Completion& c) {
                 "unknown transfer ID", index);
     } else {
       Bump(counters_.packets_received);
+      if (!s.peer_answered) {
+        // The client is where its request said: not a spoofed address.
+        s.peer_answered = true;
+        guard_->Verified(s.peer, now_);
+      }
       s.transfer->OnDatagram(c.datagram->payload, now_);
       if (s.parked.has_value() && !s.transfer->finished() &&
           s.transfer->counters().packets_received > s.parked->heard_before) {
@@ -1049,6 +1084,22 @@ void Shard::SendNext(uint32_t index) {
     std::memcpy(CMSG_DATA(c), &size, sizeof size);
   }
 #endif
+  if (!s.peer_answered) {
+    size_t bytes = 0;
+    for (size_t i = 0; i < iov_count; ++i) bytes += slot.iov[i].iov_len;
+    if (!guard_->AllowUnverified(s.peer, static_cast<uint32_t>(bytes), now_)) {
+      // An address that has not answered has had its share: this goes
+      // unsent (the transfer's retransmission timer tries again, and ends
+      // it after its retries), so a spoofed request cannot flood a victim.
+      Bump(counters_.amplification_drops);
+      if (slot.file != nullptr) {
+        files_.Release(slot.file);
+        slot.file = nullptr;
+      }
+      free_slots_.push_back(slot_index);
+      return;
+    }
+  }
   slot.session = index;
   slot.session_generation = s.generation;
   ++s.inflight;
@@ -1203,6 +1254,7 @@ void Shard::Finish(uint32_t index) {
     backend_->Cancel(Tag(kSessionReceive, index, s.generation));
   }
   --active_;
+  guard_->EndSession(s.peer);
   counters_.sessions_active.store(active_, std::memory_order_relaxed);
   std::optional<ParkedRequest> next = std::move(s.parked);
   s.parked.reset();

@@ -22,6 +22,7 @@
 #include "io/udp_socket.h"
 #include "protocol/packet.h"
 #include "protocol/read_session.h"
+#include "server/address_guard.h"
 #include "server/file_cache.h"
 #include "server/file_loader.h"
 #include "server/request_handler.h"
@@ -40,7 +41,8 @@ class Shard {
   // `stats` (may be null) takes the records of ended transfers.
   Shard(int id, const ServerConfig& config, const RootDirectory& root,
         RequestHandler* handler, StatsDispatcher* stats, FileLoader* loader,
-        io::OpenedSocket service, bool owns_service = true);
+        AddressGuard* guard, io::OpenedSocket service,
+        bool owns_service = true);
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
   ~Shard();
@@ -142,6 +144,7 @@ class Shard {
   RequestHandler* const handler_;
   StatsDispatcher* const stats_;
   FileLoader* const loader_;
+  AddressGuard* const guard_;
   io::OpenedSocket service_;
   const bool owns_service_;
   std::vector<Shard*> handoff_targets_;

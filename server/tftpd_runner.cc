@@ -58,6 +58,18 @@ DEFINE_bool(resend_on_duplicate_ack, false,
             "Resend unacknowledged data once when a duplicate ACK arrives "
             "(helps some U-Boot builds recover faster).");
 DEFINE_int32(max_sessions, 10000, "Transfers open at once, over all shards.");
+DEFINE_int32(max_sessions_per_address, 128,
+             "Transfers open at once from one client address (any port); "
+             "more are refused with ERROR 0. 0: no limit.");
+DEFINE_int32(requests_per_second_per_address, 1000,
+             "Requests accepted from one client address per second; more are "
+             "refused with ERROR 0. 0: no limit.");
+DEFINE_int32(unverified_bytes_max, 8192,
+             "Bytes sent per minute to a client address that has not yet "
+             "answered anything (retransmissions and ERRORs included): the "
+             "bound on what a spoofed request can make tftpd send to its "
+             "victim. An address that answers is exempt for 5 minutes. 0: no "
+             "limit.");
 DEFINE_int64(rcvbuf, 16 << 20,
              "SO_RCVBUF of each service socket in bytes: room for a burst of "
              "requests. The default holds more than 10,000 requests; the log "
@@ -222,6 +234,19 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
     return absl::InvalidArgumentError("--max_sessions must be at least 1");
   }
   config.max_sessions = static_cast<size_t>(FLAGS_max_sessions);
+  if (FLAGS_max_sessions_per_address < 0 ||
+      FLAGS_requests_per_second_per_address < 0 ||
+      FLAGS_unverified_bytes_max < 0) {
+    return absl::InvalidArgumentError(
+        "--max_sessions_per_address, --requests_per_second_per_address and "
+        "--unverified_bytes_max must not be negative");
+  }
+  config.address_limits.max_sessions =
+      static_cast<uint32_t>(FLAGS_max_sessions_per_address);
+  config.address_limits.requests_per_second =
+      static_cast<uint32_t>(FLAGS_requests_per_second_per_address);
+  config.address_limits.unverified_bytes =
+      static_cast<uint32_t>(FLAGS_unverified_bytes_max);
   if (FLAGS_rcvbuf < 0) {
     return absl::InvalidArgumentError("--rcvbuf must not be negative");
   }

@@ -53,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (r.refused) {
         Check(!r.message.empty());
       } else {
-        Check(r.path.size() <= 4096);
+        Check(r.path.size() <= 1024);
       }
     }
   }

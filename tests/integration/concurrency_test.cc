@@ -61,13 +61,13 @@ TEST(Concurrency, ABurstOfTenThousandRequestsIsNotLost) {
                       "127.0.0.1");
   const io::SocketAddress service =
       *io::SocketAddress::Parse("127.0.0.1", server.port());
-  const io::SocketAddress local = *io::SocketAddress::Parse("127.0.0.1", 0);
   const std::string rrq = RequestPacket(1, "pxelinux.cfg/default");
   const int epoll = epoll_create1(EPOLL_CLOEXEC);
   std::vector<int> sockets(kClients);
   for (int i = 0; i < kClients; ++i) {
     sockets[i] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     ASSERT_GE(sockets[i], 0);
+    const io::SocketAddress local = ClientAddress(static_cast<size_t>(i));
     ASSERT_EQ(bind(sockets[i], local.get(), local.length()), 0);
     epoll_event event{};
     event.events = EPOLLIN;

@@ -10,6 +10,7 @@
 
 #include "protocol/packet.h"
 #include "protocol/session.h"
+#include "tests/integration/tftpd_process.h"
 
 namespace tftpd::testing {
 namespace {
@@ -56,11 +57,12 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
   const int epoll = epoll_create1(EPOLL_CLOEXEC);
   std::vector<Client> clients(jobs.size());
   tftp::SessionConfig config;  // A patient firmware: 1 s, 5 retries.
-  io::SocketAddress local = *io::SocketAddress::Parse(
-      server.family() == AF_INET6 ? "::1" : "127.0.0.1", 0);
   const auto start = Clock::now();
   for (size_t i = 0; i < jobs.size(); ++i) {
     Client& c = clients[i];
+    // Each client from an address of its own, as machines are: the server's
+    // per-address limits see a rack, not one host.
+    const io::SocketAddress local = ClientAddress(i, server.family());
     c.fd = socket(local.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     bind(c.fd, local.get(), local.length());
     epoll_event event{};

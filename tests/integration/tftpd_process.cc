@@ -162,6 +162,12 @@ TftpdProcess::~TftpdProcess() {
   }
 }
 
+io::SocketAddress ClientAddress(size_t i, int family) {
+  if (family == AF_INET6) return *io::SocketAddress::Parse("::1", 0);
+  return *io::SocketAddress::Parse(
+      absl::StrCat("127.1.", (i >> 8) & 255, ".", i & 255), 0);
+}
+
 size_t CountOccurrences(const std::string& haystack,
                         const std::string& needle) {
   size_t count = 0;

@@ -33,6 +33,11 @@ class TempDir {
 
 std::string ReadFile(const std::string& path);
 
+// The address simulated client `i` sends from: its own loopback address
+// (127.1.x.y) for IPv4, as every machine in a rack has its own; ::1 for
+// IPv6. Port 0.
+io::SocketAddress ClientAddress(size_t i, int family = AF_INET);
+
 // How many times `needle` occurs in `haystack` (overlaps counted).
 size_t CountOccurrences(const std::string& haystack, const std::string& needle);
 

@@ -106,12 +106,18 @@ struct Shared {
 
 class Worker {
  public:
+  // `source_base`: the first client address index this worker uses.
   Worker(const LoadConfig& config, const std::vector<File>& files,
-         int64_t transfers, int concurrency, Shared* shared)
+         int64_t transfers, int concurrency, uint32_t source_base,
+         Shared* shared)
       : config_(config),
         files_(files),
         transfers_(transfers),
         concurrency_(std::max(1, concurrency)),
+        source_base_(source_base),
+        distinct_sources_(config.distinct_sources &&
+                          config.server.family() == AF_INET &&
+                          config.server.HostString().rfind("127.", 0) == 0),
         shared_(shared) {
     session_config_.timeout = config.timeout;
     session_config_.max_timeout =
@@ -139,6 +145,8 @@ class Worker {
   const std::vector<File>& files_;
   const int64_t transfers_;
   const int concurrency_;
+  const uint32_t source_base_;
+  const bool distinct_sources_;
   Shared* shared_;
   tftp::SessionConfig session_config_;
   std::unique_ptr<io::EventBackend> backend_;
@@ -263,6 +271,13 @@ void Worker::Launch(TimePoint now, const File* file, bool probing,
                 SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   io::SocketAddress any = *io::SocketAddress::Parse(
       config_.server.family() == AF_INET6 ? "::" : "0.0.0.0", 0);
+  if (distinct_sources_) {
+    const uint32_t n = source_base_ + index;
+    any = *io::SocketAddress::Parse(
+        absl::StrCat("127.", 1 + ((n >> 16) & 127), ".", (n >> 8) & 255, ".",
+                     n & 255),
+        0);
+  }
 #ifdef UDP_GRO
   if (t.fd >= 0 && gro()) {
     const int on = 1;
@@ -491,13 +506,15 @@ absl::StatusOr<LoadReport> RunLoad(
   getrusage(RUSAGE_SELF, &before);
   Shared shared;
   std::vector<std::unique_ptr<Worker>> workers;
+  uint32_t source_base = 0;
   for (int i = 0; i < config.threads; ++i) {
     const int64_t transfers = config.transfers / config.threads +
                               (i < config.transfers % config.threads);
     const int concurrency = config.concurrency / config.threads +
                             (i < config.concurrency % config.threads ? 1 : 0);
-    workers.push_back(std::make_unique<Worker>(config, *files, transfers,
-                                               concurrency, &shared));
+    workers.push_back(std::make_unique<Worker>(
+        config, *files, transfers, concurrency, source_base, &shared));
+    source_base += static_cast<uint32_t>(std::max(1, concurrency));
   }
   const TimePoint start = Clock::now();
   std::vector<absl::Status> statuses(workers.size());

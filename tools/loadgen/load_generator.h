@@ -44,6 +44,10 @@ struct LoadConfig {
   // latency per packet (for single-client measurements), a busy core.
   bool busy_poll = false;
   io::BackendKind io_backend = io::BackendKind::kAuto;
+  // Against an IPv4 loopback server: each client slot sends from its own
+  // address (127.1.x.y), as machines in a rack do, so that the server's
+  // per-address limits see many clients rather than one host.
+  bool distinct_sources = true;
 };
 
 struct LoadProgress {

@@ -34,6 +34,10 @@ DEFINE_int32(retries, 5, "Client retransmissions before giving up.");
 DEFINE_double(ramp_up, 0, "Seconds over which the first clients start.");
 DEFINE_double(time_limit, 300, "Seconds before the run is cut short.");
 DEFINE_int32(threads, 1, "Generator threads, each with its own io_uring.");
+DEFINE_bool(distinct_sources, true,
+            "Against a server on 127.x.y.z: each simulated client sends from "
+            "its own loopback address (127.1.0.0 onwards), as machines in a "
+            "rack do, so that per-address limits see many clients.");
 DEFINE_bool(busy_poll, false,
             "Spin instead of sleeping while waiting for packets: the lowest "
             "latency per packet (single-client measurements), a busy core.");
@@ -87,6 +91,7 @@ int Main(int argc, char** argv) {
   config.time_limit = Millis(FLAGS_time_limit);
   config.threads = FLAGS_threads;
   config.busy_poll = FLAGS_busy_poll;
+  config.distinct_sources = FLAGS_distinct_sources;
   std::optional<io::BackendKind> backend =
       io::ParseBackendKind(FLAGS_io_backend);
   if (!backend.has_value()) {
