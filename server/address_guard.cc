@@ -47,14 +47,20 @@ void AddressGuard::EndSession(const io::SocketAddress& address) {
   For(address).sessions.fetch_sub(1, std::memory_order_relaxed);
 }
 
-bool AddressGuard::CountWithin(std::atomic<uint64_t>& slot, uint32_t period,
-                               uint32_t n, uint32_t limit) {
+bool AddressGuard::CountWithin(std::atomic<uint64_t>& slot, uint32_t now,
+                               uint32_t window, uint32_t n, uint32_t limit) {
   uint64_t current = slot.load(std::memory_order_relaxed);
   while (true) {
-    const uint32_t at = static_cast<uint32_t>(current >> 32);
-    const uint64_t count = at == period ? (current & 0xffffffffu) : 0;
+    // A window opens with the first count after the previous one closed, so
+    // that the `window` seconds from then see at most `limit`.
+    uint32_t start = static_cast<uint32_t>(current >> 32);
+    uint64_t count = current & 0xffffffffu;
+    if (current == 0 || now - start >= window) {
+      start = now;
+      count = 0;
+    }
     if (count + n > limit) return false;
-    const uint64_t next = (uint64_t{period} << 32) | (count + n);
+    const uint64_t next = (uint64_t{start} << 32) | (count + n);
     if (slot.compare_exchange_weak(current, next, std::memory_order_relaxed)) {
       return true;
     }
@@ -65,7 +71,7 @@ bool AddressGuard::AllowRequest(const io::SocketAddress& address,
                                 Clock::time_point now) {
   if (limits_.requests_per_second == 0) return true;
   return CountWithin(For(address).requests, static_cast<uint32_t>(Seconds(now)),
-                     1, limits_.requests_per_second);
+                     1, 1, limits_.requests_per_second);
 }
 
 void AddressGuard::Verified(const io::SocketAddress& address,
@@ -81,7 +87,7 @@ bool AddressGuard::AllowUnverified(const io::SocketAddress& address,
   if (b.verified_until.load(std::memory_order_relaxed) > Seconds(now)) {
     return true;
   }
-  return CountWithin(b.unverified, static_cast<uint32_t>(Seconds(now) / 60),
+  return CountWithin(b.unverified, static_cast<uint32_t>(Seconds(now)), 60,
                      bytes, limits_.unverified_bytes);
 }
 

@@ -49,18 +49,18 @@ class AddressGuard {
  private:
   struct Bucket {
     std::atomic<uint32_t> sessions{0};
-    // (second << 32) | requests in that second.
+    // (window start second << 32) | requests in that window (1 s).
     std::atomic<uint64_t> requests{0};
-    // (minute << 32) | bytes sent unverified in that minute.
+    // (window start second << 32) | bytes sent unverified in it (60 s).
     std::atomic<uint64_t> unverified{0};
     // Until when (seconds of Clock) the address counts as answering.
     std::atomic<int64_t> verified_until{0};
   };
   Bucket& For(const io::SocketAddress& address);
-  // Adds `n` to the count of the current period of `slot` if that stays
-  // within `limit`.
-  static bool CountWithin(std::atomic<uint64_t>& slot, uint32_t period,
-                          uint32_t n, uint32_t limit);
+  // Adds `n` to the count of the window (of `window` seconds) that `now`
+  // falls in, if that stays within `limit`.
+  static bool CountWithin(std::atomic<uint64_t>& slot, uint32_t now,
+                          uint32_t window, uint32_t n, uint32_t limit);
 
   const AddressLimits limits_;
   const size_t mask_;
