@@ -85,20 +85,11 @@ std::vector<std::string> TraversalNames() {
 class HostileClients : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_.Write("secret", kOutside);
-    dir_.Write("outside/inner", kOutside);
+    ASSERT_TRUE(MakeRootWithEscapes(dir_, kOutside, &root_));
     dir_.Write("root/ok.txt", "served");
     dir_.Write("root/sub/deeper/file", "deep");
     dir_.Write("root/kernel", TestContent(200000, 3));
-    root_ = dir_.Join("root");
-    ASSERT_EQ(symlink(dir_.Join("secret").c_str(), (root_ + "/escape").c_str()),
-              0);
-    ASSERT_EQ(symlink("../secret", (root_ + "/relative_escape").c_str()), 0);
-    ASSERT_EQ(
-        symlink(dir_.Join("outside").c_str(), (root_ + "/escape_dir").c_str()),
-        0);
     ASSERT_EQ(symlink("/dev/zero", (root_ + "/zero_link").c_str()), 0);
-    ASSERT_EQ(mkfifo((root_ + "/fifo").c_str(), 0644), 0);
   }
 
   TempDir dir_;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -160,6 +161,20 @@ TftpdProcess::~TftpdProcess() {
     int status;
     waitpid(pid_, &status, 0);
   }
+}
+
+bool MakeRootWithEscapes(const TempDir& dir, const std::string& outside,
+                         std::string* root) {
+  dir.Write("secret", outside);
+  dir.Write("outside/inner", outside);
+  *root = dir.Join("root");
+  mkdir(root->c_str(), 0755);
+  return symlink(dir.Join("secret").c_str(), (*root + "/escape").c_str()) ==
+             0 &&
+         symlink("../secret", (*root + "/relative_escape").c_str()) == 0 &&
+         symlink(dir.Join("outside").c_str(),
+                 (*root + "/escape_dir").c_str()) == 0 &&
+         mkfifo((*root + "/fifo").c_str(), 0644) == 0;
 }
 
 io::SocketAddress ClientAddress(size_t i, int family) {

@@ -33,6 +33,13 @@ class TempDir {
 
 std::string ReadFile(const std::string& path);
 
+// Files outside a served root and ways out of it: writes `outside` into
+// <dir>/secret and <dir>/outside/inner, and in <dir>/root the links escape
+// (absolute, to secret), relative_escape (../secret) and escape_dir (to
+// outside/), and a FIFO named fifo. Returns <dir>/root; false on failure.
+bool MakeRootWithEscapes(const TempDir& dir, const std::string& outside,
+                         std::string* root);
+
 // The address simulated client `i` sends from: its own loopback address
 // (127.1.x.y) for IPv4, as every machine in a rack has its own; ::1 for
 // IPv6. Port 0.
