@@ -43,6 +43,36 @@ std::string NextField(absl::string_view line, size_t* at) {
   return field;
 }
 
+// Whether `pattern` puts a repetition operator right after another ("a++",
+// "a*{2}"). glibc's regcomp copies the operand once per operator, so a few
+// dozen stacked operators take all memory; no useful rule needs them.
+bool HasStackedRepetition(absl::string_view pattern) {
+  bool after_repetition = false;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\') {  // An escaped character is an ordinary operand.
+      ++i;
+      after_repetition = false;
+    } else if (c == '[') {  // A bracket expression: skip to its end.
+      size_t j = i + 1;
+      if (j < pattern.size() && pattern[j] == '^') ++j;
+      if (j < pattern.size() && pattern[j] == ']') ++j;
+      while (j < pattern.size() && pattern[j] != ']') ++j;
+      i = j;
+      after_repetition = false;
+    } else if (c == '*' || c == '+' || c == '?' || c == '{') {
+      if (after_repetition) return true;
+      if (c == '{') {
+        while (i < pattern.size() && pattern[i] != '}') ++i;
+      }
+      after_repetition = true;
+    } else {
+      after_repetition = false;
+    }
+  }
+  return false;
+}
+
 std::string ClientHex(const io::SocketAddress& client) {
   static constexpr char kDigits[] = "0123456789ABCDEF";
   const io::SocketAddress address = client.Unmapped();
@@ -172,6 +202,10 @@ absl::StatusOr<std::shared_ptr<const RemapRules>> RemapRules::Parse(
     }
     const std::string pattern = NextField(line, &at);
     if (pattern.empty()) return error("no regex");
+    if (HasStackedRepetition(pattern)) {
+      return error(
+          absl::StrCat("regex \"", pattern, "\" stacks repetition operators"));
+    }
     if (const int rc = regcomp(&rule->regex, pattern.c_str(), flags); rc != 0) {
       char message[256];
       regerror(rc, &rule->regex, message, sizeof message);

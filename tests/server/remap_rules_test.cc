@@ -87,6 +87,10 @@ TEST(RemapRules, BadLinesAreNamed) {
   EXPECT_FALSE(RemapRules::Parse("r (unclosed x").ok());
   EXPECT_FALSE(RemapRules::Parse("r\n").ok());  // No regex.
   EXPECT_FALSE(RemapRules::Parse("r~ a b\n").ok());
+  // Stacked repetition would make glibc's regcomp take all memory.
+  EXPECT_FALSE(RemapRules::Parse("r (.+++++++++++++++++++++++++*) x\n").ok());
+  EXPECT_FALSE(RemapRules::Parse("r a*{2} x\n").ok());
+  EXPECT_TRUE(RemapRules::Parse("r [+*]+ x\nr \\++ y\nr (a+)+ z\n").ok());
   auto empty = RemapRules::Parse("# only comments\n\n   \n");
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ((*empty)->size(), 0u);
