@@ -3,9 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <cerrno>
 
-#include "absl/status/status.h"
 #include "protocol/netascii.h"
 
 namespace tftpd {

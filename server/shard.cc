@@ -570,36 +570,53 @@ void Shard::TakeLoadedFiles() {
       if (file != nullptr) files_.Release(file);  // Its client is gone.
       continue;
     }
-    tftp::Request request;
-    const std::string bytes = s->pending_request;
     const io::SocketAddress source = s->pending_source;
-    const io::SocketAddress destination = s->pending_destination;
-    RequestContext context = s->context;
-    if (file == nullptr ||
-        !tftp::ParseRequest(
-             absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                 bytes.size()),
-             &request)
-             .ok()) {
-      if (file != nullptr) files_.Release(file);
-      TFTPD_LOG(kWarning, "shard %d: mapping %s: %s", id_,
-                context.requested_path, std::strerror(l.error));
+    const std::string filename = s->context.requested_path;
+    if (file == nullptr) {
+      TFTPD_LOG(kWarning, "shard %d: mapping %s: %s", id_, filename,
+                std::strerror(l.error));
       EndWaiting(l.index);
-      RefuseRequest(source, context.requested_path,
-                    tftp::ErrorCode::kNotDefined, "cannot read file",
-                    RefusalReason::k_resources);
+      RefuseRequest(source, filename, tftp::ErrorCode::kNotDefined,
+                    "cannot read file", RefusalReason::k_resources);
       continue;
     }
     Prepared prepared;
-    if (!UseFile(file, request.mode == tftp::TransferMode::kNetascii, source,
-                 context.requested_path, &prepared)) {
+    if (!UseFile(file, s->context.mode == tftp::TransferMode::kNetascii, source,
+                 filename, &prepared)) {
       EndWaiting(l.index);
       continue;
     }
     s->waiting_for_file = false;
-    Launch(source, destination, request, std::move(context),
-           std::move(prepared), l.index);
+    Resume(l.index, std::move(prepared));
   }
+}
+
+void Shard::Resume(uint32_t index, Prepared prepared) {
+  const Session& s = sessions_[index];
+  // The request parsed when it came; it is parsed again from its copy.
+  const std::string bytes = s.pending_request;
+  tftp::Request request;
+  if (!tftp::ParseRequest(
+           absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes.data()),
+                               bytes.size()),
+           &request)
+           .ok()) {
+    if (prepared.file != nullptr) files_.Release(prepared.file);
+    EndWaiting(index);
+    return;
+  }
+  const io::SocketAddress source = s.pending_source;
+  const io::SocketAddress destination = s.pending_destination;
+  RequestContext context = s.context;
+  Launch(source, destination, request, std::move(context), std::move(prepared),
+         index);
+}
+
+void Shard::UseStream(std::shared_ptr<ResponseStream> stream, Prepared* out) {
+  out->kind = Prepared::Kind::kStream;
+  out->response = absl::MakeConstSpan(stream->data(), stream->max_size());
+  out->stream = std::move(stream);
+  out->all_available = false;
 }
 
 bool Shard::UseFile(SharedFile* file, bool netascii,
@@ -693,11 +710,7 @@ bool Shard::Prepare(const io::Datagram& datagram, const tftp::Request& request,
                       state.error_message, RefusalReason::k_source_failed);
         return false;
       }
-      out->kind = Prepared::Kind::kStream;
-      out->stream = response.stream();
-      out->response =
-          absl::MakeConstSpan(out->stream->data(), out->stream->max_size());
-      out->all_available = false;
+      UseStream(response.stream(), out);
       return true;
     }
   }
@@ -838,28 +851,9 @@ void Shard::OnSourceProgress(uint32_t index) {
       return;
     }
     if (!state.begun) return;
-    // The request parsed when it came; it is parsed again from its copy.
-    const std::string bytes = s.pending_request;
-    tftp::Request request;
-    if (!tftp::ParseRequest(
-             absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                 bytes.size()),
-             &request)
-             .ok()) {
-      EndWaiting(index);
-      return;
-    }
     Prepared prepared;
-    prepared.kind = Prepared::Kind::kStream;
-    prepared.stream = s.stream;
-    prepared.response =
-        absl::MakeConstSpan(s.stream->data(), s.stream->max_size());
-    prepared.all_available = false;
-    const io::SocketAddress source = s.pending_source;
-    const io::SocketAddress destination = s.pending_destination;
-    RequestContext context = s.context;
-    Launch(source, destination, request, std::move(context),
-           std::move(prepared), index);
+    UseStream(s.stream, &prepared);
+    Resume(index, std::move(prepared));
     return;
   }
   if (state.failed) {

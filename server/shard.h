@@ -112,6 +112,10 @@ class Shard {
   // mode; false after refusing.
   bool UseFile(SharedFile* file, bool netascii, const io::SocketAddress& to,
                const std::string& filename, Prepared* out);
+  // A stream as the response; it is sent as its bytes arrive.
+  void UseStream(std::shared_ptr<ResponseStream> stream, Prepared* out);
+  // A waiting session's response is ready: opens its transfer.
+  void Resume(uint32_t index, Prepared prepared);
   // A session that waited for its source ends without a transfer.
   void EndWaiting(uint32_t index);
   void RefuseRequest(const io::SocketAddress& to, const std::string& filename,
