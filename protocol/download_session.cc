@@ -44,6 +44,13 @@ void DownloadSession::OnOtherPacket(std::optional<Opcode> opcode,
     OnOack(datagram, now);
     return;
   }
+  if (opcode == Opcode::kOack && state() == State::kReceiving) {
+    // The server sent its OACK again: our ACK 0 was lost (acknowledge it
+    // again), or the network repeated or delayed it (harmless once DATA
+    // has come: the server only sends DATA after our ACK 0 arrived).
+    if (receiver().blocks() == 0) QueueAck(true);
+    return;
+  }
   ReceivingSession::OnOtherPacket(opcode, datagram, now);
 }
 

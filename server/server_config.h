@@ -5,9 +5,11 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "io/backend_factory.h"
+#include "io/fault_injecting_backend.h"
 #include "io/socket_address.h"
 #include "protocol/options.h"
 #include "protocol/session.h"
@@ -40,6 +42,9 @@ struct ServerConfig {
   io::SocketAddress address;
   int threads = 1;
   io::BackendKind io_backend = io::BackendKind::kAuto;
+  // Tests only: every shard loses, duplicates and delays datagrams as the
+  // plan says (shard i uses seed + i).
+  std::optional<io::FaultPlan> faults;
   ListenerMode listener = ListenerMode::kAuto;
   tftp::OptionLimits limits;
   tftp::SessionConfig session;

@@ -249,6 +249,15 @@ void Shard::Run(const std::function<void(absl::Status)>& ready) {
     return;
   }
   backend_ = std::move(backend->backend);
+  if (config_.faults.has_value()) {
+    io::FaultPlan plan = *config_.faults;
+    plan.seed += static_cast<uint64_t>(id_);
+    backend_ = io::InjectFaults(std::move(backend_), plan);
+    TFTPD_LOG(kWarning,
+              "shard %d: injecting faults, for testing: loss=%g duplicate=%g "
+              "reorder=%g seed=%d",
+              id_, plan.loss, plan.duplicate, plan.reorder, plan.seed);
+  }
   backend_name_ = std::string(backend_->name());
   fallback_reason_ = backend->fallback_reason;
   ready(absl::OkStatus());
@@ -278,6 +287,14 @@ void Shard::Run(const std::function<void(absl::Status)>& ready) {
     }
     now_ = io::Clock::now();
     FireTimers();
+  }
+  if (config_.faults.has_value()) {
+    const io::FaultCounts faults = io::CountFaults(*backend_);
+    TFTPD_LOG(kWarning,
+              "shard %d injected faults: datagrams=%d lost=%d duplicated=%d "
+              "delayed=%d",
+              id_, faults.datagrams, faults.lost, faults.duplicated,
+              faults.delayed);
   }
   // The ring belongs to this thread (IORING_SETUP_SINGLE_ISSUER): tear it
   // down here, which also ends whatever is still in flight.

@@ -104,6 +104,10 @@ DEFINE_string(listener, "auto",
               "socket, read by shard 0, which hands each request to a shard "
               "by client), or auto (reuseport on Linux and FreeBSD, single "
               "elsewhere).");
+DEFINE_string(inject_faults, "",
+              "For testing only: lose, duplicate and delay datagrams in both "
+              "directions, decided by a seeded generator, e.g. "
+              "loss=0.1,duplicate=0.05,reorder=0.05,seed=7. Off when empty.");
 DEFINE_string(log_level, "info", "debug, info, warning or error.");
 DEFINE_string(map_file, "",
               "Rules rewriting requested names, in tftpd-hpa's --map-file "
@@ -200,6 +204,15 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
         "--io_backend must be auto, io_uring, epoll or kqueue");
   }
   config.io_backend = *backend;
+  if (!FLAGS_inject_faults.empty()) {
+    absl::StatusOr<io::FaultPlan> plan =
+        io::ParseFaultPlan(FLAGS_inject_faults);
+    if (!plan.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--inject_faults: ", plan.status().message()));
+    }
+    config.faults = *plan;
+  }
   if (FLAGS_listener == "reuseport") {
     config.listener = ListenerMode::kReusePort;
   } else if (FLAGS_listener == "single") {

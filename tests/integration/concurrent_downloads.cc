@@ -45,18 +45,18 @@ struct Client {
   std::unique_ptr<VerifyingSink> sink;
   std::unique_ptr<tftp::DownloadSession> session;
   std::optional<io::SocketAddress> server_tid;
-  bool done = false;
+  bool counted = false;  // Its outcome is in the report.
+  bool done = false;     // Its socket is closed.
 };
 
 }  // namespace
 
 DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
                                       const std::vector<DownloadJob>& jobs,
-                                      std::chrono::seconds limit) {
+                                      const DownloadOptions& options) {
   DownloadReport report;
   const int epoll = epoll_create1(EPOLL_CLOEXEC);
   std::vector<Client> clients(jobs.size());
-  tftp::SessionConfig config;  // A patient firmware: 1 s, 5 retries.
   const auto start = Clock::now();
   for (size_t i = 0; i < jobs.size(); ++i) {
     Client& c = clients[i];
@@ -70,16 +70,14 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
     event.data.u64 = i;
     epoll_ctl(epoll, EPOLL_CTL_ADD, c.fd, &event);
     c.sink = std::make_unique<VerifyingSink>(jobs[i].expected);
-    c.session = std::make_unique<tftp::DownloadSession>(config, jobs[i].request,
-                                                        c.sink.get());
+    c.session = std::make_unique<tftp::DownloadSession>(
+        options.client, jobs[i].request, c.sink.get());
     c.session->Start(start);
   }
   std::vector<uint8_t> buffer(70000);
   size_t remaining = clients.size();
-  auto finish = [&](Client& c) {
-    c.done = true;
-    --remaining;
-    close(c.fd);
+  auto count = [&](Client& c) {
+    c.counted = true;
     if (c.session->transfer_complete() && !c.sink->mismatch) {
       ++report.completed;
     } else if (c.sink->mismatch) {
@@ -87,7 +85,7 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
     } else {
       const tftp::SessionResult& r = c.session->result();
       std::string reason = tftp::SessionOutcomeName(r.outcome);
-      if (r.outcome == tftp::SessionOutcome::kPeerError) {
+      if (r.error_code != 0 || !r.error_message.empty()) {
         reason += " " + std::to_string(r.error_code) + " " + r.error_message;
       }
       ++report.failures[reason];
@@ -101,11 +99,17 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
           c.server_tid.has_value() ? *c.server_tid : server;
       sendto(c.fd, buffer.data(), out.header_size, 0, to.get(), to.length());
     }
-    if (c.session->transfer_complete() || c.session->finished()) finish(c);
+    const bool complete = c.session->transfer_complete();
+    if (!c.counted && (complete || c.session->finished())) count(c);
+    if (c.session->finished() || (complete && !options.dally)) {
+      c.done = true;
+      --remaining;
+      close(c.fd);
+    }
   };
   for (Client& c : clients) flush(c);
   std::vector<epoll_event> events(256);
-  while (remaining > 0 && Clock::now() - start < limit) {
+  while (remaining > 0 && Clock::now() - start < options.limit) {
     const int n =
         epoll_wait(epoll, events.data(), static_cast<int>(events.size()), 10);
     const auto now = Clock::now();
@@ -144,10 +148,9 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
     }
   }
   for (Client& c : clients) {
-    if (!c.done) {
-      close(c.fd);
-      ++report.failures["still running at the time limit"];
-    }
+    if (c.done) continue;
+    close(c.fd);
+    if (!c.counted) ++report.failures["still running at the time limit"];
   }
   close(epoll);
   return report;

@@ -10,6 +10,7 @@
 
 #include "io/socket_address.h"
 #include "protocol/download_session.h"
+#include "protocol/session.h"
 
 namespace tftpd::testing {
 
@@ -24,11 +25,23 @@ struct DownloadReport {
   std::map<std::string, int> failures;
 };
 
+struct DownloadOptions {
+  std::chrono::seconds limit{120};  // For all of the jobs together.
+  // How the clients time out and retry; by default a patient firmware: 1 s,
+  // 5 retries.
+  tftp::SessionConfig client;
+  // Keep each client's socket open while it dallies after the last block
+  // (re-acknowledging a repeat of it, so that the server learns of the
+  // transfer's end even when the first final ACK was lost). Without it a
+  // client closes as soon as it has the whole file.
+  bool dally = false;
+};
+
 // Runs every job at once against `server` and waits for all of them (or
-// `limit`).
-DownloadReport RunConcurrentDownloads(
-    const io::SocketAddress& server, const std::vector<DownloadJob>& jobs,
-    std::chrono::seconds limit = std::chrono::seconds(120));
+// the time limit).
+DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
+                                      const std::vector<DownloadJob>& jobs,
+                                      const DownloadOptions& options = {});
 
 }  // namespace tftpd::testing
 

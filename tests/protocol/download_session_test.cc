@@ -176,6 +176,40 @@ TEST(DownloadSession, RefusesAnOackThatRaisesBlksizeOrAddsOptions) {
   EXPECT_EQ(other.result().outcome, SessionOutcome::kProtocolError);
 }
 
+TEST(DownloadSession, ARepeatedOackIsAnsweredWithAck0UntilDataComes) {
+  MemorySink sink;
+  DownloadSession client({}, Ask(1024, 4, false), &sink);
+  client.Start(TimePoint{});
+  std::vector<uint8_t> buf(kMaxPacketSize);
+  client.NextOutgoing(absl::MakeSpan(buf));
+  const RawOption accepted[] = {{"blksize", "1024"}, {"windowsize", "4"}};
+  std::vector<uint8_t> oack(64);
+  oack.resize(EncodeOack(absl::MakeSpan(oack), accepted));
+  client.OnDatagram(oack, TimePoint{});
+  ASSERT_TRUE(client.HasOutgoing());
+  Outgoing out = client.NextOutgoing(absl::MakeSpan(buf));
+  EXPECT_EQ(out.opcode, Opcode::kAck);
+  EXPECT_EQ(out.block, 0);
+  // Our ACK 0 was lost and the server sent its OACK again.
+  client.OnDatagram(oack, TimePoint{});
+  ASSERT_TRUE(client.HasOutgoing());
+  out = client.NextOutgoing(absl::MakeSpan(buf));
+  EXPECT_EQ(out.opcode, Opcode::kAck);
+  EXPECT_EQ(out.block, 0);
+  EXPECT_TRUE(out.retransmission);
+  // Once DATA has come, a late copy of the OACK changes nothing.
+  std::vector<uint8_t> data(kDataHeaderSize + 1024, 'x');
+  data[0] = 0;
+  data[1] = 3;
+  data[2] = 0;
+  data[3] = 1;
+  client.OnDatagram(data, TimePoint{});
+  client.OnDatagram(oack, TimePoint{});
+  EXPECT_FALSE(client.finished());
+  EXPECT_FALSE(client.HasOutgoing());
+  EXPECT_EQ(client.result().outcome, SessionOutcome::kInProgress);
+}
+
 TEST(DownloadSession, ServerErrorEndsTheDownload) {
   MemorySink sink;
   DownloadSession client({}, Ask(0, 0, false), &sink);
