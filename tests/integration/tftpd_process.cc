@@ -1,5 +1,6 @@
 #include "tests/integration/tftpd_process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -328,6 +329,31 @@ std::string TftpdProcess::LogOnceItContains(
 
 bool TftpdProcess::io_uring_refused() const {
   return absl::StrContains(log(), "io_uring:");
+}
+
+ProcessResources ReadProcessResources(pid_t pid) {
+  ProcessResources out;
+  const std::string proc = "/proc/" + std::to_string(pid);
+  if (DIR* dir = opendir((proc + "/fd").c_str()); dir != nullptr) {
+    out.fds = 0;
+    while (const dirent* entry = readdir(dir)) {
+      if (entry->d_name[0] != '.') ++out.fds;
+    }
+    closedir(dir);
+  }
+  std::istringstream status(ReadFile(proc + "/status"));
+  std::string key;
+  int64_t value = 0;
+  while (status >> key) {
+    if (key == "VmRSS:" && status >> value) out.rss_kib = value;
+    if (key == "RssAnon:" && status >> value) out.rss_anon_kib = value;
+  }
+  return out;
+}
+
+std::string Describe(const ProcessResources& r) {
+  return "fds=" + std::to_string(r.fds) + " rss=" + std::to_string(r.rss_kib) +
+         "KiB rss_anon=" + std::to_string(r.rss_anon_kib) + "KiB";
 }
 
 RawClient::RawClient(const std::string& host) {

@@ -45,6 +45,16 @@ bool MakeRootWithEscapes(const TempDir& dir, const std::string& outside,
 // IPv6. Port 0.
 io::SocketAddress ClientAddress(size_t i, int family = AF_INET);
 
+// What a process holds, from /proc: open descriptors and resident memory.
+struct ProcessResources {
+  int fds = -1;
+  int64_t rss_kib = -1;       // VmRSS.
+  int64_t rss_anon_kib = -1;  // RssAnon: the heap and stacks, not mappings
+                              // of served files.
+};
+ProcessResources ReadProcessResources(pid_t pid);
+std::string Describe(const ProcessResources& resources);
+
 // How many times `needle` occurs in `haystack` (overlaps counted).
 size_t CountOccurrences(const std::string& haystack, const std::string& needle);
 

@@ -1,6 +1,9 @@
 // Hand-made packet sequences at the edges of a transfer's life: the orders a
 // real client produces only under loss or load, made to happen every time.
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,6 +87,76 @@ TEST(TransferEdges, AFinalAckRightBehindAnEarlierOneEndsTheTransferOnce) {
   auto data = client.Receive();
   ASSERT_TRUE(data.has_value()) << server.log();
   EXPECT_EQ(OpcodeOf(data->first), kData);
+}
+
+TEST(TransferEdges, ClientsThatVanishCostBoundedTimeAndMemory) {
+  // Each client asks, receives the first packet and is never heard from
+  // again. The server retries as configured (here 3 times, waiting 0.2 s,
+  // then 0.4 s), ends each transfer, and gives back its socket and memory.
+  TempDir root;
+  const std::string content = TestContent(1 << 20, 3);
+  root.Write("kernel", content);
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, root.path(),
+                      {"--timeout=0.2", "--max_timeout=0.4", "--retries=3",
+                       "--log_level=warning"},
+                      "127.0.0.1");
+  const io::SocketAddress service =
+      *io::SocketAddress::Parse("127.0.0.1", server.port());
+  {  // One complete download first: the file is mapped and cached.
+    const HandRead read =
+        ReadTransferByHand(service, "kernel", std::chrono::seconds(2));
+    ASSERT_EQ(read.bytes, content) << server.log();
+  }
+  // Idle: only the per-address windows (bounded tables) still change.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const ProcessResources before = ReadProcessResources(server.pid());
+
+  constexpr int kClients = 300;
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(
+        std::make_unique<RawClient>(ClientAddress(i).HostString()));
+    // Half lock-step without options, half windowed with an OACK first.
+    clients.back()->SendTo(
+        service, i % 2 == 0
+                     ? RequestPacket(1, "kernel")
+                     : RequestPacket(1, "kernel", "octet",
+                                     {"blksize", "1428", "windowsize", "8"}));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  const ProcessResources during = ReadProcessResources(server.pid());
+  // 0.2 + 0.4 + 0.4 s of retries, then 0.4 s for the last one: every
+  // transfer has ended well within three seconds.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2850));
+  int most = 0;
+  for (int i = 0; i < kClients; ++i) {
+    int packets = 0;
+    while (clients[i]->Receive(std::chrono::milliseconds(0)).has_value()) {
+      ++packets;
+    }
+    // The first packet (DATA 1 or the OACK) and three retransmissions.
+    EXPECT_GE(packets, 1) << "client " << i;
+    EXPECT_LE(packets, 4) << "client " << i;
+    most = std::max(most, packets);
+  }
+  ProcessResources after = ReadProcessResources(server.pid());
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (after.fds != before.fds && std::chrono::steady_clock::now() < limit) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    after = ReadProcessResources(server.pid());
+  }
+  std::printf("before: %s\nwith %d transfers open: %s\nafter: %s\n",
+              Describe(before).c_str(), kClients, Describe(during).c_str(),
+              Describe(after).c_str());
+  EXPECT_EQ(after.fds, before.fds);
+  // Freed memory may stay with the allocator, but the transfers' state is
+  // small: nothing near a copy of the file per client (300 MiB).
+  EXPECT_LT(after.rss_anon_kib - before.rss_anon_kib, 16 * 1024);
+  EXPECT_EQ(server.Stop(), 0);
+  EXPECT_NE(server.log().find("sessions_timed_out=" + std::to_string(kClients)),
+            std::string::npos)
+      << server.log();
 }
 
 }  // namespace
