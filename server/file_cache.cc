@@ -1,22 +1,63 @@
 #include "server/file_cache.h"
 
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 
+#include "absl/status/status.h"
 #include "protocol/netascii.h"
 
 namespace tftpd {
 
-const std::vector<uint8_t>* SharedFile::NetasciiImage(uint64_t max_size) {
-  if (netascii_ == nullptr) {
-    const uint64_t encoded = tftp::NetasciiEncodedSize(bytes());
-    if (encoded > max_size) return nullptr;
-    auto image = std::make_unique<std::vector<uint8_t>>(encoded);
-    tftp::NetasciiEncoder encoder;
-    encoder.Encode(bytes(), absl::MakeSpan(*image));
-    netascii_ = std::move(image);
+namespace {
+
+// Copies bytes of a file mapping without reading them in user space: a page
+// past the file's current end (the file was truncated after it was mapped)
+// fails the copy with EFAULT, where touching it would raise SIGBUS and end
+// the process. False when the copy came up short.
+bool CopyFromMapping(absl::Span<const uint8_t> from, uint8_t* to) {
+  size_t done = 0;
+  while (done < from.size()) {
+    iovec local{to + done, from.size() - done};
+    iovec remote{const_cast<uint8_t*>(from.data()) + done, from.size() - done};
+    const ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+    if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+      // Refused by a seccomp profile: copy directly (the risk it avoids
+      // is a file rewritten in place while being read).
+      std::memcpy(to + done, from.data() + done, from.size() - done);
+      return true;
+    }
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
   }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<const std::vector<uint8_t>*> SharedFile::NetasciiImage(
+    uint64_t max_size) {
+  if (netascii_ != nullptr) return netascii_.get();
+  // The encoding is never shorter than the file: refuse large files before
+  // reading them.
+  if (size_ > max_size) {
+    return absl::ResourceExhaustedError("file too large for netascii mode");
+  }
+  std::vector<uint8_t> raw(size_);
+  if (!CopyFromMapping(bytes(), raw.data())) {
+    return absl::DataLossError("file changed while being read");
+  }
+  const uint64_t encoded = tftp::NetasciiEncodedSize(raw);
+  if (encoded > max_size) {
+    return absl::ResourceExhaustedError("file too large for netascii mode");
+  }
+  auto image = std::make_unique<std::vector<uint8_t>>(encoded);
+  tftp::NetasciiEncoder encoder;
+  encoder.Encode(raw, absl::MakeSpan(*image));
+  netascii_ = std::move(image);
   return netascii_.get();
 }
 

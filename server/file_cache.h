@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 
 namespace tftpd {
@@ -37,8 +38,10 @@ class SharedFile {
  public:
   absl::Span<const uint8_t> bytes() const { return {data_, size_}; }
   // The file in netascii (LF as CR LF, CR as CR NUL), built on first use.
-  // Null when the file is larger than `max_size`.
-  const std::vector<uint8_t>* NetasciiImage(uint64_t max_size);
+  // ResourceExhausted when it would be larger than `max_size`; DataLoss when
+  // the file shrank under its mapping (rewritten in place), which is noticed
+  // instead of faulting the process (SIGBUS).
+  absl::StatusOr<const std::vector<uint8_t>*> NetasciiImage(uint64_t max_size);
 
  private:
   friend class FileCache;

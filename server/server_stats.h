@@ -53,7 +53,8 @@ namespace tftpd {
   X(source_failed, "the response source failed before sending")            \
   X(unsupported, "netascii of a stream, or of a file over the size limit") \
   X(options, "option negotiation refused")                                 \
-  X(resources, "out of sockets or memory")
+  X(resources, "out of sockets or memory")                                 \
+  X(file_changed, "the file shrank while being read (rewritten in place)")
 
 enum class RefusalReason {
 #define TFTPD_ENUM(name, help) k_##name,

@@ -643,17 +643,19 @@ bool Shard::UseFile(SharedFile* file, bool netascii,
   out->file = file;
   out->response = file->bytes();
   if (netascii) {
-    const std::vector<uint8_t>* image =
+    const absl::StatusOr<const std::vector<uint8_t>*> image =
         file->NetasciiImage(config_.max_netascii_size);
-    if (image == nullptr) {
+    if (!image.ok()) {
       files_.Release(file);
       out->file = nullptr;
       RefuseRequest(to, filename, tftp::ErrorCode::kNotDefined,
-                    "file too large for netascii mode",
-                    RefusalReason::k_unsupported);
+                    image.status().message(),
+                    absl::IsResourceExhausted(image.status())
+                        ? RefusalReason::k_unsupported
+                        : RefusalReason::k_file_changed);
       return false;
     }
-    out->response = absl::MakeConstSpan(*image);
+    out->response = absl::MakeConstSpan(**image);
   }
   // An empty response is announced without tsize: curl (lib/tftp.c,
   // tftp_parse_option_ack) fails any download whose OACK says "tsize 0",

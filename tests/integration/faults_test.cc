@@ -6,10 +6,11 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "gtest/gtest.h"
 #include "protocol/session.h"
 #include "tests/integration/concurrent_downloads.h"
@@ -27,18 +28,33 @@ struct InjectedFaults {
   uint64_t delayed = 0;
 };
 
+// The number after "name=" in `text` from `from` on, and where it ends.
+std::optional<uint64_t> NumberAfter(const std::string& text,
+                                    const std::string& name, size_t* from) {
+  const size_t at = text.find(" " + name + "=", *from);
+  if (at == std::string::npos) return std::nullopt;
+  const size_t begin = at + name.size() + 2;
+  size_t end = begin;
+  while (end < text.size() && absl::ascii_isdigit(text[end])) ++end;
+  uint64_t value = 0;
+  if (!absl::SimpleAtoi(absl::string_view(text).substr(begin, end - begin),
+                        &value)) {
+    return std::nullopt;
+  }
+  *from = end;
+  return value;
+}
+
 // Sums the shards' "injected faults" log lines (written as they stop).
 InjectedFaults ParseInjectedFaults(const std::string& log) {
   InjectedFaults sum;
-  const std::regex line(
-      "injected faults: datagrams=(\\d+) lost=(\\d+) duplicated=(\\d+) "
-      "delayed=(\\d+)");
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), line);
-       it != std::sregex_iterator(); ++it) {
-    sum.datagrams += std::stoull((*it)[1]);
-    sum.lost += std::stoull((*it)[2]);
-    sum.duplicated += std::stoull((*it)[3]);
-    sum.delayed += std::stoull((*it)[4]);
+  size_t from = 0;
+  while ((from = log.find("injected faults:", from)) != std::string::npos) {
+    from += 1;
+    sum.datagrams += NumberAfter(log, "datagrams", &from).value_or(0);
+    sum.lost += NumberAfter(log, "lost", &from).value_or(0);
+    sum.duplicated += NumberAfter(log, "duplicated", &from).value_or(0);
+    sum.delayed += NumberAfter(log, "delayed", &from).value_or(0);
   }
   return sum;
 }
@@ -46,12 +62,9 @@ InjectedFaults ParseInjectedFaults(const std::string& log) {
 // A counter from the "tftpd stopped" line.
 std::optional<uint64_t> Counter(const std::string& log,
                                 const std::string& name) {
-  std::smatch match;
-  if (!std::regex_search(log, match,
-                         std::regex("tftpd stopped:.* " + name + "=(\\d+)"))) {
-    return std::nullopt;
-  }
-  return std::stoull(match[1]);
+  size_t from = log.find("tftpd stopped:");
+  if (from == std::string::npos) return std::nullopt;
+  return NumberAfter(log, name, &from);
 }
 
 std::string Describe(const DownloadReport& report) {
