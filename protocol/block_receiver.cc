@@ -38,7 +38,8 @@ BlockReceiver::Result BlockReceiver::OnData(uint16_t wire_block,
     if (ProtocolStatus s = sink_->Finish(bytes_); !s.ok()) {
       return Result::Fail(SessionOutcome::kAborted, s);
     }
-    return Result::Of(Verdict::kComplete);
+    return Result::Of(sink_->CommitsLater() ? Verdict::kCommitting
+                                            : Verdict::kComplete);
   }
   if (++blocks_since_ack_ >= windowsize_) return Result::Of(Verdict::kAck);
   return Result::Of(Verdict::kProgress);

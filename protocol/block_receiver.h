@@ -23,6 +23,7 @@ class BlockReceiver {
     kProgress,  // Stored; no ACK due yet (inside a window).
     kAck,       // Stored; acknowledge it now.
     kComplete,  // The last block: stored and committed; acknowledge it.
+    kCommitting,  // The last block: stored; the sink commits later.
     kFailed,    // End the transfer with `error`.
   };
   struct Result {

@@ -71,6 +71,11 @@ void ReceivingSession::OnData(uint16_t wire_block,
     }
     return;
   }
+  if (state_ == State::kCommitting) {
+    // A repeat of the last block: the final ACK waits for the commit.
+    ++counters_.duplicate_packets;
+    return;
+  }
   if (state_ == State::kOpening) {
     if (!AcceptsDataWhileOpening()) return;
     state_ = State::kReceiving;
@@ -87,6 +92,10 @@ void ReceivingSession::OnData(uint16_t wire_block,
       return;
     case BlockReceiver::Verdict::kFailed:
       FailWith(r.outcome, r.error.code, r.error.message);
+      return;
+    case BlockReceiver::Verdict::kCommitting:
+      state_ = State::kCommitting;
+      timer_.Stop();
       return;
     case BlockReceiver::Verdict::kComplete:
       Queue(Control::kAck, false);
@@ -123,6 +132,20 @@ void ReceivingSession::Abort(ErrorCode code, absl::string_view message) {
     Finish(SessionOutcome::kCompleted);
     return;
   }
+  FailWith(SessionOutcome::kAborted, code, message);
+}
+
+void ReceivingSession::OnCommitted(TimePoint now) {
+  if (state_ != State::kCommitting) return;
+  Queue(Control::kAck, false);
+  state_ = State::kDallying;
+  result_.outcome = SessionOutcome::kCompleted;
+  timer_.Dally(now);
+}
+
+void ReceivingSession::OnCommitFailed(ErrorCode code,
+                                      absl::string_view message) {
+  if (state_ != State::kCommitting) return;
   FailWith(SessionOutcome::kAborted, code, message);
 }
 

@@ -32,6 +32,14 @@ class ReceivingSession {
   void OnDeadline(TimePoint now);
   // Ends the transfer with an ERROR to the peer (once complete: just ends).
   void Abort(ErrorCode code, absl::string_view message);
+  // For a sink that commits later (WriteSink::CommitsLater): every byte
+  // arrived and the sink is committing; the session sends nothing and has
+  // no deadline until it hears how that went (the driver bounds the wait).
+  bool committing() const { return state_ == State::kCommitting; }
+  // The commit succeeded: the final ACK goes out and the session dallies.
+  void OnCommitted(TimePoint now);
+  // The commit failed: the transfer ends with this ERROR.
+  void OnCommitFailed(ErrorCode code, absl::string_view message);
 
   bool HasOutgoing() const { return control_ != Control::kNone; }
   // Writes the next packet into `buffer` (kMinOutgoingBuffer bytes, more for
@@ -53,7 +61,8 @@ class ReceivingSession {
     kNotStarted,
     kOpening,  // The opening packet is out; the peer has not answered.
     kReceiving,
-    kDallying,  // Complete; re-acknowledging a repeated last block.
+    kCommitting,  // Every block stored; waiting for the sink's commit.
+    kDallying,    // Complete; re-acknowledging a repeated last block.
     kDone,
   };
 

@@ -19,6 +19,12 @@ class WriteSink {
                                absl::Span<const uint8_t> bytes) = 0;
   // The transfer completed with `total_bytes` bytes: make them visible.
   virtual ProtocolStatus Finish(uint64_t total_bytes) = 0;
+  // True for a sink whose Finish only starts the commit (on another thread,
+  // in a database): the session then withholds the final ACK, sending
+  // nothing, until the driver reports the outcome (OnCommitted or
+  // OnCommitFailed), so that a client is never told an upload is stored
+  // before it is.
+  virtual bool CommitsLater() const { return false; }
 };
 
 }  // namespace tftp

@@ -211,4 +211,57 @@ OpenedFile RootDirectory::OpenPortably(const std::string& name) const {
   return out;
 }
 
+OpenedDirectory RootDirectory::OpenParentDirectory(
+    absl::string_view name) const {
+  OpenedDirectory out;
+  auto refuse = [&out](const OpenedFile& why) {
+    out.error = why.error;
+    out.message = why.message;
+    return out;
+  };
+  while (!name.empty() && name.front() == '/') name.remove_prefix(1);
+  const size_t slash = name.rfind('/');
+  const std::string parent(slash == absl::string_view::npos
+                               ? absl::string_view(".")
+                               : name.substr(0, slash));
+  out.leaf = std::string(
+      slash == absl::string_view::npos ? name : name.substr(slash + 1));
+  if (out.leaf.empty() || out.leaf == "." || out.leaf == "..") {
+    return refuse(Refuse(ErrorCode::kAccessViolation, "not a file name"));
+  }
+  constexpr int kDirectoryFlags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+  if (use_openat2_.load(std::memory_order_relaxed)) {
+    const int fd = Openat2(fd_, parent.c_str(), kDirectoryFlags, kBeneath);
+    if (fd >= 0) {
+      out.fd = fd;
+      return out;
+    }
+    if (errno != ENOSYS) return refuse(RefuseErrno(errno));
+    use_openat2_ = false;
+  }
+  // The portable walk: no "..", no symlink followed.
+  int dir = dup(fd_);
+  if (dir < 0) return refuse(RefuseErrno(errno));
+  for (absl::string_view part :
+       absl::StrSplit(parent, '/', absl::SkipEmpty())) {
+    if (part == ".") continue;
+    if (part == "..") {
+      close(dir);
+      return refuse(
+          Refuse(ErrorCode::kAccessViolation, "path leaves the root"));
+    }
+    const int next = openat(dir, std::string(part).c_str(),
+                            O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    const int error = errno;
+    close(dir);
+    if (next < 0) return refuse(RefuseErrno(error == ENOTDIR ? ELOOP : error));
+    dir = next;
+  }
+  out.fd = openat(dir, ".", kDirectoryFlags);
+  const int error = errno;
+  close(dir);
+  if (out.fd < 0) return refuse(RefuseErrno(error));
+  return out;
+}
+
 }  // namespace tftpd

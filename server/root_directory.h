@@ -31,6 +31,17 @@ struct OpenedFile {
   bool ok() const { return fd >= 0; }
 };
 
+// The directory an upload's file lives in, and the file's name there.
+struct OpenedDirectory {
+  int fd = -1;  // O_DIRECTORY, read-only; the caller closes it.
+  std::string leaf;
+  // When fd < 0: the ERROR to answer with.
+  tftp::ErrorCode error = tftp::ErrorCode::kNotDefined;
+  std::string message;
+
+  bool ok() const { return fd >= 0; }
+};
+
 class RootDirectory {
  public:
   enum class Resolver { kAuto, kPortable };
@@ -45,6 +56,9 @@ class RootDirectory {
 
   // Opens `name` (as a client sent it) for reading.
   OpenedFile OpenFile(absl::string_view name) const;
+  // For an upload of `name`: opens the directory it would live in, resolved
+  // beneath the root as reads are (no directory is ever created).
+  OpenedDirectory OpenParentDirectory(absl::string_view name) const;
   const std::string& path() const { return path_; }
   bool uses_openat2() const { return use_openat2_.load(); }
   // By default only files everyone may read are served (set before serving).

@@ -78,6 +78,55 @@ TEST(WriteSession, WithoutOptionsAck0ComesFirst) {
   EXPECT_EQ(sink.bytes.size(), 522u);
 }
 
+// A sink that commits elsewhere (a database, another thread).
+class LaterSink : public MemorySink {
+ public:
+  bool CommitsLater() const override { return true; }
+};
+
+TEST(WriteSession, TheFinalAckWaitsForACommitThatComesLater) {
+  LaterSink sink;
+  WriteSession s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
+  s.Start(TimePoint{});
+  Drain(s);
+  s.OnDatagram(Data(1, 512), TimePoint{});
+  EXPECT_EQ(Drain(s), (Packets{{Opcode::kAck, 1}}));
+  s.OnDatagram(Data(2, 10), TimePoint{});
+  // Stored and handed to the sink, but not acknowledged, with no deadline
+  // of its own: the driver bounds the wait.
+  EXPECT_TRUE(sink.finished);
+  EXPECT_TRUE(s.committing());
+  EXPECT_FALSE(s.transfer_complete());
+  EXPECT_FALSE(s.deadline().has_value());
+  EXPECT_TRUE(Drain(s).empty());
+  // The client repeats its last block meanwhile: still nothing.
+  s.OnDatagram(Data(2, 10), TimePoint{});
+  EXPECT_TRUE(Drain(s).empty());
+  s.OnCommitted(TimePoint{});
+  EXPECT_EQ(Drain(s), (Packets{{Opcode::kAck, 2}}));
+  EXPECT_TRUE(s.transfer_complete());
+  // Dallying as usual: a repeat of the last block is acknowledged again.
+  s.OnDatagram(Data(2, 10), TimePoint{});
+  EXPECT_EQ(Drain(s), (Packets{{Opcode::kAck, 2}}));
+}
+
+TEST(WriteSession, AFailedCommitEndsTheUploadWithItsError) {
+  LaterSink sink;
+  WriteSession t({}, OptionsFor(512, 4), UINT64_MAX, &sink);
+  t.Start(TimePoint{});
+  EXPECT_EQ(Drain(t), (Packets{{Opcode::kOack, 0}}));
+  t.OnDatagram(Data(1, 100), TimePoint{});
+  ASSERT_TRUE(t.committing());
+  t.OnCommitFailed(ErrorCode::kNotDefined, "the database is down");
+  EXPECT_EQ(Drain(t), (Packets{{Opcode::kError, 0}}));
+  EXPECT_TRUE(t.finished());
+  EXPECT_EQ(t.result().outcome, SessionOutcome::kAborted);
+  EXPECT_EQ(t.result().error_message, "the database is down");
+  // A late report changes nothing.
+  t.OnCommitted(TimePoint{});
+  EXPECT_FALSE(t.transfer_complete());
+}
+
 TEST(WriteSession, WithOptionsTheOackComesFirst) {
   MemorySink sink;
   WriteSession s({}, OptionsFor(1024, 1), UINT64_MAX, &sink);
