@@ -19,12 +19,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "protocol/options.h"
+#include "protocol/server_transfer.h"
 #include "protocol/session.h"
 #include "protocol/tftp.h"
 
 namespace tftp {
 
-class ReadSession {
+class ReadSession final : public ServerTransfer {
  public:
   // `response_size` is the response's size in bytes (in the transfer mode)
   // when known up front, as for a file; otherwise the driver reports bytes as
@@ -33,38 +34,40 @@ class ReadSession {
               std::optional<uint64_t> response_size);
 
   // Queues the OACK, or the first window of DATA when there is no OACK.
-  void Start(TimePoint now);
+  void Start(TimePoint now) override;
   // A datagram from the peer's address and port.
-  void OnDatagram(absl::Span<const uint8_t> datagram, TimePoint now);
+  void OnDatagram(absl::Span<const uint8_t> datagram, TimePoint now) override;
   // Call when `now` has reached deadline(); earlier calls do nothing.
-  void OnDeadline(TimePoint now);
+  void OnDeadline(TimePoint now) override;
   // The first `available` bytes of the response can be filled in; `complete`
   // says there are no more (the response is `available` bytes long).
   void OnDataAvailable(uint64_t available, bool complete, TimePoint now);
   // Ends the session with an ERROR to the peer (e.g. the source failed).
-  void Abort(ErrorCode code, absl::string_view message);
+  void Abort(ErrorCode code, absl::string_view message) override;
 
-  bool HasOutgoing() const;
+  bool HasOutgoing() const override;
   // The next packet is DATA: NextOutgoing writes only its 4-byte header, so
   // a buffer of kDataHeaderSize bytes suffices (a driver batching DATA of one
   // window into one send relies on this).
-  bool NextIsData() const {
+  bool NextIsData() const override {
     return control_ == Control::kNone && !QueueEmpty();
   }
   // Writes the next packet's header into `buffer` (kMinOutgoingBuffer bytes,
   // or kDataHeaderSize when NextIsData()) and describes it; header_size is 0
   // when nothing is due. buffer_size() bytes hold a whole DATA packet.
-  Outgoing NextOutgoing(absl::Span<uint8_t> buffer);
+  Outgoing NextOutgoing(absl::Span<uint8_t> buffer) override;
   size_t buffer_size() const {
     return std::max(kDataHeaderSize + options_.blksize, kMinOutgoingBuffer);
   }
 
-  std::optional<TimePoint> deadline() const { return timer_.deadline(); }
+  std::optional<TimePoint> deadline() const override {
+    return timer_.deadline();
+  }
   // No more input is expected: send what is pending, then drop the session.
-  bool finished() const { return state_ == State::kDone; }
-  const SessionResult& result() const { return result_; }
-  const SessionCounters& counters() const { return counters_; }
-  const NegotiatedOptions& options() const { return options_; }
+  bool finished() const override { return state_ == State::kDone; }
+  const SessionResult& result() const override { return result_; }
+  const SessionCounters& counters() const override { return counters_; }
+  const NegotiatedOptions& options() const override { return options_; }
 
  private:
   enum class State : uint8_t {

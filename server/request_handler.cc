@@ -25,4 +25,24 @@ Response Response::Refuse(tftp::ErrorCode code, std::string message) {
   return response;
 }
 
+UploadResponse UploadResponse::File(std::string path) {
+  return UploadResponse(Kind::kFile, std::move(path));
+}
+
+UploadResponse UploadResponse::Sink(std::shared_ptr<UploadSink> sink) {
+  if (sink == nullptr) {
+    return Refuse(tftp::ErrorCode::kNotDefined, "no upload sink");
+  }
+  UploadResponse response(Kind::kSink, "");
+  response.sink_ = std::move(sink);
+  return response;
+}
+
+UploadResponse UploadResponse::Refuse(tftp::ErrorCode code,
+                                      std::string message) {
+  UploadResponse response(Kind::kRefusal, std::move(message));
+  response.code_ = code;
+  return response;
+}
+
 }  // namespace tftpd

@@ -1,5 +1,6 @@
 // The framework's extension point: a RequestHandler decides, for each read
-// request, what to send or how to refuse. tftpd itself is a server whose
+// request, what to send or how to refuse, and for each write request where
+// the bytes go. tftpd itself is a server whose
 // handler serves files beneath --root (FileHandler); a boot-config generator,
 // an HTTP-backed server or anything else is a different handler.
 //
@@ -18,6 +19,7 @@
 #include "io/socket_address.h"
 #include "protocol/tftp.h"
 #include "server/response_stream.h"
+#include "server/upload_sink.h"
 
 namespace tftpd {
 
@@ -64,19 +66,58 @@ class Response {
   tftp::ErrorCode code_ = tftp::ErrorCode::kNotDefined;
 };
 
+// Where an upload goes. Build one with the static functions.
+class UploadResponse {
+ public:
+  enum class Kind { kFile, kSink, kRefusal };
+
+  // A file beneath the write root (--write_root, else --root), confined as
+  // reads are, written to a temporary file and renamed into place once
+  // complete (disk_upload_sink.h), under --create and --overwrite.
+  static UploadResponse File(std::string path);
+  // Bytes to a sink of the program's own (upload_sink.h).
+  static UploadResponse Sink(std::shared_ptr<UploadSink> sink);
+  // ERROR `code` with `message`, and no transfer.
+  static UploadResponse Refuse(tftp::ErrorCode code, std::string message);
+
+  Kind kind() const { return kind_; }
+  // kFile: the path; kRefusal: the message.
+  const std::string& text() const { return text_; }
+  const std::shared_ptr<UploadSink>& sink() const { return sink_; }
+  tftp::ErrorCode error_code() const { return code_; }
+
+ private:
+  UploadResponse(Kind kind, std::string text)
+      : kind_(kind), text_(std::move(text)) {}
+  Kind kind_;
+  std::string text_;
+  std::shared_ptr<UploadSink> sink_;
+  tftp::ErrorCode code_ = tftp::ErrorCode::kNotDefined;
+};
+
 class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
   // See the file comment: thread-safe, never blocking. An exception thrown
   // here refuses the request with ERROR 0 and a log line.
   virtual Response Handle(const RequestContext& request) = 0;
+  // A write request (WRQ), asked only when uploads are on (--allow_write);
+  // the same rules as Handle. By default uploads are refused (ERROR 2).
+  virtual UploadResponse HandleUpload(const RequestContext& request) {
+    return UploadResponse::Refuse(tftp::ErrorCode::kAccessViolation,
+                                  "uploads are not accepted here");
+  }
 };
 
-// Serves the requested path from the server's root: what tftpd does.
+// Serves the requested path from the server's root, and takes uploads into
+// the write root: what tftpd does.
 class FileHandler final : public RequestHandler {
  public:
   Response Handle(const RequestContext& request) override {
     return Response::File(request.path);
+  }
+  UploadResponse HandleUpload(const RequestContext& request) override {
+    return UploadResponse::File(request.path);
   }
 };
 

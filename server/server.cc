@@ -55,6 +55,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   }
   server->receive_buffer_ = sockets.front().receive_buffer;
   server->loader_ = std::make_unique<FileLoader>(c.loader_threads);
+  if (c.allow_write) {
+    absl::StatusOr<RootDirectory> write_root = RootDirectory::Open(
+        c.write_root.empty() ? c.root : c.write_root, c.resolver);
+    if (!write_root.ok()) {
+      for (const io::OpenedSocket& s : sockets) close(s.fd);
+      return write_root.status();
+    }
+    server->write_root_ =
+        std::make_unique<RootDirectory>(std::move(*write_root));
+    server->committer_ = std::make_unique<UploadCommitter>(c.commit_threads);
+  }
   server->guard_ = std::make_unique<AddressGuard>(c.address_limits);
   for (int i = 0; i < c.threads; ++i) {
     // Single listener: the other shards answer refused requests from the
@@ -62,6 +73,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
     server->shards_.push_back(std::make_unique<Shard>(
         i, server->config_, server->root_, server->handler_.get(),
         server->stats_.get(), server->loader_.get(), server->guard_.get(),
+        server->write_root_.get(), server->committer_.get(),
         sockets[single ? 0 : i],
         /*owns_service=*/!single || i == 0));
   }

@@ -19,6 +19,7 @@
 #include "server/server_stats.h"
 #include "server/shard.h"
 #include "server/stats_dispatcher.h"
+#include "server/upload_committer.h"
 
 namespace tftpd {
 
@@ -62,6 +63,8 @@ class Server {
 
   ServerConfig config_;
   RootDirectory root_;
+  // Where UploadResponse::File writes (with --allow_write).
+  std::unique_ptr<RootDirectory> write_root_;
   std::shared_ptr<RequestHandler> handler_;
   std::unique_ptr<StatsDispatcher> stats_;
   io::SocketAddress address_;
@@ -70,6 +73,7 @@ class Server {
   // Declared after the shards: destroyed (its threads joined) before them,
   // since its jobs report to them.
   std::unique_ptr<FileLoader> loader_;
+  std::unique_ptr<UploadCommitter> committer_;
   std::unique_ptr<AddressGuard> guard_;
   std::vector<std::thread> threads_;
   std::atomic<int> running_{0};

@@ -14,6 +14,7 @@
 #include "protocol/options.h"
 #include "protocol/session.h"
 #include "server/address_guard.h"
+#include "server/disk_upload_sink.h"
 #include "server/remap_rules.h"
 #include "server/request_handler.h"
 #include "server/root_directory.h"
@@ -62,6 +63,15 @@ struct ServerConfig {
   // Threads that map files and read them in (the first request of each file
   // version on a shard), so that shards never wait for a disk.
   int loader_threads = 2;
+
+  // Uploads (WRQ), off unless allow_write. The handler decides where each
+  // goes; UploadResponse::File writes beneath `write_root` (empty: `root`)
+  // under `upload_policy`. The upload size limit is limits.max_upload_size.
+  bool allow_write = false;
+  std::string write_root;
+  DiskUploadPolicy upload_policy;
+  // Threads that commit uploads (fsync, rename, a database).
+  int commit_threads = 2;
 
   // The framework (request_handler.h). Null: FileHandler, serving `root`.
   std::shared_ptr<RequestHandler> handler;

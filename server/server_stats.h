@@ -54,7 +54,9 @@ namespace tftpd {
   X(unsupported, "netascii of a stream, or of a file over the size limit") \
   X(options, "option negotiation refused")                                 \
   X(resources, "out of sockets or memory")                                 \
-  X(file_changed, "the file shrank while being read (rewritten in place)")
+  X(file_changed, "the file shrank while being read (rewritten in place)") \
+  X(file_exists, "an upload of an existing file without --overwrite")      \
+  X(too_large, "an upload announced over --max_upload_bytes")
 
 enum class RefusalReason {
 #define TFTPD_ENUM(name, help) k_##name,

@@ -16,6 +16,7 @@
 #include "protocol/netascii.h"
 #include "protocol/options.h"
 #include "protocol/packet.h"
+#include "server/disk_upload_sink.h"
 #include "server/log.h"
 
 namespace tftpd {
@@ -80,7 +81,15 @@ struct Shard::Session {
   // is closed only when none is left, so no operation outlives its fd.
   uint32_t inflight = 0;
   io::SocketAddress peer;
-  std::optional<tftp::ReadSession> transfer;
+  std::unique_ptr<tftp::ServerTransfer> transfer;
+  // `transfer` as what it is: a read or an upload.
+  tftp::ReadSession* reading = nullptr;
+  tftp::WriteSession* writing = nullptr;
+  // An upload's sink, behind the session's WriteSink; `commit_started` once
+  // its commit is handed to the committer (it must not be abandoned then).
+  std::shared_ptr<UploadSink> sink;
+  std::unique_ptr<tftp::WriteSink> sink_adapter;
+  bool commit_started = false;
   // The response: a shared file mapping, bytes made for this request, or a
   // stream (see response_stream.h).
   SharedFile* file = nullptr;
@@ -129,6 +138,13 @@ struct Shard::SendSlot {
   alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(uint16_t))];
 };
 
+// An upload's commit, reported by the committer.
+struct Shard::CommitOutcome {
+  uint32_t index;
+  uint32_t generation;
+  absl::Status status;
+};
+
 // A mapping the loader finished, for the session that asked.
 struct Shard::LoadedFile {
   uint32_t index;
@@ -140,12 +156,15 @@ struct Shard::LoadedFile {
 
 Shard::Shard(int id, const ServerConfig& config, const RootDirectory& root,
              RequestHandler* handler, StatsDispatcher* stats,
-             FileLoader* loader, AddressGuard* guard, io::OpenedSocket service,
-             bool owns_service)
+             FileLoader* loader, AddressGuard* guard,
+             const RootDirectory* write_root, UploadCommitter* committer,
+             io::OpenedSocket service, bool owns_service)
     : id_(id),
       config_(config),
       root_(root),
       handler_(handler),
+      write_root_(write_root),
+      committer_(committer),
       stats_(stats),
       loader_(loader),
       guard_(guard),
@@ -443,7 +462,8 @@ void Shard::StartTransfer(const io::Datagram& datagram,
                           const tftp::Request& request) {
   const io::SocketAddress peer_key = datagram.source.Unmapped();
   const std::string filename(request.filename);
-  if (request.opcode == tftp::Opcode::kWrq) {
+  const bool upload = request.opcode == tftp::Opcode::kWrq;
+  if (upload && committer_ == nullptr) {
     RefuseRequest(datagram.source, filename, tftp::ErrorCode::kIllegalOperation,
                   "uploads are disabled", RefusalReason::k_uploads_disabled);
     return;
@@ -475,7 +495,7 @@ void Shard::StartTransfer(const io::Datagram& datagram,
   if (config_.remap != nullptr) {
     if (std::shared_ptr<const RemapRules> rules = config_.remap->get()) {
       RemapRules::Result mapped =
-          rules->Apply(filename, /*write=*/false, peer_key);
+          rules->Apply(filename, /*write=*/upload, peer_key);
       if (mapped.refused) {
         RefuseRequest(datagram.source, filename,
                       tftp::ErrorCode::kAccessViolation, mapped.message,
@@ -484,6 +504,10 @@ void Shard::StartTransfer(const io::Datagram& datagram,
       }
       context.path = std::move(mapped.path);
     }
+  }
+  if (upload) {
+    StartUpload(datagram, request, std::move(context));
+    return;
   }
   std::optional<Response> response;
   try {
@@ -764,17 +788,9 @@ void Shard::Launch(const io::SocketAddress& source,
     give_up(s.code, s.message, RefusalReason::k_options);
     return;
   }
-  // Answer from the address the client sent to (several may be configured
-  // on the host), from a new port: the transfer's own TID.
-  io::SocketAddress local = destination;
-  io::SocketAddress peer = peer_key;
-  if (local.family() == AF_UNSPEC) {
-    local = service_.bound;
-    peer = source;
-  } else if (local.family() != peer.family()) {
-    peer = source;
-  }
-  absl::StatusOr<io::OpenedSocket> socket = io::OpenTransferSocket(local);
+  io::SocketAddress peer;
+  absl::StatusOr<io::OpenedSocket> socket =
+      OpenTransferSocket(source, destination, &peer);
   if (!socket.ok()) {
     TFTPD_LOG(kWarning, "shard %d: %s", id_, socket.status().message());
     give_up(tftp::ErrorCode::kNotDefined, "out of sockets",
@@ -802,10 +818,12 @@ void Shard::Launch(const io::SocketAddress& source,
     s.stream = prepared.stream;
   }
   s.last_progress = now_;
-  s.transfer.emplace(config_.session, negotiated,
-                     prepared.all_available
-                         ? std::optional<uint64_t>(prepared.response.size())
-                         : std::nullopt);
+  auto reading = std::make_unique<tftp::ReadSession>(
+      config_.session, negotiated,
+      prepared.all_available ? std::optional<uint64_t>(prepared.response.size())
+                             : std::nullopt);
+  s.reading = reading.get();
+  s.transfer = std::move(reading);
   if (fresh) {
     by_peer_[peer_key] = i;
     ++active_;
@@ -878,7 +896,7 @@ void Shard::OnSourceProgress(uint32_t index) {
   if (state.failed) {
     s.transfer->Abort(state.error_code, state.error_message);
   } else {
-    s.transfer->OnDataAvailable(state.available, state.complete, now_);
+    s.reading->OnDataAvailable(state.available, state.complete, now_);
     s.last_progress = now_;
   }
   AfterInput(index);
@@ -897,7 +915,7 @@ void Shard::EndWaiting(uint32_t index) {
 void Shard::RefuseRequest(const io::SocketAddress& to,
                           const std::string& filename, tftp::ErrorCode code,
                           absl::string_view message, RefusalReason reason) {
-  TFTPD_LOG(kInfo, "refused RRQ peer=%s file=%s reason=%s: error %d %s",
+  TFTPD_LOG(kInfo, "refused request peer=%s file=%s reason=%s: error %d %s",
             to.Unmapped().ToString(), filename,
             std::string(RefusalReasonName(reason)), static_cast<int>(code),
             std::string(message));
@@ -1002,6 +1020,9 @@ void Shard::OnSessionReceive(uint32_t index, const io::Completion& c) {
 void Shard::AfterInput(uint32_t index) {
   Session& s = sessions_[index];
   if (s.finishing) return;
+  if (s.writing != nullptr && s.writing->committing() && !s.commit_started) {
+    StartCommit(index);
+  }
   if (s.transfer->HasOutgoing()) {
     if (!s.in_ready) {
       s.in_ready = true;
@@ -1163,8 +1184,11 @@ void Shard::OnSendDone(uint32_t slot_index, const io::Completion& c) {
 void Shard::Schedule(uint32_t index) {
   Session& s = sessions_[index];
   std::optional<io::TimePoint> deadline = s.transfer->deadline();
-  if (!deadline.has_value() && s.stream != nullptr) {
-    // Waiting for the stream's next bytes: bounded by the source timeout.
+  if (!deadline.has_value() &&
+      (s.stream != nullptr ||
+       (s.writing != nullptr && s.writing->committing()))) {
+    // Waiting for the stream's next bytes, or for an upload's commit:
+    // bounded by the source timeout.
     deadline = s.last_progress + config_.source_timeout;
   }
   if (deadline.has_value()) {
@@ -1207,6 +1231,11 @@ void Shard::FireTimers() {
             now_ >= s.last_progress + config_.source_timeout) {
           s.transfer->Abort(tftp::ErrorCode::kNotDefined,
                             "response source stalled");
+        }
+        if (s.writing != nullptr && s.writing->committing() &&
+            now_ >= s.last_progress + config_.source_timeout) {
+          s.writing->OnCommitFailed(tftp::ErrorCode::kNotDefined,
+                                    "the upload could not be stored in time");
         }
         AfterInput(index);
       });
@@ -1253,14 +1282,20 @@ void Shard::Finish(uint32_t index) {
         LogLevel::kInfo,
         absl::StrFormat("transfer peer=%s file=%s outcome=%s bytes=%d "
                         "size=%d duration=%.3fs blksize=%d windowsize=%d "
-                        "retransmits=%d%s",
+                        "retransmits=%d%s%s",
                         s.peer.ToString(), s.filename,
                         tftp::SessionOutcomeName(result.outcome),
                         counters.bytes_transferred,
-                        s.stream != nullptr ? s.stream->state().available
-                                            : s.response.size(),
+                        s.writing != nullptr  ? counters.bytes_transferred
+                        : s.stream != nullptr ? s.stream->state().available
+                                              : s.response.size(),
                         Seconds(now_ - s.started), options.blksize,
-                        options.windowsize, counters.retransmits, error));
+                        options.windowsize, counters.retransmits, error,
+                        s.writing != nullptr ? " upload" : ""));
+  }
+  if (s.sink != nullptr && !s.commit_started) {
+    // Ended before every block came: nothing of it may remain.
+    committer_->Abandon(std::move(s.sink));
   }
   by_peer_.erase(s.peer.Unmapped());
   if (s.receive_armed) {
@@ -1295,6 +1330,7 @@ void Shard::PostSessionStats(const Session& s) {
   SessionStats stats;
   stats.peer = s.peer.Unmapped();
   stats.server_address = s.context.server_address;
+  stats.upload = s.writing != nullptr;
   stats.requested_path = s.context.requested_path;
   stats.path = s.context.path;
   stats.shard = id_;
@@ -1357,6 +1393,11 @@ void Shard::MaybeRelease(uint32_t index) {
   s.pending_request.clear();
   s.context = RequestContext();
   s.transfer.reset();
+  s.reading = nullptr;
+  s.writing = nullptr;
+  s.sink.reset();
+  s.sink_adapter.reset();
+  s.commit_started = false;
   s.filename.clear();
   s.active = false;
   s.finishing = false;
@@ -1373,6 +1414,7 @@ void Shard::OnWake() {
   TakeHandedRequests();
   TakeSourceProgress();
   TakeLoadedFiles();
+  TakeCommits();
   backend_->Read(wake_fd_, 0,
                  absl::MakeSpan(reinterpret_cast<uint8_t*>(&wake_buffer_),
                                 sizeof wake_buffer_),
@@ -1408,6 +1450,204 @@ bool Shard::ShutdownComplete() {
   const bool drained = free_sessions_.size() == sessions_.size() &&
                        free_slots_.size() == slots_.size();
   return drained || now_ >= exit_deadline_;
+}
+
+namespace {
+
+// An upload's sink seen as the protocol's WriteSink: bytes go straight to
+// it on the shard thread; the commit comes later, from the committer.
+class UploadSinkAdapter final : public tftp::WriteSink {
+ public:
+  explicit UploadSinkAdapter(UploadSink* sink) : sink_(sink) {}
+
+  tftp::ProtocolStatus Write(uint64_t offset,
+                             absl::Span<const uint8_t> bytes) override {
+    absl::Status status;
+    try {
+      status = sink_->Write(offset, bytes);
+    } catch (const std::exception& e) {
+      status = absl::InternalError(e.what());
+    }
+    if (status.ok()) return tftp::ProtocolStatus::Ok();
+    message_ = std::string(status.message());  // Outlives the ERROR's copy.
+    return tftp::ProtocolStatus{UploadErrorCode(status), message_.c_str()};
+  }
+  tftp::ProtocolStatus Finish(uint64_t) override {
+    return tftp::ProtocolStatus::Ok();
+  }
+  bool CommitsLater() const override { return true; }
+
+ private:
+  UploadSink* const sink_;
+  std::string message_;
+};
+
+RefusalReason UploadRefusalReason(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+      return RefusalReason::k_not_found;
+    case absl::StatusCode::kPermissionDenied:
+      return RefusalReason::k_access_denied;
+    case absl::StatusCode::kAlreadyExists:
+      return RefusalReason::k_file_exists;
+    default:
+      return RefusalReason::k_resources;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<io::OpenedSocket> Shard::OpenTransferSocket(
+    const io::SocketAddress& source, const io::SocketAddress& destination,
+    io::SocketAddress* peer) {
+  // Answer from the address the client sent to (several may be configured
+  // on the host), from a new port: the transfer's own TID.
+  io::SocketAddress local = destination;
+  *peer = source.Unmapped();
+  if (local.family() == AF_UNSPEC) {
+    local = service_.bound;
+    *peer = source;
+  } else if (local.family() != peer->family()) {
+    *peer = source;
+  }
+  return io::OpenTransferSocket(local);
+}
+
+void Shard::StartUpload(const io::Datagram& datagram,
+                        const tftp::Request& request, RequestContext context) {
+  const std::string filename = context.requested_path;
+  auto refuse = [&](tftp::ErrorCode code, absl::string_view message,
+                    RefusalReason reason) {
+    RefuseRequest(datagram.source, filename, code, message, reason);
+  };
+  if (request.mode == tftp::TransferMode::kNetascii) {
+    refuse(tftp::ErrorCode::kNotDefined,
+           "netascii uploads are not supported; send in octet mode",
+           RefusalReason::k_unsupported);
+    return;
+  }
+  std::optional<UploadResponse> response;
+  try {
+    response.emplace(handler_->HandleUpload(context));
+  } catch (const std::exception& e) {
+    TFTPD_LOG(kWarning, "upload handler threw for peer=%s file=%s: %s",
+              context.peer.ToString(), filename, e.what());
+    response.emplace(UploadResponse::Refuse(tftp::ErrorCode::kNotDefined,
+                                            "request handler failed"));
+  } catch (...) {
+    response.emplace(UploadResponse::Refuse(tftp::ErrorCode::kNotDefined,
+                                            "request handler failed"));
+  }
+  if (response->kind() == UploadResponse::Kind::kRefusal) {
+    refuse(response->error_code(), response->text(), RefusalReason::k_handler);
+    return;
+  }
+  // Size first: an upload announced too large is refused before anything
+  // is opened for it.
+  tftp::NegotiatedOptions negotiated;
+  if (tftp::ProtocolStatus s = tftp::NegotiateOptions(
+          request, config_.limits, std::nullopt, &negotiated);
+      !s.ok()) {
+    refuse(s.code, s.message,
+           s.code == tftp::ErrorCode::kDiskFull ? RefusalReason::k_too_large
+                                                : RefusalReason::k_options);
+    return;
+  }
+  std::shared_ptr<UploadSink> sink = response->sink();
+  if (response->kind() == UploadResponse::Kind::kFile) {
+    absl::StatusOr<std::unique_ptr<UploadSink>> opened =
+        OpenDiskUpload(*write_root_, response->text(), config_.upload_policy);
+    if (!opened.ok()) {
+      refuse(UploadErrorCode(opened.status()), opened.status().message(),
+             UploadRefusalReason(opened.status()));
+      return;
+    }
+    sink = std::move(*opened);
+  }
+  io::SocketAddress peer;
+  absl::StatusOr<io::OpenedSocket> socket =
+      OpenTransferSocket(datagram.source, datagram.destination, &peer);
+  if (!socket.ok()) {
+    TFTPD_LOG(kWarning, "shard %d: %s", id_, socket.status().message());
+    committer_->Abandon(std::move(sink));
+    refuse(tftp::ErrorCode::kNotDefined, "out of sockets",
+           RefusalReason::k_resources);
+    return;
+  }
+  const uint32_t i = AllocateSession();
+  Session& s = sessions_[i];
+  s.active = true;
+  s.peer_answered = false;
+  s.fd = socket->fd;
+  s.peer = peer;
+  s.filename = filename;
+  s.context = std::move(context);
+  s.started = now_;
+  s.started_wall = std::chrono::system_clock::now();
+  s.last_progress = now_;
+  s.sink = std::move(sink);
+  s.sink_adapter = std::make_unique<UploadSinkAdapter>(s.sink.get());
+  auto writing = std::make_unique<tftp::WriteSession>(
+      config_.session, negotiated, config_.limits.max_upload_size,
+      s.sink_adapter.get());
+  s.writing = writing.get();
+  s.transfer = std::move(writing);
+  const io::SocketAddress peer_key = datagram.source.Unmapped();
+  by_peer_[peer_key] = i;
+  ++active_;
+  guard_->AddSession(peer_key);
+  counters_.sessions_active.store(active_, std::memory_order_relaxed);
+  Bump(counters_.sessions_started);
+  TFTPD_LOG(kDebug, "WRQ peer=%s file=%s options=%d", peer.ToString(),
+            s.filename, static_cast<int>(request.options.count));
+  ArmSessionReceive(i);
+  s.transfer->Start(now_);
+  AfterInput(i);
+}
+
+void Shard::StartCommit(uint32_t index) {
+  Session& s = sessions_[index];
+  s.commit_started = true;
+  s.last_progress = now_;  // The commit's wait is bounded from here.
+  const uint32_t generation = s.generation;
+  committer_->Commit(s.sink, s.writing->counters().bytes_transferred,
+                     [this, index, generation](const absl::Status& status) {
+                       PostCommitted(CommitOutcome{index, generation, status});
+                     });
+}
+
+void Shard::PostCommitted(CommitOutcome outcome) {
+  bool first;
+  {
+    std::lock_guard<std::mutex> lock(handoff_mutex_);
+    first = committed_.empty();
+    committed_.push_back(std::move(outcome));
+  }
+  if (first) Wake();
+}
+
+void Shard::TakeCommits() {
+  std::vector<CommitOutcome> committed;
+  {
+    std::lock_guard<std::mutex> lock(handoff_mutex_);
+    committed.swap(committed_);
+  }
+  for (const CommitOutcome& c : committed) {
+    if (c.index >= sessions_.size()) continue;
+    Session& s = sessions_[c.index];
+    if (!s.active || s.finishing || s.generation != c.generation ||
+        s.writing == nullptr) {
+      continue;  // The transfer ended meanwhile (timed out, shut down).
+    }
+    if (c.status.ok()) {
+      s.writing->OnCommitted(now_);
+    } else {
+      TFTPD_LOG(kWarning, "upload peer=%s file=%s not stored: %s",
+                s.peer.ToString(), s.filename, c.status.message());
+      s.writing->OnCommitFailed(UploadErrorCode(c.status), c.status.message());
+    }
+    AfterInput(c.index);
+  }
 }
 
 }  // namespace tftpd

@@ -22,6 +22,8 @@
 #include "io/udp_socket.h"
 #include "protocol/packet.h"
 #include "protocol/read_session.h"
+#include "protocol/server_transfer.h"
+#include "protocol/write_session.h"
 #include "server/address_guard.h"
 #include "server/file_cache.h"
 #include "server/file_loader.h"
@@ -30,6 +32,7 @@
 #include "server/server_config.h"
 #include "server/server_stats.h"
 #include "server/stats_dispatcher.h"
+#include "server/upload_committer.h"
 
 namespace tftpd {
 
@@ -39,9 +42,11 @@ class Shard {
   // `owns_service` false it is the listener shard's, used only to answer
   // requests handed over from there (single-listener mode).
   // `stats` (may be null) takes the records of ended transfers.
+  // `write_root` and `committer` are null unless uploads are on.
   Shard(int id, const ServerConfig& config, const RootDirectory& root,
         RequestHandler* handler, StatsDispatcher* stats, FileLoader* loader,
-        AddressGuard* guard, io::OpenedSocket service,
+        AddressGuard* guard, const RootDirectory* write_root,
+        UploadCommitter* committer, io::OpenedSocket service,
         bool owns_service = true);
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
@@ -73,6 +78,7 @@ class Shard {
   struct SendSlot;
   struct Prepared;
   struct LoadedFile;
+  struct CommitOutcome;
 
   void OnCompletion(const io::Completion& completion);
   void OnServiceReceive(const io::Completion& completion);
@@ -114,6 +120,20 @@ class Shard {
                const std::string& filename, Prepared* out);
   // A stream as the response; it is sent as its bytes arrive.
   void UseStream(std::shared_ptr<ResponseStream> stream, Prepared* out);
+  // A WRQ that passed the common checks: asks the handler where it goes,
+  // opens the sink and starts the transfer, or refuses.
+  void StartUpload(const io::Datagram& datagram, const tftp::Request& request,
+                   RequestContext context);
+  // Every block of an upload arrived: its sink commits on a committer
+  // thread, which posts the outcome back (the final ACK waits for it).
+  void StartCommit(uint32_t index);
+  void PostCommitted(CommitOutcome outcome);
+  void TakeCommits();
+  // A socket for a new transfer, answering from the address the client sent
+  // to; `peer` is where the transfer's packets go.
+  absl::StatusOr<io::OpenedSocket> OpenTransferSocket(
+      const io::SocketAddress& source, const io::SocketAddress& destination,
+      io::SocketAddress* peer);
   // A waiting session's response is ready: opens its transfer.
   void Resume(uint32_t index, Prepared prepared);
   // A session that waited for its source ends without a transfer.
@@ -146,6 +166,8 @@ class Shard {
   const ServerConfig& config_;
   const RootDirectory& root_;
   RequestHandler* const handler_;
+  const RootDirectory* const write_root_;
+  UploadCommitter* const committer_;
   StatsDispatcher* const stats_;
   FileLoader* const loader_;
   AddressGuard* const guard_;
@@ -156,8 +178,9 @@ class Shard {
   std::vector<HandedRequest> handed_;  // Guarded by handoff_mutex_.
   // (index, generation) of sessions whose source changed; same guard.
   std::vector<std::pair<uint32_t, uint32_t>> source_progress_;
-  std::vector<LoadedFile> loaded_;  // From the loader; same guard.
-  int wake_fd_ = -1;                // Read end of the wake-up pipe.
+  std::vector<LoadedFile> loaded_;        // From the loader; same guard.
+  std::vector<CommitOutcome> committed_;  // From the committer; same guard.
+  int wake_fd_ = -1;                      // Read end of the wake-up pipe.
   int wake_write_fd_ = -1;
   uint64_t wake_buffer_ = 0;
   std::atomic<int> stop_request_{0};  // 1: graceful, 2: immediate.

@@ -24,6 +24,8 @@ using OptionPairs = std::vector<std::pair<std::string, std::string>>;
 struct SessionStats {
   io::SocketAddress peer;
   io::SocketAddress server_address;
+  // A WRQ: the bytes "acknowledged" are the bytes received and stored.
+  bool upload = false;
   std::string requested_path;  // As the client sent it.
   std::string path;            // After the remap rules.
   int shard = 0;

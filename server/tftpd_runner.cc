@@ -21,6 +21,7 @@
 #include "gflags/gflags.h"
 #include "server/log.h"
 #include "server/metrics_http.h"
+#include "server/postgres_upload_sink.h"
 #include "server/remap_rules.h"
 #include "server/server.h"
 
@@ -104,6 +105,25 @@ DEFINE_string(listener, "auto",
               "socket, read by shard 0, which hands each request to a shard "
               "by client), or auto (reuseport on Linux and FreeBSD, single "
               "elsewhere).");
+DEFINE_bool(allow_write, false,
+            "Accept uploads (WRQ) into --write_root. Off by default. Each "
+            "upload goes to a temporary file in its directory and is renamed "
+            "into place only once complete; directories are never created.");
+DEFINE_string(write_root, "",
+              "Directory uploads are written beneath (default: --root), "
+              "confined as reads are.");
+DEFINE_bool(create, false, "With --allow_write: uploads may create new files.");
+DEFINE_bool(overwrite, false,
+            "With --allow_write: uploads may replace existing files.");
+DEFINE_string(upload_database, "",
+              "With --allow_write: keep each completed upload as a row in "
+              "PostgreSQL instead of a file; a libpq connection string, e.g. "
+              "'host=db dbname=backups user=tftpd'. See --upload_table.");
+DEFINE_string(upload_table, "tftp_uploads",
+              "The table --upload_database writes (created if missing).");
+DEFINE_int64(max_upload_bytes, 0,
+             "Largest upload accepted, checked against tsize up front and "
+             "while receiving (ERROR 3). 0: no limit.");
 DEFINE_string(inject_faults, "",
               "For testing only: lose, duplicate and delay datagrams in both "
               "directions, decided by a seeded generator, e.g. "
@@ -285,6 +305,23 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   }
   config.source_timeout = std::chrono::milliseconds(
       static_cast<int64_t>(FLAGS_source_timeout * 1000));
+  config.allow_write = FLAGS_allow_write;
+  config.write_root = FLAGS_write_root;
+  config.upload_policy.create = FLAGS_create;
+  config.upload_policy.overwrite = FLAGS_overwrite;
+  if (FLAGS_max_upload_bytes < 0) {
+    return absl::InvalidArgumentError(
+        "--max_upload_bytes must not be negative");
+  }
+  if (FLAGS_max_upload_bytes > 0) {
+    config.limits.max_upload_size =
+        static_cast<uint64_t>(FLAGS_max_upload_bytes);
+  }
+  if ((FLAGS_create || FLAGS_overwrite || !FLAGS_write_root.empty()) &&
+      !FLAGS_allow_write) {
+    return absl::InvalidArgumentError(
+        "--create, --overwrite and --write_root need --allow_write");
+  }
   if (!FLAGS_map_file.empty()) {
     absl::StatusOr<std::shared_ptr<const RemapRules>> rules =
         RemapRules::Load(FLAGS_map_file);
@@ -382,6 +419,20 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
   if (config.ok() && configure) {
     if (absl::Status s = configure(*config); !s.ok()) config = s;
   }
+  if (config.ok() && !FLAGS_upload_database.empty()) {
+    if (!FLAGS_allow_write) {
+      config =
+          absl::InvalidArgumentError("--upload_database needs --allow_write");
+    } else {
+      auto options = std::make_shared<PostgresUploadOptions>();
+      options->connection = FLAGS_upload_database;
+      options->table = FLAGS_upload_table;
+      config->handler = PostgresUploadHandler(
+          config->handler != nullptr ? config->handler
+                                     : std::make_shared<FileHandler>(),
+          std::move(options));
+    }
+  }
   if (!config.ok()) {
     std::fprintf(stderr, "%s: %s\n", gflags::ProgramInvocationShortName(),
                  std::string(config.status().message()).c_str());
@@ -449,6 +500,21 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
           c.limits.max_blksize, c.limits.max_windowsize, FLAGS_timeout,
           c.session.max_retries, static_cast<int>(c.max_sessions),
           (*server)->root().uses_openat2() ? "openat2" : "portable"));
+  if (c.allow_write) {
+    TFTPD_LOG(kInfo,
+              "uploads on into %s: create=%s overwrite=%s max_upload_bytes=%s",
+              c.write_root.empty() ? c.root : c.write_root,
+              c.upload_policy.create ? "yes" : "no",
+              c.upload_policy.overwrite ? "yes" : "no",
+              FLAGS_max_upload_bytes > 0 ? absl::StrCat(FLAGS_max_upload_bytes)
+                                         : std::string("unlimited"));
+    if (FLAGS_upload_database.empty() && !c.upload_policy.create &&
+        !c.upload_policy.overwrite) {
+      TFTPD_LOG(kWarning,
+                "--allow_write without --create or --overwrite: every upload "
+                "will be refused");
+    }
+  }
   if ((*server)->receive_buffer() < c.receive_buffer) {
     TFTPD_LOG(kWarning,
               "the kernel capped the service socket receive buffer at %d "

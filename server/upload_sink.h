@@ -29,8 +29,8 @@ class UploadSink {
   // database); an error reaches the client as an ERROR.
   virtual absl::Status Commit(uint64_t size) = 0;
   // The upload ended without completing (timed out, aborted, refused, or
-  // the server stopping): leave nothing behind. Runs on a commit thread;
-  // called at most once, and never after a Commit that succeeded.
+  // the server stopping), or its Commit failed: leave nothing behind. Runs
+  // on a commit thread; never after a Commit that succeeded.
   virtual void Abandon() = 0;
 };
 

@@ -43,7 +43,8 @@ class Reader {
 
 class CountingSink : public WriteSink {
  public:
-  explicit CountingSink(uint64_t refuse_beyond) : refuse_(refuse_beyond) {}
+  CountingSink(uint64_t refuse_beyond, bool later)
+      : refuse_(refuse_beyond), later_(later) {}
   ProtocolStatus Write(uint64_t offset,
                        absl::Span<const uint8_t> bytes) override {
     Check(offset == stored);
@@ -58,11 +59,15 @@ class CountingSink : public WriteSink {
     finished = true;
     return ProtocolStatus::Ok();
   }
+  // A sink that commits later (a database): the session must then wait,
+  // sending nothing, until it is told the outcome.
+  bool CommitsLater() const override { return later_; }
   uint64_t stored = 0;
   bool finished = false;
 
  private:
   uint64_t refuse_;
+  bool later_;
 };
 
 NegotiatedOptions OptionsFrom(Reader& in) {
@@ -135,7 +140,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ReadSession reader(
       config, options,
       known_size ? std::optional<uint64_t>(response_size) : std::nullopt);
-  CountingSink sink(in.U16() * 5ull);
+  const uint64_t refuse_beyond = in.U16() * 5ull;
+  CountingSink sink(refuse_beyond, in.Byte() & 1);
   WriteSession writer(config, options, max_upload, &sink);
   TimePoint now{};
   reader.Start(now);
@@ -160,12 +166,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         available = std::min<uint64_t>(available + in.U16(), response_size);
         reader.OnDataAvailable(available, in.Byte() & 1, now);
         break;
-      case 4:
-        if (in.Byte() == 0xff) {
+      case 4: {
+        const uint8_t what = in.Byte();
+        if (what == 0xff) {
           reader.Abort(ErrorCode::kNotDefined, "abort");
           writer.Abort(ErrorCode::kDiskFull, "abort");
+        } else if (what & 1) {
+          writer.OnCommitted(now);
+        } else {
+          writer.OnCommitFailed(ErrorCode::kNotDefined, "commit failed");
         }
         break;
+      }
+    }
+    if (writer.committing()) {
+      // Waiting for the commit: every block stored, nothing to send, no
+      // deadline of its own, not yet complete.
+      Check(sink.finished && !writer.HasOutgoing());
+      Check(!writer.deadline().has_value() && !writer.transfer_complete());
     }
     // DATA may only describe bytes that exist (or were announced).
     DrainAndCheck(reader, known_size ? response_size : available,

@@ -45,9 +45,25 @@ struct Client {
   std::unique_ptr<VerifyingSink> sink;
   std::unique_ptr<tftp::DownloadSession> session;
   std::optional<io::SocketAddress> server_tid;
+  tftp::DownloadRequest request;
   bool counted = false;  // Its outcome is in the report.
   bool done = false;     // Its socket is closed.
 };
+
+std::string Describe(const Client& c, const std::string& reason) {
+  sockaddr_storage local{};
+  socklen_t length = sizeof local;
+  getsockname(c.fd, reinterpret_cast<sockaddr*>(&local), &length);
+  return "client=" +
+         io::SocketAddress(reinterpret_cast<sockaddr*>(&local), length)
+             .ToString() +
+         " file=" + c.request.filename +
+         " blksize=" + std::to_string(c.request.blksize) +
+         " windowsize=" + std::to_string(c.request.windowsize) +
+         " packets_received=" +
+         std::to_string(c.session->counters().packets_received) +
+         " reason=" + reason;
+}
 
 }  // namespace
 
@@ -62,7 +78,8 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
     Client& c = clients[i];
     // Each client from an address of its own, as machines are: the server's
     // per-address limits see a rack, not one host.
-    const io::SocketAddress local = ClientAddress(i, server.family());
+    const io::SocketAddress local =
+        ClientAddress(options.first_address + i, server.family());
     c.fd = socket(local.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     bind(c.fd, local.get(), local.length());
     epoll_event event{};
@@ -70,6 +87,7 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
     event.data.u64 = i;
     epoll_ctl(epoll, EPOLL_CTL_ADD, c.fd, &event);
     c.sink = std::make_unique<VerifyingSink>(jobs[i].expected);
+    c.request = jobs[i].request;
     c.session = std::make_unique<tftp::DownloadSession>(
         options.client, jobs[i].request, c.sink.get());
     c.session->Start(start);
@@ -82,6 +100,7 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
       ++report.completed;
     } else if (c.sink->mismatch) {
       ++report.failures["content mismatch"];
+      report.failed_jobs.push_back(Describe(c, "content mismatch"));
     } else {
       const tftp::SessionResult& r = c.session->result();
       std::string reason = tftp::SessionOutcomeName(r.outcome);
@@ -89,6 +108,7 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
         reason += " " + std::to_string(r.error_code) + " " + r.error_message;
       }
       ++report.failures[reason];
+      report.failed_jobs.push_back(Describe(c, reason));
     }
   };
   auto flush = [&](Client& c) {
@@ -149,8 +169,12 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
   }
   for (Client& c : clients) {
     if (c.done) continue;
+    if (!c.counted) {
+      ++report.failures["still running at the time limit"];
+      report.failed_jobs.push_back(
+          Describe(c, "still running at the time limit"));
+    }
     close(c.fd);
-    if (!c.counted) ++report.failures["still running at the time limit"];
   }
   close(epoll);
   return report;

@@ -23,6 +23,8 @@ struct DownloadReport {
   int completed = 0;
   // Failure reason ("timed_out", "content mismatch", ...) -> count.
   std::map<std::string, int> failures;
+  // Each failed job: its client address and port, request and reason.
+  std::vector<std::string> failed_jobs;
 };
 
 struct DownloadOptions {
@@ -35,6 +37,8 @@ struct DownloadOptions {
   // transfer's end even when the first final ACK was lost). Without it a
   // client closes as soon as it has the whole file.
   bool dally = false;
+  // Job i sends from ClientAddress(first_address + i).
+  size_t first_address = 0;
 };
 
 // Runs every job at once against `server` and waits for all of them (or
