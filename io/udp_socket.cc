@@ -51,6 +51,48 @@ absl::StatusOr<OpenedSocket> BindAndDescribe(int fd,
   return opened;
 }
 
+// What every service socket needs, bound or not yet: the destination
+// address of each datagram reported, and room for a burst of requests.
+absl::Status SetServiceOptions(int fd, int family,
+                               const ServiceSocketOptions& options) {
+  const int one = 1;
+  if (family == AF_INET6 &&
+      setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one) != 0) {
+    return Errno("setsockopt(IPV6_RECVPKTINFO)", errno);
+  }
+  // IPv4 datagrams, including those reaching a dual-stack socket, report
+  // their destination (IP_PKTINFO on Linux, IP_RECVDSTADDR on the BSDs).
+#ifdef IP_PKTINFO
+  constexpr int kDestination = IP_PKTINFO;
+#else
+  constexpr int kDestination = IP_RECVDSTADDR;
+#endif
+  if (setsockopt(fd, IPPROTO_IP, kDestination, &one, sizeof one) != 0 &&
+      family == AF_INET) {
+    return Errno("setsockopt(IP_PKTINFO)", errno);
+  }
+  if (options.receive_buffer > 0) {
+    const int size = static_cast<int>(
+        std::min<size_t>(options.receive_buffer, INT32_MAX / 2));
+    bool forced = false;
+#ifdef SO_RCVBUFFORCE
+    // Linux, with CAP_NET_ADMIN: not held to net.core.rmem_max.
+    forced =
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) == 0;
+#endif
+    if (!forced) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  }
+  return absl::OkStatus();
+}
+
+size_t GrantedReceiveBuffer(int fd) {
+  int granted = 0;
+  socklen_t length = sizeof granted;
+  if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &length) != 0) return 0;
+  // Linux reports twice the usable size (it counts bookkeeping overhead).
+  return static_cast<size_t>(granted) / 2;
+}
+
 }  // namespace
 
 absl::StatusOr<OpenedSocket> OpenServiceSocket(
@@ -77,40 +119,45 @@ absl::StatusOr<OpenedSocket> OpenServiceSocket(
   if (address.family() == AF_INET6) {
     // Dual-stack on "::"; harmless on a specific IPv6 address.
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-    if (setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one) != 0) {
-      return fail("setsockopt(IPV6_RECVPKTINFO)");
-    }
   }
-  // IPv4 datagrams, including those reaching a dual-stack socket, report
-  // their destination (IP_PKTINFO on Linux, IP_RECVDSTADDR on the BSDs).
-#ifdef IP_PKTINFO
-  constexpr int kDestination = IP_PKTINFO;
-#else
-  constexpr int kDestination = IP_RECVDSTADDR;
-#endif
-  if (setsockopt(fd, IPPROTO_IP, kDestination, &one, sizeof one) != 0 &&
-      address.family() == AF_INET) {
-    return fail("setsockopt(IP_PKTINFO)");
-  }
-  if (options.receive_buffer > 0) {
-    const int size = static_cast<int>(
-        std::min<size_t>(options.receive_buffer, INT32_MAX / 2));
-    bool forced = false;
-#ifdef SO_RCVBUFFORCE
-    // Linux, with CAP_NET_ADMIN: not held to net.core.rmem_max.
-    forced =
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) == 0;
-#endif
-    if (!forced) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  if (absl::Status s = SetServiceOptions(fd, address.family(), options);
+      !s.ok()) {
+    close(fd);
+    return s;
   }
   absl::StatusOr<OpenedSocket> opened = BindAndDescribe(fd, address);
   if (!opened.ok()) return opened;
-  int granted = 0;
-  socklen_t length = sizeof granted;
-  if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &length) == 0) {
-    // Linux reports twice the usable size (it counts bookkeeping overhead).
-    opened->receive_buffer = static_cast<size_t>(granted) / 2;
+  opened->receive_buffer = GrantedReceiveBuffer(fd);
+  return opened;
+}
+
+absl::StatusOr<OpenedSocket> AdoptServiceSocket(
+    int fd, const ServiceSocketOptions& options) {
+  int type = 0;
+  socklen_t length = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0) {
+    return Errno(absl::StrCat("passed socket ", fd), errno);
   }
+  if (type != SOCK_DGRAM) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("passed socket ", fd, " is not a datagram socket"));
+  }
+  absl::StatusOr<SocketAddress> bound = BoundAddress(fd);
+  if (!bound.ok()) return bound.status();
+  if (bound->port() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("passed socket ", fd, " is not bound to a port"));
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  fcntl(fd, F_SETFD, FD_CLOEXEC);
+  if (absl::Status s = SetServiceOptions(fd, bound->family(), options);
+      !s.ok()) {
+    return s;
+  }
+  OpenedSocket opened;
+  opened.fd = fd;
+  opened.bound = *bound;
+  opened.receive_buffer = GrantedReceiveBuffer(fd);
   return opened;
 }
 

@@ -30,6 +30,13 @@ struct OpenedSocket {
 absl::StatusOr<OpenedSocket> OpenServiceSocket(
     const SocketAddress& address, const ServiceSocketOptions& options);
 
+// A UDP socket bound by someone else (systemd's socket activation passes
+// one), made ready to serve as OpenServiceSocket's are: non-blocking,
+// reporting destinations, with the receive buffer asked for. Refused when
+// it is not a bound datagram socket.
+absl::StatusOr<OpenedSocket> AdoptServiceSocket(
+    int fd, const ServiceSocketOptions& options);
+
 // A non-blocking UDP socket bound to `local` (its port is ignored) with an
 // ephemeral port. Pass the destination address a request arrived at, so that
 // the reply comes from the address the client contacted.

@@ -27,10 +27,20 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
     c.listener = ListenerMode::kSingle;
 #endif
   }
+  if (c.inherited_socket >= 0) c.listener = ListenerMode::kSingle;
   const bool single = c.listener == ListenerMode::kSingle;
   io::SocketAddress address = c.address;
   std::vector<io::OpenedSocket> sockets;
-  for (int i = 0; i < (single ? 1 : c.threads); ++i) {
+  if (c.inherited_socket >= 0) {
+    io::ServiceSocketOptions options;
+    options.receive_buffer = c.receive_buffer;
+    absl::StatusOr<io::OpenedSocket> socket =
+        io::AdoptServiceSocket(c.inherited_socket, options);
+    if (!socket.ok()) return socket.status();
+    address = socket->bound;
+    sockets.push_back(*socket);
+  }
+  for (int i = 0; c.inherited_socket < 0 && i < (single ? 1 : c.threads); ++i) {
     io::ServiceSocketOptions options;
     options.receive_buffer = c.receive_buffer;
     options.reuse_port = !single;

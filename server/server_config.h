@@ -41,6 +41,10 @@ struct ServerConfig {
   bool permissive = false;
   // Port 0 binds an ephemeral port (shared by every shard).
   io::SocketAddress address;
+  // A bound UDP socket to serve on instead of binding `address` (systemd's
+  // socket activation passes one); read by one listener shard, which hands
+  // requests to the others.
+  int inherited_socket = -1;
   int threads = 1;
   io::BackendKind io_backend = io::BackendKind::kAuto;
   // Tests only: every shard loses, duplicates and delays datagrams as the

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gflags/gflags.h"
 #include "server/log.h"
@@ -149,6 +150,30 @@ namespace tftpd {
 namespace {
 
 constexpr int kFallbackPort = 6969;
+
+// systemd's socket activation, by its documented protocol (sd_listen_fds(3),
+// without libsystemd): passed sockets start at descriptor 3, LISTEN_FDS says
+// how many, LISTEN_PID that they are for this process. -1 when none.
+absl::StatusOr<int> SocketFromSystemd() {
+  const char* pid_text = getenv("LISTEN_PID");
+  const char* count_text = getenv("LISTEN_FDS");
+  if (pid_text == nullptr || count_text == nullptr) return -1;
+  int pid = 0;
+  int count = 0;
+  const bool parsed =
+      absl::SimpleAtoi(pid_text, &pid) && absl::SimpleAtoi(count_text, &count);
+  // Not for the programs this one might start.
+  unsetenv("LISTEN_PID");
+  unsetenv("LISTEN_FDS");
+  unsetenv("LISTEN_FDNAMES");
+  if (!parsed || pid != getpid()) return -1;
+  if (count != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "systemd passed ", count,
+        " sockets; tftpd serves one (a socket unit with one ListenDatagram=)"));
+  }
+  return 3;
+}
 
 // The bundled example root: in the workspace under `bazel run`, else in the
 // binary's runfiles, else ./tftproot. Runfiles are symlinks into the source
@@ -416,6 +441,14 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
   }
   SetLogLevel(*level);
   absl::StatusOr<ServerConfig> config = ConfigFromFlags();
+  if (config.ok()) {
+    absl::StatusOr<int> inherited = SocketFromSystemd();
+    if (inherited.ok()) {
+      config->inherited_socket = *inherited;
+    } else {
+      config = inherited.status();
+    }
+  }
   if (config.ok() && configure) {
     if (absl::Status s = configure(*config); !s.ok()) config = s;
   }
@@ -467,7 +500,7 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
   gflags::CommandLineFlagInfo port_flag;
   gflags::GetCommandLineFlagInfo("port", &port_flag);
   absl::StatusOr<std::unique_ptr<Server>> server = CreateServer(*config);
-  if (!server.ok() && port_flag.is_default) {
+  if (!server.ok() && port_flag.is_default && config->inherited_socket < 0) {
     TFTPD_LOG(kInfo, "cannot use port 69 (%s); using port %d",
               server.status().message(), kFallbackPort);
     config->address.set_port(kFallbackPort);
@@ -500,6 +533,11 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
           c.limits.max_blksize, c.limits.max_windowsize, FLAGS_timeout,
           c.session.max_retries, static_cast<int>(c.max_sessions),
           (*server)->root().uses_openat2() ? "openat2" : "portable"));
+  if (c.inherited_socket >= 0) {
+    TFTPD_LOG(kInfo,
+              "serving on the socket systemd passed (--address and "
+              "--port do not apply)");
+  }
   if (c.allow_write) {
     TFTPD_LOG(kInfo,
               "uploads on into %s: create=%s overwrite=%s max_upload_bytes=%s",

@@ -3,10 +3,12 @@
 // and the metrics endpoint.
 #include <pwd.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
 
@@ -282,6 +284,83 @@ TEST(Lifecycle, MetricsAreScrapedOverHttp) {
       RunCommand({"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
                   url.substr(0, url.rfind('/')) + "/other"});
   EXPECT_EQ(wrong.output, "404");
+}
+
+TEST(Lifecycle, ServesOnASocketPassedAsSystemdDoes) {
+  // systemd-socket-activate binds the socket, waits for the first datagram,
+  // then starts tftpd with it as descriptor 3, LISTEN_FDS=1 and LISTEN_PID,
+  // as a socket unit does.
+  const std::string activate = "/usr/bin/systemd-socket-activate";
+  ASSERT_EQ(access(activate.c_str(), X_OK), 0)
+      << "systemd-socket-activate is missing (tools/setup installs systemd)";
+  char* binary = realpath("server/tftpd", nullptr);
+  ASSERT_NE(binary, nullptr);
+  const std::string tftpd = binary;
+  free(binary);
+  TempDir root;
+  const std::string content = TestContent(70000, 21);
+  root.Write("boot.img", content);
+  // A free port for the activator to bind.
+  uint16_t port = 0;
+  {
+    RawClient probe;
+    port = probe.address().port();
+  }
+  BackgroundProcess activator;
+  ASSERT_TRUE(activator
+                  .Start({activate, "--datagram",
+                          absl::StrCat("--listen=127.0.0.1:", port), tftpd,
+                          "--root=" + root.path(), "--threads=2"})
+                  .ok());
+  const io::SocketAddress service =
+      *io::SocketAddress::Parse("127.0.0.1", port);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The first request starts tftpd, which answers it from the socket.
+  HandRead first =
+      ReadTransferByHand(service, "boot.img", std::chrono::seconds(10));
+  EXPECT_EQ(first.bytes, content) << activator.log();
+  HandRead second =
+      ReadTransferByHand(service, "boot.img", std::chrono::seconds(5));
+  EXPECT_EQ(second.bytes, content) << activator.log();
+  EXPECT_TRUE(absl::StrContains(activator.log(),
+                                "serving on the socket systemd passed"))
+      << activator.log();
+}
+
+TEST(Lifecycle, TheSystemdUnitsVerifyAndAreConfined) {
+  // The units as shipped, but starting the binary under test.
+  char* binary = realpath("server/tftpd", nullptr);
+  ASSERT_NE(binary, nullptr);
+  const std::string tftpd = binary;
+  free(binary);
+  TempDir units;
+  std::string service = ReadFile("tools/deploy/systemd/tftpd.service");
+  const std::string installed = "/usr/local/sbin/tftpd";
+  ASSERT_NE(service.find(installed), std::string::npos);
+  service.replace(service.find(installed), installed.size(), tftpd);
+  units.Write("tftpd.service", service);
+  units.Write("tftpd.socket", ReadFile("tools/deploy/systemd/tftpd.socket"));
+  const CommandResult verify =
+      RunCommand({"systemd-analyze", "verify", "--man=no",
+                  units.Join("tftpd.socket"), units.Join("tftpd.service")});
+  EXPECT_EQ(verify.exit_code, 0) << verify.output;
+  // Any complaint (an unknown key, a bad value) is a defect in the units.
+  EXPECT_EQ(verify.output, "") << verify.output;
+  const CommandResult security =
+      RunCommand({"systemd-analyze", "security", "--offline=yes",
+                  units.Join("tftpd.service")});
+  const size_t at = security.output.find("Overall exposure level");
+  ASSERT_NE(at, std::string::npos) << security.output;
+  // "... for tftpd.service: 1.8 OK": systemd's scale runs from 0 (confined)
+  // to 10 (exposed); below 2.5 is the best band but one.
+  const std::string rest = security.output.substr(at);
+  const size_t colon = rest.find(": ");
+  double exposure = 10;
+  ASSERT_TRUE(absl::SimpleAtod(
+      rest.substr(colon + 2, rest.find(' ', colon + 2) - colon - 2), &exposure))
+      << rest;
+  EXPECT_LT(exposure, 2.5) << security.output;
+  std::printf("systemd-analyze security: exposure %.1f\n", exposure);
 }
 
 }  // namespace
