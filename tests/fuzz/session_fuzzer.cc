@@ -147,6 +147,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   reader.Start(now);
   writer.Start(now);
   uint64_t available = 0;
+  // A driver sends what Start queued before anything else happens.
+  DrainAndCheck(reader, known_size ? response_size : available,
+                options.windowsize);
+  DrainAndCheck(writer, std::nullopt, options.windowsize);
   while (!in.empty()) {
     const uint8_t kind = in.Byte();
     switch (kind % 5) {
