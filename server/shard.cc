@@ -138,11 +138,14 @@ struct Shard::SendSlot {
   alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(uint16_t))];
 };
 
-// An upload's commit, reported by the committer.
+// An upload's commit, reported by the committer. Plain values: an
+// absl::Status would share its message between the two threads.
 struct Shard::CommitOutcome {
   uint32_t index;
   uint32_t generation;
-  absl::Status status;
+  bool ok;
+  tftp::ErrorCode code;
+  std::string message;
 };
 
 // A mapping the loader finished, for the session that asked.
@@ -1610,10 +1613,13 @@ void Shard::StartCommit(uint32_t index) {
   s.commit_started = true;
   s.last_progress = now_;  // The commit's wait is bounded from here.
   const uint32_t generation = s.generation;
-  committer_->Commit(s.sink, s.writing->counters().bytes_transferred,
-                     [this, index, generation](const absl::Status& status) {
-                       PostCommitted(CommitOutcome{index, generation, status});
-                     });
+  committer_->Commit(
+      s.sink, s.writing->counters().bytes_transferred,
+      [this, index, generation](const absl::Status& status) {
+        PostCommitted(CommitOutcome{index, generation, status.ok(),
+                                    UploadErrorCode(status),
+                                    std::string(status.message())});
+      });
 }
 
 void Shard::PostCommitted(CommitOutcome outcome) {
@@ -1639,12 +1645,12 @@ void Shard::TakeCommits() {
         s.writing == nullptr) {
       continue;  // The transfer ended meanwhile (timed out, shut down).
     }
-    if (c.status.ok()) {
+    if (c.ok) {
       s.writing->OnCommitted(now_);
     } else {
       TFTPD_LOG(kWarning, "upload peer=%s file=%s not stored: %s",
-                s.peer.ToString(), s.filename, c.status.message());
-      s.writing->OnCommitFailed(UploadErrorCode(c.status), c.status.message());
+                s.peer.ToString(), s.filename, c.message);
+      s.writing->OnCommitFailed(c.code, c.message);
     }
     AfterInput(c.index);
   }
