@@ -1,12 +1,14 @@
 // Reading the control messages that come with a received datagram (its
 // destination address from IP_PKTINFO / IPV6_PKTINFO, and the segment size of
-// a UDP_GRO-coalesced train), for every backend alike.
+// a UDP_GRO-coalesced train), for every backend alike; and writing the one
+// that picks the source address of a datagram sent from a wildcard socket.
 #ifndef TFTPD_IO_CONTROL_MESSAGES_H_
 #define TFTPD_IO_CONTROL_MESSAGES_H_
 
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <cstdint>
 
 #include "io/event_backend.h"
 
@@ -38,6 +40,22 @@ void ReadControlMessages(First first, Next next, Datagram* out) {
     out->destination = ipv6_destination;
   }
 }
+
+// Room for the control message that AppendSourceAddress writes.
+inline constexpr size_t kSourceAddressControlSize = 64;
+
+// Appends to `message`'s control buffer (msg_control, holding `capacity`
+// bytes of which msg_controllen are used) a control message that makes the
+// datagram leave from `local`, as a reply to a datagram that arrived there
+// must when the socket is bound to a wildcard address. False when `local`
+// is not an address or there is no room (the kernel then picks the source).
+bool AppendSourceAddress(msghdr* message, size_t capacity,
+                         const SocketAddress& local);
+
+// Appends a UDP_SEGMENT control message (UDP GSO: the kernel cuts the
+// send into datagrams of `size` bytes). False where GSO is not built in or
+// there is no room.
+bool AppendSegmentSize(msghdr* message, size_t capacity, uint16_t size);
 
 }  // namespace io
 

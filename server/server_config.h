@@ -51,6 +51,11 @@ struct ServerConfig {
   // plan says (shard i uses seed + i).
   std::optional<io::FaultPlan> faults;
   ListenerMode listener = ListenerMode::kAuto;
+  // Every transfer answers from the service port itself, told apart from the
+  // others by its client's address and port (for clients behind NAT or
+  // firewalls that let only port 69 through). Off: each transfer has its
+  // own port, its TID, as RFC 1350 intends.
+  bool single_port = false;
   tftp::OptionLimits limits;
   tftp::SessionConfig session;
   size_t max_sessions = 10000;

@@ -12,6 +12,7 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "io/control_messages.h"
 #include "io/user_data.h"
 #include "protocol/netascii.h"
 #include "protocol/options.h"
@@ -77,6 +78,11 @@ struct Shard::Session {
   bool receive_armed = false;
   bool in_ready = false;  // Listed in ready_; the slot is kept until it is not.
   int fd = -1;
+  // Single-port mode: `fd` is the service socket, not the transfer's own;
+  // the client's packets arrive there, and replies leave from `local`, the
+  // address the client sent its request to.
+  bool shares_service = false;
+  io::SocketAddress local;
   // Operations whose completion is still due (receive, sends): the socket
   // is closed only when none is left, so no operation outlives its fd.
   uint32_t inflight = 0;
@@ -135,7 +141,8 @@ struct Shard::SendSlot {
   bool segmented = false;
   uint8_t header[tftp::kMinOutgoingBuffer];
   uint8_t more_headers[kMaxSegments - 1][tftp::kDataHeaderSize];
-  alignas(cmsghdr) uint8_t control[CMSG_SPACE(sizeof(uint16_t))];
+  alignas(cmsghdr) uint8_t
+      control[CMSG_SPACE(sizeof(uint16_t)) + io::kSourceAddressControlSize];
 };
 
 // An upload's commit, reported by the committer. Plain values: an
@@ -243,7 +250,7 @@ void Shard::TakeHandedRequests() {
     datagram.source = r.source;
     datagram.destination = r.destination;
     datagram.truncated = r.truncated;
-    HandleRequest(datagram);
+    OnServiceDatagram(datagram);
   }
 }
 
@@ -376,10 +383,10 @@ void Shard::OnServiceReceive(const io::Completion& c) {
       if (handoff_targets_[target] != this) {
         handoff_targets_[target]->HandOff(*c.datagram);
       } else {
-        HandleRequest(*c.datagram);
+        OnServiceDatagram(*c.datagram);
       }
     } else {
-      HandleRequest(*c.datagram);
+      OnServiceDatagram(*c.datagram);
     }
   }
   if (c.result < 0 && c.result != -ECANCELED && c.result != -ENOBUFS) {
@@ -387,8 +394,30 @@ void Shard::OnServiceReceive(const io::Completion& c) {
               std::strerror(-c.result));
   }
   // Out of receive buffers (or any other end): the requests wait in the
-  // socket's receive buffer until the receive is armed again.
-  if (!c.more && !stopping_) ArmServiceReceive();
+  // socket's receive buffer until the receive is armed again. In single-port
+  // mode the transfers' own packets come this way too, so it stays armed
+  // while they finish.
+  if (!c.more && (!stopping_ || config_.single_port)) ArmServiceReceive();
+}
+
+void Shard::OnServiceDatagram(const io::Datagram& datagram) {
+  if (config_.single_port) {
+    // A client's ACK, DATA or ERROR for its open transfer: told apart by
+    // its address and port alone, as the transfer has no port of its own.
+    const std::optional<tftp::Opcode> opcode =
+        tftp::PeekOpcode(datagram.payload);
+    if (opcode != tftp::Opcode::kRrq && opcode != tftp::Opcode::kWrq) {
+      auto open = by_peer_.find(datagram.source.Unmapped());
+      if (open != by_peer_.end()) {
+        const Session& s = sessions_[open->second];
+        if (s.shares_service && !s.finishing) {
+          DeliverToSession(open->second, datagram);
+          return;
+        }
+      }
+    }
+  }
+  HandleRequest(datagram);
 }
 
 void Shard::HandleRequest(const io::Datagram& datagram) {
@@ -809,6 +838,8 @@ void Shard::Launch(const io::SocketAddress& source,
   s.peer_answered = false;
   s.pending_request.clear();
   s.fd = socket->fd;
+  s.shares_service = config_.single_port;
+  s.local = socket->bound;
   s.peer = peer;
   s.file = prepared.file;
   s.bytes = std::move(prepared.bytes);
@@ -837,7 +868,7 @@ void Shard::Launch(const io::SocketAddress& source,
   TFTPD_LOG(kDebug, "RRQ peer=%s file=%s mode=%s options=%d", peer.ToString(),
             s.filename, std::string(tftp::TransferModeName(request.mode)),
             static_cast<int>(request.options.count));
-  ArmSessionReceive(i);
+  if (!s.shares_service) ArmSessionReceive(i);
   s.transfer->Start(now_);
   if (s.stream != nullptr) {
     if (s.subscription == 0) {
@@ -992,21 +1023,7 @@ void Shard::OnSessionReceive(uint32_t index, const io::Completion& c) {
       SendError(s.fd, c.datagram->source, tftp::ErrorCode::kUnknownTransferId,
                 "unknown transfer ID", index);
     } else {
-      Bump(counters_.packets_received);
-      if (!s.peer_answered) {
-        // The client is where its request said: not a spoofed address.
-        s.peer_answered = true;
-        guard_->Verified(s.peer, now_);
-      }
-      s.transfer->OnDatagram(c.datagram->payload, now_);
-      if (s.parked.has_value() && !s.transfer->finished() &&
-          s.transfer->counters().packets_received > s.parked->heard_before) {
-        // The client answered this transfer after the request came: the
-        // request was a repeat of the one that opened it.
-        s.parked.reset();
-        Bump(counters_.duplicate_requests);
-      }
-      AfterInput(index);
+      DeliverToSession(index, *c.datagram);
     }
   }
   if (!c.more) {
@@ -1018,6 +1035,25 @@ void Shard::OnSessionReceive(uint32_t index, const io::Completion& c) {
       MaybeRelease(index);
     }
   }
+}
+
+void Shard::DeliverToSession(uint32_t index, const io::Datagram& datagram) {
+  Session& s = sessions_[index];
+  Bump(counters_.packets_received);
+  if (!s.peer_answered) {
+    // The client is where its request said: not a spoofed address.
+    s.peer_answered = true;
+    guard_->Verified(s.peer, now_);
+  }
+  s.transfer->OnDatagram(datagram.payload, now_);
+  if (s.parked.has_value() && !s.transfer->finished() &&
+      s.transfer->counters().packets_received > s.parked->heard_before) {
+    // The client answered this transfer after the request came: the
+    // request was a repeat of the one that opened it.
+    s.parked.reset();
+    Bump(counters_.duplicate_requests);
+  }
+  AfterInput(index);
 }
 
 void Shard::AfterInput(uint32_t index) {
@@ -1109,18 +1145,18 @@ void Shard::SendNext(uint32_t index) {
   slot.message.msg_iov = slot.iov;
   slot.message.msg_iovlen = iov_count;
   slot.segmented = segments > 1;
-#ifdef UDP_SEGMENT
+  slot.message.msg_control = slot.control;
+  slot.message.msg_controllen = 0;
   if (slot.segmented) {
-    slot.message.msg_control = slot.control;
-    slot.message.msg_controllen = sizeof slot.control;
-    cmsghdr* c = CMSG_FIRSTHDR(&slot.message);
-    c->cmsg_level = SOL_UDP;
-    c->cmsg_type = UDP_SEGMENT;
-    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-    const uint16_t size = static_cast<uint16_t>(segment);
-    std::memcpy(CMSG_DATA(c), &size, sizeof size);
+    io::AppendSegmentSize(&slot.message, sizeof slot.control,
+                          static_cast<uint16_t>(segment));
   }
-#endif
+  if (s.shares_service) {
+    // The service socket may be bound to a wildcard address: leave from the
+    // address the client sent to, or a NAT or firewall drops the reply.
+    io::AppendSourceAddress(&slot.message, sizeof slot.control, s.local);
+  }
+  if (slot.message.msg_controllen == 0) slot.message.msg_control = nullptr;
   if (!s.peer_answered) {
     size_t bytes = 0;
     for (size_t i = 0; i < iov_count; ++i) bytes += slot.iov[i].iov_len;
@@ -1382,8 +1418,10 @@ void Shard::MaybeRelease(uint32_t index) {
   // Nothing in flight may outlive the socket, and the ready queue must not
   // hold an index that a new transfer could take.
   if (!s.finishing || s.inflight > 0 || s.in_ready) return;
-  if (s.fd >= 0) close(s.fd);
+  if (s.fd >= 0 && !s.shares_service) close(s.fd);
   s.fd = -1;
+  s.shares_service = false;
+  s.local = io::SocketAddress();
   if (s.file != nullptr) files_.Release(s.file);
   s.file = nullptr;
   s.bytes.reset();
@@ -1428,13 +1466,21 @@ void Shard::BeginShutdown(bool immediate) {
   if (!stopping_) {
     stopping_ = true;
     stop_deadline_ = now_ + config_.shutdown_grace;
-    if (owns_service_) backend_->Cancel(Tag(kServiceReceive, 0, 0));
+    // In single-port mode the service socket carries the transfers' own
+    // packets: it is read until they end (requests are refused meanwhile).
+    if (owns_service_ && !config_.single_port) {
+      backend_->Cancel(Tag(kServiceReceive, 0, 0));
+    }
   }
   if (immediate) stop_deadline_ = std::min(stop_deadline_, now_);
 }
 
 bool Shard::ShutdownComplete() {
-  if (!aborted_ && (active_ == 0 || now_ >= stop_deadline_)) {
+  // A single-port listener reads every shard's packets: it stays for the
+  // whole grace period, not only until its own transfers end.
+  const bool serves_others = config_.single_port && handoff_targets_.size() > 1;
+  if (!aborted_ &&
+      ((active_ == 0 && !serves_others) || now_ >= stop_deadline_)) {
     for (uint32_t i = 0; i < sessions_.size(); ++i) {
       Session& s = sessions_[i];
       if (!s.active || s.finishing) continue;
@@ -1513,6 +1559,10 @@ absl::StatusOr<io::OpenedSocket> Shard::OpenTransferSocket(
   } else if (local.family() != peer->family()) {
     *peer = source;
   }
+  if (config_.single_port) {
+    // No socket of its own: the transfer answers from the service port.
+    return io::OpenedSocket{service_.fd, local, 0};
+  }
   return io::OpenTransferSocket(local);
 }
 
@@ -1582,6 +1632,8 @@ void Shard::StartUpload(const io::Datagram& datagram,
   s.active = true;
   s.peer_answered = false;
   s.fd = socket->fd;
+  s.shares_service = config_.single_port;
+  s.local = socket->bound;
   s.peer = peer;
   s.filename = filename;
   s.context = std::move(context);
@@ -1603,7 +1655,7 @@ void Shard::StartUpload(const io::Datagram& datagram,
   Bump(counters_.sessions_started);
   TFTPD_LOG(kDebug, "WRQ peer=%s file=%s options=%d", peer.ToString(),
             s.filename, static_cast<int>(request.options.count));
-  ArmSessionReceive(i);
+  if (!s.shares_service) ArmSessionReceive(i);
   s.transfer->Start(now_);
   AfterInput(i);
 }

@@ -89,6 +89,11 @@ class Shard {
   void Wake();
   void TakeHandedRequests();
 
+  // A datagram on the service port: in single-port mode it may belong to an
+  // open transfer; otherwise it is a request (or is ignored).
+  void OnServiceDatagram(const io::Datagram& datagram);
+  // A datagram from a transfer's client, to its transfer.
+  void DeliverToSession(uint32_t index, const io::Datagram& datagram);
   void HandleRequest(const io::Datagram& datagram);
   // A request that is not a repeat of an open transfer's: refuse it or open
   // its transfer. `request` views `datagram`.
@@ -130,7 +135,8 @@ class Shard {
   void PostCommitted(CommitOutcome outcome);
   void TakeCommits();
   // A socket for a new transfer, answering from the address the client sent
-  // to; `peer` is where the transfer's packets go.
+  // to (its `bound`); `peer` is where the transfer's packets go. In
+  // single-port mode, the service socket.
   absl::StatusOr<io::OpenedSocket> OpenTransferSocket(
       const io::SocketAddress& source, const io::SocketAddress& destination,
       io::SocketAddress* peer);

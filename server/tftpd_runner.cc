@@ -106,6 +106,11 @@ DEFINE_string(listener, "auto",
               "socket, read by shard 0, which hands each request to a shard "
               "by client), or auto (reuseport on Linux and FreeBSD, single "
               "elsewhere).");
+DEFINE_bool(single_port, false,
+            "Answer every transfer from the service port itself (sessions "
+            "told apart by the client's address and port), for clients behind "
+            "NAT or firewalls that let only the service port through. Off: "
+            "each transfer has a port of its own, as RFC 1350 intends.");
 DEFINE_bool(allow_write, false,
             "Accept uploads (WRQ) into --write_root. Off by default. Each "
             "upload goes to a temporary file in its directory and is renamed "
@@ -266,6 +271,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
     return absl::InvalidArgumentError(
         "--listener must be auto, reuseport or single");
   }
+  config.single_port = FLAGS_single_port;
   if (FLAGS_blksize_max < tftp::kMinBlockSize ||
       FLAGS_blksize_max > tftp::kMaxBlockSize) {
     return absl::InvalidArgumentError("--blksize_max must be 8..65464");
@@ -524,14 +530,15 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
       LogLevel::kInfo,
       absl::StrFormat(
           "tftpd serving %s on %s (UDP port %d) with %d shards on %s, %s "
-          "listener; "
+          "listener%s; "
           "blksize_max=%d windowsize_max=%d timeout=%.1fs retries=%d "
           "max_sessions=%d resolver=%s",
           (*server)->root().path(), (*server)->address().ToString(),
           (*server)->address().port(), c.threads, (*server)->backend_name(),
           c.listener == ListenerMode::kSingle ? "single" : "reuseport",
-          c.limits.max_blksize, c.limits.max_windowsize, FLAGS_timeout,
-          c.session.max_retries, static_cast<int>(c.max_sessions),
+          c.single_port ? ", single port" : "", c.limits.max_blksize,
+          c.limits.max_windowsize, FLAGS_timeout, c.session.max_retries,
+          static_cast<int>(c.max_sessions),
           (*server)->root().uses_openat2() ? "openat2" : "portable"));
   if (c.inherited_socket >= 0) {
     TFTPD_LOG(kInfo,

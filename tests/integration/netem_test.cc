@@ -19,15 +19,6 @@
 namespace tftpd::testing {
 namespace {
 
-// iproute2's programs live in sbin, which a test's PATH may lack.
-std::string FindProgram(const std::string& name) {
-  for (const char* dir : {"/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"}) {
-    const std::string path = dir + name;
-    if (access(path.c_str(), X_OK) == 0) return path;
-  }
-  return "";
-}
-
 class Netem : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -134,6 +134,14 @@ std::string TestContent(size_t size, uint32_t seed) {
   return s;
 }
 
+std::string FindProgram(const std::string& name) {
+  for (const char* dir : {"/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"}) {
+    const std::string path = dir + name;
+    if (access(path.c_str(), X_OK) == 0) return path;
+  }
+  return "";
+}
+
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          std::chrono::seconds limit) {
   TempDir dir;

@@ -61,6 +61,10 @@ size_t CountOccurrences(const std::string& haystack, const std::string& needle);
 // Deterministic content that differs block to block.
 std::string TestContent(size_t size, uint32_t seed = 1);
 
+// The path of an installed program, looked for in sbin too (which a test's
+// PATH may lack: iproute2's ip and tc live there); empty when absent.
+std::string FindProgram(const std::string& name);
+
 struct CommandResult {
   int exit_code = -1;  // -1 when killed for running too long.
   std::string output;  // stdout and stderr together.

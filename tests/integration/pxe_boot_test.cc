@@ -1,0 +1,368 @@
+// Real network boots from tftpd: QEMU (software emulation) boots a virtual
+// machine whose firmware fetches everything from our server, down to a Linux
+// kernel and an initramfs that checks what it received and powers off.
+//
+// - BIOS: SeaBIOS runs the iPXE option ROM (Debian's ipxe-qemu) with QEMU's
+//   user-mode networking. Its DHCP hands out the boot file
+//   tftp://10.0.2.2:PORT/boot.ipxe, which reaches tftpd on the host's
+//   loopback; the script fetches files of several sizes (one of more than
+//   65535 blocks, so the block number rolls over) into the initramfs, then
+//   the kernel. The initramfs's init (busybox-static) prints each file's
+//   SHA-256, which must match ours, and a marker. Run with and without
+//   --single_port (user-mode networking is a NAT, the case that mode is for).
+// - UEFI: OVMF's own PXE client (EDK2: a tsize probe, then blksize 1468 and
+//   windowsize 4) loads iPXE (snponly.efi), which boots the same kernel. EDK2
+//   always asks the DHCP next-server on port 69, and in user-mode networking
+//   that address's port 69 is QEMU's built-in TFTP server, which cannot be
+//   turned off; so this boot runs on a tap device in a network namespace of
+//   the test's own, with busybox's udhcpd, and tftpd on port 69 there.
+//
+// Skipped where QEMU is absent. Each boot takes well under a minute.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gtest/gtest.h"
+#include "tests/integration/tftpd_process.h"
+
+namespace tftpd::testing {
+namespace {
+
+constexpr char kMarker[] = "TFTPD-PXE-BOOT-OK";
+// QEMU's default option ROM for virtio-net (legacy BIOS and UEFI drivers),
+// found by name in QEMU's firmware path; given as a path, Debian's QEMU 7.2
+// does not boot from it.
+constexpr char kIpxeRom[] = "/usr/lib/ipxe/qemu/efi-virtio.rom";
+constexpr char kIpxeEfi[] = "/usr/lib/ipxe/snponly.efi";
+constexpr char kOvmfCode[] = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+constexpr char kOvmfVars[] = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+constexpr auto kBootLimit = std::chrono::seconds(90);
+
+// A file iPXE fetches into the initramfs. iPXE asks for blksize 1432.
+struct Payload {
+  std::string name;
+  size_t size;
+};
+const std::vector<Payload>& Payloads() {
+  static const auto* payloads = new std::vector<Payload>{
+      {"one_byte", 1},
+      {"small", 1000},
+      {"exact_blocks", 100 * 1432},  // Ends with an empty DATA block.
+      {"medium", 1000 * 1000},
+      {"rollover", 65536 * 1432 + 1000},  // 65,537 blocks.
+  };
+  return *payloads;
+}
+
+// The newest kernel Debian's linux-image package put in /boot.
+std::string FindKernel() {
+  std::vector<std::string> kernels;
+  std::error_code error;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/boot", error)) {
+    const std::string name = entry.path().filename().string();
+    if (absl::StartsWith(name, "vmlinuz-")) {
+      kernels.push_back(entry.path().string());
+    }
+  }
+  std::sort(kernels.begin(), kernels.end());
+  return kernels.empty() ? "" : kernels.back();
+}
+
+// The initramfs, in the kernel's "newc" cpio format: a static busybox, an
+// init script, /dev/console, and /files for what iPXE adds.
+class Cpio {
+ public:
+  void Directory(const std::string& name) { Add(name, S_IFDIR | 0755, ""); }
+  void File(const std::string& name, mode_t mode, const std::string& data) {
+    Add(name, S_IFREG | mode, data);
+  }
+  void CharacterDevice(const std::string& name, int major, int minor) {
+    Add(name, S_IFCHR | 0600, "", major, minor);
+  }
+  std::string Finish() {
+    Add("TRAILER!!!", 0, "");
+    out_.resize((out_.size() + 511) / 512 * 512, '\0');
+    return out_;
+  }
+
+ private:
+  void Add(const std::string& name, unsigned mode, const std::string& data,
+           int major = 0, int minor = 0) {
+    char header[111];
+    std::snprintf(header, sizeof header,
+                  "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
+                  ++inode_, mode, 0, 0, 1, 0,
+                  static_cast<unsigned>(data.size()), 0, 0, major, minor,
+                  static_cast<unsigned>(name.size() + 1), 0);
+    out_.append(header, 110);
+    out_.append(name);
+    out_.push_back('\0');
+    Pad();
+    out_.append(data);
+    Pad();
+  }
+  void Pad() { out_.resize((out_.size() + 3) / 4 * 4, '\0'); }
+
+  std::string out_;
+  unsigned inode_ = 0;
+};
+
+std::string MakeInitramfs(const std::string& busybox) {
+  const std::string init = absl::StrCat(
+      "#!/bin/busybox sh\n"
+      "/bin/busybox mkdir -p /proc\n"
+      "/bin/busybox mount -t proc proc /proc\n"
+      "cd /files\n"
+      "for f in *; do [ -f \"$f\" ] && /bin/busybox sha256sum \"$f\"; done\n"
+      "echo ",
+      kMarker,
+      "\n"
+      "/bin/busybox poweroff -f\n");
+  Cpio cpio;
+  cpio.Directory("bin");
+  cpio.Directory("dev");
+  cpio.CharacterDevice("dev/console", 5, 1);
+  cpio.Directory("files");
+  cpio.File("bin/busybox", 0755, busybox);
+  cpio.File("init", 0755, init);
+  return cpio.Finish();
+}
+
+// file name -> SHA-256 (hex), from "<hash>  <name>" lines.
+std::map<std::string, std::string> Sha256Lines(const std::string& output) {
+  std::map<std::string, std::string> sums;
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    const size_t space = line.find("  ");
+    if (space != 64) continue;
+    sums[std::string(line.substr(66))] = std::string(line.substr(0, 64));
+  }
+  return sums;
+}
+
+// QEMU's options for a machine with software emulation, its serial console
+// on standard output, and nothing else attached.
+std::vector<std::string> MachineArgs(const std::string& qemu) {
+  return {qemu,       "-accel",     "tcg",      "-m",   "1024",
+          "-display", "none",       "-monitor", "none", "-serial",
+          "stdio",    "-no-reboot", "-boot",    "n"};
+}
+
+class PxeBoot : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    qemu_ = FindProgram("qemu-system-x86_64");
+    if (qemu_.empty()) {
+      GTEST_SKIP() << "QEMU (qemu-system-x86_64) is not installed";
+    }
+    kernel_ = FindKernel();
+    ASSERT_FALSE(kernel_.empty())
+        << "no /boot/vmlinuz-*: tools/setup installs linux-image-amd64";
+    const std::string busybox = ReadFile("/bin/busybox");
+    ASSERT_FALSE(busybox.empty()) << "tools/setup installs busybox-static";
+    root_.Write("vmlinuz", ReadFile(kernel_));
+    root_.Write("initrd.cpio", MakeInitramfs(busybox));
+  }
+
+  // The server's transfer line for `file`, once there (the line is written
+  // when the final ACK is read).
+  std::string TransferLine(const TftpdProcess& server,
+                           const std::string& needle) {
+    const std::string log = server.LogOnceItContains(needle);
+    for (absl::string_view line : absl::StrSplit(log, '\n')) {
+      if (absl::StrContains(line, needle)) return std::string(line);
+    }
+    return "";
+  }
+
+  std::string qemu_;
+  std::string kernel_;
+  TempDir root_;
+};
+
+class PxeBootBios : public PxeBoot,
+                    public ::testing::WithParamInterface<bool> {};
+
+TEST_P(PxeBootBios, IpxeFetchesEveryFileAndBootsLinux) {
+  const bool single_port = GetParam();
+  ASSERT_EQ(access(kIpxeRom, R_OK), 0) << "tools/setup installs ipxe-qemu";
+  std::string script =
+      "#!ipxe\n"
+      "echo tftpd boot script\n"
+      "kernel vmlinuz console=ttyS0 quiet panic=-1\n"
+      "initrd initrd.cpio\n";
+  for (const Payload& p : Payloads()) {
+    root_.Write(p.name, TestContent(p.size, static_cast<uint32_t>(p.size)));
+    absl::StrAppend(&script, "initrd ", p.name, " /files/", p.name, "\n");
+  }
+  absl::StrAppend(&script, "boot\n");
+  root_.Write("boot.ipxe", script);
+
+  TftpdProcess server;
+  std::vector<std::string> flags;
+  if (single_port) flags.push_back("--single_port");
+  TFTPD_START_OR_SKIP(server, root_.path(), flags, "127.0.0.1");
+  std::vector<std::string> argv = MachineArgs(qemu_);
+  argv.insert(argv.end(), {"-netdev",
+                           absl::StrCat("user,id=n0,bootfile=tftp://10.0.2.2:",
+                                        server.port(), "/boot.ipxe"),
+                           "-device", "virtio-net-pci,netdev=n0"});
+  const auto start = std::chrono::steady_clock::now();
+  const CommandResult boot = RunCommand(argv, kBootLimit);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  std::printf("BIOS boot (%s) took %.1f s\n",
+              single_port ? "--single_port" : "default", seconds);
+  ASSERT_TRUE(absl::StrContains(boot.output, kMarker)) << boot.output << "\n"
+                                                       << server.log();
+
+  // Every byte the guest received, as its own SHA-256 says.
+  const std::map<std::string, std::string> sums = Sha256Lines(boot.output);
+  for (const Payload& p : Payloads()) {
+    SCOPED_TRACE(p.name);
+    const CommandResult ours = RunCommand({"sha256sum", root_.Join(p.name)});
+    ASSERT_EQ(ours.exit_code, 0) << ours.output;
+    ASSERT_TRUE(sums.count(p.name)) << boot.output;
+    EXPECT_EQ(sums.at(p.name), ours.output.substr(0, 64));
+  }
+  // And as the server saw it: each file sent whole, at iPXE's block size.
+  for (const char* name : {"boot.ipxe", "vmlinuz", "initrd.cpio", "rollover"}) {
+    const std::string line =
+        TransferLine(server, absl::StrCat("file=", name, " "));
+    std::printf("%s\n", line.c_str());
+    EXPECT_TRUE(absl::StrContains(line, "outcome=completed")) << line;
+    EXPECT_TRUE(absl::StrContains(line, "blksize=1432")) << line;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, PxeBootBios, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "SinglePort" : "PortPerTransfer";
+                         });
+
+TEST_F(PxeBoot, UefiPxeLoadsIpxeWhichBootsLinux) {
+  for (const char* file : {kIpxeEfi, kOvmfCode, kOvmfVars}) {
+    ASSERT_EQ(access(file, R_OK), 0)
+        << file << ": tools/setup installs ovmf and ipxe";
+  }
+  const std::string ip = FindProgram("ip");
+  ASSERT_FALSE(ip.empty()) << "tools/setup installs iproute2";
+  if (access("/dev/net/tun", R_OK | W_OK) != 0) {
+    GTEST_SKIP() << "this kernel offers no tap devices (/dev/net/tun)";
+  }
+  // The test process moves into a namespace of its own, and back at the
+  // end (the other tests run after this one).
+  const int original_namespace = open("/proc/self/ns/net", O_RDONLY);
+  ASSERT_GE(original_namespace, 0) << std::strerror(errno);
+  if (unshare(CLONE_NEWNET) != 0) {
+    close(original_namespace);
+    GTEST_SKIP() << "cannot make a network namespace here: "
+                 << std::strerror(errno);
+  }
+  struct ReturnToNamespace {
+    int fd;
+    ~ReturnToNamespace() {
+      setns(fd, CLONE_NEWNET);
+      close(fd);
+    }
+  } return_to_namespace{original_namespace};
+  // The namespace's own link to the guest; 10.0.2.2 is the server.
+  for (const std::vector<std::string>& command :
+       std::vector<std::vector<std::string>>{
+           {ip, "link", "set", "lo", "up"},
+           {ip, "tuntap", "add", "dev", "tap0", "mode", "tap"},
+           {ip, "addr", "add", "10.0.2.2/24", "dev", "tap0"},
+           {ip, "link", "set", "tap0", "up"}}) {
+    const CommandResult r = RunCommand(command);
+    ASSERT_EQ(r.exit_code, 0) << command[1] << ": " << r.output;
+  }
+  // One boot file name for both clients: EDK2 asks for it as a plain name
+  // (mapped to iPXE), and iPXE, seeing a URL, fetches the script it names.
+  TempDir config;
+  config.Write("udhcpd.conf",
+               absl::StrCat("start 10.0.2.15\nend 10.0.2.20\n"
+                            "interface tap0\nsiaddr 10.0.2.2\n"
+                            "boot_file tftp://10.0.2.2/boot.ipxe\n"
+                            "option subnet 255.255.255.0\n"
+                            "option router 10.0.2.2\noption lease 600\n"
+                            "lease_file ",
+                            config.Join("leases"), "\npidfile ",
+                            config.Join("udhcpd.pid"), "\n"));
+  config.Write("leases", "");
+  config.Write("map", "r ^tftp://10\\.0\\.2\\.2/boot\\.ipxe$ snponly.efi\n");
+  config.Write("vars.fd", ReadFile(kOvmfVars));
+  root_.Write("snponly.efi", ReadFile(kIpxeEfi));
+  root_.Write("boot.ipxe",
+              "#!ipxe\n"
+              "echo tftpd boot script\n"
+              "kernel vmlinuz console=ttyS0 quiet panic=-1 "
+              "initrd=initrd.cpio\n"
+              "initrd initrd.cpio\n"
+              "boot\n");
+  BackgroundProcess dhcp;
+  ASSERT_TRUE(
+      dhcp.Start({"/bin/busybox", "udhcpd", "-f", config.Join("udhcpd.conf")})
+          .ok());
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, root_.path(),
+                      {"--port=69", "--map_file=" + config.Join("map")},
+                      "10.0.2.2");
+
+  std::vector<std::string> argv = MachineArgs(qemu_);
+  argv.insert(
+      argv.end(),
+      {"-drive",
+       absl::StrCat("if=pflash,format=raw,unit=0,readonly=on,file=", kOvmfCode),
+       "-drive",
+       absl::StrCat("if=pflash,format=raw,unit=1,file=",
+                    config.Join("vars.fd")),
+       "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
+       // No option ROM: the firmware's own PXE client, not iPXE's.
+       "-device", "virtio-net-pci,netdev=n0,romfile="});
+  const auto start = std::chrono::steady_clock::now();
+  const CommandResult boot = RunCommand(argv, kBootLimit);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  std::printf("UEFI boot took %.1f s\n", seconds);
+  ASSERT_TRUE(absl::StrContains(boot.output, kMarker)) << boot.output << "\n"
+                                                       << server.log() << "\n"
+                                                       << dhcp.log();
+
+  // EDK2's size probe (ERROR 8 after the OACK), then its windowed download.
+  const std::string probe =
+      TransferLine(server, "file=tftp://10.0.2.2/boot.ipxe outcome=peer_error");
+  EXPECT_TRUE(absl::StrContains(probe, "error=8")) << server.log();
+  const std::string nbp =
+      TransferLine(server, "file=tftp://10.0.2.2/boot.ipxe outcome=completed");
+  EXPECT_TRUE(absl::StrContains(nbp, "blksize=1468")) << server.log();
+  EXPECT_TRUE(absl::StrContains(nbp, "windowsize=4")) << server.log();
+  EXPECT_TRUE(absl::StrContains(
+      nbp, absl::StrCat("bytes=", ReadFile(kIpxeEfi).size(), " ")))
+      << nbp;
+  for (const char* name : {"vmlinuz", "initrd.cpio"}) {
+    const std::string line =
+        TransferLine(server, absl::StrCat("file=", name, " "));
+    EXPECT_TRUE(absl::StrContains(line, "outcome=completed")) << line;
+  }
+}
+
+}  // namespace
+}  // namespace tftpd::testing
