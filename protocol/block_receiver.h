@@ -18,13 +18,13 @@ namespace tftp {
 class BlockReceiver {
  public:
   enum class Verdict : uint8_t {
-    kIgnored,   // Out of order; nothing to do.
-    kReAck,     // A repeat or gap: acknowledge the last in-order block again.
-    kProgress,  // Stored; no ACK due yet (inside a window).
-    kAck,       // Stored; acknowledge it now.
-    kComplete,  // The last block: stored and committed; acknowledge it.
+    kIgnored,     // Out of order; nothing to do.
+    kReAck,       // A repeat or gap: acknowledge the last in-order block again.
+    kProgress,    // Stored; no ACK due yet (inside a window).
+    kAck,         // Stored; acknowledge it now.
+    kComplete,    // The last block: stored and committed; acknowledge it.
     kCommitting,  // The last block: stored; the sink commits later.
-    kFailed,    // End the transfer with `error`.
+    kFailed,      // End the transfer with `error`.
   };
   struct Result {
     Verdict verdict;

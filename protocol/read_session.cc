@@ -198,6 +198,15 @@ size_t ReadSession::BlockPayloadSize(uint64_t block) const {
       std::min<uint64_t>(options_.blksize, available_ - start));
 }
 
+bool ReadSession::SentEverything() const {
+  return state_ == State::kTransferring && size_known_ &&
+         highest_sent_ >= FinalBlock();
+}
+
+void ReadSession::Supersede() {
+  if (SentEverything()) Finish(SessionOutcome::kSuperseded);
+}
+
 void ReadSession::Finish(SessionOutcome outcome) {
   state_ = State::kDone;
   result_.outcome = outcome;

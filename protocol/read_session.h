@@ -45,6 +45,9 @@ class ReadSession final : public ServerTransfer {
   // Ends the session with an ERROR to the peer (e.g. the source failed).
   void Abort(ErrorCode code, absl::string_view message) override;
 
+  bool SentEverything() const override;
+  void Supersede() override;
+
   bool HasOutgoing() const override;
   // The next packet is DATA: NextOutgoing writes only its 4-byte header, so
   // a buffer of kDataHeaderSize bytes suffices (a driver batching DATA of one

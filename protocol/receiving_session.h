@@ -53,6 +53,12 @@ class ReceivingSession {
     return result_.outcome == SessionOutcome::kCompleted;
   }
   bool finished() const { return state_ == State::kDone; }
+  // Complete, and only re-acknowledging a repeated last block.
+  bool dallying() const { return state_ == State::kDallying; }
+  // Stops dallying (the peer has moved on); the outcome stays completed.
+  void EndDally() {
+    if (dallying()) Finish(SessionOutcome::kCompleted);
+  }
   const SessionResult& result() const { return result_; }
   const SessionCounters& counters() const { return counters_; }
 

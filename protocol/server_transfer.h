@@ -27,6 +27,14 @@ class ServerTransfer {
   virtual void OnDeadline(TimePoint now) = 0;
   // Ends the transfer with an ERROR to the peer.
   virtual void Abort(ErrorCode code, absl::string_view message) = 0;
+  // Nothing is left to send but retransmissions: a read has sent every
+  // block at least once, an upload has acknowledged its last (and dallies).
+  virtual bool SentEverything() const = 0;
+  // After SentEverything, the peer began another transfer from the same
+  // address and port, so it will not answer this one again: ends it without
+  // a packet. A read whose last ACK never came ends kSuperseded; an upload
+  // stays completed.
+  virtual void Supersede() = 0;
 
   virtual bool HasOutgoing() const = 0;
   // The next packet is DATA (reads only): see ReadSession::NextIsData.

@@ -18,6 +18,8 @@ const char* SessionOutcomeName(SessionOutcome outcome) {
       return "protocol_error";
     case SessionOutcome::kAborted:
       return "aborted";
+    case SessionOutcome::kSuperseded:
+      return "superseded";
   }
   return "unknown";
 }

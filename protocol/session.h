@@ -57,6 +57,8 @@ enum class SessionOutcome : uint8_t {
   kTimedOut,       // Retries exhausted.
   kProtocolError,  // The client sent something malformed; we sent ERROR.
   kAborted,        // The driver ended it (Abort) and we sent ERROR.
+  kSuperseded,     // Every block was sent, the last ACK never came, and the
+                   // client began another transfer from the same port.
 };
 
 const char* SessionOutcomeName(SessionOutcome outcome);

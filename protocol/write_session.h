@@ -33,6 +33,8 @@ class WriteSession final : public ReceivingSession, public ServerTransfer {
   void Abort(ErrorCode code, absl::string_view message) override {
     ReceivingSession::Abort(code, message);
   }
+  bool SentEverything() const override { return dallying(); }
+  void Supersede() override { EndDally(); }
   bool HasOutgoing() const override { return ReceivingSession::HasOutgoing(); }
   bool NextIsData() const override { return false; }
   Outgoing NextOutgoing(absl::Span<uint8_t> buffer) override {

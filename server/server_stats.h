@@ -14,29 +14,31 @@
 
 namespace tftpd {
 
-#define TFTPD_SERVER_COUNTERS(X)                                            \
-  X(requests_received, "datagrams received on the service port")            \
-  X(read_requests, "RRQs")                                                  \
-  X(write_requests, "WRQs")                                                 \
-  X(requests_refused, "requests answered with ERROR")                       \
-  X(duplicate_requests, "requests that repeated an open transfer's own")    \
-  X(ignored_datagrams, "non-request datagrams on the service port")         \
-  X(sessions_started, "transfers started")                                  \
-  X(sessions_finished, "transfers ended, however they ended")               \
-  X(sessions_completed, "transfers completed")                              \
-  X(sessions_peer_error, "transfers ended by the client's ERROR")           \
-  X(sessions_timed_out, "transfers whose client stopped answering")         \
-  X(sessions_protocol_error, "transfers ended by a malformed packet")       \
-  X(sessions_aborted, "transfers ended by the server")                      \
-  X(packets_sent, "datagrams sent by transfers")                            \
-  X(packets_received, "datagrams received by transfers")                    \
-  X(retransmits, "datagrams sent again")                                    \
-  X(bytes_sent, "DATA payload bytes sent, retransmissions included")        \
-  X(unknown_tid_packets, "datagrams from strangers, answered with ERROR 5") \
-  X(send_errors, "sends the kernel refused")                                \
-  X(stats_dropped, "session statistics dropped: the callback fell behind")  \
-  X(amplification_drops,                                                    \
-    "packets not sent: their address had not answered and had had its "     \
+#define TFTPD_SERVER_COUNTERS(X)                                              \
+  X(requests_received, "datagrams received on the service port")              \
+  X(read_requests, "RRQs")                                                    \
+  X(write_requests, "WRQs")                                                   \
+  X(requests_refused, "requests answered with ERROR")                         \
+  X(duplicate_requests, "requests that repeated an open transfer's own")      \
+  X(ignored_datagrams, "non-request datagrams on the service port")           \
+  X(sessions_started, "transfers started")                                    \
+  X(sessions_finished, "transfers ended, however they ended")                 \
+  X(sessions_completed, "transfers completed")                                \
+  X(sessions_peer_error, "transfers ended by the client's ERROR")             \
+  X(sessions_timed_out, "transfers whose client stopped answering")           \
+  X(sessions_protocol_error, "transfers ended by a malformed packet")         \
+  X(sessions_aborted, "transfers ended by the server")                        \
+  X(sessions_superseded,                                                      \
+    "transfers whose last ACK never came before their client's next request") \
+  X(packets_sent, "datagrams sent by transfers")                              \
+  X(packets_received, "datagrams received by transfers")                      \
+  X(retransmits, "datagrams sent again")                                      \
+  X(bytes_sent, "DATA payload bytes sent, retransmissions included")          \
+  X(unknown_tid_packets, "datagrams from strangers, answered with ERROR 5")   \
+  X(send_errors, "sends the kernel refused")                                  \
+  X(stats_dropped, "session statistics dropped: the callback fell behind")    \
+  X(amplification_drops,                                                      \
+    "packets not sent: their address had not answered and had had its "       \
     "unverified budget")
 
 // Why a request got an ERROR instead of a transfer.

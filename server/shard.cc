@@ -47,6 +47,25 @@ uint64_t Tag(Kind kind, uint32_t index, uint32_t generation) {
   return io::UserData{kind, index, generation}.Pack();
 }
 
+// An ERROR (sent or received) ended the transfer; otherwise it completed,
+// its client stopped answering, or its client moved on to another transfer.
+bool EndedByError(tftp::SessionOutcome outcome) {
+  return outcome != tftp::SessionOutcome::kCompleted &&
+         outcome != tftp::SessionOutcome::kTimedOut &&
+         outcome != tftp::SessionOutcome::kSuperseded;
+}
+
+// Equal for a request and its repeats; a different file or different
+// options make a different request.
+size_t RequestFingerprint(const tftp::Request& request) {
+  size_t hash = absl::HashOf(static_cast<int>(request.opcode), request.filename,
+                             static_cast<int>(request.mode));
+  for (const tftp::RawOption& option : request.options.view()) {
+    hash = absl::HashOf(hash, option.name, option.value);
+  }
+  return hash;
+}
+
 double Seconds(io::Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
@@ -127,6 +146,8 @@ struct Shard::Session {
   bool gso = true;
   // A request from this transfer's client that arrived while it was open.
   std::optional<ParkedRequest> parked;
+  // RequestFingerprint of the request that opened the transfer.
+  size_t request_fingerprint = 0;
 };
 
 struct Shard::SendSlot {
@@ -462,6 +483,20 @@ void Shard::HandleRequest(const io::Datagram& datagram) {
     if (open_session.waiting_for_source || open_session.waiting_for_file) {
       // Its first answer is still being made: nothing can have ended.
       Bump(counters_.duplicate_requests);
+      return;
+    }
+    if (open_session.peer_answered && !open_session.finishing &&
+        open_session.transfer->SentEverything() &&
+        RequestFingerprint(request) != open_session.request_fingerprint) {
+      // The client has had every block of that transfer and now asks for
+      // something else from the same port: it is done with it (its last ACK
+      // was lost, or it never dallies). Waiting for the old transfer's retries
+      // would hold the new one up for their whole schedule, and the old
+      // transfer's DATA would reach the new one's client meanwhile.
+      open_session.parked.reset();
+      open_session.transfer->Supersede();
+      Finish(open->second);
+      StartTransfer(datagram, request);
       return;
     }
     open_session.parked = ParkedRequest{
@@ -837,6 +872,7 @@ void Shard::Launch(const io::SocketAddress& source,
   s.waiting_for_file = false;
   s.peer_answered = false;
   s.pending_request.clear();
+  s.request_fingerprint = RequestFingerprint(request);
   s.fd = socket->fd;
   s.shares_service = config_.single_port;
   s.local = socket->bound;
@@ -1287,8 +1323,7 @@ void Shard::Finish(uint32_t index) {
   const tftp::SessionResult& result = s.transfer->result();
   const tftp::SessionCounters& counters = s.transfer->counters();
   Bump(counters_.sessions_finished);
-  if (result.outcome != tftp::SessionOutcome::kCompleted &&
-      result.outcome != tftp::SessionOutcome::kTimedOut) {
+  if (EndedByError(result.outcome)) {
     Bump(counters_.failed_by_code[ErrorCodeBucket(result.error_code)]);
   }
   if (stats_ != nullptr && stats_->wants_sessions()) PostSessionStats(s);
@@ -1305,14 +1340,16 @@ void Shard::Finish(uint32_t index) {
     case tftp::SessionOutcome::kProtocolError:
       Bump(counters_.sessions_protocol_error);
       break;
+    case tftp::SessionOutcome::kSuperseded:
+      Bump(counters_.sessions_superseded);
+      break;
     default:
       Bump(counters_.sessions_aborted);
       break;
   }
   if (LogEnabled(LogLevel::kInfo)) {
     std::string error;
-    if (result.outcome != tftp::SessionOutcome::kCompleted &&
-        result.outcome != tftp::SessionOutcome::kTimedOut) {
+    if (EndedByError(result.outcome)) {
       error = absl::StrCat(" error=", result.error_code, " message=\"",
                            result.error_message, "\"");
     }
@@ -1374,8 +1411,7 @@ void Shard::PostSessionStats(const Session& s) {
   stats.path = s.context.path;
   stats.shard = id_;
   stats.outcome = std::string(tftp::SessionOutcomeName(result.outcome));
-  if (result.outcome != tftp::SessionOutcome::kCompleted &&
-      result.outcome != tftp::SessionOutcome::kTimedOut) {
+  if (EndedByError(result.outcome)) {
     stats.error_code = result.error_code;
     stats.error_message = result.error_message;
   }
@@ -1444,6 +1480,7 @@ void Shard::MaybeRelease(uint32_t index) {
   s.finishing = false;
   s.gso = true;
   s.parked.reset();
+  s.request_fingerprint = 0;
   s.timer = {};
   ++s.generation;
   free_sessions_.push_back(index);
@@ -1631,6 +1668,7 @@ void Shard::StartUpload(const io::Datagram& datagram,
   Session& s = sessions_[i];
   s.active = true;
   s.peer_answered = false;
+  s.request_fingerprint = RequestFingerprint(request);
   s.fd = socket->fd;
   s.shares_service = config_.single_port;
   s.local = socket->bound;

@@ -175,6 +175,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (what == 0xff) {
           reader.Abort(ErrorCode::kNotDefined, "abort");
           writer.Abort(ErrorCode::kDiskFull, "abort");
+        } else if (what == 0xfe) {
+          // The client asked for something else from the same port.
+          if (reader.SentEverything()) {
+            reader.Supersede();
+            Check(reader.finished() && !reader.HasOutgoing());
+            Check(reader.result().outcome == SessionOutcome::kSuperseded);
+          }
+          if (writer.SentEverything()) {
+            writer.Supersede();
+            Check(writer.finished() && !writer.HasOutgoing());
+            Check(writer.result().outcome == SessionOutcome::kCompleted);
+          }
         } else if (what & 1) {
           writer.OnCommitted(now);
         } else {

@@ -51,7 +51,9 @@ constexpr char kIpxeRom[] = "/usr/lib/ipxe/qemu/efi-virtio.rom";
 constexpr char kIpxeEfi[] = "/usr/lib/ipxe/snponly.efi";
 constexpr char kOvmfCode[] = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 constexpr char kOvmfVars[] = "/usr/share/OVMF/OVMF_VARS_4M.fd";
-constexpr auto kBootLimit = std::chrono::seconds(90);
+// A boot takes 20 to 40 s here; the limit leaves room for a machine busy with
+// other tests (the test prints each boot's time).
+constexpr auto kBootLimit = std::chrono::seconds(150);
 
 // A file iPXE fetches into the initramfs. iPXE asks for blksize 1432.
 struct Payload {

@@ -89,6 +89,62 @@ TEST(TransferEdges, AFinalAckRightBehindAnEarlierOneEndsTheTransferOnce) {
   EXPECT_EQ(OpcodeOf(data->first), kData);
 }
 
+TEST(TransferEdges, AClientThatMovesOnBeforeItsLastAckIsServedAtOnce) {
+  // The client has every block of one file, its last ACK is lost (here: never
+  // sent), and it asks for the next file from the same port. The new request
+  // must not wait for the old transfer's retransmissions (here 5 s away), and
+  // what arrives must be the new file. The same request again, though, may be
+  // a late repeat of the first: that one waits to see which it is.
+  TempDir root;
+  const std::string first = TestContent(2 * 512 + 100, 1);
+  const std::string second = TestContent(3 * 512 + 7, 2);
+  root.Write("first", first);
+  root.Write("second", second);
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, root.path(), {"--timeout=5", "--threads=1"},
+                      "127.0.0.1");
+  const io::SocketAddress service =
+      *io::SocketAddress::Parse("127.0.0.1", server.port());
+  RawClient client;
+  // Lock step, no options: DATA 1, 2 acknowledged, DATA 3 (the last) not.
+  client.SendTo(service, RequestPacket(1, "first"));
+  std::string got;
+  io::SocketAddress old_tid;
+  for (int block = 1; block <= 3; ++block) {
+    auto data = client.Receive();
+    ASSERT_TRUE(data.has_value()) << "block " << block << server.log();
+    ASSERT_EQ(OpcodeOf(data->first), kData);
+    got += data->first.substr(4);
+    old_tid = data->second;
+    if (block < 3) client.SendTo(old_tid, AckPacket(block));
+  }
+  ASSERT_EQ(got, first);
+
+  client.SendTo(service, RequestPacket(1, "second"));
+  got.clear();
+  for (int block = 1;; ++block) {
+    auto data = client.Receive(std::chrono::milliseconds(2000));
+    ASSERT_TRUE(data.has_value())
+        << "no block " << block << " of the new file\n"
+        << server.log();
+    ASSERT_EQ(OpcodeOf(data->first), kData);
+    ASSERT_EQ(data->first[3], static_cast<char>(block))
+        << "a block of the old transfer came instead";
+    got += data->first.substr(4);
+    client.SendTo(data->second, AckPacket(static_cast<uint16_t>(block)));
+    if (data->first.size() < 4 + 512) break;
+  }
+  EXPECT_EQ(got, second);
+  const std::vector<std::string> lines = TransferLines(server, 2);
+  ASSERT_EQ(lines.size(), 2u) << server.log();
+  EXPECT_TRUE(absl::StrContains(lines[0], "file=first outcome=superseded"))
+      << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[1], "file=second outcome=completed"))
+      << lines[1];
+  // Nothing more from the old transfer: it ended, retransmissions and all.
+  EXPECT_FALSE(client.Receive(std::chrono::milliseconds(300)).has_value());
+}
+
 TEST(TransferEdges, ClientsThatVanishCostBoundedTimeAndMemory) {
   // Each client asks, receives the first packet and is never heard from
   // again. The server retries as configured (here 3 times, waiting 0.2 s,

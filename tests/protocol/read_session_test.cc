@@ -191,6 +191,40 @@ TEST(ReadSession, LostFinalAckIsRecovered) {
   EXPECT_EQ(run.counters.retransmits, 1u);
 }
 
+TEST(ReadSession, SentEverythingOnceTheLastBlockIsOutAndSupersedeEndsQuietly) {
+  // Three blocks in lock step: only after DATA 3 has gone out is there
+  // nothing left but its ACK; superseding then ends the session with no
+  // packet, no deadline, and an outcome of its own.
+  ReadSession s({}, OptionsFor(512, 1, false), 1100);
+  s.Start(TimePoint{});
+  Drain(s);
+  EXPECT_FALSE(s.SentEverything());
+  s.Supersede();
+  EXPECT_FALSE(s.finished()) << "superseded before the last block was sent";
+  s.OnDatagram(Ack(1), TimePoint{});
+  Drain(s);
+  EXPECT_FALSE(s.SentEverything());
+  s.OnDatagram(Ack(2), TimePoint{});
+  std::vector<Outgoing> out = Drain(s);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].block, 3);
+  EXPECT_TRUE(s.SentEverything());
+  s.Supersede();
+  EXPECT_TRUE(s.finished());
+  EXPECT_FALSE(s.HasOutgoing());
+  EXPECT_FALSE(s.deadline().has_value());
+  EXPECT_EQ(s.result().outcome, SessionOutcome::kSuperseded);
+  EXPECT_EQ(std::string(SessionOutcomeName(s.result().outcome)), "superseded");
+}
+
+TEST(ReadSession, AStreamWhoseEndIsUnknownHasNotSentEverything) {
+  ReadSession s({}, OptionsFor(512, 1, false), std::nullopt);
+  s.Start(TimePoint{});
+  s.OnDataAvailable(100, false, TimePoint{});
+  Drain(s);
+  EXPECT_FALSE(s.SentEverything());
+}
+
 TEST(ReadSession, DuplicateAckDoesNotDoubleTheStream) {
   ReadSession s({}, OptionsFor(512, 1, false), 5000);
   s.Start(TimePoint{});

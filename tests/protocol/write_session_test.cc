@@ -233,6 +233,24 @@ TEST(WriteSession, DallyingEndsAfterTheTimeout) {
   EXPECT_EQ(s.result().outcome, SessionOutcome::kCompleted);
 }
 
+TEST(WriteSession, SupersedingEndsTheDallyAndKeepsTheUploadComplete) {
+  MemorySink sink;
+  WriteSession s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
+  s.Start(TimePoint{});
+  Drain(s);
+  EXPECT_FALSE(s.SentEverything());
+  s.Supersede();  // Nothing arrived yet: not to be superseded.
+  EXPECT_FALSE(s.finished());
+  s.OnDatagram(Data(1, 3), TimePoint{});
+  Drain(s);
+  EXPECT_TRUE(s.SentEverything());  // The final ACK is out: dallying.
+  s.Supersede();
+  EXPECT_TRUE(s.finished());
+  EXPECT_FALSE(s.HasOutgoing());
+  EXPECT_FALSE(s.deadline().has_value());
+  EXPECT_EQ(s.result().outcome, SessionOutcome::kCompleted);
+}
+
 TEST(WriteSession, SizeLimitEndsWithError3) {
   const std::string content = PatternContent(3000);
   const WriteRun run = RunWrite(content, OptionsFor(512, 1, false), 1200);
