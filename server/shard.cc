@@ -454,20 +454,22 @@ void Shard::HandleRequest(const io::Datagram& datagram) {
   Bump(opcode == tftp::Opcode::kRrq ? counters_.read_requests
                                     : counters_.write_requests);
   if (!guard_->AllowRequest(datagram.source, now_)) {
-    Refuse(datagram.source, tftp::ErrorCode::kNotDefined,
+    Refuse(datagram.source, datagram.destination, tftp::ErrorCode::kNotDefined,
            "too many requests from this address",
            RefusalReason::k_rate_limited);
     return;
   }
   if (datagram.truncated) {
-    Refuse(datagram.source, tftp::ErrorCode::kIllegalOperation,
-           "request too long", RefusalReason::k_malformed);
+    Refuse(datagram.source, datagram.destination,
+           tftp::ErrorCode::kIllegalOperation, "request too long",
+           RefusalReason::k_malformed);
     return;
   }
   tftp::Request request;
   if (tftp::ProtocolStatus s = tftp::ParseRequest(datagram.payload, &request);
       !s.ok()) {
-    Refuse(datagram.source, s.code, s.message, RefusalReason::k_malformed);
+    Refuse(datagram.source, datagram.destination, s.code, s.message,
+           RefusalReason::k_malformed);
     return;
   }
   const io::SocketAddress peer_key = datagram.source.Unmapped();
@@ -531,17 +533,18 @@ void Shard::StartTransfer(const io::Datagram& datagram,
   const std::string filename(request.filename);
   const bool upload = request.opcode == tftp::Opcode::kWrq;
   if (upload && committer_ == nullptr) {
-    RefuseRequest(datagram.source, filename, tftp::ErrorCode::kIllegalOperation,
-                  "uploads are disabled", RefusalReason::k_uploads_disabled);
+    RefuseRequest(datagram.source, datagram.destination, filename,
+                  tftp::ErrorCode::kIllegalOperation, "uploads are disabled",
+                  RefusalReason::k_uploads_disabled);
     return;
   }
   if (active_ >= max_sessions_) {
-    Refuse(datagram.source, tftp::ErrorCode::kNotDefined,
+    Refuse(datagram.source, datagram.destination, tftp::ErrorCode::kNotDefined,
            "server busy, try again", RefusalReason::k_busy);
     return;
   }
   if (!guard_->SessionAllowed(peer_key)) {
-    Refuse(datagram.source, tftp::ErrorCode::kNotDefined,
+    Refuse(datagram.source, datagram.destination, tftp::ErrorCode::kNotDefined,
            "too many transfers from this address",
            RefusalReason::k_per_address);
     return;
@@ -564,7 +567,7 @@ void Shard::StartTransfer(const io::Datagram& datagram,
       RemapRules::Result mapped =
           rules->Apply(filename, /*write=*/upload, peer_key);
       if (mapped.refused) {
-        RefuseRequest(datagram.source, filename,
+        RefuseRequest(datagram.source, datagram.destination, filename,
                       tftp::ErrorCode::kAccessViolation, mapped.message,
                       RefusalReason::k_remap_denied);
         return;
@@ -679,18 +682,19 @@ void Shard::TakeLoadedFiles() {
       continue;
     }
     const io::SocketAddress source = s->pending_source;
+    const io::SocketAddress local = s->pending_destination;
     const std::string filename = s->context.requested_path;
     if (file == nullptr) {
       TFTPD_LOG(kWarning, "shard %d: mapping %s: %s", id_, filename,
                 std::strerror(l.error));
       EndWaiting(l.index);
-      RefuseRequest(source, filename, tftp::ErrorCode::kNotDefined,
+      RefuseRequest(source, local, filename, tftp::ErrorCode::kNotDefined,
                     "cannot read file", RefusalReason::k_resources);
       continue;
     }
     Prepared prepared;
     if (!UseFile(file, s->context.mode == tftp::TransferMode::kNetascii, source,
-                 filename, &prepared)) {
+                 local, filename, &prepared)) {
       EndWaiting(l.index);
       continue;
     }
@@ -728,8 +732,8 @@ void Shard::UseStream(std::shared_ptr<ResponseStream> stream, Prepared* out) {
 }
 
 bool Shard::UseFile(SharedFile* file, bool netascii,
-                    const io::SocketAddress& to, const std::string& filename,
-                    Prepared* out) {
+                    const io::SocketAddress& to, const io::SocketAddress& from,
+                    const std::string& filename, Prepared* out) {
   out->kind = Prepared::Kind::kFile;
   out->file = file;
   out->response = file->bytes();
@@ -739,7 +743,7 @@ bool Shard::UseFile(SharedFile* file, bool netascii,
     if (!image.ok()) {
       files_.Release(file);
       out->file = nullptr;
-      RefuseRequest(to, filename, tftp::ErrorCode::kNotDefined,
+      RefuseRequest(to, from, filename, tftp::ErrorCode::kNotDefined,
                     image.status().message(),
                     absl::IsResourceExhausted(image.status())
                         ? RefusalReason::k_unsupported
@@ -762,13 +766,15 @@ bool Shard::Prepare(const io::Datagram& datagram, const tftp::Request& request,
   const bool netascii = request.mode == tftp::TransferMode::kNetascii;
   switch (response.kind()) {
     case Response::Kind::kRefusal:
-      RefuseRequest(datagram.source, filename, response.error_code(),
-                    response.text(), RefusalReason::k_handler);
+      RefuseRequest(datagram.source, datagram.destination, filename,
+                    response.error_code(), response.text(),
+                    RefusalReason::k_handler);
       return false;
     case Response::Kind::kFile: {
       OpenedFile opened = root_.OpenFile(response.text());
       if (!opened.ok()) {
-        RefuseRequest(datagram.source, filename, opened.error, opened.message,
+        RefuseRequest(datagram.source, datagram.destination, filename,
+                      opened.error, opened.message,
                       opened.error == tftp::ErrorCode::kFileNotFound
                           ? RefusalReason::k_not_found
                           : RefusalReason::k_access_denied);
@@ -786,7 +792,8 @@ bool Shard::Prepare(const io::Datagram& datagram, const tftp::Request& request,
         return true;
       }
       close(opened.fd);
-      return UseFile(file, netascii, datagram.source, filename, out);
+      return UseFile(file, netascii, datagram.source, datagram.destination,
+                     filename, out);
     }
     case Response::Kind::kBytes: {
       std::string bytes = std::move(response.mutable_text());
@@ -809,15 +816,17 @@ bool Shard::Prepare(const io::Datagram& datagram, const tftp::Request& request,
     }
     case Response::Kind::kStream: {
       if (netascii) {
-        RefuseRequest(datagram.source, filename, tftp::ErrorCode::kNotDefined,
+        RefuseRequest(datagram.source, datagram.destination, filename,
+                      tftp::ErrorCode::kNotDefined,
                       "netascii mode is not offered for this file",
                       RefusalReason::k_unsupported);
         return false;
       }
       const ResponseStream::State state = response.stream()->state();
       if (state.failed && !state.begun) {
-        RefuseRequest(datagram.source, filename, state.error_code,
-                      state.error_message, RefusalReason::k_source_failed);
+        RefuseRequest(datagram.source, datagram.destination, filename,
+                      state.error_code, state.error_message,
+                      RefusalReason::k_source_failed);
         return false;
       }
       UseStream(response.stream(), out);
@@ -840,7 +849,8 @@ void Shard::Launch(const io::SocketAddress& source,
                      RefusalReason reason) {
     if (prepared.file != nullptr) files_.Release(prepared.file);
     if (index.has_value()) EndWaiting(*index);
-    RefuseRequest(source, context.requested_path, code, message, reason);
+    RefuseRequest(source, destination, context.requested_path, code, message,
+                  reason);
   };
   if (prepared.kind == Prepared::Kind::kStream) {
     const ResponseStream::State state = prepared.stream->state();
@@ -951,10 +961,11 @@ void Shard::OnSourceProgress(uint32_t index) {
   if (s.waiting_for_source) {
     if (state.failed) {
       const io::SocketAddress source = s.pending_source;
+      const io::SocketAddress local = s.pending_destination;
       const std::string filename = s.context.requested_path;
       EndWaiting(index);
-      RefuseRequest(source, filename, state.error_code, state.error_message,
-                    RefusalReason::k_source_failed);
+      RefuseRequest(source, local, filename, state.error_code,
+                    state.error_message, RefusalReason::k_source_failed);
       return;
     }
     if (!state.begun) return;
@@ -983,23 +994,26 @@ void Shard::EndWaiting(uint32_t index) {
 }
 
 void Shard::RefuseRequest(const io::SocketAddress& to,
+                          const io::SocketAddress& from,
                           const std::string& filename, tftp::ErrorCode code,
                           absl::string_view message, RefusalReason reason) {
   TFTPD_LOG(kInfo, "refused request peer=%s file=%s reason=%s: error %d %s",
             to.Unmapped().ToString(), filename,
             std::string(RefusalReasonName(reason)), static_cast<int>(code),
             std::string(message));
-  Refuse(to, code, message, reason);
+  Refuse(to, from, code, message, reason);
 }
 
-void Shard::Refuse(const io::SocketAddress& to, tftp::ErrorCode code,
-                   absl::string_view message, RefusalReason reason) {
+void Shard::Refuse(const io::SocketAddress& to, const io::SocketAddress& from,
+                   tftp::ErrorCode code, absl::string_view message,
+                   RefusalReason reason) {
   Bump(counters_.requests_refused);
   Bump(counters_.refused_by_reason[static_cast<size_t>(reason)]);
-  SendError(service_.fd, to, code, message, std::nullopt);
+  SendError(service_.fd, to, &from, code, message, std::nullopt);
 }
 
-void Shard::SendError(int fd, const io::SocketAddress& to, tftp::ErrorCode code,
+void Shard::SendError(int fd, const io::SocketAddress& to,
+                      const io::SocketAddress* from, tftp::ErrorCode code,
                       absl::string_view message,
                       std::optional<uint32_t> session) {
   if (free_slots_.empty()) return;  // Saturated: dropping an ERROR is safe.
@@ -1023,6 +1037,14 @@ void Shard::SendError(int fd, const io::SocketAddress& to, tftp::ErrorCode code,
   slot.message.msg_namelen = slot.to.length();
   slot.message.msg_iov = slot.iov;
   slot.message.msg_iovlen = 1;
+  if (from != nullptr) {
+    // From the service socket, which may be bound to a wildcard address:
+    // leave from the address the request reached, or a client behind a NAT
+    // or on another of the host's networks never sees the ERROR.
+    slot.message.msg_control = slot.control;
+    io::AppendSourceAddress(&slot.message, sizeof slot.control, *from);
+    if (slot.message.msg_controllen == 0) slot.message.msg_control = nullptr;
+  }
   slot.session = session.value_or(kNoSession);
   if (session.has_value()) {
     Session& s = sessions_[*session];
@@ -1056,8 +1078,9 @@ void Shard::OnSessionReceive(uint32_t index, const io::Completion& c) {
       // Another client reached this transfer's port (RFC 1350: ERROR 5);
       // the transfer carries on undisturbed.
       Bump(counters_.unknown_tid_packets);
-      SendError(s.fd, c.datagram->source, tftp::ErrorCode::kUnknownTransferId,
-                "unknown transfer ID", index);
+      SendError(s.fd, c.datagram->source, nullptr,
+                tftp::ErrorCode::kUnknownTransferId, "unknown transfer ID",
+                index);
     } else {
       DeliverToSession(index, *c.datagram);
     }
@@ -1290,10 +1313,11 @@ void Shard::FireTimers() {
             return;
           }
           const io::SocketAddress source = s.pending_source;
+          const io::SocketAddress local = s.pending_destination;
           const std::string filename = s.context.requested_path;
           EndWaiting(index);
           const bool file = s.waiting_for_file;
-          RefuseRequest(source, filename, tftp::ErrorCode::kNotDefined,
+          RefuseRequest(source, local, filename, tftp::ErrorCode::kNotDefined,
                         file ? "file could not be read in time"
                              : "response source did not answer in time",
                         file ? RefusalReason::k_resources
@@ -1608,7 +1632,8 @@ void Shard::StartUpload(const io::Datagram& datagram,
   const std::string filename = context.requested_path;
   auto refuse = [&](tftp::ErrorCode code, absl::string_view message,
                     RefusalReason reason) {
-    RefuseRequest(datagram.source, filename, code, message, reason);
+    RefuseRequest(datagram.source, datagram.destination, filename, code,
+                  message, reason);
   };
   if (request.mode == tftp::TransferMode::kNetascii) {
     refuse(tftp::ErrorCode::kNotDefined,

@@ -122,7 +122,8 @@ class Shard {
   // `file` (one reference, handed over) as the response, in the transfer
   // mode; false after refusing.
   bool UseFile(SharedFile* file, bool netascii, const io::SocketAddress& to,
-               const std::string& filename, Prepared* out);
+               const io::SocketAddress& from, const std::string& filename,
+               Prepared* out);
   // A stream as the response; it is sent as its bytes arrive.
   void UseStream(std::shared_ptr<ResponseStream> stream, Prepared* out);
   // A WRQ that passed the common checks: asks the handler where it goes,
@@ -144,13 +145,18 @@ class Shard {
   void Resume(uint32_t index, Prepared prepared);
   // A session that waited for its source ends without a transfer.
   void EndWaiting(uint32_t index);
-  void RefuseRequest(const io::SocketAddress& to, const std::string& filename,
-                     tftp::ErrorCode code, absl::string_view message,
-                     RefusalReason reason);
-  void Refuse(const io::SocketAddress& to, tftp::ErrorCode code,
-              absl::string_view message, RefusalReason reason);
-  // Sends an ERROR from `fd` outside any transfer's own packet stream.
-  void SendError(int fd, const io::SocketAddress& to, tftp::ErrorCode code,
+  // A request's ERROR, to the client `to` from the local address `from` the
+  // request reached (AF_UNSPEC: the kernel picks).
+  void RefuseRequest(const io::SocketAddress& to, const io::SocketAddress& from,
+                     const std::string& filename, tftp::ErrorCode code,
+                     absl::string_view message, RefusalReason reason);
+  void Refuse(const io::SocketAddress& to, const io::SocketAddress& from,
+              tftp::ErrorCode code, absl::string_view message,
+              RefusalReason reason);
+  // Sends an ERROR from `fd` outside any transfer's own packet stream; from
+  // the local address `from` when given (a wildcard-bound service socket).
+  void SendError(int fd, const io::SocketAddress& to,
+                 const io::SocketAddress* from, tftp::ErrorCode code,
                  absl::string_view message, std::optional<uint32_t> session);
 
   uint32_t AllocateSession();

@@ -87,6 +87,34 @@ TEST(SinglePort, RepliesLeaveFromTheAddressAndPortTheClientSentTo) {
   }
 }
 
+TEST(SinglePort, RefusalsLeaveFromTheAddressTheClientSentTo) {
+  // A request refused on a wildcard socket (here a missing file, which PXE
+  // clients probe for all the time) gets its ERROR from the address it was
+  // sent to, in either mode: from another, a NAT drops it and the client
+  // waits out its timeout instead.
+  TempDir root;
+  for (const bool single_port : {false, true}) {
+    SCOPED_TRACE(single_port ? "--single_port" : "port per transfer");
+    TftpdProcess server;
+    std::vector<std::string> flags;
+    if (single_port) flags.push_back("--single_port");
+    TFTPD_START_OR_SKIP(server, root.path(), flags, "::");
+    for (const char* address : {"127.0.0.2", "::1"}) {
+      const io::SocketAddress service =
+          *io::SocketAddress::Parse(address, server.port());
+      RawClient client(std::string(address) == "::1" ? "::1" : "127.0.0.1");
+      client.SendTo(service,
+                    RequestPacket(1, "pxelinux.cfg/01-52-54-00-12-34-56"));
+      auto error = client.Receive();
+      ASSERT_TRUE(error.has_value()) << address << "\n" << server.log();
+      EXPECT_EQ(ErrorCodeOf(error->first), 1);
+      EXPECT_EQ(error->second, service)
+          << "ERROR from " << error->second.ToString() << ", sent to "
+          << service.ToString();
+    }
+  }
+}
+
 TEST(SinglePort, TransfersFromOneAddressAreToldApartByPort) {
   // Two clients on one address, lock-step, their ACKs interleaved: each
   // must get its own file, block by block.
