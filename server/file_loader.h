@@ -7,13 +7,11 @@
 #ifndef TFTPD_SERVER_FILE_LOADER_H_
 #define TFTPD_SERVER_FILE_LOADER_H_
 
-#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <mutex>
-#include <thread>
-#include <vector>
+
+#include "server/worker_pool.h"
 
 namespace tftpd {
 
@@ -33,17 +31,13 @@ class FileLoader {
 
  private:
   struct Job {
-    int fd;
-    size_t size;
+    int fd = -1;
+    size_t size = 0;
     Done done;
   };
-  void Run();
+  static void Map(Job& job);
 
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Job> jobs_;  // Guarded by mutex_.
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
+  WorkerPool<Job> pool_;
 };
 
 }  // namespace tftpd

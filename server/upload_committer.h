@@ -4,17 +4,13 @@
 #ifndef TFTPD_SERVER_UPLOAD_COMMITTER_H_
 #define TFTPD_SERVER_UPLOAD_COMMITTER_H_
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "server/upload_sink.h"
+#include "server/worker_pool.h"
 
 namespace tftpd {
 
@@ -39,13 +35,9 @@ class UploadCommitter {
     uint64_t size = 0;
     Done done;  // Empty for an abandon.
   };
-  void Run();
+  static void Run(Job& job);
 
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Job> jobs_;  // Guarded by mutex_.
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
+  WorkerPool<Job> pool_;
 };
 
 }  // namespace tftpd

@@ -9,14 +9,11 @@
 //       --origin=http://repo.example/boot --port=6969
 #include <curl/curl.h>
 
-#include <condition_variable>
-#include <deque>
 #include <list>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -27,6 +24,7 @@
 #include "server/log.h"
 #include "server/request_handler.h"
 #include "server/tftpd_runner.h"
+#include "server/worker_pool.h"
 
 DEFINE_string(origin, "", "Base URL of the HTTP repository.");
 DEFINE_int64(cache_bytes, int64_t{1} << 30,
@@ -44,23 +42,20 @@ using tftpd::Response;
 using tftpd::ResponseStream;
 using tftpd::StreamWriter;
 
+std::string WithoutTrailingSlashes(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
 class OriginCache : public tftpd::RequestHandler {
  public:
   OriginCache(std::string origin, uint64_t cache_bytes, int fetchers)
-      : origin_(std::move(origin)), cache_bytes_(cache_bytes) {
-    while (!origin_.empty() && origin_.back() == '/') origin_.pop_back();
-    for (int i = 0; i < fetchers; ++i) {
-      threads_.emplace_back([this] { FetchLoop(); });
-    }
-  }
-  ~OriginCache() override {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    for (std::thread& t : threads_) t.join();
-  }
+      : origin_(WithoutTrailingSlashes(std::move(origin))),
+        cache_bytes_(cache_bytes),
+        // Fetches not started when the server stops are dropped; their
+        // streams fail with their writers.
+        fetchers_(
+            fetchers, [this](Job& job) { FetchAndCache(job); }, [](Job&) {}) {}
 
   // On a shard thread: a map lookup and a queue push, never a wait.
   Response Handle(const tftpd::RequestContext& request) override {
@@ -88,8 +83,7 @@ class OriginCache : public tftpd::RequestHandler {
     Entry& entry = entries_[key];
     entry.stream = stream;
     entry.lru = lru_.insert(lru_.end(), key);
-    jobs_.push_back(Job{key, std::move(writer)});
-    wake_.notify_one();
+    fetchers_.Post(Job{key, std::move(writer)});
     return Response::Stream(stream);
   }
 
@@ -116,33 +110,24 @@ class OriginCache : public tftpd::RequestHandler {
     entries_.erase(it);
   }
 
-  void FetchLoop() {
-    while (true) {
-      Job job;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-        if (stopping_) return;
-        job = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      const bool ok = FetchOne(job.key, &job.writer);
-      std::lock_guard<std::mutex> lock(mutex_);
-      auto it = entries_.find(job.key);
-      if (it == entries_.end()) continue;
-      if (!ok) {
-        Forget(it);
-        continue;
-      }
-      it->second.cached = it->second.stream->state().available;
-      cached_total_ += it->second.cached;
-      // Evict the least recently used complete files no transfer holds.
-      for (auto victim = lru_.begin();
-           cached_total_ > cache_bytes_ && victim != lru_.end();) {
-        auto e = entries_.find(*victim++);
-        if (e->second.cached > 0 && e->second.stream.use_count() == 1) {
-          Forget(e);
-        }
+  // On a fetcher thread.
+  void FetchAndCache(Job& job) {
+    const bool ok = FetchOne(job.key, &job.writer);
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = entries_.find(job.key);
+    if (it == entries_.end()) return;
+    if (!ok) {
+      Forget(it);
+      return;
+    }
+    it->second.cached = it->second.stream->state().available;
+    cached_total_ += it->second.cached;
+    // Evict the least recently used complete files no transfer holds.
+    for (auto victim = lru_.begin();
+         cached_total_ > cache_bytes_ && victim != lru_.end();) {
+      auto e = entries_.find(*victim++);
+      if (e->second.cached > 0 && e->second.stream.use_count() == 1) {
+        Forget(e);
       }
     }
   }
@@ -212,13 +197,11 @@ class OriginCache : public tftpd::RequestHandler {
   std::string origin_;
   const uint64_t cache_bytes_;
   std::mutex mutex_;
-  std::condition_variable wake_;
   std::map<std::string, Entry> entries_;  // Guarded by mutex_, as below.
   std::list<std::string> lru_;            // Least recently used first.
   uint64_t cached_total_ = 0;
-  std::deque<Job> jobs_;
-  bool stopping_ = false;
-  std::vector<std::thread> threads_;
+  // Last: destroyed first, so fetches end before what they use.
+  tftpd::WorkerPool<Job> fetchers_;
 };
 
 }  // namespace
