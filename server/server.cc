@@ -5,6 +5,7 @@
 #include <future>
 
 #include "absl/strings/str_cat.h"
+#include "server/engine/shard.h"
 
 namespace tftpd {
 
@@ -77,15 +78,21 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
     server->committer_ = std::make_unique<UploadCommitter>(c.commit_threads);
   }
   server->guard_ = std::make_unique<AddressGuard>(c.address_limits);
+  ShardParts parts;
+  parts.config = &server->config_;
+  parts.root = &server->root_;
+  parts.handler = server->handler_.get();
+  parts.stats = server->stats_.get();
+  parts.loader = server->loader_.get();
+  parts.guard = server->guard_.get();
+  parts.write_root = server->write_root_.get();
+  parts.committer = server->committer_.get();
   for (int i = 0; i < c.threads; ++i) {
     // Single listener: the other shards answer refused requests from the
     // listener's socket, which only shard 0 reads and closes.
     server->shards_.push_back(std::make_unique<Shard>(
-        i, server->config_, server->root_, server->handler_.get(),
-        server->stats_.get(), server->loader_.get(), server->guard_.get(),
-        server->write_root_.get(), server->committer_.get(),
-        sockets[single ? 0 : i],
-        /*owns_service=*/!single || i == 0));
+        i, parts, sockets[single ? 0 : i], /*owns_service=*/!single || i == 0,
+        SystemEnvironment(c.io_backend)));
   }
   if (single) {
     std::vector<Shard*> targets;
@@ -94,6 +101,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   }
   return server;
 }
+
+Server::Server(ServerConfig config, RootDirectory root)
+    : config_(std::move(config)), root_(std::move(root)) {}
 
 Server::~Server() {
   Stop(/*immediate=*/true);
@@ -136,6 +146,14 @@ void Server::Wait() {
   threads_.clear();
   // The last records, and the last interval's counters.
   if (stats_ != nullptr) stats_->Stop();
+}
+
+const std::string& Server::backend_name() const {
+  return shards_[0]->backend_name();
+}
+
+const std::string& Server::fallback_reason() const {
+  return shards_[0]->fallback_reason();
 }
 
 ServerTotals Server::Totals() const {

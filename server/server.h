@@ -17,11 +17,12 @@
 #include "server/root_directory.h"
 #include "server/server_config.h"
 #include "server/server_stats.h"
-#include "server/shard.h"
 #include "server/stats_dispatcher.h"
 #include "server/upload_committer.h"
 
 namespace tftpd {
+
+class Shard;  // server/engine/shard.h
 
 class Server {
  public:
@@ -48,18 +49,15 @@ class Server {
   const ServerConfig& config() const { return config_; }
   // After Start: the event backend the shards use, and why the preferred one
   // was refused (empty when it was not).
-  const std::string& backend_name() const { return shards_[0]->backend_name(); }
-  const std::string& fallback_reason() const {
-    return shards_[0]->fallback_reason();
-  }
+  const std::string& backend_name() const;
+  const std::string& fallback_reason() const;
   const RootDirectory& root() const { return root_; }
   // Counters since start, summed and per shard.
   ServerTotals Totals() const;
   std::vector<ServerTotals> ShardTotals() const;
 
  private:
-  Server(ServerConfig config, RootDirectory root)
-      : config_(std::move(config)), root_(std::move(root)) {}
+  Server(ServerConfig config, RootDirectory root);
 
   ServerConfig config_;
   RootDirectory root_;

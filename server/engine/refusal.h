@@ -1,0 +1,25 @@
+// A request answered with an ERROR instead of a transfer, as a value: the
+// parts of the engine that decide return one, and the shard's Refuse is
+// the one place that sends it.
+#ifndef TFTPD_SERVER_ENGINE_REFUSAL_H_
+#define TFTPD_SERVER_ENGINE_REFUSAL_H_
+
+#include <string>
+
+#include "protocol/tftp.h"
+#include "server/server_stats.h"
+
+namespace tftpd {
+
+struct Refusal {
+  tftp::ErrorCode code = tftp::ErrorCode::kNotDefined;
+  std::string message;
+  RefusalReason reason = RefusalReason::k_malformed;
+  // Logged with the file's name; refusals a flood can cause by the
+  // thousand (busy, rate limits, malformed) are only counted.
+  bool logged = true;
+};
+
+}  // namespace tftpd
+
+#endif  // TFTPD_SERVER_ENGINE_REFUSAL_H_

@@ -1,0 +1,121 @@
+#include "server/engine/response_resolution.h"
+
+#include <unistd.h>
+
+#include "protocol/netascii.h"
+
+namespace tftpd {
+namespace {
+
+// An empty response is announced without tsize: curl (lib/tftp.c,
+// tftp_parse_option_ack) fails any download whose OACK says "tsize 0", and
+// the empty first block tells every client the size anyway.
+void AnnounceSize(ResolvedResponse* r) {
+  if (!r->response.empty()) r->announced_size = r->response.size();
+}
+
+ResolvedResponse RespondWithBytes(std::string bytes, bool netascii) {
+  if (netascii) {
+    const auto raw = absl::MakeConstSpan(
+        reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+    std::string encoded(tftp::NetasciiEncodedSize(raw), '\0');
+    tftp::NetasciiEncoder encoder;
+    encoder.Encode(raw,
+                   absl::MakeSpan(reinterpret_cast<uint8_t*>(encoded.data()),
+                                  encoded.size()));
+    bytes = std::move(encoded);
+  }
+  ResolvedResponse r;
+  r.bytes = std::make_shared<const std::string>(std::move(bytes));
+  r.response = absl::MakeConstSpan(
+      reinterpret_cast<const uint8_t*>(r.bytes->data()), r.bytes->size());
+  AnnounceSize(&r);
+  return r;
+}
+
+Resolution ResolveFile(const std::string& path, tftp::TransferMode mode,
+                       const ResolutionContext& context) {
+  OpenedFile opened = context.root.OpenFile(path);
+  if (!opened.ok()) {
+    return Refusal{opened.error, opened.message,
+                   opened.error == tftp::ErrorCode::kFileNotFound
+                       ? RefusalReason::k_not_found
+                       : RefusalReason::k_access_denied};
+  }
+  SharedFile* file = context.files.Find(opened.info);
+  if (file == nullptr && opened.info.st_size == 0) {
+    file = context.files.Adopt(opened.info, nullptr);  // Nothing to map.
+  }
+  if (file == nullptr) return LoadFile{opened.fd, opened.info};
+  close(opened.fd);
+  std::variant<Refusal, ResolvedResponse> used =
+      RespondWithFile(file, mode, context);
+  if (auto* refusal = std::get_if<Refusal>(&used)) return std::move(*refusal);
+  return std::get<ResolvedResponse>(std::move(used));
+}
+
+}  // namespace
+
+Resolution ResolveResponse(Response response, tftp::TransferMode mode,
+                           const ResolutionContext& context) {
+  const bool netascii = mode == tftp::TransferMode::kNetascii;
+  switch (response.kind()) {
+    case Response::Kind::kRefusal:
+      return Refusal{response.error_code(), response.text(),
+                     RefusalReason::k_handler};
+    case Response::Kind::kFile:
+      return ResolveFile(response.text(), mode, context);
+    case Response::Kind::kBytes:
+      return RespondWithBytes(std::move(response.mutable_text()), netascii);
+    case Response::Kind::kStream: {
+      if (netascii) {
+        return Refusal{tftp::ErrorCode::kNotDefined,
+                       "netascii mode is not offered for this file",
+                       RefusalReason::k_unsupported};
+      }
+      const ResponseStream::State state = response.stream()->state();
+      if (state.failed && !state.begun) {
+        return Refusal{state.error_code, state.error_message,
+                       RefusalReason::k_source_failed};
+      }
+      if (!state.begun) return AwaitStream{response.stream()};
+      return RespondWithStream(response.stream());
+    }
+  }
+  return Refusal{tftp::ErrorCode::kNotDefined, "no response",
+                 RefusalReason::k_handler};
+}
+
+std::variant<Refusal, ResolvedResponse> RespondWithFile(
+    SharedFile* file, tftp::TransferMode mode,
+    const ResolutionContext& context) {
+  ResolvedResponse r;
+  r.file = file;
+  r.response = file->bytes();
+  if (mode == tftp::TransferMode::kNetascii) {
+    const absl::StatusOr<const std::vector<uint8_t>*> image =
+        file->NetasciiImage(context.max_netascii_size);
+    if (!image.ok()) {
+      context.files.Release(file);
+      return Refusal{tftp::ErrorCode::kNotDefined,
+                     std::string(image.status().message()),
+                     absl::IsResourceExhausted(image.status())
+                         ? RefusalReason::k_unsupported
+                         : RefusalReason::k_file_changed};
+    }
+    r.response = absl::MakeConstSpan(**image);
+  }
+  AnnounceSize(&r);
+  return r;
+}
+
+ResolvedResponse RespondWithStream(std::shared_ptr<ResponseStream> stream) {
+  ResolvedResponse r;
+  r.response = absl::MakeConstSpan(stream->data(), stream->max_size());
+  r.stream = std::move(stream);
+  const ResponseStream::State state = r.stream->state();
+  if (state.size.has_value() && *state.size > 0) r.announced_size = state.size;
+  return r;
+}
+
+}  // namespace tftpd

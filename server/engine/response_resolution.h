@@ -1,0 +1,71 @@
+// From the handler's Response to what a read sends: a file's shared mapping
+// (or its netascii image), bytes, or a stream; or what must happen first (the
+// loader maps the file, the stream begins); or a refusal. Values only: the
+// shard acts on them.
+#ifndef TFTPD_SERVER_ENGINE_RESPONSE_RESOLUTION_H_
+#define TFTPD_SERVER_ENGINE_RESPONSE_RESOLUTION_H_
+
+#include <sys/stat.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "absl/types/span.h"
+#include "protocol/tftp.h"
+#include "server/engine/refusal.h"
+#include "server/file_cache.h"
+#include "server/request_handler.h"
+#include "server/response_stream.h"
+#include "server/root_directory.h"
+
+namespace tftpd {
+
+// What a read sends. Owns one reference to `file` when it is set.
+struct ResolvedResponse {
+  SharedFile* file = nullptr;
+  std::shared_ptr<const std::string> bytes;
+  std::shared_ptr<ResponseStream> stream;
+  absl::Span<const uint8_t> response;
+  // The size announced in tsize, when known.
+  std::optional<uint64_t> announced_size;
+};
+
+// A file version no transfer on this shard has mapped: the loader maps it
+// (taking `fd`) while the transfer waits.
+struct LoadFile {
+  int fd = -1;
+  struct stat info {};
+};
+
+// A stream that has not begun: the transfer waits for it.
+struct AwaitStream {
+  std::shared_ptr<ResponseStream> stream;
+};
+
+using Resolution =
+    std::variant<Refusal, ResolvedResponse, LoadFile, AwaitStream>;
+
+struct ResolutionContext {
+  const RootDirectory& root;
+  FileCache& files;
+  // Netascii images are made in memory; larger files are refused.
+  uint64_t max_netascii_size;
+};
+
+Resolution ResolveResponse(Response response, tftp::TransferMode mode,
+                           const ResolutionContext& context);
+
+// `file` (one reference, handed over) in the transfer mode; on refusal the
+// reference is released.
+std::variant<Refusal, ResolvedResponse> RespondWithFile(
+    SharedFile* file, tftp::TransferMode mode,
+    const ResolutionContext& context);
+
+// A stream, sent as its bytes arrive; its size is announced once known.
+ResolvedResponse RespondWithStream(std::shared_ptr<ResponseStream> stream);
+
+}  // namespace tftpd
+
+#endif  // TFTPD_SERVER_ENGINE_RESPONSE_RESOLUTION_H_

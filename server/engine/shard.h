@@ -1,0 +1,250 @@
+// One worker thread's share of the server: its own event backend (one
+// io_uring), its own SO_REUSEPORT service socket, and every transfer whose
+// request that socket received, for the transfer's whole life. Nothing on
+// the packet path is shared with other shards, so nothing is locked.
+//
+// The shard's methods are spread over files by role: shard.cc (the loop,
+// the inbox, shutdown), shard_requests.cc (a request's way to a transfer),
+// shard_transfers.cc (a transfer's packets, timers and end), send_path.cc
+// (send slots, GSO trains, ERRORs) and uploads.cc.
+#ifndef TFTPD_SERVER_ENGINE_SHARD_H_
+#define TFTPD_SERVER_ENGINE_SHARD_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "io/backend_factory.h"
+#include "io/deadline_queue.h"
+#include "io/event_backend.h"
+#include "io/udp_socket.h"
+#include "protocol/packet.h"
+#include "server/address_guard.h"
+#include "server/engine/inbox.h"
+#include "server/engine/recent_transfers.h"
+#include "server/engine/refusal.h"
+#include "server/engine/response_resolution.h"
+#include "server/engine/send_slots.h"
+#include "server/engine/transfer_table.h"
+#include "server/file_cache.h"
+#include "server/file_loader.h"
+#include "server/request_handler.h"
+#include "server/root_directory.h"
+#include "server/server_config.h"
+#include "server/server_stats.h"
+#include "server/stats_dispatcher.h"
+#include "server/upload_committer.h"
+
+namespace tftpd {
+
+// What a shard takes from the system. Tests give it an in-memory backend,
+// a clock they move, and sockets that are only numbers.
+struct ShardEnvironment {
+  std::function<absl::StatusOr<io::CreatedBackend>(const io::BackendOptions&)>
+      create_backend;
+  std::function<io::TimePoint()> now;
+  std::function<std::chrono::system_clock::time_point()> wall_now;
+  // A transfer's own socket, answering from `local` (see io/udp_socket.h).
+  std::function<absl::StatusOr<io::OpenedSocket>(const io::SocketAddress&)>
+      open_transfer_socket;
+  std::function<void(int fd)> close_socket;
+};
+
+// The kernel's: `kind`'s backend, the steady and system clocks, UDP sockets.
+ShardEnvironment SystemEnvironment(io::BackendKind kind);
+
+// Everything a shard uses that the server owns and shares between shards.
+// `stats` may be null; `write_root` and `committer` are null unless
+// uploads are on.
+struct ShardParts {
+  const ServerConfig* config = nullptr;
+  const RootDirectory* root = nullptr;
+  RequestHandler* handler = nullptr;
+  StatsDispatcher* stats = nullptr;
+  FileLoader* loader = nullptr;
+  AddressGuard* guard = nullptr;
+  const RootDirectory* write_root = nullptr;
+  UploadCommitter* committer = nullptr;
+};
+
+// Every receive buffer holds this much: an upload's blksize is granted up
+// to what one buffer holds with the DATA header, so no block is cut.
+inline constexpr size_t kReceiveBufferSize = 2048;
+
+class Shard {
+ public:
+  // `service` is this shard's socket on the service port. With
+  // `owns_service` false it is the listener shard's, used only to answer
+  // requests handed over from there (single-listener mode).
+  Shard(int id, const ShardParts& parts, io::OpenedSocket service,
+        bool owns_service, ShardEnvironment environment);
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+  ~Shard();
+
+  // Runs the event loop on the calling thread until stopped. `ready` is
+  // called once, with the outcome of creating the backend.
+  void Run(const std::function<void(absl::Status)>& ready);
+  // Run in steps, for tests that drive the loop themselves: Start, then
+  // Turn until it returns false, then Close. One Turn sends what is ready,
+  // polls the backend once, and fires the timers that are due.
+  absl::Status Start();
+  bool Turn();
+  void Close();
+
+  // Any thread: stop taking requests and let transfers finish for the grace
+  // period (or end them at once), then return from Run.
+  void RequestStop(bool immediate);
+  // Single-listener mode: the listener shard receives every request and
+  // hands each to `shards[hash(client) % size]`. Set before Run.
+  void SetHandoffTargets(std::vector<Shard*> shards) {
+    handoff_targets_ = std::move(shards);
+  }
+  // Any thread: a request for this shard to handle.
+  void HandOff(const io::Datagram& datagram);
+  const ShardCounters& counters() const { return counters_; }
+  // Set once Start succeeded: the backend in use, and why the preferred
+  // one was not (empty when it was).
+  const std::string& backend_name() const { return backend_name_; }
+  const std::string& fallback_reason() const { return fallback_reason_; }
+
+  // Shard thread, for tests and the fuzzer: an error naming the first
+  // broken rule of the transfer table and send slots, else OK.
+  absl::Status CheckInvariants() const;
+  size_t open_transfers() const { return transfers_.open(); }
+
+ private:
+  // shard.cc: the loop.
+  void OnCompletion(const io::Completion& completion);
+  void OnServiceReceive(const io::Completion& completion);
+  void ArmServiceReceive();
+  void ArmWake();
+  void Wake();  // Any thread: makes the loop take the inbox.
+  void OnWake();
+  void OnMessage(InboxMessage& message);
+  void BeginShutdown(bool immediate);
+  bool ShutdownComplete();
+  std::optional<io::TimePoint> NextDeadline() const;
+
+  // shard_requests.cc: a request's way to a transfer.
+  // A datagram on the service port: in single-port mode it may belong to
+  // an open transfer; otherwise it is a request (or is ignored).
+  void OnServiceDatagram(const io::Datagram& datagram);
+  void OnRequest(const io::Datagram& datagram);
+  // A request that is not a repeat of an open transfer's: refuse it or
+  // open its transfer. `request` views `datagram`.
+  void StartTransfer(const io::Datagram& datagram,
+                     const tftp::Request& request);
+  // A transfer that waits for its response: in the peer table, no socket.
+  uint32_t StartWaiting(const io::Datagram& datagram,
+                        const tftp::Request& request, RequestContext context,
+                        TransferPhase phase);
+  void OnFileLoaded(const FileLoaded& loaded);
+  void OnStreamProgress(uint32_t index);
+  // Opens a read: negotiates, opens its socket, starts sending. `index` is
+  // the waiting transfer it continues, if any.
+  void Launch(const io::Datagram& datagram, const tftp::Request& request,
+              RequestContext context, ResolvedResponse response,
+              std::optional<uint32_t> index);
+  // A waiting transfer's response is ready.
+  void Resume(uint32_t index, ResolvedResponse response);
+  // A waiting transfer ends before any packet of it was sent: refused, or
+  // (at shutdown) dropped without a word.
+  void EndWaiting(uint32_t index, const std::optional<Refusal>& refusal);
+  // The transfer's socket: a new one answering from the address the client
+  // sent to, or in single-port mode the service socket. Sets `peer` to
+  // where its packets go.
+  absl::StatusOr<io::OpenedSocket> OpenTransferSocket(
+      const io::Datagram& datagram, io::SocketAddress* peer);
+  // The one place a request's ERROR is counted, logged and sent.
+  void Refuse(const io::SocketAddress& to, const io::SocketAddress& from,
+              absl::string_view filename, const Refusal& refusal);
+  // Lists a new transfer as open: counted, and in the address guard.
+  uint32_t OpenTransfer(const io::SocketAddress& key, TransferPhase phase);
+  void PostStreamProgress(uint32_t index, uint32_t generation);
+
+  // shard_transfers.cc: a transfer's packets, timers and end.
+  void ArmTransferReceive(uint32_t index);
+  void OnTransferReceive(uint32_t index, const io::Completion& completion);
+  void DeliverToTransfer(uint32_t index, const io::Datagram& datagram);
+  void AfterInput(uint32_t index);
+  void Schedule(uint32_t index);
+  void FireTimers();
+  void OnTimer(uint32_t index);
+  // The protocol side finished: recorded, out of the peer table; a request
+  // parked meanwhile starts the client's next transfer.
+  void EndTransfer(uint32_t index);
+  // Out of the peer table and the counts (every end goes through here).
+  void CloseTransfer(uint32_t index);
+  // Frees an ended transfer's slot once nothing of it is in flight.
+  void MaybeRecycle(uint32_t index);
+
+  // send_path.cc: sending.
+  void FlushReady();
+  void SendNext(uint32_t index);
+  // An ERROR outside a transfer's own packet stream, from `fd`; from the
+  // local address `from` when given (a wildcard-bound service socket).
+  // `index`: the transfer whose socket sends it, if any.
+  void SendError(int fd, const io::SocketAddress& to,
+                 const io::SocketAddress* from, tftp::ErrorCode code,
+                 absl::string_view message, std::optional<uint32_t> index);
+  void OnSendDone(uint32_t slot_index, const io::Completion& completion);
+
+  // uploads.cc.
+  void StartUpload(const io::Datagram& datagram, const tftp::Request& request,
+                   RequestContext context);
+  void StartCommit(uint32_t index);
+  void OnCommitDone(const CommitDone& done);
+
+  const int id_;
+  const ServerConfig& config_;
+  const RootDirectory& root_;
+  RequestHandler* const handler_;
+  const RootDirectory* const write_root_;
+  UploadCommitter* const committer_;
+  StatsDispatcher* const stats_;
+  FileLoader* const loader_;
+  AddressGuard* const guard_;
+  io::OpenedSocket service_;
+  const bool owns_service_;
+  const ShardEnvironment env_;
+  std::vector<Shard*> handoff_targets_;
+  Inbox inbox_;
+  int wake_fd_ = -1;  // Read end of the wake-up pipe.
+  int wake_write_fd_ = -1;
+  uint64_t wake_buffer_ = 0;
+  std::atomic<int> stop_request_{0};  // 1: graceful, 2: immediate.
+  std::unique_ptr<io::EventBackend> backend_;
+  FileCache files_;
+  io::TimePoint now_;
+  const size_t max_transfers_;
+  // Limits for uploads: blksize no larger than a receive buffer holds.
+  tftp::OptionLimits upload_limits_;
+
+  TransferTable transfers_;
+  RecentTransfers recent_;
+  SendSlots slots_;
+  // UDP GSO for windows (Linux 4.18); off for good after an EIO.
+  bool gso_ = true;
+  // Transfers with packets to send, waiting for free send slots.
+  std::deque<uint32_t> ready_;
+  io::DeadlineQueue timers_;
+
+  bool stopping_ = false;
+  bool aborted_ = false;
+  io::TimePoint stop_deadline_;
+  io::TimePoint exit_deadline_;
+  ShardCounters counters_;
+  std::string backend_name_;
+  std::string fallback_reason_;
+};
+
+}  // namespace tftpd
+
+#endif  // TFTPD_SERVER_ENGINE_SHARD_H_

@@ -1,0 +1,358 @@
+// A request's way to a transfer: repeats told from new requests, the
+// limits, the handler, the response resolved, and the waits for a file or a
+// stream before the first packet.
+#include <cstring>
+
+#include "protocol/options.h"
+#include "server/engine/admission.h"
+#include "server/engine/shard.h"
+#include "server/log.h"
+
+namespace tftpd {
+
+void Shard::OnServiceDatagram(const io::Datagram& datagram) {
+  if (config_.single_port) {
+    // A client's ACK, DATA or ERROR for its open transfer: told apart by
+    // its address and port alone, as the transfer has no port of its own.
+    const std::optional<tftp::Opcode> opcode =
+        tftp::PeekOpcode(datagram.payload);
+    if (opcode != tftp::Opcode::kRrq && opcode != tftp::Opcode::kWrq) {
+      if (std::optional<uint32_t> open =
+              transfers_.ByPeer(datagram.source.Unmapped());
+          open.has_value() && transfers_[*open].shares_service) {
+        DeliverToTransfer(*open, datagram);
+        return;
+      }
+    }
+  }
+  OnRequest(datagram);
+}
+
+void Shard::OnRequest(const io::Datagram& datagram) {
+  Bump(counters_.requests_received);
+  const std::optional<tftp::Opcode> opcode = tftp::PeekOpcode(datagram.payload);
+  if (opcode != tftp::Opcode::kRrq && opcode != tftp::Opcode::kWrq) {
+    // Never answer stray DATA, ACK or garbage: answering would make the
+    // service port a reflector.
+    Bump(counters_.ignored_datagrams);
+    return;
+  }
+  if (stopping_) return;
+  Bump(opcode == tftp::Opcode::kRrq ? counters_.read_requests
+                                    : counters_.write_requests);
+  if (!guard_->AllowRequest(datagram.source, now_)) {
+    Refuse(datagram.source, datagram.destination, "",
+           Refusal{tftp::ErrorCode::kNotDefined,
+                   "too many requests from this address",
+                   RefusalReason::k_rate_limited, /*logged=*/false});
+    return;
+  }
+  if (datagram.truncated) {
+    Refuse(datagram.source, datagram.destination, "",
+           Refusal{tftp::ErrorCode::kIllegalOperation, "request too long",
+                   RefusalReason::k_malformed, /*logged=*/false});
+    return;
+  }
+  tftp::Request request;
+  if (tftp::ProtocolStatus s = tftp::ParseRequest(datagram.payload, &request);
+      !s.ok()) {
+    Refuse(datagram.source, datagram.destination, "",
+           Refusal{s.code, s.message, RefusalReason::k_malformed,
+                   /*logged=*/false});
+    return;
+  }
+  const io::SocketAddress key = datagram.source.Unmapped();
+  const size_t fingerprint = RequestFingerprint(request);
+  if (std::optional<uint32_t> open = transfers_.ByPeer(key)) {
+    Transfer& t = transfers_[*open];
+    switch (ClassifyRepeat(t, fingerprint)) {
+      case RepeatVerdict::kDuplicate:
+        Bump(counters_.duplicate_requests);
+        return;
+      case RepeatVerdict::kSupersede:
+        t.parked.reset();
+        t.protocol->Supersede();
+        EndTransfer(*open);
+        StartTransfer(datagram, request);
+        return;
+      case RepeatVerdict::kPark:
+        t.parked.emplace(ParkedRequest{HeldRequest(datagram, request),
+                                       t.protocol->counters().packets_received});
+        return;
+    }
+  }
+  if (recent_.Repeats(key, fingerprint, now_)) {
+    // A late copy of the request that opened a transfer that just ended.
+    Bump(counters_.duplicate_requests);
+    return;
+  }
+  StartTransfer(datagram, request);
+}
+
+void Shard::StartTransfer(const io::Datagram& datagram,
+                          const tftp::Request& request) {
+  const io::SocketAddress key = datagram.source.Unmapped();
+  AdmissionLimits limits;
+  limits.uploads_enabled = committer_ != nullptr;
+  limits.open_transfers = transfers_.open();
+  limits.max_transfers = max_transfers_;
+  limits.address_allowed = guard_->SessionAllowed(key);
+  if (std::optional<Refusal> refusal = CheckAdmission(request.opcode, limits)) {
+    Refuse(datagram.source, datagram.destination, request.filename, *refusal);
+    return;
+  }
+  std::variant<RequestContext, Refusal> made = MakeContext(
+      datagram, request, service_.bound, id_, config_.remap.get());
+  if (const Refusal* refusal = std::get_if<Refusal>(&made)) {
+    Refuse(datagram.source, datagram.destination, request.filename, *refusal);
+    return;
+  }
+  RequestContext context = std::get<RequestContext>(std::move(made));
+  if (request.opcode == tftp::Opcode::kWrq) {
+    StartUpload(datagram, request, std::move(context));
+    return;
+  }
+  Resolution resolution =
+      ResolveResponse(AskHandler(*handler_, context), request.mode,
+                      {root_, files_, config_.max_netascii_size});
+  if (Refusal* refusal = std::get_if<Refusal>(&resolution)) {
+    Refuse(datagram.source, datagram.destination, request.filename, *refusal);
+  } else if (auto* ready = std::get_if<ResolvedResponse>(&resolution)) {
+    Launch(datagram, request, std::move(context), std::move(*ready),
+           std::nullopt);
+  } else if (auto* load = std::get_if<LoadFile>(&resolution)) {
+    // Mapped and read in by the loader; meanwhile the shard goes on.
+    const uint32_t index =
+        StartWaiting(datagram, request, std::move(context),
+                     TransferPhase::kWaitingForFile);
+    const uint32_t generation = transfers_[index].generation;
+    const struct stat info = load->info;
+    loader_->Load(
+        load->fd, static_cast<size_t>(info.st_size),
+        [this, index, generation, info](const uint8_t* data, int error) {
+          inbox_.Post(FileLoaded{index, generation, info, data, error});
+        });
+  } else {
+    // The source is still working on it: wait, holding no socket and no
+    // shard time, until it begins, fails or takes too long. The client's
+    // repeats of the request meanwhile are recognised as repeats.
+    const uint32_t index =
+        StartWaiting(datagram, request, std::move(context),
+                     TransferPhase::kWaitingForStream);
+    Transfer& t = transfers_[index];
+    t.stream = std::get<AwaitStream>(resolution).stream;
+    const uint32_t generation = t.generation;
+    t.subscription = t.stream->Subscribe(
+        [this, index, generation] { PostStreamProgress(index, generation); });
+    // It may have begun between state() and Subscribe.
+    PostStreamProgress(index, generation);
+  }
+}
+
+uint32_t Shard::OpenTransfer(const io::SocketAddress& key,
+                             TransferPhase phase) {
+  const uint32_t index = transfers_.Open(key, phase);
+  guard_->AddSession(key);
+  counters_.sessions_active.store(transfers_.open(), std::memory_order_relaxed);
+  return index;
+}
+
+uint32_t Shard::StartWaiting(const io::Datagram& datagram,
+                             const tftp::Request& request,
+                             RequestContext context, TransferPhase phase) {
+  const uint32_t index = OpenTransfer(datagram.source.Unmapped(), phase);
+  Transfer& t = transfers_[index];
+  t.peer = t.key;
+  t.request.emplace(datagram, request);
+  t.request_fingerprint = RequestFingerprint(request);
+  t.context = std::move(context);
+  t.started = now_;
+  t.started_wall = env_.wall_now();
+  t.last_progress = now_;
+  timers_.Schedule(index, t.generation, now_ + config_.source_timeout,
+                   &t.timer);
+  return index;
+}
+
+void Shard::PostStreamProgress(uint32_t index, uint32_t generation) {
+  inbox_.Post(StreamProgress{index, generation});
+}
+
+void Shard::OnFileLoaded(const FileLoaded& loaded) {
+  SharedFile* file =
+      loaded.data != nullptr ? files_.Adopt(loaded.info, loaded.data) : nullptr;
+  Transfer* t = transfers_.Live(loaded.index, loaded.generation);
+  if (t == nullptr || t->phase != TransferPhase::kWaitingForFile) {
+    if (file != nullptr) files_.Release(file);  // Its client is gone.
+    return;
+  }
+  if (file == nullptr) {
+    TFTPD_LOG(kWarning, "shard %d: mapping %s: %s", id_,
+              t->context.requested_path, std::strerror(loaded.error));
+    EndWaiting(loaded.index, Refusal{tftp::ErrorCode::kNotDefined,
+                                     "cannot read file",
+                                     RefusalReason::k_resources});
+    return;
+  }
+  std::variant<Refusal, ResolvedResponse> used =
+      RespondWithFile(file, t->context.mode,
+                      {root_, files_, config_.max_netascii_size});
+  if (const Refusal* refusal = std::get_if<Refusal>(&used)) {
+    EndWaiting(loaded.index, *refusal);
+    return;
+  }
+  Resume(loaded.index, std::get<ResolvedResponse>(std::move(used)));
+}
+
+void Shard::OnStreamProgress(uint32_t index) {
+  Transfer& t = transfers_[index];
+  const ResponseStream::State state = t.stream->Acknowledge(t.subscription);
+  if (t.phase == TransferPhase::kWaitingForStream) {
+    if (state.failed) {
+      EndWaiting(index, Refusal{state.error_code, state.error_message,
+                                RefusalReason::k_source_failed});
+    } else if (state.begun) {
+      Resume(index, RespondWithStream(t.stream));
+    }
+    return;
+  }
+  if (state.failed) {
+    t.protocol->Abort(state.error_code, state.error_message);
+  } else {
+    t.reading->OnDataAvailable(state.available, state.complete, now_);
+    t.last_progress = now_;
+  }
+  AfterInput(index);
+}
+
+void Shard::Resume(uint32_t index, ResolvedResponse response) {
+  Transfer& t = transfers_[index];
+  HeldRequest held = std::move(*t.request);
+  t.request.reset();
+  RequestContext context = std::move(t.context);
+  Launch(held.datagram(), held.request(), std::move(context),
+         std::move(response), index);
+}
+
+void Shard::EndWaiting(uint32_t index, const std::optional<Refusal>& refusal) {
+  Transfer& t = transfers_[index];
+  const io::SocketAddress source = t.request->source();
+  const io::SocketAddress destination = t.request->destination();
+  const std::string filename = t.context.requested_path;
+  CloseTransfer(index);
+  MaybeRecycle(index);
+  if (refusal.has_value()) Refuse(source, destination, filename, *refusal);
+}
+
+void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
+                   RequestContext context, ResolvedResponse response,
+                   std::optional<uint32_t> index) {
+  auto give_up = [&](const Refusal& refusal) {
+    if (response.file != nullptr) files_.Release(response.file);
+    if (index.has_value()) {
+      if (transfers_[*index].request.has_value()) {
+        EndWaiting(*index, refusal);
+        return;
+      }
+      // Resume took the request: refuse from what Launch was given.
+      CloseTransfer(*index);
+      MaybeRecycle(*index);
+    }
+    Refuse(datagram.source, datagram.destination, request.filename, refusal);
+  };
+  tftp::NegotiatedOptions negotiated;
+  if (tftp::ProtocolStatus s = tftp::NegotiateOptions(
+          request, config_.limits, response.announced_size, &negotiated);
+      !s.ok()) {
+    give_up(Refusal{s.code, s.message, RefusalReason::k_options});
+    return;
+  }
+  io::SocketAddress peer;
+  absl::StatusOr<io::OpenedSocket> socket =
+      OpenTransferSocket(datagram, &peer);
+  if (!socket.ok()) {
+    TFTPD_LOG(kWarning, "shard %d: %s", id_, socket.status().message());
+    give_up(Refusal{tftp::ErrorCode::kNotDefined, "out of sockets",
+                    RefusalReason::k_resources});
+    return;
+  }
+  uint32_t i;
+  if (index.has_value()) {
+    i = *index;
+    transfers_.MoveTo(i, TransferPhase::kSending);
+  } else {
+    i = OpenTransfer(datagram.source.Unmapped(), TransferPhase::kSending);
+    transfers_[i].started = now_;
+    transfers_[i].started_wall = env_.wall_now();
+    transfers_[i].stream = response.stream;
+  }
+  Transfer& t = transfers_[i];
+  t.request_fingerprint = RequestFingerprint(request);
+  t.fd = socket->fd;
+  t.shares_service = config_.single_port;
+  t.local = socket->bound;
+  t.peer = peer;
+  t.file = response.file;
+  t.bytes = std::move(response.bytes);
+  t.response = response.response;
+  t.context = std::move(context);
+  t.last_progress = now_;
+  auto reading = std::make_unique<tftp::ReadSession>(
+      config_.session, negotiated,
+      t.stream == nullptr ? std::optional<uint64_t>(t.response.size())
+                          : std::nullopt);
+  t.reading = reading.get();
+  t.protocol = std::move(reading);
+  Bump(counters_.sessions_started);
+  TFTPD_LOG(kDebug, "RRQ peer=%s file=%s mode=%s options=%d", peer.ToString(),
+            t.context.requested_path,
+            std::string(tftp::TransferModeName(request.mode)),
+            static_cast<int>(request.options.count));
+  if (!t.shares_service) ArmTransferReceive(i);
+  t.protocol->Start(now_);
+  if (t.stream != nullptr) {
+    if (t.subscription == 0) {
+      const uint32_t generation = t.generation;
+      t.subscription = t.stream->Subscribe(
+          [this, i, generation] { PostStreamProgress(i, generation); });
+    }
+    OnStreamProgress(i);  // What arrived already.
+    return;
+  }
+  AfterInput(i);
+}
+
+absl::StatusOr<io::OpenedSocket> Shard::OpenTransferSocket(
+    const io::Datagram& datagram, io::SocketAddress* peer) {
+  // Answer from the address the client sent to (several may be configured
+  // on the host), from a new port: the transfer's own TID.
+  io::SocketAddress local = datagram.destination;
+  *peer = datagram.source.Unmapped();
+  if (local.family() == AF_UNSPEC) {
+    local = service_.bound;
+    *peer = datagram.source;
+  } else if (local.family() != peer->family()) {
+    *peer = datagram.source;
+  }
+  if (config_.single_port) {
+    // No socket of its own: the transfer answers from the service port.
+    return io::OpenedSocket{service_.fd, local, 0};
+  }
+  return env_.open_transfer_socket(local);
+}
+
+void Shard::Refuse(const io::SocketAddress& to, const io::SocketAddress& from,
+                   absl::string_view filename, const Refusal& refusal) {
+  if (refusal.logged) {
+    TFTPD_LOG(kInfo, "refused request peer=%s file=%s reason=%s: error %d %s",
+              to.Unmapped().ToString(), std::string(filename),
+              std::string(RefusalReasonName(refusal.reason)),
+              static_cast<int>(refusal.code), refusal.message);
+  }
+  Bump(counters_.requests_refused);
+  Bump(counters_.refused_by_reason[static_cast<size_t>(refusal.reason)]);
+  SendError(service_.fd, to, &from, refusal.code, refusal.message,
+            std::nullopt);
+}
+
+}  // namespace tftpd

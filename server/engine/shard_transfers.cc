@@ -1,0 +1,195 @@
+// A transfer's life once it has a socket: its client's packets, its
+// timers, its end, and the recycling of its slot.
+#include "server/engine/completion_kind.h"
+#include "server/engine/shard.h"
+#include "server/engine/transfer_record.h"
+
+namespace tftpd {
+
+void Shard::ArmTransferReceive(uint32_t index) {
+  Transfer& t = transfers_[index];
+  backend_->Receive(t.fd, CompletionTag(kTransferReceive, index, t.generation));
+  t.receive_armed = true;
+  ++t.inflight;
+}
+
+void Shard::OnTransferReceive(uint32_t index, const io::Completion& c) {
+  Transfer& t = transfers_[index];
+  if (c.datagram != nullptr && t.live()) {
+    if (c.datagram->source != t.peer) {
+      // Another client reached this transfer's port (RFC 1350: ERROR 5);
+      // the transfer carries on undisturbed.
+      Bump(counters_.unknown_tid_packets);
+      SendError(t.fd, c.datagram->source, nullptr,
+                tftp::ErrorCode::kUnknownTransferId, "unknown transfer ID",
+                index);
+    } else {
+      DeliverToTransfer(index, *c.datagram);
+    }
+  }
+  if (!c.more) {
+    --t.inflight;
+    t.receive_armed = false;
+    if (t.live()) {
+      ArmTransferReceive(index);
+    } else {
+      MaybeRecycle(index);
+    }
+  }
+}
+
+void Shard::DeliverToTransfer(uint32_t index, const io::Datagram& datagram) {
+  Transfer& t = transfers_[index];
+  Bump(counters_.packets_received);
+  if (!t.peer_answered) {
+    // The client is where its request said: not a spoofed address.
+    t.peer_answered = true;
+    guard_->Verified(t.peer, now_);
+  }
+  if (datagram.truncated) {
+    // Longer than any block this transfer allows: what arrived is cut, and
+    // taken as data it would end an upload early with its tail missing.
+    t.protocol->Abort(tftp::ErrorCode::kIllegalOperation,
+                      "datagram longer than the negotiated block size");
+  } else {
+    t.protocol->OnDatagram(datagram.payload, now_);
+  }
+  if (t.parked.has_value() && !t.protocol->finished() &&
+      t.protocol->counters().packets_received > t.parked->heard_before) {
+    // The client answered this transfer after the request came: the
+    // request was a repeat of the one that opened it.
+    t.parked.reset();
+    Bump(counters_.duplicate_requests);
+  }
+  AfterInput(index);
+}
+
+void Shard::AfterInput(uint32_t index) {
+  Transfer& t = transfers_[index];
+  if (!t.live() || t.waiting()) return;
+  if (t.writing != nullptr && t.writing->committing() && !t.commit_started) {
+    StartCommit(index);
+  }
+  if (t.protocol->HasOutgoing()) {
+    if (!t.in_ready) {
+      t.in_ready = true;
+      ready_.push_back(index);
+    }
+    return;
+  }
+  if (t.protocol->finished()) {
+    EndTransfer(index);
+  } else {
+    Schedule(index);
+  }
+}
+
+void Shard::Schedule(uint32_t index) {
+  Transfer& t = transfers_[index];
+  std::optional<io::TimePoint> deadline = t.protocol->deadline();
+  if (!deadline.has_value() &&
+      (t.stream != nullptr ||
+       (t.writing != nullptr && t.writing->committing()))) {
+    // Waiting for the stream's next bytes, or for an upload's commit:
+    // bounded by the source timeout.
+    deadline = t.last_progress + config_.source_timeout;
+  }
+  if (deadline.has_value()) {
+    timers_.Schedule(index, t.generation, *deadline, &t.timer);
+  }
+}
+
+void Shard::FireTimers() {
+  timers_.PopDue(
+      now_,
+      [this](uint32_t index, uint32_t generation) -> io::DeadlineQueue::Slot* {
+        Transfer* t = transfers_.Live(index, generation);
+        return t != nullptr ? &t->timer : nullptr;
+      },
+      [this](uint32_t index) { OnTimer(index); });
+}
+
+void Shard::OnTimer(uint32_t index) {
+  Transfer& t = transfers_[index];
+  if (t.waiting()) {
+    const io::TimePoint limit = t.started + config_.source_timeout;
+    if (now_ < limit) {
+      timers_.Schedule(index, t.generation, limit, &t.timer);
+      return;
+    }
+    const bool file = t.phase == TransferPhase::kWaitingForFile;
+    EndWaiting(index, Refusal{tftp::ErrorCode::kNotDefined,
+                              file ? "file could not be read in time"
+                                   : "response source did not answer in time",
+                              file ? RefusalReason::k_resources
+                                   : RefusalReason::k_source_failed});
+    return;
+  }
+  t.protocol->OnDeadline(now_);  // Does nothing if it is not yet due.
+  if (t.stream != nullptr && !t.protocol->finished() &&
+      !t.protocol->deadline().has_value() &&
+      now_ >= t.last_progress + config_.source_timeout) {
+    t.protocol->Abort(tftp::ErrorCode::kNotDefined, "response source stalled");
+  }
+  if (t.writing != nullptr && t.writing->committing() &&
+      now_ >= t.last_progress + config_.source_timeout) {
+    t.writing->OnCommitFailed(tftp::ErrorCode::kNotDefined,
+                              "the upload could not be stored in time");
+  }
+  AfterInput(index);
+}
+
+void Shard::EndTransfer(uint32_t index) {
+  Transfer& t = transfers_[index];
+  if (!t.live() || t.waiting()) return;
+  RecordTransfer(t, id_, now_, counters_, stats_);
+  if (t.sink != nullptr && !t.commit_started) {
+    // Ended before every block came: nothing of it may remain.
+    committer_->Abandon(std::move(t.sink));
+  }
+  const tftp::SessionOutcome outcome = t.protocol->result().outcome;
+  if (outcome == tftp::SessionOutcome::kCompleted ||
+      outcome == tftp::SessionOutcome::kSuperseded) {
+    recent_.Remember(t.key, t.request_fingerprint, now_);
+  }
+  if (t.receive_armed) {
+    backend_->Cancel(CompletionTag(kTransferReceive, index, t.generation));
+  }
+  std::optional<ParkedRequest> next = std::move(t.parked);
+  t.parked.reset();
+  CloseTransfer(index);
+  MaybeRecycle(index);
+  if (!next.has_value() || stopping_) return;
+  // The transfer ended before its client spoke again: the request that
+  // came meanwhile starts the client's next transfer, with no wait, unless
+  // it was a late copy of the one that just ended.
+  const tftp::Request& request = next->request.request();
+  if (recent_.Repeats(next->request.source().Unmapped(),
+                      RequestFingerprint(request), now_)) {
+    Bump(counters_.duplicate_requests);
+    return;
+  }
+  StartTransfer(next->request.datagram(), request);
+}
+
+void Shard::CloseTransfer(uint32_t index) {
+  Transfer& t = transfers_[index];
+  transfers_.End(index);
+  guard_->EndSession(t.key);
+  counters_.sessions_active.store(transfers_.open(), std::memory_order_relaxed);
+}
+
+void Shard::MaybeRecycle(uint32_t index) {
+  Transfer& t = transfers_[index];
+  // Nothing in flight may outlive the socket, and the ready queue must not
+  // hold an index that a new transfer could take.
+  if (t.phase != TransferPhase::kEnded || t.inflight > 0 || t.in_ready) return;
+  if (t.fd >= 0 && !t.shares_service) env_.close_socket(t.fd);
+  if (t.file != nullptr) files_.Release(t.file);
+  if (t.stream != nullptr && t.subscription != 0) {
+    t.stream->Unsubscribe(t.subscription);
+  }
+  transfers_.Recycle(index);
+}
+
+}  // namespace tftpd

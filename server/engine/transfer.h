@@ -1,0 +1,129 @@
+// One transfer as a shard holds it: an explicit phase, and what each phase
+// owns. A slot is never cleared field by field: when a transfer is over, the
+// table builds a fresh one in its place with the next generation, so nothing
+// of the old transfer can leak into the next.
+#ifndef TFTPD_SERVER_ENGINE_TRANSFER_H_
+#define TFTPD_SERVER_ENGINE_TRANSFER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "io/deadline_queue.h"
+#include "io/event_backend.h"
+#include "io/socket_address.h"
+#include "protocol/read_session.h"
+#include "protocol/server_transfer.h"
+#include "protocol/write_session.h"
+#include "server/engine/held_request.h"
+#include "server/file_cache.h"
+#include "server/request_handler.h"
+#include "server/response_stream.h"
+#include "server/upload_sink.h"
+
+namespace tftpd {
+
+// kFree -> kWaitingForFile | kWaitingForStream | kSending | kReceiving;
+// kWaitingForFile | kWaitingForStream -> kSending | kEnded;
+// kSending | kReceiving -> kEnded; kEnded -> kFree (a fresh transfer).
+enum class TransferPhase : uint8_t {
+  kFree,
+  // The loader maps the response's file; no socket and no protocol yet.
+  kWaitingForFile,
+  // The response is a stream that has not begun; no socket, no protocol.
+  kWaitingForStream,
+  // A read: DATA out, ACKs in.
+  kSending,
+  // An upload: DATA in, ACKs out, then the commit and the dally.
+  kReceiving,
+  // Over, and out of the peer table; its slot waits for the operations in
+  // flight on its socket to complete.
+  kEnded,
+};
+
+absl::string_view TransferPhaseName(TransferPhase phase);
+bool IsAllowedTransition(TransferPhase from, TransferPhase to);
+
+// A request from a transfer's client that arrived while it was open: a
+// repeat of the one that opened it, or the client's next transfer (see
+// Shard::OnRequest).
+struct ParkedRequest {
+  HeldRequest request;
+  // Datagrams the transfer had received from its client when this came.
+  uint64_t heard_before = 0;
+};
+
+struct Transfer {
+  uint32_t generation = 0;
+  TransferPhase phase = TransferPhase::kFree;
+
+  // The client's address and port as the peer table knows it (unmapped).
+  io::SocketAddress key;
+  // Where the transfer's packets go, and the local address they leave from.
+  io::SocketAddress peer;
+  io::SocketAddress local;
+  // The opening request, kept while the transfer waits for its response.
+  std::optional<HeldRequest> request;
+  size_t request_fingerprint = 0;
+  RequestContext context;
+
+  // The transfer's own socket, or in single-port mode the service socket.
+  int fd = -1;
+  bool shares_service = false;
+  // Operations whose completion is still due (its receive, sends): the
+  // socket is closed and the slot freed only when none is left.
+  uint32_t inflight = 0;
+  bool receive_armed = false;
+  // Listed in the shard's ready queue; the slot is kept until it is not.
+  bool in_ready = false;
+  // The client sent anything on this transfer: until then, what is sent to
+  // it counts against its address's unverified budget.
+  bool peer_answered = false;
+  // Cleared when a GSO send failed for it (its datagrams exceed the path
+  // MTU): its windows then go out datagram by datagram.
+  bool gso = true;
+
+  // The protocol side (kSending, kReceiving, and kEnded after either).
+  std::unique_ptr<tftp::ServerTransfer> protocol;
+  tftp::ReadSession* reading = nullptr;
+  tftp::WriteSession* writing = nullptr;
+
+  // A read's response: a shared file mapping, bytes made for the request,
+  // or a stream; `response` views whichever it is.
+  SharedFile* file = nullptr;
+  std::shared_ptr<const std::string> bytes;
+  std::shared_ptr<ResponseStream> stream;
+  uint64_t subscription = 0;
+  absl::Span<const uint8_t> response;
+
+  // An upload's sink, behind the protocol's WriteSink; `commit_started`
+  // once its commit is handed to the committer (it must not be abandoned
+  // then).
+  std::shared_ptr<UploadSink> sink;
+  std::unique_ptr<tftp::WriteSink> sink_adapter;
+  bool commit_started = false;
+
+  io::TimePoint started;
+  std::chrono::system_clock::time_point started_wall;
+  // When the stream last delivered or the commit began: a stalled source
+  // or commit ends the transfer after the source timeout.
+  io::TimePoint last_progress;
+  io::DeadlineQueue::Slot timer;
+  std::optional<ParkedRequest> parked;
+
+  bool live() const {
+    return phase != TransferPhase::kFree && phase != TransferPhase::kEnded;
+  }
+  bool waiting() const {
+    return phase == TransferPhase::kWaitingForFile ||
+           phase == TransferPhase::kWaitingForStream;
+  }
+};
+
+}  // namespace tftpd
+
+#endif  // TFTPD_SERVER_ENGINE_TRANSFER_H_

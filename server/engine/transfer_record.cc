@@ -1,0 +1,136 @@
+#include "server/engine/transfer_record.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/log.h"
+
+namespace tftpd {
+namespace {
+
+double Seconds(io::Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+void CountOutcome(tftp::SessionOutcome outcome, ShardCounters& counters) {
+  switch (outcome) {
+    case tftp::SessionOutcome::kCompleted:
+      Bump(counters.sessions_completed);
+      break;
+    case tftp::SessionOutcome::kPeerError:
+      Bump(counters.sessions_peer_error);
+      break;
+    case tftp::SessionOutcome::kTimedOut:
+      Bump(counters.sessions_timed_out);
+      break;
+    case tftp::SessionOutcome::kProtocolError:
+      Bump(counters.sessions_protocol_error);
+      break;
+    case tftp::SessionOutcome::kSuperseded:
+      Bump(counters.sessions_superseded);
+      break;
+    default:
+      Bump(counters.sessions_aborted);
+      break;
+  }
+}
+
+void WriteTransferLine(const Transfer& t, io::TimePoint now) {
+  const tftp::SessionResult& result = t.protocol->result();
+  const tftp::SessionCounters& counters = t.protocol->counters();
+  std::string error;
+  if (EndedByError(result.outcome)) {
+    error = absl::StrCat(" error=", result.error_code, " message=\"",
+                         result.error_message, "\"");
+  }
+  const tftp::NegotiatedOptions& options = t.protocol->options();
+  const uint64_t size = t.writing != nullptr ? counters.bytes_transferred
+                        : t.stream != nullptr ? t.stream->state().available
+                                              : t.response.size();
+  WriteLogLine(
+      LogLevel::kInfo,
+      absl::StrFormat("transfer peer=%s file=%s outcome=%s bytes=%d "
+                      "size=%d duration=%.3fs blksize=%d windowsize=%d "
+                      "retransmits=%d%s%s",
+                      t.peer.ToString(), t.context.requested_path,
+                      tftp::SessionOutcomeName(result.outcome),
+                      counters.bytes_transferred, size,
+                      Seconds(now - t.started), options.blksize,
+                      options.windowsize, counters.retransmits, error,
+                      t.writing != nullptr ? " upload" : ""));
+}
+
+SessionStats MakeStats(const Transfer& t, int shard, io::TimePoint now) {
+  const tftp::SessionResult& result = t.protocol->result();
+  const tftp::SessionCounters& counters = t.protocol->counters();
+  const tftp::NegotiatedOptions& options = t.protocol->options();
+  SessionStats stats;
+  stats.peer = t.key;
+  stats.server_address = t.context.server_address;
+  stats.upload = t.writing != nullptr;
+  stats.requested_path = t.context.requested_path;
+  stats.path = t.context.path;
+  stats.shard = shard;
+  stats.outcome = std::string(tftp::SessionOutcomeName(result.outcome));
+  if (EndedByError(result.outcome)) {
+    stats.error_code = result.error_code;
+    stats.error_message = result.error_message;
+  }
+  stats.options_requested = t.context.options;
+  for (tftp::OptionId id : options.accepted_options()) {
+    uint64_t value = 0;
+    switch (id) {
+      case tftp::OptionId::kBlksize:
+        value = options.blksize;
+        break;
+      case tftp::OptionId::kTimeout:
+        value = options.timeout_seconds;
+        break;
+      case tftp::OptionId::kTsize:
+        value = options.tsize.value_or(0);
+        break;
+      case tftp::OptionId::kWindowsize:
+        value = options.windowsize;
+        break;
+    }
+    stats.options_acknowledged.emplace_back(tftp::OptionName(id),
+                                            absl::StrCat(value));
+  }
+  stats.start_time = t.started_wall;
+  stats.duration = now - t.started;
+  stats.packets_sent = counters.packets_sent;
+  stats.packets_received = counters.packets_received;
+  stats.blocks_acknowledged = counters.blocks_acknowledged;
+  stats.bytes_sent = counters.payload_bytes_sent;
+  stats.bytes_acknowledged = counters.bytes_transferred;
+  stats.retransmits = counters.retransmits;
+  stats.response_size = options.tsize;
+  stats.blksize = options.blksize;
+  stats.windowsize = options.windowsize;
+  return stats;
+}
+
+}  // namespace
+
+bool EndedByError(tftp::SessionOutcome outcome) {
+  return outcome != tftp::SessionOutcome::kCompleted &&
+         outcome != tftp::SessionOutcome::kTimedOut &&
+         outcome != tftp::SessionOutcome::kSuperseded;
+}
+
+void RecordTransfer(const Transfer& t, int shard, io::TimePoint now,
+                    ShardCounters& counters, StatsDispatcher* stats) {
+  const tftp::SessionResult& result = t.protocol->result();
+  Bump(counters.sessions_finished);
+  if (EndedByError(result.outcome)) {
+    Bump(counters.failed_by_code[ErrorCodeBucket(result.error_code)]);
+  }
+  if (stats != nullptr && stats->wants_sessions()) {
+    if (!stats->Post(MakeStats(t, shard, now))) Bump(counters.stats_dropped);
+  }
+  CountOutcome(result.outcome, counters);
+  if (LogEnabled(LogLevel::kInfo)) WriteTransferLine(t, now);
+}
+
+}  // namespace tftpd

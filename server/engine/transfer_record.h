@@ -1,0 +1,24 @@
+// What stays of a transfer once it ends: its outcome counted, its log
+// line, and its statistics record for the callback (stats_callbacks.h).
+#ifndef TFTPD_SERVER_ENGINE_TRANSFER_RECORD_H_
+#define TFTPD_SERVER_ENGINE_TRANSFER_RECORD_H_
+
+#include "io/event_backend.h"
+#include "protocol/session.h"
+#include "server/engine/transfer.h"
+#include "server/server_stats.h"
+#include "server/stats_dispatcher.h"
+
+namespace tftpd {
+
+// An ERROR (sent or received) ended the transfer; otherwise it completed,
+// its client stopped answering, or its client moved on to another transfer.
+bool EndedByError(tftp::SessionOutcome outcome);
+
+// `t`'s protocol side has finished at `now`. `stats` may be null.
+void RecordTransfer(const Transfer& t, int shard, io::TimePoint now,
+                    ShardCounters& counters, StatsDispatcher* stats);
+
+}  // namespace tftpd
+
+#endif  // TFTPD_SERVER_ENGINE_TRANSFER_RECORD_H_

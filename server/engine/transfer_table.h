@@ -1,0 +1,54 @@
+// A shard's transfers: slots that live as long as the shard (a deque, so a
+// reference stays valid when it grows), the free ones, and the open ones by
+// client address and port. Every phase change goes through MoveTo, which
+// refuses (loudly, in debug and sanitizer builds) a transition the phase
+// diagram in transfer.h does not have.
+#ifndef TFTPD_SERVER_ENGINE_TRANSFER_TABLE_H_
+#define TFTPD_SERVER_ENGINE_TRANSFER_TABLE_H_
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "io/socket_address.h"
+#include "server/engine/transfer.h"
+
+namespace tftpd {
+
+class TransferTable {
+ public:
+  Transfer& operator[](uint32_t index) { return slots_[index]; }
+  const Transfer& operator[](uint32_t index) const { return slots_[index]; }
+  size_t size() const { return slots_.size(); }
+
+  // The live transfer at `index` of `generation`, or null (ended, reused).
+  Transfer* Live(uint32_t index, uint32_t generation);
+  // The open transfer of the client at `key` (unmapped address and port).
+  std::optional<uint32_t> ByPeer(const io::SocketAddress& key) const;
+
+  // Takes a free slot for the client at `key`, in `phase`, and lists it in
+  // the peer table.
+  uint32_t Open(const io::SocketAddress& key, TransferPhase phase);
+  // Every phase change of a live transfer.
+  void MoveTo(uint32_t index, TransferPhase phase);
+  // Over: out of the peer table, kEnded.
+  void End(uint32_t index);
+  // An ended transfer whose operations all completed: a fresh transfer,
+  // next generation, takes its slot, which is free again.
+  void Recycle(uint32_t index);
+
+  // Open transfers (listed in the peer table).
+  size_t open() const { return by_peer_.size(); }
+  bool all_free() const { return free_.size() == slots_.size(); }
+
+ private:
+  std::deque<Transfer> slots_;
+  std::vector<uint32_t> free_;
+  absl::flat_hash_map<io::SocketAddress, uint32_t> by_peer_;
+};
+
+}  // namespace tftpd
+
+#endif  // TFTPD_SERVER_ENGINE_TRANSFER_TABLE_H_

@@ -1,0 +1,160 @@
+// Uploads (WRQ): the handler says where the bytes go, blocks go straight to
+// the sink on the shard thread, and the commit runs on a committer thread
+// while the final ACK waits for its outcome.
+#include "server/disk_upload_sink.h"
+#include "server/engine/admission.h"
+#include "server/engine/shard.h"
+#include "server/log.h"
+
+namespace tftpd {
+namespace {
+
+// An upload's sink seen as the protocol's WriteSink: bytes go straight to
+// it on the shard thread; the commit comes later, from the committer.
+class UploadSinkAdapter final : public tftp::WriteSink {
+ public:
+  explicit UploadSinkAdapter(UploadSink* sink) : sink_(sink) {}
+
+  tftp::ProtocolStatus Write(uint64_t offset,
+                             absl::Span<const uint8_t> bytes) override {
+    absl::Status status;
+    try {
+      status = sink_->Write(offset, bytes);
+    } catch (const std::exception& e) {
+      status = absl::InternalError(e.what());
+    }
+    if (status.ok()) return tftp::ProtocolStatus::Ok();
+    message_ = std::string(status.message());  // Outlives the ERROR's copy.
+    return tftp::ProtocolStatus{UploadErrorCode(status), message_.c_str()};
+  }
+  tftp::ProtocolStatus Finish(uint64_t) override {
+    return tftp::ProtocolStatus::Ok();
+  }
+  bool CommitsLater() const override { return true; }
+
+ private:
+  UploadSink* const sink_;
+  std::string message_;
+};
+
+RefusalReason UploadRefusalReason(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+      return RefusalReason::k_not_found;
+    case absl::StatusCode::kPermissionDenied:
+      return RefusalReason::k_access_denied;
+    case absl::StatusCode::kAlreadyExists:
+      return RefusalReason::k_file_exists;
+    default:
+      return RefusalReason::k_resources;
+  }
+}
+
+}  // namespace
+
+void Shard::StartUpload(const io::Datagram& datagram,
+                        const tftp::Request& request, RequestContext context) {
+  auto refuse = [&](Refusal refusal) {
+    Refuse(datagram.source, datagram.destination, request.filename, refusal);
+  };
+  if (request.mode == tftp::TransferMode::kNetascii) {
+    refuse({tftp::ErrorCode::kNotDefined,
+            "netascii uploads are not supported; send in octet mode",
+            RefusalReason::k_unsupported});
+    return;
+  }
+  UploadResponse response = AskUploadHandler(*handler_, context);
+  if (response.kind() == UploadResponse::Kind::kRefusal) {
+    refuse({response.error_code(), response.text(), RefusalReason::k_handler});
+    return;
+  }
+  // Size first: an upload announced too large is refused before anything
+  // is opened for it. The blksize granted is what a receive buffer holds.
+  tftp::NegotiatedOptions negotiated;
+  if (tftp::ProtocolStatus s = tftp::NegotiateOptions(
+          request, upload_limits_, std::nullopt, &negotiated);
+      !s.ok()) {
+    refuse({s.code, s.message,
+            s.code == tftp::ErrorCode::kDiskFull ? RefusalReason::k_too_large
+                                                 : RefusalReason::k_options});
+    return;
+  }
+  std::shared_ptr<UploadSink> sink = response.sink();
+  if (response.kind() == UploadResponse::Kind::kFile) {
+    absl::StatusOr<std::unique_ptr<UploadSink>> opened =
+        OpenDiskUpload(*write_root_, response.text(), config_.upload_policy);
+    if (!opened.ok()) {
+      refuse({UploadErrorCode(opened.status()),
+              std::string(opened.status().message()),
+              UploadRefusalReason(opened.status())});
+      return;
+    }
+    sink = std::move(*opened);
+  }
+  io::SocketAddress peer;
+  absl::StatusOr<io::OpenedSocket> socket =
+      OpenTransferSocket(datagram, &peer);
+  if (!socket.ok()) {
+    TFTPD_LOG(kWarning, "shard %d: %s", id_, socket.status().message());
+    committer_->Abandon(std::move(sink));
+    refuse({tftp::ErrorCode::kNotDefined, "out of sockets",
+            RefusalReason::k_resources});
+    return;
+  }
+  const uint32_t i =
+      OpenTransfer(datagram.source.Unmapped(), TransferPhase::kReceiving);
+  Transfer& t = transfers_[i];
+  t.request_fingerprint = RequestFingerprint(request);
+  t.fd = socket->fd;
+  t.shares_service = config_.single_port;
+  t.local = socket->bound;
+  t.peer = peer;
+  t.context = std::move(context);
+  t.started = now_;
+  t.started_wall = env_.wall_now();
+  t.last_progress = now_;
+  t.sink = std::move(sink);
+  t.sink_adapter = std::make_unique<UploadSinkAdapter>(t.sink.get());
+  auto writing = std::make_unique<tftp::WriteSession>(
+      config_.session, negotiated, config_.limits.max_upload_size,
+      t.sink_adapter.get());
+  t.writing = writing.get();
+  t.protocol = std::move(writing);
+  Bump(counters_.sessions_started);
+  TFTPD_LOG(kDebug, "WRQ peer=%s file=%s options=%d", peer.ToString(),
+            t.context.requested_path, static_cast<int>(request.options.count));
+  if (!t.shares_service) ArmTransferReceive(i);
+  t.protocol->Start(now_);
+  AfterInput(i);
+}
+
+void Shard::StartCommit(uint32_t index) {
+  Transfer& t = transfers_[index];
+  t.commit_started = true;
+  t.last_progress = now_;  // The commit's wait is bounded from here.
+  const uint32_t generation = t.generation;
+  committer_->Commit(
+      t.sink, t.writing->counters().bytes_transferred,
+      [this, index, generation](const absl::Status& status) {
+        inbox_.Post(CommitDone{index, generation, status.ok(),
+                               UploadErrorCode(status),
+                               std::string(status.message())});
+      });
+}
+
+void Shard::OnCommitDone(const CommitDone& done) {
+  Transfer* t = transfers_.Live(done.index, done.generation);
+  if (t == nullptr || t->writing == nullptr) {
+    return;  // The transfer ended meanwhile (timed out, shut down).
+  }
+  if (done.ok) {
+    t->writing->OnCommitted(now_);
+  } else {
+    TFTPD_LOG(kWarning, "upload peer=%s file=%s not stored: %s",
+              t->peer.ToString(), t->context.requested_path, done.message);
+    t->writing->OnCommitFailed(done.code, done.message);
+  }
+  AfterInput(done.index);
+}
+
+}  // namespace tftpd
