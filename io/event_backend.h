@@ -59,6 +59,11 @@ struct BackendOptions {
   // receiving stays count * size however many sockets are armed.
   unsigned receive_buffers = 1024;  // A power of two.
   unsigned receive_buffer_size = 2048;
+  // A second, smaller set of larger buffers for receives armed with
+  // ReceiveLarge (uploads' large blocks); 0 buffers: ReceiveLarge is
+  // Receive.
+  unsigned large_receive_buffers = 0;  // A power of two.
+  unsigned large_receive_buffer_size = 0;
 };
 
 struct BackendStats {
@@ -77,6 +82,8 @@ class EventBackend {
   // with `user_data` and more == true, until Cancel, an error, or running out
   // of receive buffers ends it (more == false).
   virtual void Receive(int fd, uint64_t user_data) = 0;
+  // The same, into the large receive buffers (BackendOptions).
+  virtual void ReceiveLarge(int fd, uint64_t user_data) = 0;
   // Sends one datagram. `message` (name, iovecs and what they point to) must
   // stay valid until the completion.
   virtual void Send(int fd, const msghdr* message, uint64_t user_data) = 0;

@@ -130,6 +130,9 @@ class FaultInjectingBackend : public EventBackend {
   }
 
   absl::string_view name() const override { return inner_->name(); }
+  void ReceiveLarge(int fd, uint64_t user_data) override {
+    inner_->ReceiveLarge(fd, user_data);
+  }
   void Receive(int fd, uint64_t user_data) override {
     inner_->Receive(fd, user_data);
   }

@@ -29,6 +29,14 @@ namespace {
 // reported.
 constexpr uint64_t kInternalUserData = ~uint64_t{0};
 constexpr uint16_t kBufferGroup = 0;
+constexpr uint16_t kLargeBufferGroup = 1;
+// A multishot recvmsg lays out its header, the source address and the
+// control messages before the payload in each buffer: room for them comes
+// on top of the payload size asked for, so that every backend holds the
+// same datagrams whole.
+constexpr size_t kRecvmsgOverhead = sizeof(io_uring_recvmsg_out) +
+                                    sizeof(sockaddr_storage) +
+                                    kReceiveControlSize;
 
 absl::Status Unavailable(absl::string_view what, int error) {
   return absl::UnavailableError(
@@ -50,6 +58,7 @@ class IoUringBackend final : public EventBackend {
 
   absl::string_view name() const override { return "io_uring"; }
   void Receive(int fd, uint64_t user_data) override;
+  void ReceiveLarge(int fd, uint64_t user_data) override;
   void Send(int fd, const msghdr* message, uint64_t user_data) override;
   void Read(int fd, uint64_t offset, absl::Span<uint8_t> buffer,
             uint64_t user_data) override;
@@ -68,19 +77,32 @@ class IoUringBackend final : public EventBackend {
   absl::Status CheckMultishotReceive();
   io_uring_sqe* GetSqe();
   void ParseDatagram(uint8_t* buffer, int length, Datagram* out);
-  uint8_t* BufferAddress(unsigned id) {
-    return buffers_ + static_cast<size_t>(id) * buffer_size_;
+  // One provided-buffer ring: its memory, and the buffer ids it hands out
+  // (the large ring's follow the small ring's, so an id names its ring).
+  struct BufferRing {
+    io_uring_buf_ring* ring = nullptr;
+    size_t ring_bytes = 0;
+    uint8_t* buffers = nullptr;
+    size_t buffers_bytes = 0;
+    unsigned count = 0;
+    unsigned size = 0;
+    unsigned first_id = 0;
+    int mask = 0;
+    unsigned recycled = 0;  // Added back in this Poll, not yet advanced.
+    uint8_t* Address(unsigned id) const {
+      return buffers + static_cast<size_t>(id - first_id) * size;
+    }
+  };
+  absl::Status SetUpRing(BufferRing* ring, unsigned count, unsigned size,
+                         unsigned first_id, uint16_t group);
+  BufferRing& RingOf(unsigned id) {
+    return id >= large_.first_id && large_.count > 0 ? large_ : small_;
   }
 
   io_uring ring_{};
   bool ring_ready_ = false;
-  io_uring_buf_ring* buf_ring_ = nullptr;
-  size_t buf_ring_bytes_ = 0;
-  uint8_t* buffers_ = nullptr;
-  size_t buffers_bytes_ = 0;
-  unsigned buffer_count_ = 0;
-  unsigned buffer_size_ = 0;
-  int buffer_mask_ = 0;
+  BufferRing small_;
+  BufferRing large_;
   // Read by the kernel when each multishot receive is prepared.
   msghdr receive_template_{};
   // Timeout operations read their timespec at submission: keep them until
@@ -125,40 +147,70 @@ absl::Status IoUringBackend::Init(const BackendOptions& options) {
   }
   if (absl::Status s = CheckOpcodes(); !s.ok()) return s;
 
-  buffer_count_ = options.receive_buffers;
-  buffer_size_ = options.receive_buffer_size;
-  buffer_mask_ = io_uring_buf_ring_mask(buffer_count_);
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  buf_ring_bytes_ =
-      (buffer_count_ * sizeof(io_uring_buf) + page - 1) / page * page;
-  void* ring_memory = mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE,
-                           MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-  if (ring_memory == MAP_FAILED) return Unavailable("mmap", errno);
-  buf_ring_ = static_cast<io_uring_buf_ring*>(ring_memory);
-  buffers_bytes_ = static_cast<size_t>(buffer_count_) * buffer_size_;
-  void* buffer_memory = mmap(nullptr, buffers_bytes_, PROT_READ | PROT_WRITE,
-                             MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-  if (buffer_memory == MAP_FAILED) return Unavailable("mmap", errno);
-  buffers_ = static_cast<uint8_t*>(buffer_memory);
-
-  io_uring_buf_reg reg{};
-  reg.ring_addr = reinterpret_cast<uint64_t>(buf_ring_);
-  reg.ring_entries = buffer_count_;
-  reg.bgid = kBufferGroup;
-  r = io_uring_register_buf_ring(&ring_, &reg, 0);
-  if (r < 0) {
-    return Unavailable("provided-buffer rings (Linux 5.19) unavailable", -r);
+  if (absl::Status s = SetUpRing(&small_, options.receive_buffers,
+                                 options.receive_buffer_size, 0, kBufferGroup);
+      !s.ok()) {
+    return s;
   }
-  io_uring_buf_ring_init(buf_ring_);
-  for (unsigned id = 0; id < buffer_count_; ++id) {
-    io_uring_buf_ring_add(buf_ring_, BufferAddress(id), buffer_size_, id,
-                          buffer_mask_, id);
+  if (options.large_receive_buffers > 0) {
+    if (absl::Status s = SetUpRing(
+            &large_, options.large_receive_buffers,
+            options.large_receive_buffer_size, options.receive_buffers,
+            kLargeBufferGroup);
+        !s.ok()) {
+      return s;
+    }
   }
-  io_uring_buf_ring_advance(buf_ring_, buffer_count_);
 
   receive_template_.msg_namelen = sizeof(sockaddr_storage);
   receive_template_.msg_controllen = kReceiveControlSize;
   return CheckMultishotReceive();
+}
+
+absl::Status IoUringBackend::SetUpRing(BufferRing* ring, unsigned count,
+                                       unsigned size, unsigned first_id,
+                                       uint16_t group) {
+  if (count == 0 || (count & (count - 1)) != 0) {
+    return absl::InvalidArgumentError(
+        "io_uring: receive buffer counts must be powers of two");
+  }
+  if (first_id + count > 65536) {
+    return absl::InvalidArgumentError("io_uring: over 65536 receive buffers");
+  }
+  ring->count = count;
+  ring->size = static_cast<unsigned>(size + kRecvmsgOverhead);
+  ring->first_id = first_id;
+  ring->mask = io_uring_buf_ring_mask(count);
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  ring->ring_bytes = (count * sizeof(io_uring_buf) + page - 1) / page * page;
+  void* ring_memory = mmap(nullptr, ring->ring_bytes, PROT_READ | PROT_WRITE,
+                           MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (ring_memory == MAP_FAILED) return Unavailable("mmap", errno);
+  ring->ring = static_cast<io_uring_buf_ring*>(ring_memory);
+  // Untouched pages of the buffers cost nothing: a datagram dirties only
+  // the pages it fills.
+  ring->buffers_bytes = static_cast<size_t>(count) * ring->size;
+  void* buffer_memory = mmap(nullptr, ring->buffers_bytes,
+                             PROT_READ | PROT_WRITE,
+                             MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (buffer_memory == MAP_FAILED) return Unavailable("mmap", errno);
+  ring->buffers = static_cast<uint8_t*>(buffer_memory);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(ring->ring);
+  reg.ring_entries = count;
+  reg.bgid = group;
+  const int r = io_uring_register_buf_ring(&ring_, &reg, 0);
+  if (r < 0) {
+    return Unavailable("provided-buffer rings (Linux 5.19) unavailable", -r);
+  }
+  io_uring_buf_ring_init(ring->ring);
+  for (unsigned i = 0; i < count; ++i) {
+    io_uring_buf_ring_add(ring->ring, ring->Address(first_id + i), ring->size,
+                          static_cast<unsigned short>(first_id + i), ring->mask,
+                          static_cast<int>(i));
+  }
+  io_uring_buf_ring_advance(ring->ring, static_cast<int>(count));
+  return absl::OkStatus();
 }
 
 absl::Status IoUringBackend::CheckOpcodes() {
@@ -222,8 +274,10 @@ absl::Status IoUringBackend::CheckMultishotReceive() {
 
 IoUringBackend::~IoUringBackend() {
   if (ring_ready_) io_uring_queue_exit(&ring_);
-  if (buf_ring_ != nullptr) munmap(buf_ring_, buf_ring_bytes_);
-  if (buffers_ != nullptr) munmap(buffers_, buffers_bytes_);
+  for (BufferRing* ring : {&small_, &large_}) {
+    if (ring->ring != nullptr) munmap(ring->ring, ring->ring_bytes);
+    if (ring->buffers != nullptr) munmap(ring->buffers, ring->buffers_bytes);
+  }
 }
 
 io_uring_sqe* IoUringBackend::GetSqe() {
@@ -244,6 +298,18 @@ void IoUringBackend::Receive(int fd, uint64_t user_data) {
   io_uring_prep_recvmsg_multishot(sqe, fd, &receive_template_, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = kBufferGroup;
+  io_uring_sqe_set_data64(sqe, user_data);
+}
+
+void IoUringBackend::ReceiveLarge(int fd, uint64_t user_data) {
+  if (large_.count == 0) {
+    Receive(fd, user_data);
+    return;
+  }
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_recvmsg_multishot(sqe, fd, &receive_template_, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kLargeBufferGroup;
   io_uring_sqe_set_data64(sqe, user_data);
 }
 
@@ -348,7 +414,6 @@ absl::StatusOr<int> IoUringBackend::Poll(
   }
   unsigned head;
   unsigned seen = 0;
-  unsigned recycled = 0;
   int handled = 0;
   io_uring_for_each_cqe(&ring_, head, cqe) {
     ++seen;
@@ -362,20 +427,28 @@ absl::StatusOr<int> IoUringBackend::Poll(
     if (cqe->flags & IORING_CQE_F_BUFFER) {
       buffer_id = static_cast<int>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
       if (cqe->res >= 0) {
-        ParseDatagram(BufferAddress(buffer_id), cqe->res, &datagram);
+        ParseDatagram(RingOf(static_cast<unsigned>(buffer_id))
+                          .Address(static_cast<unsigned>(buffer_id)),
+                      cqe->res, &datagram);
         completion.datagram = &datagram;
       }
     }
     handler(completion);
     ++handled;
     if (buffer_id >= 0) {
-      io_uring_buf_ring_add(buf_ring_, BufferAddress(buffer_id), buffer_size_,
-                            static_cast<unsigned short>(buffer_id),
-                            buffer_mask_, static_cast<int>(recycled++));
+      BufferRing& ring = RingOf(static_cast<unsigned>(buffer_id));
+      io_uring_buf_ring_add(ring.ring,
+                            ring.Address(static_cast<unsigned>(buffer_id)),
+                            ring.size, static_cast<unsigned short>(buffer_id),
+                            ring.mask, static_cast<int>(ring.recycled++));
     }
   }
-  if (recycled > 0)
-    io_uring_buf_ring_advance(buf_ring_, static_cast<int>(recycled));
+  for (BufferRing* ring : {&small_, &large_}) {
+    if (ring->recycled > 0) {
+      io_uring_buf_ring_advance(ring->ring, static_cast<int>(ring->recycled));
+      ring->recycled = 0;
+    }
+  }
   io_uring_cq_advance(&ring_, seen);
   stats_.completions += static_cast<uint64_t>(handled);
   return handled;

@@ -20,12 +20,9 @@ void MemoryBackend::Deliver(int fd, const SocketAddress& source,
                             const SocketAddress& destination,
                             absl::Span<const uint8_t> payload) {
   auto held = std::make_unique<HeldDatagram>();
-  const size_t kept =
-      std::min<size_t>(payload.size(), options_.receive_buffer_size);
-  held->bytes.assign(payload.begin(), payload.begin() + kept);
+  held->bytes.assign(payload.begin(), payload.end());
   held->datagram.source = source;
   held->datagram.destination = destination;
-  held->datagram.truncated = kept < payload.size();
   if (receives_.contains(fd)) {
     DeliverHeld(fd, std::move(held));
   } else {
@@ -34,9 +31,13 @@ void MemoryBackend::Deliver(int fd, const SocketAddress& source,
 }
 
 void MemoryBackend::DeliverHeld(int fd, std::unique_ptr<HeldDatagram> held) {
+  const Armed& armed = receives_.at(fd);
+  // Cut to the receive's buffer, as a kernel cuts what does not fit.
+  held->datagram.truncated = held->bytes.size() > armed.buffer_size;
+  if (held->datagram.truncated) held->bytes.resize(armed.buffer_size);
   held->datagram.payload = absl::MakeConstSpan(held->bytes);
   Ready ready;
-  ready.completion.user_data = receives_.at(fd);
+  ready.completion.user_data = armed.user_data;
   ready.completion.result = static_cast<int32_t>(held->bytes.size());
   ready.completion.more = true;
   ready.held = std::move(held);
@@ -50,8 +51,18 @@ std::vector<SentDatagram> MemoryBackend::TakeSent() {
 }
 
 void MemoryBackend::Receive(int fd, uint64_t user_data) {
+  Arm(fd, user_data, options_.receive_buffer_size);
+}
+
+void MemoryBackend::ReceiveLarge(int fd, uint64_t user_data) {
+  Arm(fd, user_data,
+      options_.large_receive_buffers > 0 ? options_.large_receive_buffer_size
+                                         : options_.receive_buffer_size);
+}
+
+void MemoryBackend::Arm(int fd, uint64_t user_data, size_t buffer_size) {
   ++stats_.operations;
-  receives_[fd] = user_data;
+  receives_[fd] = Armed{user_data, buffer_size};
   auto queued = queued_.find(fd);
   if (queued == queued_.end()) return;
   for (auto& held : queued->second) DeliverHeld(fd, std::move(held));
@@ -125,7 +136,7 @@ void MemoryBackend::Cancel(uint64_t user_data) {
     ready_.push_back(std::move(ready));
   };
   for (auto it = receives_.begin(); it != receives_.end();) {
-    if (it->second == user_data) {
+    if (it->second.user_data == user_data) {
       cancelled(user_data);
       receives_.erase(it++);
     } else {

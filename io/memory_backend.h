@@ -50,6 +50,7 @@ class MemoryBackend final : public EventBackend {
 
   absl::string_view name() const override { return "memory"; }
   void Receive(int fd, uint64_t user_data) override;
+  void ReceiveLarge(int fd, uint64_t user_data) override;
   void Send(int fd, const msghdr* message, uint64_t user_data) override;
   void Read(int fd, uint64_t offset, absl::Span<uint8_t> buffer,
             uint64_t user_data) override;
@@ -87,7 +88,12 @@ class MemoryBackend final : public EventBackend {
 
   const BackendOptions options_;
   const std::function<TimePoint()> now_;
-  absl::flat_hash_map<int, uint64_t> receives_;  // fd -> armed receive.
+  struct Armed {
+    uint64_t user_data;
+    size_t buffer_size;
+  };
+  void Arm(int fd, uint64_t user_data, size_t buffer_size);
+  absl::flat_hash_map<int, Armed> receives_;  // fd -> armed receive.
   absl::flat_hash_map<int, std::deque<std::unique_ptr<HeldDatagram>>> queued_;
   std::vector<PendingRead> reads_;
   std::vector<PendingTimer> timers_;

@@ -6,6 +6,7 @@
 // socket is full; reads are pread calls (served files sit in the page cache),
 // and on pipes, eventfds and the like wait for read readiness as io_uring's
 // do; timers live in user space and bound the wait.
+#include <algorithm>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,14 +43,26 @@ class ReadinessBackend final : public EventBackend {
  public:
   ReadinessBackend(std::unique_ptr<ReadinessPoller> poller,
                    const BackendOptions& options)
-      : poller_(std::move(poller)), buffer_(options.receive_buffer_size) {}
+      : poller_(std::move(poller)),
+        small_size_(options.receive_buffer_size),
+        large_size_(options.large_receive_buffers > 0
+                        ? options.large_receive_buffer_size
+                        : options.receive_buffer_size),
+        buffer_(std::max(small_size_, large_size_)) {}
 
   absl::string_view name() const override { return poller_->name(); }
 
   void Receive(int fd, uint64_t user_data) override {
+    Arm(fd, user_data, /*large=*/false);
+  }
+  void ReceiveLarge(int fd, uint64_t user_data) override {
+    Arm(fd, user_data, /*large=*/true);
+  }
+  void Arm(int fd, uint64_t user_data, bool large) {
     ++stats_.operations;
     FdState& state = fds_[fd];
     state.receive = user_data;
+    state.large = large;
     receives_[user_data] = fd;
     Update(fd);
   }
@@ -100,6 +113,7 @@ class ReadinessBackend final : public EventBackend {
   };
   struct FdState {
     std::optional<uint64_t> receive;
+    bool large = false;  // The receive takes large buffers.
     std::deque<PendingSend> sends;
     std::deque<PendingRead> reads;
     bool waiting_to_send = false;  // A send met a full socket.
@@ -120,6 +134,8 @@ class ReadinessBackend final : public EventBackend {
   void Update(int fd);
 
   std::unique_ptr<ReadinessPoller> poller_;
+  const size_t small_size_;
+  const size_t large_size_;
   std::vector<uint8_t> buffer_;
   absl::flat_hash_map<int, FdState> fds_;
   absl::flat_hash_map<uint64_t, int> receives_;  // user_data -> fd
@@ -220,7 +236,8 @@ void ReadinessBackend::ReceiveFrom(
     const uint64_t user_data = *it->second.receive;
     sockaddr_storage source{};
     alignas(cmsghdr) uint8_t control[kReceiveControlSize];
-    iovec iov{buffer_.data(), buffer_.size()};
+    // Each receive is held to its buffers' size, as io_uring's are.
+    iovec iov{buffer_.data(), it->second.large ? large_size_ : small_size_};
     msghdr message{};
     message.msg_name = &source;
     message.msg_namelen = sizeof source;
@@ -249,7 +266,7 @@ void ReadinessBackend::ReceiveFrom(
     ReadControlMessages(&message, &datagram);
     datagram.payload = absl::MakeConstSpan(
         buffer_.data(),
-        std::min<size_t>(static_cast<size_t>(n), buffer_.size()));
+        std::min<size_t>(static_cast<size_t>(n), iov.iov_len));
     datagram.truncated = (message.msg_flags & MSG_TRUNC) != 0;
     Completion completion{user_data, static_cast<int32_t>(n), true, &datagram};
     handler(completion);

@@ -59,11 +59,8 @@ Shard::Shard(int id, const ShardParts& parts, io::OpenedSocket service,
       inbox_([this] { Wake(); }),
       max_transfers_(std::max<size_t>(
           1, (config_.max_sessions + config_.threads - 1) / config_.threads)),
-      upload_limits_(config_.limits),
       recent_(kRecentLinger, max_transfers_),
       slots_(std::max<size_t>(config_.send_slots, 16)) {
-  upload_limits_.max_blksize = static_cast<uint16_t>(std::min<size_t>(
-      upload_limits_.max_blksize, kReceiveBufferSize - tftp::kDataHeaderSize));
   // A pipe wakes the loop (a stop, the inbox): its read end has a read
   // armed in the backend at all times. Portable, unlike eventfd.
   int wake[2];
@@ -136,6 +133,12 @@ absl::Status Shard::Start() {
   io::BackendOptions options;
   options.receive_buffers = 2048;
   options.receive_buffer_size = kReceiveBufferSize;
+  // In single-port mode with uploads on, uploads' blocks come through the
+  // service socket: all its receives take large buffers, as many as the
+  // small ones (a datagram dirties only the pages it fills).
+  options.large_receive_buffers =
+      LargeServiceReceives() ? options.receive_buffers : kLargeReceiveBuffers;
+  options.large_receive_buffer_size = kLargeReceiveBufferSize;
   absl::StatusOr<io::CreatedBackend> backend = env_.create_backend(options);
   if (!backend.ok()) return backend.status();
   backend_ = std::move(backend->backend);
@@ -233,8 +236,12 @@ void Shard::OnCompletion(const io::Completion& completion) {
 }
 
 void Shard::ArmServiceReceive() {
-  if (owns_service_) {
-    backend_->Receive(service_.fd, CompletionTag(kServiceReceive, 0, 0));
+  if (!owns_service_) return;
+  const uint64_t tag = CompletionTag(kServiceReceive, 0, 0);
+  if (LargeServiceReceives()) {
+    backend_->ReceiveLarge(service_.fd, tag);
+  } else {
+    backend_->Receive(service_.fd, tag);
   }
 }
 

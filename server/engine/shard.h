@@ -73,9 +73,12 @@ struct ShardParts {
   UploadCommitter* committer = nullptr;
 };
 
-// Every receive buffer holds this much: an upload's blksize is granted up
-// to what one buffer holds with the DATA header, so no block is cut.
+// Receive buffers: many small ones for requests and ACKs, and a few large
+// ones for uploads, which hold a DATA header and the largest blksize (RFC
+// 2348: 65464), so no block is ever cut whatever a client sends.
 inline constexpr size_t kReceiveBufferSize = 2048;
+inline constexpr size_t kLargeReceiveBufferSize = 65536;
+inline constexpr unsigned kLargeReceiveBuffers = 64;
 
 class Shard {
  public:
@@ -124,6 +127,9 @@ class Shard {
   void OnCompletion(const io::Completion& completion);
   void OnServiceReceive(const io::Completion& completion);
   void ArmServiceReceive();
+  bool LargeServiceReceives() const {
+    return config_.single_port && config_.allow_write;
+  }
   void ArmWake();
   void Wake();  // Any thread: makes the loop take the inbox.
   void OnWake();
@@ -224,8 +230,6 @@ class Shard {
   FileCache files_;
   io::TimePoint now_;
   const size_t max_transfers_;
-  // Limits for uploads: blksize no larger than a receive buffer holds.
-  tftp::OptionLimits upload_limits_;
 
   TransferTable transfers_;
   RecentTransfers recent_;

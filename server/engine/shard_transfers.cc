@@ -8,7 +8,13 @@ namespace tftpd {
 
 void Shard::ArmTransferReceive(uint32_t index) {
   Transfer& t = transfers_[index];
-  backend_->Receive(t.fd, CompletionTag(kTransferReceive, index, t.generation));
+  const uint64_t tag = CompletionTag(kTransferReceive, index, t.generation);
+  // An upload's blocks may be as large as a datagram gets.
+  if (t.writing != nullptr) {
+    backend_->ReceiveLarge(t.fd, tag);
+  } else {
+    backend_->Receive(t.fd, tag);
+  }
   t.receive_armed = true;
   ++t.inflight;
 }

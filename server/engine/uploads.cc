@@ -69,10 +69,10 @@ void Shard::StartUpload(const io::Datagram& datagram,
     return;
   }
   // Size first: an upload announced too large is refused before anything
-  // is opened for it. The blksize granted is what a receive buffer holds.
+  // is opened for it.
   tftp::NegotiatedOptions negotiated;
   if (tftp::ProtocolStatus s = tftp::NegotiateOptions(
-          request, upload_limits_, std::nullopt, &negotiated);
+          request, config_.limits, std::nullopt, &negotiated);
       !s.ok()) {
     refuse({s.code, s.message,
             s.code == tftp::ErrorCode::kDiskFull ? RefusalReason::k_too_large

@@ -1,0 +1,112 @@
+// A shard run by the test itself, over the in-memory backend and a clock
+// the test moves: clients are addresses, sockets are numbers, and every
+// datagram the shard sends is there to read. No socket, no sleep.
+#ifndef TFTPD_TESTS_SERVER_ENGINE_ENGINE_HARNESS_H_
+#define TFTPD_TESTS_SERVER_ENGINE_ENGINE_HARNESS_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "io/memory_backend.h"
+#include "server/engine/shard.h"
+#include "tests/integration/tftpd_process.h"
+
+namespace tftpd::testing {
+
+// A datagram the shard sent, as the tests read it.
+struct Reply {
+  int fd;  // The socket it left from: a transfer's own, or the service's.
+  io::SocketAddress to;
+  std::string bytes;
+  int opcode() const { return OpcodeOf(bytes); }
+  uint16_t block() const;  // DATA, ACK.
+  int error_code() const { return ErrorCodeOf(bytes); }
+  std::string payload() const { return bytes.substr(4); }  // DATA.
+  std::string option(const std::string& name) const;      // OACK.
+};
+
+std::string DataPacket(uint16_t block, const std::string& payload);
+std::string ErrorPacket(uint16_t code, const std::string& message);
+
+// Keeps what each upload committed, by path.
+class MemoryUploads {
+ public:
+  MemoryUploads();
+  std::shared_ptr<UploadSink> Open(const std::string& path);
+  std::optional<std::string> Committed(const std::string& path) const;
+  size_t abandoned() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+  friend class MemorySink;
+};
+
+class EngineHarness {
+ public:
+  static constexpr int kServiceFd = 100;
+
+  // `configure` adjusts the defaults (one shard, short timeouts); `handler`
+  // null serves files from root().
+  explicit EngineHarness(
+      std::function<void(ServerConfig&)> configure = {},
+      std::shared_ptr<RequestHandler> handler = nullptr);
+  ~EngineHarness();
+
+  const TempDir& root() const { return root_; }
+  const io::SocketAddress& service() const { return service_; }
+  Shard& shard() { return *shard_; }
+  io::MemoryBackend& backend() { return *backend_; }
+  const ShardCounters& counters() const { return shard_->counters(); }
+  ServerTotals totals() const;
+
+  // A datagram from `client` to the service port, or to the socket `fd`.
+  void SendToService(const io::SocketAddress& client, const std::string& bytes);
+  void SendTo(int fd, const io::SocketAddress& client, const std::string& bytes);
+  // Turns the loop until nothing is left to do now; then every datagram
+  // sent since the last call.
+  std::vector<Reply> Run();
+  // The same, waiting (at most `limit`) for another thread's message (a
+  // loader, a committer) until `done` holds.
+  std::vector<Reply> RunUntil(const std::function<bool()>& done,
+                              std::chrono::seconds limit =
+                                  std::chrono::seconds(20));
+  // Moves the clock, then Run.
+  std::vector<Reply> Advance(io::Clock::duration by);
+  io::TimePoint now() const { return now_; }
+  // The loop ended (a stop completed).
+  bool finished() const { return finished_; }
+
+  // Transfer sockets opened and not yet closed.
+  const std::set<int>& open_sockets() const { return open_sockets_; }
+
+ private:
+  void TurnUntilIdle();
+
+  TempDir root_;
+  ServerConfig config_;
+  std::optional<RootDirectory> root_directory_;
+  std::shared_ptr<RequestHandler> handler_;
+  std::unique_ptr<FileLoader> loader_;
+  std::unique_ptr<AddressGuard> guard_;
+  std::unique_ptr<UploadCommitter> committer_;
+  io::SocketAddress service_;
+  io::TimePoint now_;
+  io::MemoryBackend* backend_ = nullptr;  // Owned by the shard.
+  std::unique_ptr<Shard> shard_;
+  int next_fd_ = 1000;
+  std::set<int> open_sockets_;
+  std::vector<Reply> pending_;
+  bool finished_ = false;
+};
+
+// A client at 127.1.x.y:port.
+io::SocketAddress Client(size_t i, uint16_t port = 40000);
+
+}  // namespace tftpd::testing
+
+#endif  // TFTPD_TESTS_SERVER_ENGINE_ENGINE_HARNESS_H_
