@@ -310,6 +310,8 @@ void Shard::BeginShutdown(bool immediate) {
   if (!stopping_) {
     stopping_ = true;
     stop_deadline_ = now_ + config_.shutdown_grace;
+    TFTPD_LOG(kInfo, "shard %d stopping: %d transfers open", id_,
+              transfers_.open());
     // In single-port mode the service socket carries the transfers' own
     // packets: it is read until they end (requests are refused meanwhile).
     if (owns_service_ && !config_.single_port) {
