@@ -71,6 +71,7 @@ void MemoryBackend::Arm(int fd, uint64_t user_data, size_t buffer_size) {
 
 void MemoryBackend::Send(int fd, const msghdr* message, uint64_t user_data) {
   ++stats_.operations;
+  ++sends_submitted_;
   std::vector<uint8_t> bytes;
   for (size_t i = 0; i < message->msg_iovlen; ++i) {
     const auto* base = static_cast<const uint8_t*>(message->msg_iov[i].iov_base);
@@ -112,7 +113,8 @@ void MemoryBackend::Send(int fd, const msghdr* message, uint64_t user_data) {
     const size_t end = std::min(bytes.size(), offset + step);
     sent_.push_back(SentDatagram{
         fd, to, control.destination,
-        std::vector<uint8_t>(bytes.begin() + offset, bytes.begin() + end)});
+        std::vector<uint8_t>(bytes.begin() + offset, bytes.begin() + end),
+        sends_submitted_});
     if (end == bytes.size()) break;
   }
 }

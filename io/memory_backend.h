@@ -23,6 +23,7 @@ struct SentDatagram {
   // The source address a control message chose (AF_UNSPEC: none).
   SocketAddress from;
   std::vector<uint8_t> payload;
+  uint64_t send_number = 0;  // Of the Send call, counting from 1.
 };
 
 class MemoryBackend final : public EventBackend {
@@ -41,6 +42,8 @@ class MemoryBackend final : public EventBackend {
   // Sends complete with -`error` instead (0: they succeed again).
   void FailSends(int error) { send_error_ = error; }
   bool ReceiveArmed(int fd) const { return receives_.contains(fd); }
+  // Send calls so far.
+  uint64_t sends_submitted() const { return sends_submitted_; }
   // When nothing is ready, Poll blocks until a real descriptor with a read
   // armed is readable (for at most `limit`), instead of returning at once.
   void WaitForDescriptors(bool wait, std::chrono::milliseconds limit) {
@@ -100,6 +103,7 @@ class MemoryBackend final : public EventBackend {
   std::deque<Ready> ready_;
   std::vector<SentDatagram> sent_;
   int send_error_ = 0;
+  uint64_t sends_submitted_ = 0;
   bool wait_for_descriptors_ = false;
   std::chrono::milliseconds wait_limit_{0};
   BackendStats stats_;

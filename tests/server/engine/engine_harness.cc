@@ -94,81 +94,25 @@ size_t MemoryUploads::abandoned() const {
   return state_->abandoned;
 }
 
-io::SocketAddress Client(size_t i, uint16_t port) {
-  io::SocketAddress address = ClientAddress(i);
-  address.set_port(port);
-  return address;
-}
 
 EngineHarness::EngineHarness(std::function<void(ServerConfig&)> configure,
-                             std::shared_ptr<RequestHandler> handler)
-    : now_(io::TimePoint() + std::chrono::hours(1)) {
-  config_.root = root_.path();
-  config_.threads = 1;
-  config_.session.timeout = std::chrono::seconds(1);
-  config_.session.max_timeout = std::chrono::seconds(2);
-  config_.session.max_retries = 2;
-  config_.source_timeout = std::chrono::seconds(5);
-  config_.shutdown_grace = std::chrono::seconds(10);
-  if (configure) configure(config_);
-  absl::StatusOr<RootDirectory> root =
-      RootDirectory::Open(config_.root, config_.resolver);
-  EXPECT_TRUE(root.ok()) << root.status();
-  root_directory_.emplace(std::move(*root));
-  root_directory_->set_world_readable_only(!config_.permissive);
-  handler_ = handler != nullptr ? handler : std::make_shared<FileHandler>();
-  loader_ = std::make_unique<FileLoader>(1);
-  guard_ = std::make_unique<AddressGuard>(config_.address_limits);
-  if (config_.allow_write) {
-    committer_ = std::make_unique<UploadCommitter>(1);
-  }
-  service_ = *io::SocketAddress::Parse("127.0.0.1", 69);
-  ShardParts parts;
-  parts.config = &config_;
-  parts.root = &*root_directory_;
-  parts.handler = handler_.get();
-  parts.loader = loader_.get();
-  parts.guard = guard_.get();
-  parts.write_root = &*root_directory_;
-  parts.committer = committer_.get();
-  ShardEnvironment env;
-  env.create_backend = [this](const io::BackendOptions& options)
-      -> absl::StatusOr<io::CreatedBackend> {
-    auto backend =
-        std::make_unique<io::MemoryBackend>(options, [this] { return now_; });
-    backend_ = backend.get();
-    return io::CreatedBackend{std::move(backend), ""};
-  };
-  env.now = [this] { return now_; };
-  env.wall_now = [] { return std::chrono::system_clock::now(); };
-  env.open_transfer_socket = [this](const io::SocketAddress& local)
-      -> absl::StatusOr<io::OpenedSocket> {
-    const int fd = next_fd_++;
-    open_sockets_.insert(fd);
-    io::SocketAddress bound = local;
-    bound.set_port(static_cast<uint16_t>(fd + 20000));
-    return io::OpenedSocket{fd, bound, 0};
-  };
-  env.close_socket = [this](int fd) {
-    if (fd != kServiceFd) {
-      EXPECT_EQ(open_sockets_.erase(fd), 1u) << "socket " << fd;
-    }
-  };
-  shard_ = std::make_unique<Shard>(0, parts,
-                                   io::OpenedSocket{kServiceFd, service_, 0},
-                                   /*owns_service=*/true, std::move(env));
-  const absl::Status started = shard_->Start();
-  EXPECT_TRUE(started.ok()) << started;
-}
-
-EngineHarness::~EngineHarness() {
-  shard_->Close();
-  shard_.reset();
+                             std::shared_ptr<RequestHandler> handler) {
+  ServerConfig config;
+  config.root = root_.path();
+  config.threads = 1;
+  config.session.timeout = std::chrono::seconds(1);
+  config.session.max_timeout = std::chrono::seconds(2);
+  config.session.max_retries = 2;
+  config.source_timeout = std::chrono::seconds(5);
+  config.shutdown_grace = std::chrono::seconds(10);
+  if (configure) configure(config);
+  memory_ = std::make_unique<MemoryShard>(std::move(config), std::move(handler));
+  EXPECT_TRUE(memory_->status().ok()) << memory_->status();
 }
 
 ServerTotals EngineHarness::totals() const {
   ServerTotals totals;
-  totals.Add(shard_->counters());
+  totals.Add(memory_->shard().counters());
   return totals;
 }
 
@@ -179,30 +123,31 @@ void EngineHarness::SendToService(const io::SocketAddress& client,
 
 void EngineHarness::SendTo(int fd, const io::SocketAddress& client,
                            const std::string& bytes) {
-  backend_->Deliver(fd, client, service_,
-                    absl::MakeConstSpan(
-                        reinterpret_cast<const uint8_t*>(bytes.data()),
-                        bytes.size()));
+  memory_->Deliver(fd, client,
+                   absl::MakeConstSpan(
+                       reinterpret_cast<const uint8_t*>(bytes.data()),
+                       bytes.size()));
 }
 
 void EngineHarness::TurnUntilIdle() {
-  // Until a turn handles nothing and sends nothing: a send completes in
-  // the turn after it, so two quiet turns in a row mean idle.
+  // Until two turns in a row handle and send nothing: a send completes in
+  // the turn after it.
   int quiet = 0;
   for (int turns = 0; !finished_ && quiet < 2 && turns < 100000; ++turns) {
-    const uint64_t before = backend_->stats().completions;
-    finished_ = !shard_->Turn();
-    const bool moved = backend_->stats().completions != before;
+    std::vector<io::SentDatagram> sent;
+    const uint64_t before = memory_->backend().stats().completions;
+    finished_ = !memory_->Turn(&sent);
+    const bool moved =
+        memory_->backend().stats().completions != before || !sent.empty();
     quiet = moved ? 0 : quiet + 1;
-    for (io::SentDatagram& sent : backend_->TakeSent()) {
-      pending_.push_back(Reply{
-          sent.fd, sent.to,
-          std::string(sent.payload.begin(), sent.payload.end())});
-      quiet = 0;
+    for (io::SentDatagram& d : sent) {
+      pending_.push_back(
+          Reply{d.fd, d.to, std::string(d.payload.begin(), d.payload.end())});
     }
-    const absl::Status ok = shard_->CheckInvariants();
+    const absl::Status ok = memory_->shard().CheckInvariants();
     ASSERT_TRUE(ok.ok()) << ok;
-    if (finished_) break;
+    ASSERT_EQ(memory_->bad_close(), -1) << "a socket closed twice";
+    ASSERT_EQ(memory_->sent_after_close(), -1) << "a send after its close";
   }
 }
 
@@ -219,9 +164,9 @@ std::vector<Reply> EngineHarness::RunUntil(const std::function<bool()>& done,
   TurnUntilIdle();
   while (!done() && std::chrono::steady_clock::now() < give_up) {
     // Another thread's message wakes the loop through its pipe.
-    backend_->WaitForDescriptors(true, std::chrono::milliseconds(1000));
+    memory_->backend().WaitForDescriptors(true, std::chrono::milliseconds(1000));
     TurnUntilIdle();
-    backend_->WaitForDescriptors(false, std::chrono::milliseconds(0));
+    memory_->backend().WaitForDescriptors(false, std::chrono::milliseconds(0));
     TurnUntilIdle();
   }
   EXPECT_TRUE(done()) << "not reached within " << limit.count() << " s";
@@ -231,8 +176,14 @@ std::vector<Reply> EngineHarness::RunUntil(const std::function<bool()>& done,
 }
 
 std::vector<Reply> EngineHarness::Advance(io::Clock::duration by) {
-  now_ += by;
+  memory_->Advance(by);
   return Run();
+}
+
+io::SocketAddress Client(size_t i, uint16_t port) {
+  io::SocketAddress address = ClientAddress(i);
+  address.set_port(port);
+  return address;
 }
 
 }  // namespace tftpd::testing

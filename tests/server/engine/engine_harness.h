@@ -13,6 +13,7 @@
 
 #include "io/memory_backend.h"
 #include "server/engine/shard.h"
+#include "tests/server/engine/memory_shard.h"
 #include "tests/integration/tftpd_process.h"
 
 namespace tftpd::testing {
@@ -48,27 +49,25 @@ class MemoryUploads {
 
 class EngineHarness {
  public:
-  static constexpr int kServiceFd = 100;
+  static constexpr int kServiceFd = MemoryShard::kServiceFd;
 
   // `configure` adjusts the defaults (one shard, short timeouts); `handler`
   // null serves files from root().
   explicit EngineHarness(
       std::function<void(ServerConfig&)> configure = {},
       std::shared_ptr<RequestHandler> handler = nullptr);
-  ~EngineHarness();
 
   const TempDir& root() const { return root_; }
-  const io::SocketAddress& service() const { return service_; }
-  Shard& shard() { return *shard_; }
-  io::MemoryBackend& backend() { return *backend_; }
-  const ShardCounters& counters() const { return shard_->counters(); }
+  Shard& shard() { return memory_->shard(); }
+  io::MemoryBackend& backend() { return memory_->backend(); }
   ServerTotals totals() const;
 
   // A datagram from `client` to the service port, or to the socket `fd`.
   void SendToService(const io::SocketAddress& client, const std::string& bytes);
   void SendTo(int fd, const io::SocketAddress& client, const std::string& bytes);
-  // Turns the loop until nothing is left to do now; then every datagram
-  // sent since the last call.
+  // Turns the loop until nothing is left to do now (checking the shard's
+  // invariants after each turn); then every datagram sent since the last
+  // call.
   std::vector<Reply> Run();
   // The same, waiting (at most `limit`) for another thread's message (a
   // loader, a committer) until `done` holds.
@@ -77,29 +76,16 @@ class EngineHarness {
                                   std::chrono::seconds(20));
   // Moves the clock, then Run.
   std::vector<Reply> Advance(io::Clock::duration by);
-  io::TimePoint now() const { return now_; }
   // The loop ended (a stop completed).
   bool finished() const { return finished_; }
-
   // Transfer sockets opened and not yet closed.
-  const std::set<int>& open_sockets() const { return open_sockets_; }
+  const std::set<int>& open_sockets() const { return memory_->open_sockets(); }
 
  private:
   void TurnUntilIdle();
 
   TempDir root_;
-  ServerConfig config_;
-  std::optional<RootDirectory> root_directory_;
-  std::shared_ptr<RequestHandler> handler_;
-  std::unique_ptr<FileLoader> loader_;
-  std::unique_ptr<AddressGuard> guard_;
-  std::unique_ptr<UploadCommitter> committer_;
-  io::SocketAddress service_;
-  io::TimePoint now_;
-  io::MemoryBackend* backend_ = nullptr;  // Owned by the shard.
-  std::unique_ptr<Shard> shard_;
-  int next_fd_ = 1000;
-  std::set<int> open_sockets_;
+  std::unique_ptr<MemoryShard> memory_;
   std::vector<Reply> pending_;
   bool finished_ = false;
 };
