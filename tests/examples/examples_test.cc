@@ -130,12 +130,11 @@ class HttpOrigin : public ::testing::Test {
                     .Start({"python3", "tests/examples/origin_server.py",
                             origin_root_.path(), port_file})
                     .ok());
+    // The origin writes its port once it listens.
     int port = 0;
-    for (int i = 0; i < 200 && port == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-      if (!absl::SimpleAtoi(ReadFile(port_file), &port)) port = 0;
-    }
-    ASSERT_NE(port, 0) << origin_.log();
+    ASSERT_TRUE(WaitUntil([&] {
+      return absl::SimpleAtoi(ReadFile(port_file), &port) && port != 0;
+    })) << origin_.log();
     server_.set_binary("server/examples/http_origin_server");
     // The root is unused: every name goes to the origin.
     TFTPD_START_OR_SKIP(

@@ -314,7 +314,10 @@ TEST(Lifecycle, ServesOnASocketPassedAsSystemdDoes) {
                   .ok());
   const io::SocketAddress service =
       *io::SocketAddress::Parse("127.0.0.1", port);
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The activator says when it has bound the socket.
+  ASSERT_TRUE(WaitUntil([&] {
+    return absl::StrContains(activator.log(), "Listening on");
+  })) << activator.log();
   // The first request starts tftpd, which answers it from the socket.
   HandRead first =
       ReadTransferByHand(service, "boot.img", std::chrono::seconds(10));

@@ -243,8 +243,11 @@ TEST_P(SinglePortListeners, ATransferInProgressFinishesAfterStopIsAsked) {
     ASSERT_EQ(BlockNumberOf(packet->first), block);
     bytes += BlockOf(packet->first);
     if (block == 3) {
+      // Every shard has taken the stop before the transfer goes on.
       server.Signal(SIGTERM);
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      ASSERT_TRUE(WaitUntil([&] {
+        return CountOccurrences(server.log(), " stopping: ") == 3;
+      })) << server.log();
     }
     client.SendTo(service, AckPacket(block));
     if (packet->first.size() < 4 + 512) break;

@@ -192,6 +192,16 @@ io::SocketAddress ClientAddress(size_t i, int family) {
       absl::StrCat("127.1.", (i >> 8) & 255, ".", i & 255), 0);
 }
 
+bool WaitUntil(const std::function<bool()>& done,
+               std::chrono::milliseconds limit) {
+  const auto give_up = Clock::now() + limit;
+  while (!done()) {
+    if (Clock::now() >= give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 size_t CountOccurrences(const std::string& haystack,
                         const std::string& needle) {
   size_t count = 0;

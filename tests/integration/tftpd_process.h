@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +58,12 @@ std::string Describe(const ProcessResources& resources);
 
 // How many times `needle` occurs in `haystack` (overlaps counted).
 size_t CountOccurrences(const std::string& haystack, const std::string& needle);
+
+// Waits until `done` holds (checking it every few milliseconds) or `limit`
+// passes; whether it holds. For events only visible from outside: a file
+// appearing, a process's descriptors, a log line.
+bool WaitUntil(const std::function<bool()>& done,
+               std::chrono::milliseconds limit = std::chrono::seconds(5));
 
 // Deterministic content that differs block to block.
 std::string TestContent(size_t size, uint32_t seed = 1);

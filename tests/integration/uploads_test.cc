@@ -191,8 +191,9 @@ TEST_F(Uploads, AnInterruptedUploadLeavesNothing) {
   // The server retries twice (0.3 s, then 0.6 s), then gives up.
   server_.LogOnceItContains("file=half.cfg outcome=timed_out",
                             std::chrono::seconds(5));
-  std::this_thread::sleep_for(milliseconds(200));
-  EXPECT_TRUE(Listing(incoming_.path()).empty()) << server_.log();
+  // The temporary file goes on a committer thread once the transfer ends.
+  EXPECT_TRUE(WaitUntil([&] { return Listing(incoming_.path()).empty(); }))
+      << server_.log();
 }
 
 TEST_F(Uploads, UploadsOverTheLimitAreRefusedWithError3) {
@@ -212,8 +213,9 @@ TEST_F(Uploads, UploadsOverTheLimitAreRefusedWithError3) {
                          {"tsize", "10000"}),
             0);
   server_.LogOnceItContains("file=big2.bin");
-  std::this_thread::sleep_for(milliseconds(200));
-  EXPECT_EQ(Listing(incoming_.path()), std::vector<std::string>{"fits.bin"});
+  const std::vector<std::string> only_fits = {"fits.bin"};
+  EXPECT_TRUE(WaitUntil([&] { return Listing(incoming_.path()) == only_fits; }))
+      << server_.log();
   EXPECT_EQ(ReadFile(incoming_.Join("fits.bin")), TestContent(10000, 3));
 }
 

@@ -160,11 +160,14 @@ TEST_F(Framework, AStreamThatBeginsLateIsWaitedFor) {
   static const std::string content(5000, 'k');
   Start([&](const RequestContext&) {
     auto [stream, writer] = ResponseStream::Create();
-    Produce([w = std::move(writer)]() mutable {
-      std::this_thread::sleep_for(300ms);
+    Produce([this, w = std::move(writer)]() mutable {
+      // Once the transfer waits for it...
+      testing::WaitUntil([&] { return server_->Totals().sessions_active >= 1; });
       w.Begin(content.size());
       w.Append(content.substr(0, 2000));
-      std::this_thread::sleep_for(100ms);
+      // ...and again once the client has had all it can (ACK 0 to 3).
+      testing::WaitUntil(
+          [&] { return server_->Totals().packets_received >= 4; });
       w.Append(content.substr(2000));
       w.Finish();
     });
@@ -181,8 +184,9 @@ TEST_F(Framework, AStreamThatBeginsLateIsWaitedFor) {
 TEST_F(Framework, AStreamFailingBeforeItBeginsRefusesTheRequest) {
   Start([&](const RequestContext&) {
     auto [stream, writer] = ResponseStream::Create();
-    Produce([w = std::move(writer)]() mutable {
-      std::this_thread::sleep_for(100ms);
+    Produce([this, w = std::move(writer)]() mutable {
+      // Once the transfer waits for it.
+      testing::WaitUntil([&] { return server_->Totals().sessions_active >= 1; });
       w.Fail(tftp::ErrorCode::kFileNotFound, "not in the repository");
     });
     return Response::Stream(stream);
@@ -196,9 +200,11 @@ TEST_F(Framework, AStreamFailingBeforeItBeginsRefusesTheRequest) {
 TEST_F(Framework, AThrownAwaySourceEndsTheTransferWithAnError) {
   Start([&](const RequestContext&) {
     auto [stream, writer] = ResponseStream::Create();
-    Produce([w = std::move(writer)]() mutable {
+    Produce([this, w = std::move(writer)]() mutable {
       w.Append(std::string(2048, 'a'));
-      std::this_thread::sleep_for(200ms);  // The client has it all by now.
+      // Until the client has acknowledged all four blocks.
+      testing::WaitUntil(
+          [&] { return server_->Totals().packets_received >= 4; });
       // The writer goes away here without Finish.
     });
     return Response::Stream(stream);
