@@ -3,7 +3,7 @@
 #include <exception>
 
 #include "absl/strings/ascii.h"
-#include "server/log.h"
+#include "server/observability/log.h"
 
 namespace tftpd {
 

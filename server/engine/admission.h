@@ -13,8 +13,8 @@
 #include "protocol/packet.h"
 #include "server/engine/refusal.h"
 #include "server/engine/transfer.h"
-#include "server/remap_rules.h"
-#include "server/request_handler.h"
+#include "server/files/remap_rules.h"
+#include "server/api/request_handler.h"
 
 namespace tftpd {
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "protocol/tftp.h"
-#include "server/server_stats.h"
+#include "server/observability/server_stats.h"
 
 namespace tftpd {
 

@@ -15,10 +15,10 @@
 #include "absl/types/span.h"
 #include "protocol/tftp.h"
 #include "server/engine/refusal.h"
-#include "server/file_cache.h"
-#include "server/request_handler.h"
-#include "server/response_stream.h"
-#include "server/root_directory.h"
+#include "server/files/file_cache.h"
+#include "server/api/request_handler.h"
+#include "server/api/response_stream.h"
+#include "server/files/root_directory.h"
 
 namespace tftpd {
 

@@ -9,7 +9,7 @@
 #include "io/control_messages.h"
 #include "server/engine/completion_kind.h"
 #include "server/engine/shard.h"
-#include "server/log.h"
+#include "server/observability/log.h"
 
 namespace tftpd {
 namespace {

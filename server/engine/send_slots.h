@@ -15,7 +15,7 @@
 #include "io/socket_address.h"
 #include "protocol/packet.h"
 #include "protocol/session.h"
-#include "server/file_cache.h"
+#include "server/files/file_cache.h"
 
 namespace tftpd {
 

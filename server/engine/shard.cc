@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "io/user_data.h"
 #include "server/engine/completion_kind.h"
-#include "server/log.h"
+#include "server/observability/log.h"
 
 namespace tftpd {
 namespace {

@@ -6,7 +6,7 @@
 #include "protocol/options.h"
 #include "server/engine/admission.h"
 #include "server/engine/shard.h"
-#include "server/log.h"
+#include "server/observability/log.h"
 
 namespace tftpd {
 

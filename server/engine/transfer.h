@@ -20,10 +20,10 @@
 #include "protocol/server_transfer.h"
 #include "protocol/write_session.h"
 #include "server/engine/held_request.h"
-#include "server/file_cache.h"
-#include "server/request_handler.h"
-#include "server/response_stream.h"
-#include "server/upload_sink.h"
+#include "server/files/file_cache.h"
+#include "server/api/request_handler.h"
+#include "server/api/response_stream.h"
+#include "server/api/upload_sink.h"
 
 namespace tftpd {
 

@@ -6,8 +6,8 @@
 #include "io/event_backend.h"
 #include "protocol/session.h"
 #include "server/engine/transfer.h"
-#include "server/server_stats.h"
-#include "server/stats_dispatcher.h"
+#include "server/observability/server_stats.h"
+#include "server/observability/stats_dispatcher.h"
 
 namespace tftpd {
 

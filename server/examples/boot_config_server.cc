@@ -22,8 +22,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gflags/gflags.h"
-#include "server/request_handler.h"
-#include "server/tftpd_runner.h"
+#include "server/api/request_handler.h"
+#include "server/daemon/tftpd_runner.h"
 
 DEFINE_string(templates, "",
               "Directory with the templates pxelinux.cfg, grub.cfg, "

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "server/tftpd_runner.h"
+#include "server/daemon/tftpd_runner.h"
 
 namespace {
 

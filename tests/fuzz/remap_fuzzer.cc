@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "server/remap_rules.h"
+#include "server/files/remap_rules.h"
 
 namespace {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "server/log.h"
+#include "server/observability/log.h"
 #include "tests/server/engine/memory_shard.h"
 
 namespace {

@@ -1,6 +1,6 @@
 // Uploads to disk: all or nothing, confined to the write root, never
 // replacing a file unless asked, and clear errors for each refusal.
-#include "server/disk_upload_sink.h"
+#include "server/uploads/disk_upload_sink.h"
 
 #include <signal.h>
 #include <sys/resource.h>

@@ -1,6 +1,6 @@
 // The file cache's mappings: netascii images built from them, and a file
 // rewritten in place under its mapping noticed rather than faulting.
-#include "server/file_cache.h"
+#include "server/files/file_cache.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

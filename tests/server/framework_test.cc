@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "server/request_handler.h"
-#include "server/server.h"
+#include "server/api/request_handler.h"
+#include "server/api/server.h"
 #include "tests/integration/tftpd_process.h"
 
 namespace tftpd {

@@ -1,6 +1,6 @@
 // The Prometheus text format of the counters.
 #include "gtest/gtest.h"
-#include "server/metrics_http.h"
+#include "server/observability/metrics_http.h"
 
 namespace tftpd {
 namespace {

@@ -1,5 +1,5 @@
 // Map-file rules as PXE sites write them for tftpd-hpa.
-#include "server/remap_rules.h"
+#include "server/files/remap_rules.h"
 
 #include "gtest/gtest.h"
 

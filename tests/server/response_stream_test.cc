@@ -1,5 +1,5 @@
 // ResponseStream: bytes from any thread, readers told once per change.
-#include "server/response_stream.h"
+#include "server/api/response_stream.h"
 
 #include <atomic>
 #include <string>

@@ -1,0 +1,82 @@
+// The TFTP server: binds one SO_REUSEPORT service socket per shard, runs
+// each shard on its own thread, and stops them gracefully. The kernel spreads
+// requests over the shards by client address and port, and each transfer
+// stays on the shard that received its request.
+#ifndef TFTPD_SERVER_API_SERVER_H_
+#define TFTPD_SERVER_API_SERVER_H_
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "io/socket_address.h"
+#include "server/files/file_loader.h"
+#include "server/files/root_directory.h"
+#include "server/api/server_config.h"
+#include "server/observability/server_stats.h"
+#include "server/observability/stats_dispatcher.h"
+#include "server/uploads/upload_committer.h"
+
+namespace tftpd {
+
+class AddressGuard;  // server/engine/address_guard.h
+class Shard;         // server/engine/shard.h
+
+class Server {
+ public:
+  // Opens the root and binds every shard's socket (so that a port already in
+  // use or a bad root fails here, before any thread starts).
+  static absl::StatusOr<std::unique_ptr<Server>> Create(ServerConfig config);
+  ~Server();
+
+  // Starts the shard threads; fails if any shard cannot create its backend
+  // (for example when the kernel refuses io_uring).
+  absl::Status Start();
+  // Stops taking requests; transfers get config.shutdown_grace to finish
+  // (or none when `immediate`).
+  void Stop(bool immediate = false);
+  // Returns once every shard has stopped.
+  void Wait();
+  // Every shard has left its loop (stopped, or failed).
+  bool Done() const { return running_.load() == 0; }
+
+  // The bound address, with the actual port.
+  const io::SocketAddress& address() const { return address_; }
+  // The receive buffer the kernel granted each service socket.
+  size_t receive_buffer() const { return receive_buffer_; }
+  const ServerConfig& config() const { return config_; }
+  // After Start: the event backend the shards use, and why the preferred one
+  // was refused (empty when it was not).
+  const std::string& backend_name() const;
+  const std::string& fallback_reason() const;
+  const RootDirectory& root() const { return root_; }
+  // Counters since start, summed and per shard.
+  ServerTotals Totals() const;
+  std::vector<ServerTotals> ShardTotals() const;
+
+ private:
+  Server(ServerConfig config, RootDirectory root);
+
+  ServerConfig config_;
+  RootDirectory root_;
+  // Where UploadResponse::File writes (with --allow_write).
+  std::unique_ptr<RootDirectory> write_root_;
+  std::shared_ptr<RequestHandler> handler_;
+  std::unique_ptr<StatsDispatcher> stats_;
+  io::SocketAddress address_;
+  size_t receive_buffer_ = 0;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  // Declared after the shards: destroyed (its threads joined) before them,
+  // since its jobs report to them.
+  std::unique_ptr<FileLoader> loader_;
+  std::unique_ptr<UploadCommitter> committer_;
+  std::unique_ptr<AddressGuard> guard_;
+  std::vector<std::thread> threads_;
+  std::atomic<int> running_{0};
+};
+
+}  // namespace tftpd
+
+#endif  // TFTPD_SERVER_API_SERVER_H_

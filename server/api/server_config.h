@@ -1,0 +1,111 @@
+// Everything the server needs to run, normally filled from flags by tftpd.
+#ifndef TFTPD_SERVER_API_SERVER_CONFIG_H_
+#define TFTPD_SERVER_API_SERVER_CONFIG_H_
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "io/backend_factory.h"
+#include "io/fault_injecting_backend.h"
+#include "io/socket_address.h"
+#include "protocol/options.h"
+#include "protocol/session.h"
+#include "server/uploads/disk_upload_sink.h"
+#include "server/files/remap_rules.h"
+#include "server/api/request_handler.h"
+#include "server/files/root_directory.h"
+#include "server/api/stats_callbacks.h"
+
+namespace tftpd {
+
+// Limits per client address (not port): the engine's address guard keeps
+// them.
+struct AddressLimits {
+  uint32_t max_sessions = 128;          // Open transfers; 0: unlimited.
+  uint32_t requests_per_second = 1000;  // 0: unlimited.
+  // Bytes sent to an address before it answers anything, retransmissions
+  // included, per minute; 0: unlimited.
+  uint32_t unverified_bytes = 8192;
+};
+
+
+// How requests reach the shards.
+enum class ListenerMode {
+  // Linux and FreeBSD (SO_REUSEPORT_LB): reuseport; elsewhere single.
+  kAuto,
+  // Each shard has its own SO_REUSEPORT socket; the kernel spreads requests.
+  kReusePort,
+  // Shard 0 owns the only service socket and hands each request to the
+  // shard its client's address and port hash to (for OSes whose
+  // SO_REUSEPORT does not balance, such as macOS).
+  kSingle,
+};
+
+struct ServerConfig {
+  std::string root;
+  RootDirectory::Resolver resolver = RootDirectory::Resolver::kAuto;
+  // Serve files that are not world-readable too (tftpd-hpa's --permissive).
+  bool permissive = false;
+  // Port 0 binds an ephemeral port (shared by every shard).
+  io::SocketAddress address;
+  // A bound UDP socket to serve on instead of binding `address` (systemd's
+  // socket activation passes one); read by one listener shard, which hands
+  // requests to the others.
+  int inherited_socket = -1;
+  int threads = 1;
+  io::BackendKind io_backend = io::BackendKind::kAuto;
+  // Tests only: every shard loses, duplicates and delays datagrams as the
+  // plan says (shard i uses seed + i).
+  std::optional<io::FaultPlan> faults;
+  ListenerMode listener = ListenerMode::kAuto;
+  // Every transfer answers from the service port itself, told apart from the
+  // others by its client's address and port (for clients behind NAT or
+  // firewalls that let only port 69 through). Off: each transfer has its
+  // own port, its TID, as RFC 1350 intends.
+  bool single_port = false;
+  tftp::OptionLimits limits;
+  tftp::SessionConfig session;
+  size_t max_sessions = 10000;
+  // Per client address: transfers, request rate, unverified bytes.
+  AddressLimits address_limits;
+  // SO_RCVBUF of each service socket: room for a burst of requests.
+  size_t receive_buffer = 16 << 20;
+  // Netascii responses are encoded in memory; larger files are refused.
+  uint64_t max_netascii_size = 16 << 20;
+  // On Stop, transfers in progress get this long to finish.
+  std::chrono::milliseconds shutdown_grace{2000};
+  // Datagram sends in flight per shard; sessions wait for a free one.
+  size_t send_slots = 4096;
+  // Threads that map files and read them in (the first request of each file
+  // version on a shard), so that shards never wait for a disk.
+  int loader_threads = 2;
+
+  // Uploads (WRQ), off unless allow_write. The handler decides where each
+  // goes; UploadResponse::File writes beneath `write_root` (empty: `root`)
+  // under `upload_policy`. The upload size limit is limits.max_upload_size.
+  bool allow_write = false;
+  std::string write_root;
+  DiskUploadPolicy upload_policy;
+  // Threads that commit uploads (fsync, rename, a database).
+  int commit_threads = 2;
+
+  // The framework (request_handler.h). Null: FileHandler, serving `root`.
+  std::shared_ptr<RequestHandler> handler;
+  // Rewrites requested names before the handler sees them (--map_file);
+  // null or empty: names are used as sent.
+  std::shared_ptr<RemapTable> remap;
+  // A streaming response that sends nothing for this long (before it begins,
+  // or between bytes while a client waits) ends with ERROR 0.
+  std::chrono::milliseconds source_timeout{30000};
+  // Statistics callbacks (stats_callbacks.h), run on a thread of their own.
+  SessionStatsCallback on_session_end;
+  ServerStatsCallback on_server_stats;
+  std::chrono::milliseconds stats_interval{60000};
+};
+
+}  // namespace tftpd
+
+#endif  // TFTPD_SERVER_API_SERVER_CONFIG_H_

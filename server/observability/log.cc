@@ -1,0 +1,49 @@
+#include "server/observability/log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace tftpd {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+
+}  // namespace
+
+void SetLogLevel(LogLevel level) {
+  g_level.store(static_cast<int>(level), std::memory_order_relaxed);
+}
+
+bool LogEnabled(LogLevel level) {
+  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+}
+
+std::optional<LogLevel> ParseLogLevel(absl::string_view name) {
+  const std::string lower = absl::AsciiStrToLower(name);
+  if (lower == "debug") return LogLevel::kDebug;
+  if (lower == "info") return LogLevel::kInfo;
+  if (lower == "warning") return LogLevel::kWarning;
+  if (lower == "error") return LogLevel::kError;
+  return std::nullopt;
+}
+
+void WriteLogLine(LogLevel level, absl::string_view message) {
+  static constexpr char kLetters[] = {'D', 'I', 'W', 'E'};
+  std::string line =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                    absl::UTCTimeZone()),
+                   " ", std::string(1, kLetters[static_cast<int>(level)]), " ",
+                   message, "\n");
+  // Best effort: a full or closed stderr must never stop the server.
+  ssize_t unused = write(STDERR_FILENO, line.data(), line.size());
+  (void)unused;
+}
+
+}  // namespace tftpd

@@ -1,0 +1,32 @@
+// Leveled log lines on standard error, one write per line so that lines from
+// different shards never interleave.
+#ifndef TFTPD_SERVER_OBSERVABILITY_LOG_H_
+#define TFTPD_SERVER_OBSERVABILITY_LOG_H_
+
+#include <optional>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
+
+namespace tftpd {
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
+
+void SetLogLevel(LogLevel level);
+bool LogEnabled(LogLevel level);
+// "debug", "info", "warning" or "error".
+std::optional<LogLevel> ParseLogLevel(absl::string_view name);
+void WriteLogLine(LogLevel level, absl::string_view message);
+
+}  // namespace tftpd
+
+// Formats only when the level is enabled.
+#define TFTPD_LOG(level, ...)                                \
+  do {                                                       \
+    if (::tftpd::LogEnabled(::tftpd::LogLevel::level)) {     \
+      ::tftpd::WriteLogLine(::tftpd::LogLevel::level,        \
+                            ::absl::StrFormat(__VA_ARGS__)); \
+    }                                                        \
+  } while (0)
+
+#endif  // TFTPD_SERVER_OBSERVABILITY_LOG_H_

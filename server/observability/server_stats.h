@@ -1,0 +1,125 @@
+// Counters of a running server. Each shard writes only its own counters (no
+// atomic read-modify-write on the packet path: a relaxed load and store);
+// readers on other threads see each counter as a consistent number.
+#ifndef TFTPD_SERVER_OBSERVABILITY_SERVER_STATS_H_
+#define TFTPD_SERVER_OBSERVABILITY_SERVER_STATS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace tftpd {
+
+#define TFTPD_SERVER_COUNTERS(X)                                              \
+  X(requests_received, "datagrams received on the service port")              \
+  X(read_requests, "RRQs")                                                    \
+  X(write_requests, "WRQs")                                                   \
+  X(requests_refused, "requests answered with ERROR")                         \
+  X(duplicate_requests, "requests that repeated an open transfer's own")      \
+  X(ignored_datagrams, "non-request datagrams on the service port")           \
+  X(sessions_started, "transfers started")                                    \
+  X(sessions_finished, "transfers ended, however they ended")                 \
+  X(sessions_completed, "transfers completed")                                \
+  X(sessions_peer_error, "transfers ended by the client's ERROR")             \
+  X(sessions_timed_out, "transfers whose client stopped answering")           \
+  X(sessions_protocol_error, "transfers ended by a malformed packet")         \
+  X(sessions_aborted, "transfers ended by the server")                        \
+  X(sessions_superseded,                                                      \
+    "transfers whose last ACK never came before their client's next request") \
+  X(packets_sent, "datagrams sent by transfers")                              \
+  X(packets_received, "datagrams received by transfers")                      \
+  X(retransmits, "datagrams sent again")                                      \
+  X(bytes_sent, "DATA payload bytes sent, retransmissions included")          \
+  X(unknown_tid_packets, "datagrams from strangers, answered with ERROR 5")   \
+  X(send_errors, "sends the kernel refused")                                  \
+  X(stats_dropped, "session statistics dropped: the callback fell behind")    \
+  X(amplification_drops,                                                      \
+    "packets not sent: their address had not answered and had had its "       \
+    "unverified budget")
+
+// Why a request got an ERROR instead of a transfer.
+#define TFTPD_REFUSAL_REASONS(X)                                           \
+  X(malformed, "the request did not parse")                                \
+  X(not_found, "no such file")                                             \
+  X(access_denied, "outside the root, not a regular file, or unreadable")  \
+  X(remap_denied, "a map-file rule refused the name")                      \
+  X(uploads_disabled, "a WRQ while uploads are off")                       \
+  X(busy, "max_sessions reached")                                          \
+  X(per_address, "max_sessions_per_address reached")                       \
+  X(rate_limited, "over requests_per_second_per_address")                  \
+  X(handler, "the request handler refused")                                \
+  X(source_failed, "the response source failed before sending")            \
+  X(unsupported, "netascii of a stream, or of a file over the size limit") \
+  X(options, "option negotiation refused")                                 \
+  X(resources, "out of sockets or memory")                                 \
+  X(file_changed, "the file shrank while being read (rewritten in place)") \
+  X(file_exists, "an upload of an existing file without --overwrite")      \
+  X(too_large, "an upload announced over --max_upload_bytes")
+
+enum class RefusalReason {
+#define TFTPD_ENUM(name, help) k_##name,
+  TFTPD_REFUSAL_REASONS(TFTPD_ENUM)
+#undef TFTPD_ENUM
+      kCount
+};
+absl::string_view RefusalReasonName(RefusalReason reason);
+
+// Transfers ended with an ERROR (sent or received), by its code; codes above
+// 8 count as 0.
+inline constexpr size_t kErrorCodeBuckets = 9;
+inline size_t ErrorCodeBucket(uint16_t code) {
+  return code < kErrorCodeBuckets ? code : 0;
+}
+
+struct ShardCounters {
+#define TFTPD_DECLARE(name, help) std::atomic<uint64_t> name{0};
+  TFTPD_SERVER_COUNTERS(TFTPD_DECLARE)
+#undef TFTPD_DECLARE
+  std::array<std::atomic<uint64_t>, kErrorCodeBuckets> failed_by_code{};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(RefusalReason::kCount)>
+      refused_by_reason{};
+  std::atomic<uint64_t> sessions_active{0};
+};
+
+// A snapshot of counters: summed over shards, or one shard's; since start,
+// or over an interval (Minus).
+struct ServerTotals {
+#define TFTPD_DECLARE(name, help) uint64_t name = 0;
+  TFTPD_SERVER_COUNTERS(TFTPD_DECLARE)
+#undef TFTPD_DECLARE
+  std::array<uint64_t, kErrorCodeBuckets> failed_by_code{};
+  std::array<uint64_t, static_cast<size_t>(RefusalReason::kCount)>
+      refused_by_reason{};
+  // A gauge: transfers open when the snapshot was taken.
+  uint64_t sessions_active = 0;
+
+  void Add(const ShardCounters& shard);
+  void Add(const ServerTotals& other);
+  // The counts since `earlier` (the gauge is this snapshot's).
+  ServerTotals Minus(const ServerTotals& earlier) const;
+  uint64_t refused(RefusalReason reason) const {
+    return refused_by_reason[static_cast<size_t>(reason)];
+  }
+  // "name=value ..." on one line.
+  std::string ToString() const;
+  // Every counter with its name and help, then `failed_by_code` and
+  // `refused_by_reason` entries, then the gauge: for exporters.
+  void ForEach(const std::function<
+               void(absl::string_view name, absl::string_view help,
+                    absl::string_view label_name, absl::string_view label_value,
+                    uint64_t value, bool gauge)>& fn) const;
+};
+
+// Adds to a counter only its owning thread writes.
+inline void Bump(std::atomic<uint64_t>& counter, uint64_t n = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + n,
+                std::memory_order_relaxed);
+}
+
+}  // namespace tftpd
+
+#endif  // TFTPD_SERVER_OBSERVABILITY_SERVER_STATS_H_

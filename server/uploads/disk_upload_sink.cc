@@ -1,0 +1,183 @@
+#include "server/uploads/disk_upload_sink.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace tftpd {
+namespace {
+
+absl::Status WriteError(int error) {
+  if (error == ENOSPC || error == EDQUOT || error == EFBIG) {
+    return absl::ResourceExhaustedError("disk full or allocation exceeded");
+  }
+  return absl::ErrnoToStatus(error, "cannot write the upload");
+}
+
+// The status for a refused upload, with the TFTP code it maps to.
+absl::Status Refusal(const OpenedDirectory& dir) {
+  switch (dir.error) {
+    case tftp::ErrorCode::kFileNotFound:
+      return absl::NotFoundError(dir.message);
+    case tftp::ErrorCode::kAccessViolation:
+      return absl::PermissionDeniedError(dir.message);
+    default:
+      return absl::UnknownError(dir.message);
+  }
+}
+
+// RENAME_NOREPLACE, or where the file system lacks it, a hard link (which
+// also never replaces) and the temporary name removed.
+int RenameWithoutReplacing(int dir, const char* from, const char* to) {
+#ifdef RENAME_NOREPLACE
+  if (renameat2(dir, from, dir, to, RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return -1;
+#endif
+  if (linkat(dir, from, dir, to, 0) != 0) return -1;
+  unlinkat(dir, from, 0);
+  return 0;
+}
+
+class DiskUploadSink : public UploadSink {
+ public:
+  DiskUploadSink(int dir, int fd, std::string leaf, std::string temporary,
+                 const DiskUploadPolicy& policy)
+      : dir_(dir),
+        fd_(fd),
+        leaf_(std::move(leaf)),
+        temporary_(std::move(temporary)),
+        policy_(policy) {}
+
+  ~DiskUploadSink() override {
+    if (fd_ >= 0) Abandon();
+    close(dir_);
+  }
+
+  absl::Status Write(uint64_t offset,
+                     absl::Span<const uint8_t> bytes) override {
+    while (!bytes.empty()) {
+      const ssize_t n =
+          pwrite(fd_, bytes.data(), bytes.size(), static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return WriteError(n < 0 ? errno : ENOSPC);
+      bytes.remove_prefix(static_cast<size_t>(n));
+      offset += static_cast<uint64_t>(n);
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Commit(uint64_t size) override {
+    if (fd_ < 0) return absl::FailedPreconditionError("upload abandoned");
+    // Nothing is renamed into place before its bytes are on disk.
+    if (ftruncate(fd_, static_cast<off_t>(size)) != 0 || fsync(fd_) != 0 ||
+        fchmod(fd_, policy_.mode) != 0) {
+      const absl::Status error = WriteError(errno);
+      Abandon();
+      return error;
+    }
+    const int renamed =
+        policy_.overwrite
+            ? renameat(dir_, temporary_.c_str(), dir_, leaf_.c_str())
+            : RenameWithoutReplacing(dir_, temporary_.c_str(), leaf_.c_str());
+    if (renamed != 0) {
+      const int error = errno;
+      Abandon();
+      if (error == EEXIST) {
+        return absl::AlreadyExistsError("file already exists");
+      }
+      if (error == EISDIR || error == ENOTDIR) {
+        return absl::PermissionDeniedError("not a regular file");
+      }
+      return WriteError(error);
+    }
+    close(fd_);
+    fd_ = -1;
+    fsync(dir_);  // The new name itself survives a crash.
+    return absl::OkStatus();
+  }
+
+  void Abandon() override {
+    if (fd_ < 0) return;
+    unlinkat(dir_, temporary_.c_str(), 0);
+    close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  const int dir_;
+  int fd_;
+  const std::string leaf_;
+  const std::string temporary_;
+  const DiskUploadPolicy policy_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<UploadSink>> OpenDiskUpload(
+    const RootDirectory& root, absl::string_view name,
+    const DiskUploadPolicy& policy) {
+  const OpenedDirectory dir = root.OpenParentDirectory(name);
+  if (!dir.ok()) return Refusal(dir);
+  auto refuse = [&dir](absl::Status status) {
+    close(dir.fd);
+    return status;
+  };
+  struct stat existing;
+  if (fstatat(dir.fd, dir.leaf.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (!S_ISREG(existing.st_mode)) {
+      return refuse(absl::PermissionDeniedError("not a regular file"));
+    }
+    if (!policy.overwrite) {
+      return refuse(absl::AlreadyExistsError("file already exists"));
+    }
+  } else if (errno != ENOENT) {
+    return refuse(absl::ErrnoToStatus(errno, "cannot upload"));
+  } else if (!policy.create) {
+    return refuse(
+        absl::NotFoundError("file not found (new files need --create)"));
+  }
+  uint64_t random = 0;
+  if (getrandom(&random, sizeof random, 0) != sizeof random) {
+    random =
+        static_cast<uint64_t>(getpid()) ^ reinterpret_cast<uintptr_t>(&random);
+  }
+  const std::string temporary = absl::StrFormat(".tftpd-upload-%016x", random);
+  const int fd =
+      openat(dir.fd, temporary.c_str(),
+             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int error = errno;
+    return refuse(
+        error == EACCES || error == EPERM || error == EROFS
+            ? absl::PermissionDeniedError("the directory is not writable")
+            : WriteError(error));
+  }
+  return std::make_unique<DiskUploadSink>(dir.fd, fd, dir.leaf, temporary,
+                                          policy);
+}
+
+tftp::ErrorCode UploadErrorCode(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kResourceExhausted:
+      return tftp::ErrorCode::kDiskFull;
+    case absl::StatusCode::kAlreadyExists:
+      return tftp::ErrorCode::kFileExists;
+    case absl::StatusCode::kPermissionDenied:
+      return tftp::ErrorCode::kAccessViolation;
+    case absl::StatusCode::kNotFound:
+      return tftp::ErrorCode::kFileNotFound;
+    default:
+      return tftp::ErrorCode::kNotDefined;
+  }
+}
+
+}  // namespace tftpd

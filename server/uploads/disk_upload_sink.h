@@ -1,0 +1,39 @@
+// Uploads written to disk, never half-written: each goes to a temporary file
+// in its target directory (".tftpd-upload-…", mode 0600) and is renamed into
+// place only once the transfer completed and the bytes are on disk; an
+// upload that does not complete leaves nothing behind. Without `overwrite`
+// the rename refuses to replace a file (RENAME_NOREPLACE), so of two clients
+// uploading one name at once, one gets the file and the other a clear ERROR.
+#ifndef TFTPD_SERVER_UPLOADS_DISK_UPLOAD_SINK_H_
+#define TFTPD_SERVER_UPLOADS_DISK_UPLOAD_SINK_H_
+
+#include <sys/stat.h>
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "server/files/root_directory.h"
+#include "server/api/upload_sink.h"
+
+namespace tftpd {
+
+struct DiskUploadPolicy {
+  bool create = false;     // New files may be made (--create).
+  bool overwrite = false;  // Existing files may be replaced (--overwrite).
+  // The uploaded file's permissions. Private by default: device configs
+  // carry secrets, and only world-readable files are served back.
+  mode_t mode = 0600;
+};
+
+// The sink for an upload of `name` (as the client sent it) beneath `root`,
+// or the reason it is refused (see UploadErrorCode): the directory must
+// exist; an existing name must be a regular file and `overwrite` set; a new
+// name needs `create`.
+absl::StatusOr<std::unique_ptr<UploadSink>> OpenDiskUpload(
+    const RootDirectory& root, absl::string_view name,
+    const DiskUploadPolicy& policy);
+
+}  // namespace tftpd
+
+#endif  // TFTPD_SERVER_UPLOADS_DISK_UPLOAD_SINK_H_

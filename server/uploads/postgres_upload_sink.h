@@ -1,0 +1,55 @@
+// Uploads kept in PostgreSQL (libpq): each completed upload becomes one row,
+// written in one transaction at commit, so a row is there whole or not at
+// all, and an upload the database cannot take ends with an ERROR to the
+// client. The bytes are held in memory until then (device configs and logs
+// are small; --max_upload_bytes bounds them).
+//
+// The table (created if missing):
+//   id bigserial, client_address text, file_name text, size bigint,
+//   sha256 text (hex, computed by the database), received_at timestamptz,
+//   content bytea, fields jsonb (what the extractor found, e.g. hostname).
+#ifndef TFTPD_SERVER_UPLOADS_POSTGRES_UPLOAD_SINK_H_
+#define TFTPD_SERVER_UPLOADS_POSTGRES_UPLOAD_SINK_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "server/api/request_handler.h"
+#include "server/api/upload_sink.h"
+
+namespace tftpd {
+
+using UploadFields = std::vector<std::pair<std::string, std::string>>;
+
+struct PostgresUploadOptions {
+  std::string connection;  // A libpq connection string.
+  std::string table = "tftp_uploads";
+  // Fields taken from an upload's content (run on a committer thread);
+  // the default finds a FortiGate or Cisco-style hostname.
+  std::function<UploadFields(absl::string_view file_name,
+                             absl::string_view content)>
+      extract = ExtractHostname;
+
+  // `set hostname "fw1"` (FortiGate) or `hostname sw1` (Cisco IOS, Arista)
+  // on a line of its own: {{"hostname", ...}}; nothing when absent.
+  static UploadFields ExtractHostname(absl::string_view file_name,
+                                      absl::string_view content);
+};
+
+// A sink for one upload from `context`'s client.
+std::shared_ptr<UploadSink> MakePostgresUploadSink(
+    std::shared_ptr<const PostgresUploadOptions> options,
+    const RequestContext& context);
+
+// Wraps `inner` (reads go to it) so that every upload goes to PostgreSQL.
+std::shared_ptr<RequestHandler> PostgresUploadHandler(
+    std::shared_ptr<RequestHandler> inner,
+    std::shared_ptr<const PostgresUploadOptions> options);
+
+}  // namespace tftpd
+
+#endif  // TFTPD_SERVER_UPLOADS_POSTGRES_UPLOAD_SINK_H_
