@@ -1,0 +1,276 @@
+#include "server/daemon/flags.h"
+
+#include <pwd.h>
+
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "server/daemon/process.h"
+#include "server/observability/log.h"
+
+DEFINE_string(root, "",
+              "Directory to serve. Empty: the bundled example root "
+              "(tftproot/ in the source tree).");
+DEFINE_string(address, "::",
+              "Address to listen on, IPv4 or IPv6. The default '::' is "
+              "dual-stack (IPv4 too); it falls back to 0.0.0.0 on hosts "
+              "without IPv6.");
+DEFINE_int32(port, 69,
+             "UDP port. When left at its default and port 69 cannot be bound "
+             "(not root, or in use), tftpd uses 6969 instead. 0 picks a free "
+             "port (see --port_file).");
+DEFINE_string(port_file, "",
+              "If set, write the bound port number to this file once serving.");
+DEFINE_int32(threads, 0,
+             "Worker threads (shards), each with its own io_uring and socket. "
+             "0: one per CPU.");
+DEFINE_int32(
+    blksize_max, 65464,
+    "Largest blksize granted (RFC 2348, 8..65464); larger requests are "
+    "lowered to it.");
+DEFINE_int32(windowsize_max, 64,
+             "Largest windowsize granted (RFC 7440, 1..65535).");
+DEFINE_double(timeout, 1.0,
+              "Seconds before the first retransmission when the client "
+              "negotiates no timeout.");
+DEFINE_double(max_timeout, 8.0,
+              "Cap in seconds for the exponential backoff between "
+              "retransmissions.");
+DEFINE_int32(retries, 5,
+             "Retransmissions of one packet before a transfer is abandoned.");
+DEFINE_bool(resend_on_duplicate_ack, false,
+            "Resend unacknowledged data once when a duplicate ACK arrives "
+            "(helps some U-Boot builds recover faster).");
+DEFINE_int32(max_sessions, 10000, "Transfers open at once, over all shards.");
+DEFINE_int32(max_sessions_per_address, 128,
+             "Transfers open at once from one client address (any port); "
+             "more are refused with ERROR 0. 0: no limit.");
+DEFINE_int32(requests_per_second_per_address, 1000,
+             "Requests accepted from one client address per second; more are "
+             "refused with ERROR 0. 0: no limit.");
+DEFINE_int32(unverified_bytes_max, 8192,
+             "Bytes sent per minute to a client address that has not yet "
+             "answered anything (retransmissions and ERRORs included): the "
+             "bound on what a spoofed request can make tftpd send to its "
+             "victim. An address that answers is exempt for 5 minutes. 0: no "
+             "limit.");
+DEFINE_int64(rcvbuf, 16 << 20,
+             "SO_RCVBUF of each service socket in bytes: room for a burst of "
+             "requests. The default holds more than 10,000 requests; the log "
+             "says if the kernel grants less.");
+DEFINE_double(shutdown_grace, 2.0,
+              "Seconds transfers may run on after SIGINT or SIGTERM; a second "
+              "signal stops at once.");
+DEFINE_bool(portable_resolver, false,
+            "Resolve names with the portable walk (no symlinks followed) "
+            "instead of openat2(RESOLVE_BENEATH).");
+DEFINE_string(user, "",
+              "Once the port is bound and the workers run, switch to this "
+              "user (and its group), dropping root. Files must then be "
+              "readable by that user.");
+DEFINE_bool(chroot, false,
+            "Once serving, confine the process to --root with chroot(2) "
+            "(tftpd-hpa's --secure); needs root. --map_file is then read "
+            "from inside the root on SIGHUP.");
+DEFINE_bool(secure, false, "The same as --chroot.");
+DEFINE_bool(permissive, false,
+            "Serve files that are not world-readable too. By default only "
+            "files everyone may read are served, as tftpd-hpa does, even "
+            "when tftpd runs as root.");
+DEFINE_string(io_backend, "auto",
+              "Event backend: auto (io_uring when the kernel allows it, else "
+              "epoll, with a log line saying why), io_uring, epoll, or kqueue "
+              "(FreeBSD, macOS). A backend that cannot run is a start-up "
+              "error.");
+DEFINE_string(listener, "auto",
+              "How requests reach the shards: reuseport (each shard its own "
+              "SO_REUSEPORT socket; the kernel spreads clients), single (one "
+              "socket, read by shard 0, which hands each request to a shard "
+              "by client), or auto (reuseport on Linux and FreeBSD, single "
+              "elsewhere).");
+DEFINE_bool(single_port, false,
+            "Answer every transfer from the service port itself (sessions "
+            "told apart by the client's address and port), for clients behind "
+            "NAT or firewalls that let only the service port through. Off: "
+            "each transfer has a port of its own, as RFC 1350 intends.");
+DEFINE_bool(allow_write, false,
+            "Accept uploads (WRQ) into --write_root. Off by default. Each "
+            "upload goes to a temporary file in its directory and is renamed "
+            "into place only once complete; directories are never created.");
+DEFINE_string(write_root, "",
+              "Directory uploads are written beneath (default: --root), "
+              "confined as reads are.");
+DEFINE_bool(create, false, "With --allow_write: uploads may create new files.");
+DEFINE_bool(overwrite, false,
+            "With --allow_write: uploads may replace existing files.");
+DEFINE_string(upload_database, "",
+              "With --allow_write: keep each completed upload as a row in "
+              "PostgreSQL instead of a file; a libpq connection string, e.g. "
+              "'host=db dbname=backups user=tftpd'. See --upload_table.");
+DEFINE_string(upload_table, "tftp_uploads",
+              "The table --upload_database writes (created if missing).");
+DEFINE_int64(max_upload_bytes, 0,
+             "Largest upload accepted, checked against tsize up front and "
+             "while receiving (ERROR 3). 0: no limit.");
+DEFINE_string(inject_faults, "",
+              "For testing only: lose, duplicate and delay datagrams in both "
+              "directions, decided by a seeded generator, e.g. "
+              "loss=0.1,duplicate=0.05,reorder=0.05,seed=7. Off when empty.");
+DEFINE_string(log_level, "info", "debug, info, warning or error.");
+DEFINE_string(map_file, "",
+              "Rules rewriting requested names, in tftpd-hpa's --map-file "
+              "syntax (operations r g i e s a ~ G P 4 6; \\0-\\9, \\i, "
+              "\\x). Reloaded on SIGHUP; a file with errors is refused at "
+              "start and, on reload, leaves the rules in force unchanged.");
+DEFINE_string(metrics_address, "",
+              "Serve Prometheus metrics over HTTP at host:port (path "
+              "/metrics); port 0 picks a free one (logged). Off when empty.");
+DEFINE_double(stats_interval, 60,
+              "Seconds between server statistics: the callbacks of programs "
+              "built on the library, and tftpd's own 'stats' log line "
+              "(0: no log line).");
+DEFINE_double(source_timeout, 30,
+              "Seconds a streaming response source may take to begin, or "
+              "pause between bytes, before its transfer ends with ERROR 0.");
+
+
+namespace tftpd {
+
+absl::StatusOr<ServerConfig> ConfigFromFlags() {
+  ServerConfig config;
+  config.root = FLAGS_root.empty() ? DefaultRoot() : FLAGS_root;
+  if (config.root.empty()) {
+    return absl::InvalidArgumentError(
+        "no --root given and the bundled example root was not found");
+  }
+  if (FLAGS_port < 0 || FLAGS_port > 65535) {
+    return absl::InvalidArgumentError("--port must be 0..65535");
+  }
+  std::optional<io::SocketAddress> address = io::SocketAddress::Parse(
+      FLAGS_address, static_cast<uint16_t>(FLAGS_port));
+  if (!address.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--address: not an IP address: ", FLAGS_address));
+  }
+  config.address = *address;
+  config.threads = FLAGS_threads > 0
+                       ? FLAGS_threads
+                       : std::max(1u, std::thread::hardware_concurrency());
+  std::optional<io::BackendKind> backend =
+      io::ParseBackendKind(FLAGS_io_backend);
+  if (!backend.has_value()) {
+    return absl::InvalidArgumentError(
+        "--io_backend must be auto, io_uring, epoll or kqueue");
+  }
+  config.io_backend = *backend;
+  if (!FLAGS_inject_faults.empty()) {
+    absl::StatusOr<io::FaultPlan> plan =
+        io::ParseFaultPlan(FLAGS_inject_faults);
+    if (!plan.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--inject_faults: ", plan.status().message()));
+    }
+    config.faults = *plan;
+  }
+  if (FLAGS_listener == "reuseport") {
+    config.listener = ListenerMode::kReusePort;
+  } else if (FLAGS_listener == "single") {
+    config.listener = ListenerMode::kSingle;
+  } else if (FLAGS_listener != "auto") {
+    return absl::InvalidArgumentError(
+        "--listener must be auto, reuseport or single");
+  }
+  config.single_port = FLAGS_single_port;
+  if (FLAGS_blksize_max < tftp::kMinBlockSize ||
+      FLAGS_blksize_max > tftp::kMaxBlockSize) {
+    return absl::InvalidArgumentError("--blksize_max must be 8..65464");
+  }
+  if (FLAGS_windowsize_max < 1 || FLAGS_windowsize_max > 65535) {
+    return absl::InvalidArgumentError("--windowsize_max must be 1..65535");
+  }
+  config.limits.max_blksize = static_cast<uint16_t>(FLAGS_blksize_max);
+  config.limits.max_windowsize = static_cast<uint16_t>(FLAGS_windowsize_max);
+  if (!(FLAGS_timeout > 0) || !(FLAGS_max_timeout >= FLAGS_timeout)) {
+    return absl::InvalidArgumentError(
+        "--timeout must be positive and --max_timeout at least --timeout");
+  }
+  config.session.timeout = std::chrono::duration_cast<tftp::Duration>(
+      std::chrono::duration<double>(FLAGS_timeout));
+  config.session.max_timeout = std::chrono::duration_cast<tftp::Duration>(
+      std::chrono::duration<double>(FLAGS_max_timeout));
+  if (FLAGS_retries < 0) {
+    return absl::InvalidArgumentError("--retries must not be negative");
+  }
+  config.session.max_retries = FLAGS_retries;
+  config.session.resend_on_duplicate_ack = FLAGS_resend_on_duplicate_ack;
+  if (FLAGS_max_sessions < 1) {
+    return absl::InvalidArgumentError("--max_sessions must be at least 1");
+  }
+  config.max_sessions = static_cast<size_t>(FLAGS_max_sessions);
+  if (FLAGS_max_sessions_per_address < 0 ||
+      FLAGS_requests_per_second_per_address < 0 ||
+      FLAGS_unverified_bytes_max < 0) {
+    return absl::InvalidArgumentError(
+        "--max_sessions_per_address, --requests_per_second_per_address and "
+        "--unverified_bytes_max must not be negative");
+  }
+  config.address_limits.max_sessions =
+      static_cast<uint32_t>(FLAGS_max_sessions_per_address);
+  config.address_limits.requests_per_second =
+      static_cast<uint32_t>(FLAGS_requests_per_second_per_address);
+  config.address_limits.unverified_bytes =
+      static_cast<uint32_t>(FLAGS_unverified_bytes_max);
+  if (FLAGS_rcvbuf < 0) {
+    return absl::InvalidArgumentError("--rcvbuf must not be negative");
+  }
+  config.receive_buffer = static_cast<size_t>(FLAGS_rcvbuf);
+  config.shutdown_grace = std::chrono::milliseconds(
+      static_cast<int64_t>(std::max(0.0, FLAGS_shutdown_grace) * 1000));
+  if (FLAGS_portable_resolver) {
+    config.resolver = RootDirectory::Resolver::kPortable;
+  }
+  config.permissive = FLAGS_permissive;
+  if (!FLAGS_user.empty() && getpwnam(FLAGS_user.c_str()) == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--user: no such user: ", FLAGS_user));
+  }
+  if (!(FLAGS_stats_interval >= 0) || !(FLAGS_source_timeout > 0)) {
+    return absl::InvalidArgumentError(
+        "--stats_interval must not be negative and --source_timeout must be "
+        "positive");
+  }
+  if (FLAGS_stats_interval > 0) {  // 0 keeps the default for callbacks.
+    config.stats_interval = std::chrono::milliseconds(std::max<int64_t>(
+        1, static_cast<int64_t>(FLAGS_stats_interval * 1000)));
+  }
+  config.source_timeout = std::chrono::milliseconds(
+      static_cast<int64_t>(FLAGS_source_timeout * 1000));
+  config.allow_write = FLAGS_allow_write;
+  config.write_root = FLAGS_write_root;
+  config.upload_policy.create = FLAGS_create;
+  config.upload_policy.overwrite = FLAGS_overwrite;
+  if (FLAGS_max_upload_bytes < 0) {
+    return absl::InvalidArgumentError(
+        "--max_upload_bytes must not be negative");
+  }
+  if (FLAGS_max_upload_bytes > 0) {
+    config.limits.max_upload_size =
+        static_cast<uint64_t>(FLAGS_max_upload_bytes);
+  }
+  if ((FLAGS_create || FLAGS_overwrite || !FLAGS_write_root.empty()) &&
+      !FLAGS_allow_write) {
+    return absl::InvalidArgumentError(
+        "--create, --overwrite and --write_root need --allow_write");
+  }
+  if (!FLAGS_map_file.empty()) {
+    absl::StatusOr<std::shared_ptr<const RemapRules>> rules =
+        RemapRules::Load(FLAGS_map_file);
+    if (!rules.ok()) return rules.status();
+    config.remap = std::make_shared<RemapTable>();
+    config.remap->set(*rules);
+  }
+  return config;
+}
+
+}  // namespace tftpd

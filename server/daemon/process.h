@@ -1,0 +1,28 @@
+// What the tftpd program asks of its process: the socket systemd passed,
+// the bundled root, signals, and giving up privileges once serving.
+#ifndef TFTPD_SERVER_DAEMON_PROCESS_H_
+#define TFTPD_SERVER_DAEMON_PROCESS_H_
+
+#include <signal.h>
+
+#include <chrono>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace tftpd {
+
+// systemd's socket activation (sd_listen_fds(3)): the passed socket, or -1
+// when none was passed.
+absl::StatusOr<int> SocketFromSystemd();
+// The bundled example root (see process.cc for where it is looked for).
+std::string DefaultRoot();
+// The next of `signals` (blocked in every thread), or -1 after `limit`.
+int WaitForSignal(const sigset_t& signals, std::chrono::milliseconds limit);
+// --chroot/--secure into `root`, then --user.
+absl::Status DropPrivileges(const std::string& root);
+
+}  // namespace tftpd
+
+#endif  // TFTPD_SERVER_DAEMON_PROCESS_H_
