@@ -127,7 +127,7 @@ def server_command(name, paths, root):
         backend = "epoll" if name == "tftpd-epoll" else "auto"
         return [paths["tftpd"], "--root=" + root, "--address=127.0.0.1",
                 "--port=%d" % PORT, "--threads=1", "--log_level=warning",
-                "--max_sessions=20000", "--io_backend=" + backend]
+                "--max_transfers=20000", "--io_backend=" + backend]
     if name == "tftpd-hpa":
         # Standalone, in the foreground; forks one process per transfer.
         return [paths["tftpd-hpa"], "--listen", "--foreground",

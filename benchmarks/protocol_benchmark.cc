@@ -6,7 +6,7 @@
 #include "benchmark/benchmark.h"
 #include "protocol/options.h"
 #include "protocol/packet.h"
-#include "protocol/read_session.h"
+#include "protocol/read_transfer.h"
 
 namespace tftp {
 namespace {
@@ -74,27 +74,27 @@ void BM_NegotiateAndEncodeOack(benchmark::State& state) {
 }
 BENCHMARK(BM_NegotiateAndEncodeOack);
 
-// One session step: an ACK arrives and the next window's headers are
+// One transfer step: an ACK arrives and the next window's headers are
 // produced. range(0) is the window size.
-void BM_ReadSessionStep(benchmark::State& state) {
+void BM_ReadTransferStep(benchmark::State& state) {
   const uint16_t window = static_cast<uint16_t>(state.range(0));
   NegotiatedOptions options;
   options.blksize = 1468;
   options.windowsize = window;
   const uint64_t size = uint64_t{1} << 40;  // Never ends during the run.
-  ReadSession session({}, options, size);
+  ReadTransfer transfer({}, options, size);
   TimePoint now{};
-  session.Start(now);
-  std::vector<uint8_t> buf(session.buffer_size());
-  while (session.HasOutgoing()) session.NextOutgoing(absl::MakeSpan(buf));
+  transfer.Start(now);
+  std::vector<uint8_t> buf(transfer.buffer_size());
+  while (transfer.HasOutgoing()) transfer.NextOutgoing(absl::MakeSpan(buf));
   uint8_t ack[4];
   uint64_t acked = 0;
   for (auto _ : state) {
     acked += window;
     EncodeAck(ack, static_cast<uint16_t>(acked));
-    session.OnDatagram(ack, now);
-    while (session.HasOutgoing()) {
-      benchmark::DoNotOptimize(session.NextOutgoing(absl::MakeSpan(buf)));
+    transfer.OnDatagram(ack, now);
+    while (transfer.HasOutgoing()) {
+      benchmark::DoNotOptimize(transfer.NextOutgoing(absl::MakeSpan(buf)));
     }
   }
   state.SetItemsProcessed(state.iterations() * window);
@@ -102,7 +102,7 @@ void BM_ReadSessionStep(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(state.iterations() * window),
                          benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_ReadSessionStep)->Arg(1)->Arg(4)->Arg(16);
+BENCHMARK(BM_ReadTransferStep)->Arg(1)->Arg(4)->Arg(16);
 
 }  // namespace
 }  // namespace tftp

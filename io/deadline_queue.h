@@ -1,4 +1,4 @@
-// Deadlines of many slots (sessions, clients), earliest first, for an event
+// Deadlines of many slots (transfers, clients), earliest first, for an event
 // loop that sleeps until the next one. A slot's deadline usually moves later
 // on every packet; moving it later costs nothing here: the slot keeps its
 // earlier entry, and when that entry comes due the caller finds the real

@@ -1,5 +1,5 @@
 // An IPv4 or IPv6 socket address (address and port) with value semantics:
-// parsing, printing, comparison and hashing, so that sessions can be keyed by
+// parsing, printing, comparison and hashing, so that transfers can be keyed by
 // their peer. IPv4-mapped IPv6 addresses print as plain IPv4.
 #ifndef TFTPD_IO_SOCKET_ADDRESS_H_
 #define TFTPD_IO_SOCKET_ADDRESS_H_

@@ -19,24 +19,24 @@ BlockReceiver::Result BlockReceiver::OnData(uint16_t wire_block,
     return Result::Of(Verdict::kReAck);
   }
   if (payload.size() > blksize_) {
-    return Result::Fail(SessionOutcome::kProtocolError,
+    return Result::Fail(TransferOutcome::kProtocolError,
                         {ErrorCode::kIllegalOperation,
                          "DATA block larger than the negotiated blksize"});
   }
   if (payload.size() > max_size_ - bytes_) {
     return Result::Fail(
-        SessionOutcome::kAborted,
+        TransferOutcome::kAborted,
         {ErrorCode::kDiskFull, "file exceeds the upload size limit"});
   }
   if (ProtocolStatus s = sink_->Write(bytes_, payload); !s.ok()) {
-    return Result::Fail(SessionOutcome::kAborted, s);
+    return Result::Fail(TransferOutcome::kAborted, s);
   }
   ++blocks_;
   bytes_ += payload.size();
   reacked_since_progress_ = false;
   if (payload.size() < blksize_) {
     if (ProtocolStatus s = sink_->Finish(bytes_); !s.ok()) {
-      return Result::Fail(SessionOutcome::kAborted, s);
+      return Result::Fail(TransferOutcome::kAborted, s);
     }
     return Result::Of(sink_->CommitsLater() ? Verdict::kCommitting
                                             : Verdict::kComplete);

@@ -1,4 +1,4 @@
-// The receiving half of a transfer, shared by the server's write session
+// The receiving half of a transfer, shared by the server's write transfer
 // (WRQ) and the client's download (RRQ): accepts DATA blocks in order (block
 // numbers roll over past 65535), hands payloads to a WriteSink, enforces the
 // size limit, and decides when an ACK is due: after every `windowsize`
@@ -10,7 +10,7 @@
 
 #include "absl/types/span.h"
 #include "protocol/packet.h"
-#include "protocol/session.h"
+#include "protocol/transfer.h"
 #include "protocol/write_sink.h"
 
 namespace tftp {
@@ -28,13 +28,13 @@ class BlockReceiver {
   };
   struct Result {
     Verdict verdict;
-    SessionOutcome outcome;  // When kFailed.
+    TransferOutcome outcome;  // When kFailed.
     ProtocolStatus error;    // When kFailed.
 
     static Result Of(Verdict v) {
-      return {v, SessionOutcome::kInProgress, ProtocolStatus::Ok()};
+      return {v, TransferOutcome::kInProgress, ProtocolStatus::Ok()};
     }
-    static Result Fail(SessionOutcome outcome, ProtocolStatus error) {
+    static Result Fail(TransferOutcome outcome, ProtocolStatus error) {
       return {Verdict::kFailed, outcome, error};
     }
   };

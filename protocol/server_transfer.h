@@ -1,5 +1,5 @@
-// The server's side of one transfer, a read (ReadSession) or a write
-// (WriteSession), as the server's event loop drives it: datagrams and
+// The server's side of one transfer, a read (ReadTransfer) or a write
+// (WriteTransfer), as the server's event loop drives it: datagrams and
 // deadlines in, packets out, a result at the end.
 #ifndef TFTPD_PROTOCOL_SERVER_TRANSFER_H_
 #define TFTPD_PROTOCOL_SERVER_TRANSFER_H_
@@ -9,7 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "protocol/options.h"
-#include "protocol/session.h"
+#include "protocol/transfer.h"
 #include "protocol/tftp.h"
 
 namespace tftp {
@@ -37,14 +37,14 @@ class ServerTransfer {
   virtual void Supersede() = 0;
 
   virtual bool HasOutgoing() const = 0;
-  // The next packet is DATA (reads only): see ReadSession::NextIsData.
+  // The next packet is DATA (reads only): see ReadTransfer::NextIsData.
   virtual bool NextIsData() const = 0;
   virtual Outgoing NextOutgoing(absl::Span<uint8_t> buffer) = 0;
 
   virtual std::optional<TimePoint> deadline() const = 0;
   virtual bool finished() const = 0;
-  virtual const SessionResult& result() const = 0;
-  virtual const SessionCounters& counters() const = 0;
+  virtual const TransferResult& result() const = 0;
+  virtual const TransferCounters& counters() const = 0;
   virtual const NegotiatedOptions& options() const = 0;
 };
 

@@ -1,4 +1,4 @@
-// Where the bytes of an upload go. The write session hands every in-order
+// Where the bytes of an upload go. The write transfer hands every in-order
 // DATA payload to a sink and asks it to commit when the last block arrives;
 // a refusal from the sink ends the transfer with the ERROR it names.
 #ifndef TFTPD_PROTOCOL_WRITE_SINK_H_
@@ -20,7 +20,7 @@ class WriteSink {
   // The transfer completed with `total_bytes` bytes: make them visible.
   virtual ProtocolStatus Finish(uint64_t total_bytes) = 0;
   // True for a sink whose Finish only starts the commit (on another thread,
-  // in a database): the session then withholds the final ACK, sending
+  // in a database): the transfer then withholds the final ACK, sending
   // nothing, until the driver reports the outcome (OnCommitted or
   // OnCommitFailed), so that a client is never told an upload is stored
   // before it is.

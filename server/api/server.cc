@@ -59,10 +59,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   server->address_ = address;
   server->handler_ =
       c.handler != nullptr ? c.handler : std::make_shared<FileHandler>();
-  if (c.on_session_end || c.on_server_stats) {
+  if (c.on_transfer_end || c.on_server_stats) {
     Server* raw = server.get();
     server->stats_ = std::make_unique<StatsDispatcher>(
-        c.on_session_end, c.on_server_stats, c.stats_interval,
+        c.on_transfer_end, c.on_server_stats, c.stats_interval,
         [raw] { return raw->ShardTotals(); });
   }
   server->receive_buffer_ = sockets.front().receive_buffer;

@@ -12,7 +12,7 @@
 #include "io/fault_injecting_backend.h"
 #include "io/socket_address.h"
 #include "protocol/options.h"
-#include "protocol/session.h"
+#include "protocol/transfer.h"
 #include "server/uploads/disk_upload_sink.h"
 #include "server/files/remap_rules.h"
 #include "server/api/request_handler.h"
@@ -24,7 +24,7 @@ namespace tftpd {
 // Limits per client address (not port): the engine's address guard keeps
 // them.
 struct AddressLimits {
-  uint32_t max_sessions = 128;          // Open transfers; 0: unlimited.
+  uint32_t max_transfers = 128;          // Open transfers; 0: unlimited.
   uint32_t requests_per_second = 1000;  // 0: unlimited.
   // Bytes sent to an address before it answers anything, retransmissions
   // included, per minute; 0: unlimited.
@@ -67,8 +67,8 @@ struct ServerConfig {
   // own port, its TID, as RFC 1350 intends.
   bool single_port = false;
   tftp::OptionLimits limits;
-  tftp::SessionConfig session;
-  size_t max_sessions = 10000;
+  tftp::TransferConfig transfer;
+  size_t max_transfers = 10000;
   // Per client address: transfers, request rate, unverified bytes.
   AddressLimits address_limits;
   // SO_RCVBUF of each service socket: room for a burst of requests.
@@ -77,7 +77,7 @@ struct ServerConfig {
   uint64_t max_netascii_size = 16 << 20;
   // On Stop, transfers in progress get this long to finish.
   std::chrono::milliseconds shutdown_grace{2000};
-  // Datagram sends in flight per shard; sessions wait for a free one.
+  // Datagram sends in flight per shard; transfers wait for a free one.
   size_t send_slots = 4096;
   // Threads that map files and read them in (the first request of each file
   // version on a shard), so that shards never wait for a disk.
@@ -101,7 +101,7 @@ struct ServerConfig {
   // or between bytes while a client waits) ends with ERROR 0.
   std::chrono::milliseconds source_timeout{30000};
   // Statistics callbacks (stats_callbacks.h), run on a thread of their own.
-  SessionStatsCallback on_session_end;
+  TransferStatsCallback on_transfer_end;
   ServerStatsCallback on_server_stats;
   std::chrono::milliseconds stats_interval{60000};
 };

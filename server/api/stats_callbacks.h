@@ -1,7 +1,7 @@
-// Statistics delivered to the embedding program: one SessionStats per
+// Statistics delivered to the embedding program: one TransferStats per
 // transfer when it ends, and ServerStats every interval. Both callbacks run
 // on a thread of their own, never on a shard: a slow callback delays only
-// later deliveries (and past a bound, session records are dropped and
+// later deliveries (and past a bound, transfer records are dropped and
 // counted in stats_dropped), never a packet.
 #ifndef TFTPD_SERVER_API_STATS_CALLBACKS_H_
 #define TFTPD_SERVER_API_STATS_CALLBACKS_H_
@@ -21,7 +21,7 @@ namespace tftpd {
 
 using OptionPairs = std::vector<std::pair<std::string, std::string>>;
 
-struct SessionStats {
+struct TransferStats {
   io::SocketAddress peer;
   io::SocketAddress server_address;
   // A WRQ: the bytes "acknowledged" are the bytes received and stored.
@@ -52,7 +52,7 @@ struct SessionStats {
 };
 
 // The counts over one interval (get-and-reset: each delivery starts from
-// zero), in total and per shard; sessions_active is the gauge at its end.
+// zero), in total and per shard; transfers_active is the gauge at its end.
 struct ServerStats {
   std::chrono::system_clock::time_point interval_start;
   std::chrono::system_clock::time_point interval_end;
@@ -60,7 +60,7 @@ struct ServerStats {
   std::vector<ServerTotals> shards;
 };
 
-using SessionStatsCallback = std::function<void(const SessionStats&)>;
+using TransferStatsCallback = std::function<void(const TransferStats&)>;
 using ServerStatsCallback = std::function<void(const ServerStats&)>;
 
 }  // namespace tftpd

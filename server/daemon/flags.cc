@@ -42,8 +42,13 @@ DEFINE_int32(retries, 5,
 DEFINE_bool(resend_on_duplicate_ack, false,
             "Resend unacknowledged data once when a duplicate ACK arrives "
             "(helps some U-Boot builds recover faster).");
-DEFINE_int32(max_sessions, 10000, "Transfers open at once, over all shards.");
-DEFINE_int32(max_sessions_per_address, 128,
+DEFINE_int32(max_transfers, 10000, "Transfers open at once, over all shards.");
+// The names these limits had before "transfer" became the one word for it:
+// flag files written for them keep working.
+DEFINE_int32(max_sessions, 0, "Old name of --max_transfers, still accepted.");
+DEFINE_int32(max_sessions_per_address, -1,
+             "Old name of --max_transfers_per_address, still accepted.");
+DEFINE_int32(max_transfers_per_address, 128,
              "Transfers open at once from one client address (any port); "
              "more are refused with ERROR 0. 0: no limit.");
 DEFINE_int32(requests_per_second_per_address, 1000,
@@ -90,7 +95,7 @@ DEFINE_string(listener, "auto",
               "by client), or auto (reuseport on Linux and FreeBSD, single "
               "elsewhere).");
 DEFINE_bool(single_port, false,
-            "Answer every transfer from the service port itself (sessions "
+            "Answer every transfer from the service port itself (transfers "
             "told apart by the client's address and port), for clients behind "
             "NAT or firewalls that let only the service port through. Off: "
             "each transfer has a port of its own, as RFC 1350 intends.");
@@ -195,28 +200,37 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
     return absl::InvalidArgumentError(
         "--timeout must be positive and --max_timeout at least --timeout");
   }
-  config.session.timeout = std::chrono::duration_cast<tftp::Duration>(
+  config.transfer.timeout = std::chrono::duration_cast<tftp::Duration>(
       std::chrono::duration<double>(FLAGS_timeout));
-  config.session.max_timeout = std::chrono::duration_cast<tftp::Duration>(
+  config.transfer.max_timeout = std::chrono::duration_cast<tftp::Duration>(
       std::chrono::duration<double>(FLAGS_max_timeout));
   if (FLAGS_retries < 0) {
     return absl::InvalidArgumentError("--retries must not be negative");
   }
-  config.session.max_retries = FLAGS_retries;
-  config.session.resend_on_duplicate_ack = FLAGS_resend_on_duplicate_ack;
-  if (FLAGS_max_sessions < 1) {
-    return absl::InvalidArgumentError("--max_sessions must be at least 1");
+  config.transfer.max_retries = FLAGS_retries;
+  config.transfer.resend_on_duplicate_ack = FLAGS_resend_on_duplicate_ack;
+  if (FLAGS_max_sessions != 0) {
+    TFTPD_LOG(kWarning, "--max_sessions is now --max_transfers");
+    FLAGS_max_transfers = FLAGS_max_sessions;
   }
-  config.max_sessions = static_cast<size_t>(FLAGS_max_sessions);
-  if (FLAGS_max_sessions_per_address < 0 ||
+  if (FLAGS_max_sessions_per_address != -1) {
+    TFTPD_LOG(kWarning,
+              "--max_sessions_per_address is now --max_transfers_per_address");
+    FLAGS_max_transfers_per_address = FLAGS_max_sessions_per_address;
+  }
+  if (FLAGS_max_transfers < 1) {
+    return absl::InvalidArgumentError("--max_transfers must be at least 1");
+  }
+  config.max_transfers = static_cast<size_t>(FLAGS_max_transfers);
+  if (FLAGS_max_transfers_per_address < 0 ||
       FLAGS_requests_per_second_per_address < 0 ||
       FLAGS_unverified_bytes_max < 0) {
     return absl::InvalidArgumentError(
-        "--max_sessions_per_address, --requests_per_second_per_address and "
+        "--max_transfers_per_address, --requests_per_second_per_address and "
         "--unverified_bytes_max must not be negative");
   }
-  config.address_limits.max_sessions =
-      static_cast<uint32_t>(FLAGS_max_sessions_per_address);
+  config.address_limits.max_transfers =
+      static_cast<uint32_t>(FLAGS_max_transfers_per_address);
   config.address_limits.requests_per_second =
       static_cast<uint32_t>(FLAGS_requests_per_second_per_address);
   config.address_limits.unverified_bytes =

@@ -168,13 +168,13 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
           "tftpd serving %s on %s (UDP port %d) with %d shards on %s, %s "
           "listener%s; "
           "blksize_max=%d windowsize_max=%d timeout=%.1fs retries=%d "
-          "max_sessions=%d resolver=%s",
+          "max_transfers=%d resolver=%s",
           (*server)->root().path(), (*server)->address().ToString(),
           (*server)->address().port(), c.threads, (*server)->backend_name(),
           c.listener == ListenerMode::kSingle ? "single" : "reuseport",
           c.single_port ? ", single port" : "", c.limits.max_blksize,
-          c.limits.max_windowsize, FLAGS_timeout, c.session.max_retries,
-          static_cast<int>(c.max_sessions),
+          c.limits.max_windowsize, FLAGS_timeout, c.transfer.max_retries,
+          static_cast<int>(c.max_transfers),
           (*server)->root().uses_openat2() ? "openat2" : "portable"));
   if (c.inherited_socket >= 0) {
     TFTPD_LOG(kInfo,

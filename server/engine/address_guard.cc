@@ -33,18 +33,18 @@ AddressGuard::Bucket& AddressGuard::For(const io::SocketAddress& address) {
   return buckets_[absl::HashOf(host) & mask_];
 }
 
-bool AddressGuard::SessionAllowed(const io::SocketAddress& address) {
-  return limits_.max_sessions == 0 ||
-         For(address).sessions.load(std::memory_order_relaxed) <
-             limits_.max_sessions;
+bool AddressGuard::TransferAllowed(const io::SocketAddress& address) {
+  return limits_.max_transfers == 0 ||
+         For(address).transfers.load(std::memory_order_relaxed) <
+             limits_.max_transfers;
 }
 
-void AddressGuard::AddSession(const io::SocketAddress& address) {
-  For(address).sessions.fetch_add(1, std::memory_order_relaxed);
+void AddressGuard::AddTransfer(const io::SocketAddress& address) {
+  For(address).transfers.fetch_add(1, std::memory_order_relaxed);
 }
 
-void AddressGuard::EndSession(const io::SocketAddress& address) {
-  For(address).sessions.fetch_sub(1, std::memory_order_relaxed);
+void AddressGuard::EndTransfer(const io::SocketAddress& address) {
+  For(address).transfers.fetch_sub(1, std::memory_order_relaxed);
 }
 
 bool AddressGuard::CountWithin(std::atomic<uint64_t>& slot, uint32_t now,

@@ -28,9 +28,9 @@ class AddressGuard {
   // Whether `address` may open one more transfer. Shards check and count
   // separately, so a burst on several shards at once may pass the limit by
   // at most one transfer per shard.
-  bool SessionAllowed(const io::SocketAddress& address);
-  void AddSession(const io::SocketAddress& address);
-  void EndSession(const io::SocketAddress& address);
+  bool TransferAllowed(const io::SocketAddress& address);
+  void AddTransfer(const io::SocketAddress& address);
+  void EndTransfer(const io::SocketAddress& address);
   // A request from `address` at `now`; false when over the rate.
   bool AllowRequest(const io::SocketAddress& address, Clock::time_point now);
   // `address` answered (a valid packet on a transfer's socket).
@@ -42,7 +42,7 @@ class AddressGuard {
 
  private:
   struct Bucket {
-    std::atomic<uint32_t> sessions{0};
+    std::atomic<uint32_t> transfers{0};
     // (window start second << 32) | requests in that window (1 s).
     std::atomic<uint64_t> requests{0};
     // (window start second << 32) | bytes sent unverified in it (60 s).

@@ -1,10 +1,11 @@
 // Transfers that ended a moment ago, as TCP keeps TIME_WAIT: a copy of the
 // request that opened one, delayed in the network (or repeated by a client
-// before the first answer reached it), can arrive after the transfer ended;
-// taken as new it would open a transfer nobody answers. Within the linger
-// after a transfer's clean end, the same request from the same address and
-// port is recognised and ignored; a client that really wants the file again
-// is answered when it repeats its request after the linger.
+// before the first answer reached it), can arrive after the transfer ended,
+// and looks exactly like a client asking for the same file again from the
+// same port (tftp-hpa's interactive client, load generators). Within the
+// linger after a transfer's clean end, such a request opens its transfer on
+// probation (transfer.h): answered at once, but counted as a transfer only
+// when its client answers, and as a duplicate request when it never does.
 //
 // Bounded: at most `capacity` entries; the oldest goes first.
 #ifndef TFTPD_SERVER_ENGINE_RECENT_TRANSFERS_H_
@@ -29,7 +30,7 @@ class RecentTransfers {
   void Remember(const io::SocketAddress& key, size_t fingerprint,
                 io::TimePoint now);
   // A request with `fingerprint` from `key` repeats a transfer that ended
-  // within the linger.
+  // cleanly within the linger.
   bool Repeats(const io::SocketAddress& key, size_t fingerprint,
                io::TimePoint now);
 

@@ -14,7 +14,7 @@
 #include "io/control_messages.h"
 #include "io/socket_address.h"
 #include "protocol/packet.h"
-#include "protocol/session.h"
+#include "protocol/transfer.h"
 #include "server/files/file_cache.h"
 
 namespace tftpd {

@@ -58,7 +58,7 @@ Shard::Shard(int id, const ShardParts& parts, io::OpenedSocket service,
       env_(std::move(environment)),
       inbox_([this] { Wake(); }),
       max_transfers_(std::max<size_t>(
-          1, (config_.max_sessions + config_.threads - 1) / config_.threads)),
+          1, (config_.max_transfers + config_.threads - 1) / config_.threads)),
       recent_(kRecentLinger, max_transfers_),
       slots_(std::max<size_t>(config_.send_slots, 16)) {
   // A pipe wakes the loop (a stop, the inbox): its read end has a read

@@ -171,8 +171,12 @@ class Shard {
   // The one place a request's ERROR is counted, logged and sent.
   void Refuse(const io::SocketAddress& to, const io::SocketAddress& from,
               absl::string_view filename, const Refusal& refusal);
-  // Lists a new transfer as open: counted, and in the address guard.
-  uint32_t OpenTransfer(const io::SocketAddress& key, TransferPhase phase);
+  // Lists a new transfer, opened by `request`, as open: counted, and in the
+  // address guard; on probation when it repeats a transfer that just ended.
+  uint32_t OpenTransfer(const io::SocketAddress& key, TransferPhase phase,
+                        const tftp::Request& request);
+  // A transfer began sending or receiving (counted unless on probation).
+  void CountStarted(const Transfer& t);
   void PostStreamProgress(uint32_t index, uint32_t generation);
 
   // shard_transfers.cc: a transfer's packets, timers and end.

@@ -81,11 +81,6 @@ void Shard::OnRequest(const io::Datagram& datagram) {
         return;
     }
   }
-  if (recent_.Repeats(key, fingerprint, now_)) {
-    // A late copy of the request that opened a transfer that just ended.
-    Bump(counters_.duplicate_requests);
-    return;
-  }
   StartTransfer(datagram, request);
 }
 
@@ -96,7 +91,7 @@ void Shard::StartTransfer(const io::Datagram& datagram,
   limits.uploads_enabled = committer_ != nullptr;
   limits.open_transfers = transfers_.open();
   limits.max_transfers = max_transfers_;
-  limits.address_allowed = guard_->SessionAllowed(key);
+  limits.address_allowed = guard_->TransferAllowed(key);
   if (std::optional<Refusal> refusal = CheckAdmission(request.opcode, limits)) {
     Refuse(datagram.source, datagram.destination, request.filename, *refusal);
     return;
@@ -150,21 +145,29 @@ void Shard::StartTransfer(const io::Datagram& datagram,
 }
 
 uint32_t Shard::OpenTransfer(const io::SocketAddress& key,
-                             TransferPhase phase) {
+                             TransferPhase phase,
+                             const tftp::Request& request) {
   const uint32_t index = transfers_.Open(key, phase);
-  guard_->AddSession(key);
-  counters_.sessions_active.store(transfers_.open(), std::memory_order_relaxed);
+  Transfer& t = transfers_[index];
+  t.request_fingerprint = RequestFingerprint(request);
+  t.on_probation = recent_.Repeats(key, t.request_fingerprint, now_);
+  guard_->AddTransfer(key);
+  counters_.transfers_active.store(transfers_.open(), std::memory_order_relaxed);
   return index;
+}
+
+void Shard::CountStarted(const Transfer& t) {
+  if (!t.on_probation) Bump(counters_.transfers_started);
 }
 
 uint32_t Shard::StartWaiting(const io::Datagram& datagram,
                              const tftp::Request& request,
                              RequestContext context, TransferPhase phase) {
-  const uint32_t index = OpenTransfer(datagram.source.Unmapped(), phase);
+  const uint32_t index =
+      OpenTransfer(datagram.source.Unmapped(), phase, request);
   Transfer& t = transfers_[index];
   t.peer = t.key;
   t.request.emplace(datagram, request);
-  t.request_fingerprint = RequestFingerprint(request);
   t.context = std::move(context);
   t.started = now_;
   t.started_wall = env_.wall_now();
@@ -281,13 +284,13 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
     i = *index;
     transfers_.MoveTo(i, TransferPhase::kSending);
   } else {
-    i = OpenTransfer(datagram.source.Unmapped(), TransferPhase::kSending);
+    i = OpenTransfer(datagram.source.Unmapped(), TransferPhase::kSending,
+                     request);
     transfers_[i].started = now_;
     transfers_[i].started_wall = env_.wall_now();
     transfers_[i].stream = response.stream;
   }
   Transfer& t = transfers_[i];
-  t.request_fingerprint = RequestFingerprint(request);
   t.fd = socket->fd;
   t.shares_service = config_.single_port;
   t.local = socket->bound;
@@ -297,13 +300,13 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
   t.response = response.response;
   t.context = std::move(context);
   t.last_progress = now_;
-  auto reading = std::make_unique<tftp::ReadSession>(
-      config_.session, negotiated,
+  auto reading = std::make_unique<tftp::ReadTransfer>(
+      config_.transfer, negotiated,
       t.stream == nullptr ? std::optional<uint64_t>(t.response.size())
                           : std::nullopt);
   t.reading = reading.get();
   t.protocol = std::move(reading);
-  Bump(counters_.sessions_started);
+  CountStarted(t);
   TFTPD_LOG(kDebug, "RRQ peer=%s file=%s mode=%s options=%d", peer.ToString(),
             t.context.requested_path,
             std::string(tftp::TransferModeName(request.mode)),

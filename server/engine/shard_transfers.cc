@@ -52,6 +52,11 @@ void Shard::DeliverToTransfer(uint32_t index, const io::Datagram& datagram) {
     t.peer_answered = true;
     guard_->Verified(t.peer, now_);
   }
+  if (t.on_probation) {
+    // It answers: a transfer it wanted, not a late copy of a request.
+    t.on_probation = false;
+    Bump(counters_.transfers_started);
+  }
   if (datagram.truncated) {
     // Longer than any block this transfer allows: what arrived is cut, and
     // taken as data it would end an upload early with its tail missing.
@@ -60,10 +65,14 @@ void Shard::DeliverToTransfer(uint32_t index, const io::Datagram& datagram) {
   } else {
     t.protocol->OnDatagram(datagram.payload, now_);
   }
-  if (t.parked.has_value() && !t.protocol->finished() &&
-      t.protocol->counters().packets_received > t.parked->heard_before) {
+  if (t.parked.has_value() &&
+      t.protocol->counters().packets_received > t.parked->heard_before &&
+      (!t.protocol->finished() ||
+       RequestFingerprint(t.parked->request.request()) ==
+           t.request_fingerprint)) {
     // The client answered this transfer after the request came: the
-    // request was a repeat of the one that opened it.
+    // request was a repeat of the one that opened it (a different request
+    // answered by the transfer's last packet is the client's next).
     t.parked.reset();
     Bump(counters_.duplicate_requests);
   }
@@ -148,14 +157,20 @@ void Shard::OnTimer(uint32_t index) {
 void Shard::EndTransfer(uint32_t index) {
   Transfer& t = transfers_[index];
   if (!t.live() || t.waiting()) return;
-  RecordTransfer(t, id_, now_, counters_, stats_);
+  if (t.on_probation) {
+    // Its client never answered: a late copy of the request that opened
+    // the transfer that ended just before.
+    Bump(counters_.duplicate_requests);
+  } else {
+    RecordTransfer(t, id_, now_, counters_, stats_);
+  }
   if (t.sink != nullptr && !t.commit_started) {
     // Ended before every block came: nothing of it may remain.
     committer_->Abandon(std::move(t.sink));
   }
-  const tftp::SessionOutcome outcome = t.protocol->result().outcome;
-  if (outcome == tftp::SessionOutcome::kCompleted ||
-      outcome == tftp::SessionOutcome::kSuperseded) {
+  const tftp::TransferOutcome outcome = t.protocol->result().outcome;
+  if (!t.on_probation && (outcome == tftp::TransferOutcome::kCompleted ||
+                          outcome == tftp::TransferOutcome::kSuperseded)) {
     recent_.Remember(t.key, t.request_fingerprint, now_);
   }
   if (t.receive_armed) {
@@ -167,22 +182,16 @@ void Shard::EndTransfer(uint32_t index) {
   MaybeRecycle(index);
   if (!next.has_value() || stopping_) return;
   // The transfer ended before its client spoke again: the request that
-  // came meanwhile starts the client's next transfer, with no wait, unless
-  // it was a late copy of the one that just ended.
-  const tftp::Request& request = next->request.request();
-  if (recent_.Repeats(next->request.source().Unmapped(),
-                      RequestFingerprint(request), now_)) {
-    Bump(counters_.duplicate_requests);
-    return;
-  }
-  StartTransfer(next->request.datagram(), request);
+  // came meanwhile starts the client's next transfer, with no wait (on
+  // probation when it may be a late copy of the one that just ended).
+  StartTransfer(next->request.datagram(), next->request.request());
 }
 
 void Shard::CloseTransfer(uint32_t index) {
   Transfer& t = transfers_[index];
   transfers_.End(index);
-  guard_->EndSession(t.key);
-  counters_.sessions_active.store(transfers_.open(), std::memory_order_relaxed);
+  guard_->EndTransfer(t.key);
+  counters_.transfers_active.store(transfers_.open(), std::memory_order_relaxed);
 }
 
 void Shard::MaybeRecycle(uint32_t index) {

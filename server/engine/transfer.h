@@ -16,9 +16,9 @@
 #include "io/deadline_queue.h"
 #include "io/event_backend.h"
 #include "io/socket_address.h"
-#include "protocol/read_session.h"
+#include "protocol/read_transfer.h"
 #include "protocol/server_transfer.h"
-#include "protocol/write_session.h"
+#include "protocol/write_transfer.h"
 #include "server/engine/held_request.h"
 #include "server/files/file_cache.h"
 #include "server/api/request_handler.h"
@@ -83,14 +83,20 @@ struct Transfer {
   // The client sent anything on this transfer: until then, what is sent to
   // it counts against its address's unverified budget.
   bool peer_answered = false;
+  // Opened by the same request, from the same address and port, as a
+  // transfer that ended cleanly a moment ago (recent_transfers.h): either
+  // the client wants the file again or this is a late copy of that request.
+  // Answered as any transfer, but counted as one only once its client
+  // answers; ended unanswered, it counts as a duplicate request.
+  bool on_probation = false;
   // Cleared when a GSO send failed for it (its datagrams exceed the path
   // MTU): its windows then go out datagram by datagram.
   bool gso = true;
 
   // The protocol side (kSending, kReceiving, and kEnded after either).
   std::unique_ptr<tftp::ServerTransfer> protocol;
-  tftp::ReadSession* reading = nullptr;
-  tftp::WriteSession* writing = nullptr;
+  tftp::ReadTransfer* reading = nullptr;
+  tftp::WriteTransfer* writing = nullptr;
 
   // A read's response: a shared file mapping, bytes made for the request,
   // or a stream; `response` views whichever it is.

@@ -13,32 +13,32 @@ double Seconds(io::Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-void CountOutcome(tftp::SessionOutcome outcome, ShardCounters& counters) {
+void CountOutcome(tftp::TransferOutcome outcome, ShardCounters& counters) {
   switch (outcome) {
-    case tftp::SessionOutcome::kCompleted:
-      Bump(counters.sessions_completed);
+    case tftp::TransferOutcome::kCompleted:
+      Bump(counters.transfers_completed);
       break;
-    case tftp::SessionOutcome::kPeerError:
-      Bump(counters.sessions_peer_error);
+    case tftp::TransferOutcome::kPeerError:
+      Bump(counters.transfers_peer_error);
       break;
-    case tftp::SessionOutcome::kTimedOut:
-      Bump(counters.sessions_timed_out);
+    case tftp::TransferOutcome::kTimedOut:
+      Bump(counters.transfers_timed_out);
       break;
-    case tftp::SessionOutcome::kProtocolError:
-      Bump(counters.sessions_protocol_error);
+    case tftp::TransferOutcome::kProtocolError:
+      Bump(counters.transfers_protocol_error);
       break;
-    case tftp::SessionOutcome::kSuperseded:
-      Bump(counters.sessions_superseded);
+    case tftp::TransferOutcome::kSuperseded:
+      Bump(counters.transfers_superseded);
       break;
     default:
-      Bump(counters.sessions_aborted);
+      Bump(counters.transfers_aborted);
       break;
   }
 }
 
 void WriteTransferLine(const Transfer& t, io::TimePoint now) {
-  const tftp::SessionResult& result = t.protocol->result();
-  const tftp::SessionCounters& counters = t.protocol->counters();
+  const tftp::TransferResult& result = t.protocol->result();
+  const tftp::TransferCounters& counters = t.protocol->counters();
   std::string error;
   if (EndedByError(result.outcome)) {
     error = absl::StrCat(" error=", result.error_code, " message=\"",
@@ -54,25 +54,25 @@ void WriteTransferLine(const Transfer& t, io::TimePoint now) {
                       "size=%d duration=%.3fs blksize=%d windowsize=%d "
                       "retransmits=%d%s%s",
                       t.peer.ToString(), t.context.requested_path,
-                      tftp::SessionOutcomeName(result.outcome),
+                      tftp::TransferOutcomeName(result.outcome),
                       counters.bytes_transferred, size,
                       Seconds(now - t.started), options.blksize,
                       options.windowsize, counters.retransmits, error,
                       t.writing != nullptr ? " upload" : ""));
 }
 
-SessionStats MakeStats(const Transfer& t, int shard, io::TimePoint now) {
-  const tftp::SessionResult& result = t.protocol->result();
-  const tftp::SessionCounters& counters = t.protocol->counters();
+TransferStats MakeStats(const Transfer& t, int shard, io::TimePoint now) {
+  const tftp::TransferResult& result = t.protocol->result();
+  const tftp::TransferCounters& counters = t.protocol->counters();
   const tftp::NegotiatedOptions& options = t.protocol->options();
-  SessionStats stats;
+  TransferStats stats;
   stats.peer = t.key;
   stats.server_address = t.context.server_address;
   stats.upload = t.writing != nullptr;
   stats.requested_path = t.context.requested_path;
   stats.path = t.context.path;
   stats.shard = shard;
-  stats.outcome = std::string(tftp::SessionOutcomeName(result.outcome));
+  stats.outcome = std::string(tftp::TransferOutcomeName(result.outcome));
   if (EndedByError(result.outcome)) {
     stats.error_code = result.error_code;
     stats.error_message = result.error_message;
@@ -113,20 +113,20 @@ SessionStats MakeStats(const Transfer& t, int shard, io::TimePoint now) {
 
 }  // namespace
 
-bool EndedByError(tftp::SessionOutcome outcome) {
-  return outcome != tftp::SessionOutcome::kCompleted &&
-         outcome != tftp::SessionOutcome::kTimedOut &&
-         outcome != tftp::SessionOutcome::kSuperseded;
+bool EndedByError(tftp::TransferOutcome outcome) {
+  return outcome != tftp::TransferOutcome::kCompleted &&
+         outcome != tftp::TransferOutcome::kTimedOut &&
+         outcome != tftp::TransferOutcome::kSuperseded;
 }
 
 void RecordTransfer(const Transfer& t, int shard, io::TimePoint now,
                     ShardCounters& counters, StatsDispatcher* stats) {
-  const tftp::SessionResult& result = t.protocol->result();
-  Bump(counters.sessions_finished);
+  const tftp::TransferResult& result = t.protocol->result();
+  Bump(counters.transfers_finished);
   if (EndedByError(result.outcome)) {
     Bump(counters.failed_by_code[ErrorCodeBucket(result.error_code)]);
   }
-  if (stats != nullptr && stats->wants_sessions()) {
+  if (stats != nullptr && stats->wants_transfers()) {
     if (!stats->Post(MakeStats(t, shard, now))) Bump(counters.stats_dropped);
   }
   CountOutcome(result.outcome, counters);

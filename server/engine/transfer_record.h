@@ -4,7 +4,7 @@
 #define TFTPD_SERVER_ENGINE_TRANSFER_RECORD_H_
 
 #include "io/event_backend.h"
-#include "protocol/session.h"
+#include "protocol/transfer.h"
 #include "server/engine/transfer.h"
 #include "server/observability/server_stats.h"
 #include "server/observability/stats_dispatcher.h"
@@ -13,7 +13,7 @@ namespace tftpd {
 
 // An ERROR (sent or received) ended the transfer; otherwise it completed,
 // its client stopped answering, or its client moved on to another transfer.
-bool EndedByError(tftp::SessionOutcome outcome);
+bool EndedByError(tftp::TransferOutcome outcome);
 
 // `t`'s protocol side has finished at `now`. `stats` may be null.
 void RecordTransfer(const Transfer& t, int shard, io::TimePoint now,

@@ -101,10 +101,9 @@ void Shard::StartUpload(const io::Datagram& datagram,
             RefusalReason::k_resources});
     return;
   }
-  const uint32_t i =
-      OpenTransfer(datagram.source.Unmapped(), TransferPhase::kReceiving);
+  const uint32_t i = OpenTransfer(datagram.source.Unmapped(),
+                                  TransferPhase::kReceiving, request);
   Transfer& t = transfers_[i];
-  t.request_fingerprint = RequestFingerprint(request);
   t.fd = socket->fd;
   t.shares_service = config_.single_port;
   t.local = socket->bound;
@@ -115,12 +114,12 @@ void Shard::StartUpload(const io::Datagram& datagram,
   t.last_progress = now_;
   t.sink = std::move(sink);
   t.sink_adapter = std::make_unique<UploadSinkAdapter>(t.sink.get());
-  auto writing = std::make_unique<tftp::WriteSession>(
-      config_.session, negotiated, config_.limits.max_upload_size,
+  auto writing = std::make_unique<tftp::WriteTransfer>(
+      config_.transfer, negotiated, config_.limits.max_upload_size,
       t.sink_adapter.get());
   t.writing = writing.get();
   t.protocol = std::move(writing);
-  Bump(counters_.sessions_started);
+  CountStarted(t);
   TFTPD_LOG(kDebug, "WRQ peer=%s file=%s options=%d", peer.ToString(),
             t.context.requested_path, static_cast<int>(request.options.count));
   if (!t.shares_service) ArmTransferReceive(i);

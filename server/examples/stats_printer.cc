@@ -22,9 +22,9 @@ std::string Options(const tftpd::OptionPairs& options) {
 int main(int argc, char** argv) {
   return tftpd::RunTftpd(argc, argv, [](tftpd::ServerConfig& config) {
     // Both callbacks run on the statistics thread, one at a time.
-    config.on_session_end = [](const tftpd::SessionStats& s) {
+    config.on_transfer_end = [](const tftpd::TransferStats& s) {
       std::printf(
-          "session peer=%s server=%s path=%s requested=%s outcome=%s "
+          "transfer peer=%s server=%s path=%s requested=%s outcome=%s "
           "error=%d message=\"%s\" asked=[%s] acked=[%s] start=%s "
           "duration_ms=%.3f packets_sent=%llu blocks_acked=%llu "
           "bytes_sent=%llu retransmits=%llu blksize=%d windowsize=%d\n",
@@ -46,8 +46,8 @@ int main(int argc, char** argv) {
       std::printf("server %s\n", stats.totals.ToString().c_str());
       for (size_t i = 0; i < stats.shards.size(); ++i) {
         std::printf(
-            "server shard=%zu sessions_started=%llu bytes_sent=%llu\n", i,
-            static_cast<unsigned long long>(stats.shards[i].sessions_started),
+            "server shard=%zu transfers_started=%llu bytes_sent=%llu\n", i,
+            static_cast<unsigned long long>(stats.shards[i].transfers_started),
             static_cast<unsigned long long>(stats.shards[i].bytes_sent));
       }
       std::fflush(stdout);

@@ -1,4 +1,4 @@
-// Files being served, mapped read-only and shared by every session of one
+// Files being served, mapped read-only and shared by every transfer of one
 // shard that serves the same version of the same file: the DATA path sends
 // straight from the mapping, so file bytes go from the page cache into the
 // packet with no copy in user space. A file is identified by device, inode,

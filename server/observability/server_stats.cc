@@ -29,7 +29,7 @@ void ServerTotals::Add(const ShardCounters& shard) {
     refused_by_reason[i] +=
         shard.refused_by_reason[i].load(std::memory_order_relaxed);
   }
-  sessions_active += shard.sessions_active.load(std::memory_order_relaxed);
+  transfers_active += shard.transfers_active.load(std::memory_order_relaxed);
 }
 
 void ServerTotals::Add(const ServerTotals& other) {
@@ -42,7 +42,7 @@ void ServerTotals::Add(const ServerTotals& other) {
   for (size_t i = 0; i < refused_by_reason.size(); ++i) {
     refused_by_reason[i] += other.refused_by_reason[i];
   }
-  sessions_active += other.sessions_active;
+  transfers_active += other.transfers_active;
 }
 
 ServerTotals ServerTotals::Minus(const ServerTotals& earlier) const {
@@ -74,7 +74,7 @@ std::string ServerTotals::ToString() const {
     if (failed_by_code[i] == 0) continue;
     absl::StrAppend(&out, "failed_error_", i, "=", failed_by_code[i], " ");
   }
-  absl::StrAppend(&out, "sessions_active=", sessions_active);
+  absl::StrAppend(&out, "transfers_active=", transfers_active);
   return out;
 }
 
@@ -86,7 +86,7 @@ void ServerTotals::ForEach(
   TFTPD_SERVER_COUNTERS(TFTPD_EACH)
 #undef TFTPD_EACH
   for (size_t i = 0; i < failed_by_code.size(); ++i) {
-    fn("sessions_failed", "transfers ended with an ERROR, by its code", "code",
+    fn("transfers_failed", "transfers ended with an ERROR, by its code", "code",
        absl::StrCat(i), failed_by_code[i], false);
   }
   for (size_t i = 0; i < refused_by_reason.size(); ++i) {
@@ -94,7 +94,7 @@ void ServerTotals::ForEach(
        RefusalReasonName(static_cast<RefusalReason>(i)), refused_by_reason[i],
        false);
   }
-  fn("sessions_active", "transfers open now", "", "", sessions_active, true);
+  fn("transfers_active", "transfers open now", "", "", transfers_active, true);
 }
 
 }  // namespace tftpd

@@ -21,14 +21,14 @@ namespace tftpd {
   X(requests_refused, "requests answered with ERROR")                         \
   X(duplicate_requests, "requests that repeated an open transfer's own")      \
   X(ignored_datagrams, "non-request datagrams on the service port")           \
-  X(sessions_started, "transfers started")                                    \
-  X(sessions_finished, "transfers ended, however they ended")                 \
-  X(sessions_completed, "transfers completed")                                \
-  X(sessions_peer_error, "transfers ended by the client's ERROR")             \
-  X(sessions_timed_out, "transfers whose client stopped answering")           \
-  X(sessions_protocol_error, "transfers ended by a malformed packet")         \
-  X(sessions_aborted, "transfers ended by the server")                        \
-  X(sessions_superseded,                                                      \
+  X(transfers_started, "transfers started")                                    \
+  X(transfers_finished, "transfers ended, however they ended")                 \
+  X(transfers_completed, "transfers completed")                                \
+  X(transfers_peer_error, "transfers ended by the client's ERROR")             \
+  X(transfers_timed_out, "transfers whose client stopped answering")           \
+  X(transfers_protocol_error, "transfers ended by a malformed packet")         \
+  X(transfers_aborted, "transfers ended by the server")                        \
+  X(transfers_superseded,                                                      \
     "transfers whose last ACK never came before their client's next request") \
   X(packets_sent, "datagrams sent by transfers")                              \
   X(packets_received, "datagrams received by transfers")                      \
@@ -36,7 +36,7 @@ namespace tftpd {
   X(bytes_sent, "DATA payload bytes sent, retransmissions included")          \
   X(unknown_tid_packets, "datagrams from strangers, answered with ERROR 5")   \
   X(send_errors, "sends the kernel refused")                                  \
-  X(stats_dropped, "session statistics dropped: the callback fell behind")    \
+  X(stats_dropped, "transfer statistics dropped: the callback fell behind")    \
   X(amplification_drops,                                                      \
     "packets not sent: their address had not answered and had had its "       \
     "unverified budget")
@@ -48,8 +48,8 @@ namespace tftpd {
   X(access_denied, "outside the root, not a regular file, or unreadable")  \
   X(remap_denied, "a map-file rule refused the name")                      \
   X(uploads_disabled, "a WRQ while uploads are off")                       \
-  X(busy, "max_sessions reached")                                          \
-  X(per_address, "max_sessions_per_address reached")                       \
+  X(busy, "max_transfers reached")                                          \
+  X(per_address, "max_transfers_per_address reached")                       \
   X(rate_limited, "over requests_per_second_per_address")                  \
   X(handler, "the request handler refused")                                \
   X(source_failed, "the response source failed before sending")            \
@@ -82,7 +82,7 @@ struct ShardCounters {
   std::array<std::atomic<uint64_t>, kErrorCodeBuckets> failed_by_code{};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(RefusalReason::kCount)>
       refused_by_reason{};
-  std::atomic<uint64_t> sessions_active{0};
+  std::atomic<uint64_t> transfers_active{0};
 };
 
 // A snapshot of counters: summed over shards, or one shard's; since start,
@@ -95,7 +95,7 @@ struct ServerTotals {
   std::array<uint64_t, static_cast<size_t>(RefusalReason::kCount)>
       refused_by_reason{};
   // A gauge: transfers open when the snapshot was taken.
-  uint64_t sessions_active = 0;
+  uint64_t transfers_active = 0;
 
   void Add(const ShardCounters& shard);
   void Add(const ServerTotals& other);

@@ -7,10 +7,10 @@
 namespace tftpd {
 
 StatsDispatcher::StatsDispatcher(
-    SessionStatsCallback on_session, ServerStatsCallback on_server,
+    TransferStatsCallback on_transfer, ServerStatsCallback on_server,
     std::chrono::milliseconds interval,
     std::function<std::vector<ServerTotals>()> read_shards, size_t max_queued)
-    : on_session_(std::move(on_session)),
+    : on_transfer_(std::move(on_transfer)),
       on_server_(std::move(on_server)),
       interval_(interval),
       read_shards_(std::move(read_shards)),
@@ -33,8 +33,8 @@ void StatsDispatcher::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool StatsDispatcher::Post(SessionStats stats) {
-  if (!on_session_) return true;
+bool StatsDispatcher::Post(TransferStats stats) {
+  if (!on_transfer_) return true;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (queue_.size() >= max_queued_) return false;
@@ -47,7 +47,7 @@ bool StatsDispatcher::Post(SessionStats stats) {
 void StatsDispatcher::Run() {
   auto next = std::chrono::steady_clock::now() + interval_;
   while (true) {
-    std::deque<SessionStats> batch;
+    std::deque<TransferStats> batch;
     bool stopping = false;
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -56,11 +56,11 @@ void StatsDispatcher::Run() {
       batch.swap(queue_);
       stopping = stopping_;
     }
-    for (const SessionStats& stats : batch) {
+    for (const TransferStats& stats : batch) {
       try {
-        on_session_(stats);
+        on_transfer_(stats);
       } catch (const std::exception& e) {
-        TFTPD_LOG(kWarning, "session statistics callback threw: %s", e.what());
+        TFTPD_LOG(kWarning, "transfer statistics callback threw: %s", e.what());
       }
     }
     if (stopping || std::chrono::steady_clock::now() >= next) {

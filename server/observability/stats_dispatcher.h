@@ -1,5 +1,5 @@
 // The thread that runs the statistics callbacks (stats_callbacks.h). Shards
-// post session records into a bounded queue and go on; every interval the
+// post transfer records into a bounded queue and go on; every interval the
 // thread reads every shard's counters and delivers the difference from the
 // previous reading.
 #ifndef TFTPD_SERVER_OBSERVABILITY_STATS_DISPATCHER_H_
@@ -21,7 +21,7 @@ namespace tftpd {
 class StatsDispatcher {
  public:
   // `read_shards` returns each shard's counters since start.
-  StatsDispatcher(SessionStatsCallback on_session,
+  StatsDispatcher(TransferStatsCallback on_transfer,
                   ServerStatsCallback on_server,
                   std::chrono::milliseconds interval,
                   std::function<std::vector<ServerTotals>()> read_shards,
@@ -33,14 +33,14 @@ class StatsDispatcher {
   // then ends the thread.
   void Stop();
   // Any thread. False when the queue is full (the record is dropped).
-  bool Post(SessionStats stats);
-  bool wants_sessions() const { return static_cast<bool>(on_session_); }
+  bool Post(TransferStats stats);
+  bool wants_transfers() const { return static_cast<bool>(on_transfer_); }
 
  private:
   void Run();
   void DeliverServerStats();
 
-  const SessionStatsCallback on_session_;
+  const TransferStatsCallback on_transfer_;
   const ServerStatsCallback on_server_;
   const std::chrono::milliseconds interval_;
   const std::function<std::vector<ServerTotals>()> read_shards_;
@@ -48,7 +48,7 @@ class StatsDispatcher {
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<SessionStats> queue_;  // Guarded by mutex_.
+  std::deque<TransferStats> queue_;  // Guarded by mutex_.
   bool stopping_ = false;           // Guarded by mutex_.
   std::thread thread_;
 

@@ -88,7 +88,7 @@ TEST(BootConfigServer, MissingTemplatesAreAStartupError) {
       << started;
 }
 
-TEST(StatsPrinter, PrintsEachSessionAndEachInterval) {
+TEST(StatsPrinter, PrintsEachTransferAndEachInterval) {
   TempDir root;
   root.Write("kernel", TestContent(100000));
   TftpdProcess server;
@@ -102,7 +102,7 @@ TEST(StatsPrinter, PrintsEachSessionAndEachInterval) {
   ReadByHand(server, "missing", std::chrono::seconds(2));
   const std::string log = server.LogOnceItContains(
       "server requests_received=", std::chrono::milliseconds(3000));
-  EXPECT_NE(log.find("session peer=127.0.0.1:"), std::string::npos) << log;
+  EXPECT_NE(log.find("transfer peer=127.0.0.1:"), std::string::npos) << log;
   EXPECT_NE(log.find("path=kernel requested=kernel outcome=completed error=0"),
             std::string::npos)
       << log;

@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/observability/log.h"
+#include "tests/fuzz/fuzz_input.h"
 #include "tests/server/engine/memory_shard.h"
 
 namespace {
@@ -30,25 +31,6 @@ using tftpd::testing::MemoryShard;
       std::abort();                                               \
     }                                                             \
   } while (0)
-
-class Reader {
- public:
-  Reader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
-  bool empty() const { return pos_ >= size_; }
-  uint8_t Byte() { return pos_ < size_ ? data_[pos_++] : 0; }
-  uint16_t U16() { return static_cast<uint16_t>(Byte() << 8 | Byte()); }
-  std::string Bytes(size_t n) {
-    n = std::min(n, size_ - std::min(pos_, size_));
-    std::string out(reinterpret_cast<const char*>(data_ + pos_), n);
-    pos_ += n;
-    return out;
-  }
-
- private:
-  const uint8_t* data_;
-  size_t size_;
-  size_t pos_ = 0;
-};
 
 // Responses by the first letter of the name; uploads go nowhere.
 class FuzzHandler : public tftpd::RequestHandler {
@@ -102,7 +84,7 @@ const std::string& Root() {
   return *root;
 }
 
-std::string Request(Reader& in) {
+std::string Request(FuzzInput& in) {
   static const char* const kNames[] = {"f", "bb", "e", "r", "bbbbbbbb", "x"};
   const uint8_t shape = in.Byte();
   std::string packet = {0, static_cast<char>((shape & 1) ? 2 : 1)};
@@ -116,7 +98,7 @@ std::string Request(Reader& in) {
   return packet;
 }
 
-std::string ToTransfer(Reader& in) {
+std::string ToTransfer(FuzzInput& in) {
   const uint8_t kind = in.Byte() % 5;
   const uint16_t block = in.U16();
   std::string packet = {0, static_cast<char>(kind == 0 ? 4 : kind == 1 ? 3 : 5),
@@ -130,7 +112,8 @@ std::string ToTransfer(Reader& in) {
     case 2:  // ERROR
       return packet + "bye" + std::string(1, '\0');
     default:
-      return in.Bytes(in.Byte() % 16);
+      const absl::Span<const uint8_t> raw = in.Bytes(in.Byte() % 16);
+      return std::string(raw.begin(), raw.end());
   }
 }
 
@@ -150,18 +133,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return true;
   }();
   (void)quiet;
-  Reader in(data, size);
+  FuzzInput in(data, size);
   tftpd::ServerConfig config;
   config.root = Root();
   config.threads = 1;
   const uint8_t mode = in.Byte();
   config.single_port = (mode & 1) != 0;
   config.allow_write = (mode & 2) != 0;
-  config.max_sessions = 1 + (mode >> 4) % 6;
+  config.max_transfers = 1 + (mode >> 4) % 6;
   config.address_limits.requests_per_second = 20;
-  config.session.timeout = std::chrono::seconds(1);
-  config.session.max_timeout = std::chrono::seconds(2);
-  config.session.max_retries = 2;
+  config.transfer.timeout = std::chrono::seconds(1);
+  config.transfer.max_timeout = std::chrono::seconds(2);
+  config.transfer.max_retries = 2;
   config.source_timeout = std::chrono::seconds(3);
   config.shutdown_grace = std::chrono::seconds(2);
   config.max_netascii_size = 2000;
@@ -231,11 +214,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       case 3: {
-        const std::string junk = in.Bytes(in.Byte() % 32);
-        m.Deliver(MemoryShard::kServiceFd, peer,
-                  absl::MakeConstSpan(
-                      reinterpret_cast<const uint8_t*>(junk.data()),
-                      junk.size()));
+        m.Deliver(MemoryShard::kServiceFd, peer, in.Bytes(in.Byte() % 32));
         break;
       }
       case 4:

@@ -59,7 +59,7 @@ TEST(AddressLimits, TransfersPerAddressAreCapped) {
   TempDir root;
   root.Write("kernel", TestContent(100000));
   TftpdProcess server;
-  TFTPD_START_OR_SKIP(server, root.path(), {"--max_sessions_per_address=2"},
+  TFTPD_START_OR_SKIP(server, root.path(), {"--max_transfers_per_address=2"},
                       "127.0.0.1");
   const io::SocketAddress service =
       *io::SocketAddress::Parse("127.0.0.1", server.port());

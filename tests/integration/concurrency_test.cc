@@ -39,7 +39,7 @@ TEST(Concurrency, AThousandClientsFetchOneMebibyteEach) {
   }
   EXPECT_EQ(report.completed, 1000) << failures;
   EXPECT_EQ(server.Stop(), 0);
-  EXPECT_NE(server.log().find("sessions_completed=1000"), std::string::npos)
+  EXPECT_NE(server.log().find("transfers_completed=1000"), std::string::npos)
       << server.log();
 }
 
@@ -118,7 +118,7 @@ TEST(Concurrency, ABurstOfTenThousandRequestsIsNotLost) {
       << " s";
   EXPECT_EQ(wrong, 0);
   EXPECT_EQ(server.Stop(), 0);
-  EXPECT_NE(server.log().find("sessions_completed=10000"), std::string::npos)
+  EXPECT_NE(server.log().find("transfers_completed=10000"), std::string::npos)
       << server.log();
 }
 

@@ -9,7 +9,7 @@
 #include <optional>
 
 #include "protocol/packet.h"
-#include "protocol/session.h"
+#include "protocol/transfer.h"
 #include "tests/integration/tftpd_process.h"
 
 namespace tftpd::testing {
@@ -43,7 +43,7 @@ class VerifyingSink : public tftp::WriteSink {
 struct Client {
   int fd = -1;
   std::unique_ptr<VerifyingSink> sink;
-  std::unique_ptr<tftp::DownloadSession> session;
+  std::unique_ptr<tftp::DownloadTransfer> transfer;
   std::optional<io::SocketAddress> server_tid;
   tftp::DownloadRequest request;
   bool counted = false;  // Its outcome is in the report.
@@ -61,7 +61,7 @@ std::string Describe(const Client& c, const std::string& reason) {
          " blksize=" + std::to_string(c.request.blksize) +
          " windowsize=" + std::to_string(c.request.windowsize) +
          " packets_received=" +
-         std::to_string(c.session->counters().packets_received) +
+         std::to_string(c.transfer->counters().packets_received) +
          " reason=" + reason;
 }
 
@@ -88,22 +88,22 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
     epoll_ctl(epoll, EPOLL_CTL_ADD, c.fd, &event);
     c.sink = std::make_unique<VerifyingSink>(jobs[i].expected);
     c.request = jobs[i].request;
-    c.session = std::make_unique<tftp::DownloadSession>(
+    c.transfer = std::make_unique<tftp::DownloadTransfer>(
         options.client, jobs[i].request, c.sink.get());
-    c.session->Start(start);
+    c.transfer->Start(start);
   }
   std::vector<uint8_t> buffer(70000);
   size_t remaining = clients.size();
   auto count = [&](Client& c) {
     c.counted = true;
-    if (c.session->transfer_complete() && !c.sink->mismatch) {
+    if (c.transfer->transfer_complete() && !c.sink->mismatch) {
       ++report.completed;
     } else if (c.sink->mismatch) {
       ++report.failures["content mismatch"];
       report.failed_jobs.push_back(Describe(c, "content mismatch"));
     } else {
-      const tftp::SessionResult& r = c.session->result();
-      std::string reason = tftp::SessionOutcomeName(r.outcome);
+      const tftp::TransferResult& r = c.transfer->result();
+      std::string reason = tftp::TransferOutcomeName(r.outcome);
       if (r.error_code != 0 || !r.error_message.empty()) {
         reason += " " + std::to_string(r.error_code) + " " + r.error_message;
       }
@@ -112,16 +112,16 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
     }
   };
   auto flush = [&](Client& c) {
-    while (c.session->HasOutgoing()) {
+    while (c.transfer->HasOutgoing()) {
       const tftp::Outgoing out =
-          c.session->NextOutgoing(absl::MakeSpan(buffer));
+          c.transfer->NextOutgoing(absl::MakeSpan(buffer));
       const io::SocketAddress& to =
           c.server_tid.has_value() ? *c.server_tid : server;
       sendto(c.fd, buffer.data(), out.header_size, 0, to.get(), to.length());
     }
-    const bool complete = c.session->transfer_complete();
-    if (!c.counted && (complete || c.session->finished())) count(c);
-    if (c.session->finished() || (complete && !options.dally)) {
+    const bool complete = c.transfer->transfer_complete();
+    if (!c.counted && (complete || c.transfer->finished())) count(c);
+    if (c.transfer->finished() || (complete && !options.dally)) {
       c.done = true;
       --remaining;
       close(c.fd);
@@ -153,16 +153,16 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
           sendto(c.fd, error, size, 0, source.get(), source.length());
           continue;
         }
-        c.session->OnDatagram(
+        c.transfer->OnDatagram(
             absl::MakeConstSpan(buffer.data(), static_cast<size_t>(got)), now);
         flush(c);
       }
     }
     for (Client& c : clients) {
       if (c.done) continue;
-      const std::optional<tftp::TimePoint> deadline = c.session->deadline();
+      const std::optional<tftp::TimePoint> deadline = c.transfer->deadline();
       if (deadline.has_value() && *deadline <= now) {
-        c.session->OnDeadline(now);
+        c.transfer->OnDeadline(now);
         flush(c);
       }
     }

@@ -1,5 +1,5 @@
 // Many simultaneous downloads from one test process, each a full TFTP client
-// (protocol/download_session) on its own socket, checked byte for byte.
+// (protocol/download_transfer) on its own socket, checked byte for byte.
 #ifndef TFTPD_TESTS_INTEGRATION_CONCURRENT_DOWNLOADS_H_
 #define TFTPD_TESTS_INTEGRATION_CONCURRENT_DOWNLOADS_H_
 
@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "io/socket_address.h"
-#include "protocol/download_session.h"
-#include "protocol/session.h"
+#include "protocol/download_transfer.h"
+#include "protocol/transfer.h"
 
 namespace tftpd::testing {
 
@@ -31,7 +31,7 @@ struct DownloadOptions {
   std::chrono::seconds limit{120};  // For all of the jobs together.
   // How the clients time out and retry; by default a patient firmware: 1 s,
   // 5 retries.
-  tftp::SessionConfig client;
+  tftp::TransferConfig client;
   // Keep each client's socket open while it dallies after the last block
   // (re-acknowledging a repeat of it, so that the server learns of the
   // transfer's end even when the first final ACK was lost). Without it a

@@ -12,7 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "gtest/gtest.h"
-#include "protocol/session.h"
+#include "protocol/transfer.h"
 #include "tests/integration/concurrent_downloads.h"
 #include "tests/integration/tftpd_process.h"
 
@@ -135,9 +135,9 @@ TEST(Faults, TransfersMatchUnderLossDuplicationAndReordering) {
   // ACK is lost while the client dallies, the client has the whole file and
   // the server retries until it times out (or, still retrying, is stopped
   // here: aborted). At 10% loss each way that is rare, never a rule.
-  const std::optional<uint64_t> completed = Counter(log, "sessions_completed");
-  const std::optional<uint64_t> timed_out = Counter(log, "sessions_timed_out");
-  const std::optional<uint64_t> aborted = Counter(log, "sessions_aborted");
+  const std::optional<uint64_t> completed = Counter(log, "transfers_completed");
+  const std::optional<uint64_t> timed_out = Counter(log, "transfers_timed_out");
+  const std::optional<uint64_t> aborted = Counter(log, "transfers_aborted");
   ASSERT_TRUE(completed && timed_out && aborted) << log;
   EXPECT_EQ(*completed + *timed_out + *aborted,
             static_cast<uint64_t>(total_completed))

@@ -43,7 +43,7 @@ TEST(Lifecycle, HelpExplainsEveryFlag) {
   const CommandResult result = RunCommand({"server/tftpd", "--help"});
   for (const char* flag :
        {"-root", "-address", "-port", "-threads", "-blksize_max",
-        "-windowsize_max", "-timeout", "-retries", "-max_sessions", "-rcvbuf",
+        "-windowsize_max", "-timeout", "-retries", "-max_transfers", "-rcvbuf",
         "-log_level", "-flagfile", "-map_file", "-metrics_address",
         "-stats_interval", "-source_timeout"}) {
     EXPECT_TRUE(absl::StrContains(result.output, flag)) << flag;
@@ -144,8 +144,8 @@ TEST(Lifecycle, SigtermEndsTransfersAfterTheGraceAndPrintsCounters) {
   EXPECT_TRUE(told);
   const std::string log = server.log();
   EXPECT_TRUE(absl::StrContains(log, "tftpd stopped:")) << log;
-  EXPECT_TRUE(absl::StrContains(log, "sessions_started=1")) << log;
-  EXPECT_TRUE(absl::StrContains(log, "sessions_aborted=1")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "transfers_started=1")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "transfers_aborted=1")) << log;
 }
 
 TEST(Lifecycle, MapFileRewritesNamesAndReloadsOnSighup) {
@@ -259,7 +259,7 @@ TEST(Lifecycle, MetricsAreScrapedOverHttp) {
   ASSERT_EQ(scrape.exit_code, 0) << scrape.output;
   const std::string& text = scrape.output;
   EXPECT_TRUE(
-      absl::StrContains(text, "# TYPE tftpd_sessions_completed_total counter"))
+      absl::StrContains(text, "# TYPE tftpd_transfers_completed_total counter"))
       << text;
   uint64_t completed = 0;
   uint64_t not_found = 0;
@@ -270,7 +270,7 @@ TEST(Lifecycle, MetricsAreScrapedOverHttp) {
         !absl::SimpleAtoi(line.substr(space + 1), &value)) {
       continue;
     }
-    if (absl::StartsWith(line, "tftpd_sessions_completed_total{")) {
+    if (absl::StartsWith(line, "tftpd_transfers_completed_total{")) {
       completed += value;
     }
     if (absl::StartsWith(line, "tftpd_requests_refused_by_reason_total{") &&

@@ -220,7 +220,7 @@ TEST(TransferEdges, ClientsThatVanishCostBoundedTimeAndMemory) {
   // small: nothing near a copy of the file per client (300 MiB).
   EXPECT_LT(after.rss_anon_kib - before.rss_anon_kib, 16 * 1024);
   EXPECT_EQ(server.Stop(), 0);
-  EXPECT_NE(server.log().find("sessions_timed_out=" + std::to_string(kClients)),
+  EXPECT_NE(server.log().find("transfers_timed_out=" + std::to_string(kClients)),
             std::string::npos)
       << server.log();
 }

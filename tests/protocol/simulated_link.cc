@@ -8,8 +8,8 @@
 #include <set>
 
 #include "protocol/packet.h"
-#include "protocol/read_session.h"
-#include "protocol/write_session.h"
+#include "protocol/read_transfer.h"
+#include "protocol/write_transfer.h"
 
 namespace tftp::testing {
 namespace {
@@ -201,20 +201,20 @@ std::string PatternContent(size_t size) {
 }
 
 ReadRun RunRead(const std::string& content, const NegotiatedOptions& options,
-                const SessionConfig& config, const LinkFaults& faults) {
+                const TransferConfig& config, const LinkFaults& faults) {
   ReadRun run;
-  ReadSession session(config, options, content.size());
+  ReadTransfer transfer(config, options, content.size());
   DownloadClient client(options.blksize, options.windowsize,
                         faults.client_acks_on_gap);
-  std::vector<uint8_t> buffer(session.buffer_size());
+  std::vector<uint8_t> buffer(transfer.buffer_size());
   uint64_t to_client = 0;
   uint64_t to_server = 0;
   TimePoint now{};
-  session.Start(now);
+  transfer.Start(now);
   for (int step = 0; step < kMaxSteps; ++step) {
     bool traffic = false;
-    while (session.HasOutgoing()) {
-      const Outgoing out = session.NextOutgoing(absl::MakeSpan(buffer));
+    while (transfer.HasOutgoing()) {
+      const Outgoing out = transfer.NextOutgoing(absl::MakeSpan(buffer));
       traffic = true;
       std::memcpy(buffer.data() + out.header_size,
                   content.data() + out.payload_offset, out.payload_size);
@@ -228,15 +228,15 @@ ReadRun RunRead(const std::string& content, const NegotiatedOptions& options,
       client.outbox().pop_front();
       traffic = true;
       if (Dropped(faults.drop_to_server, &to_server)) continue;
-      session.OnDatagram(d, now);
+      transfer.OnDatagram(d, now);
     }
     if (traffic) continue;
-    if (session.finished() || !session.deadline().has_value()) break;
-    now = *session.deadline();
-    session.OnDeadline(now);
+    if (transfer.finished() || !transfer.deadline().has_value()) break;
+    now = *transfer.deadline();
+    transfer.OnDeadline(now);
   }
-  run.result = session.result();
-  run.counters = session.counters();
+  run.result = transfer.result();
+  run.counters = transfer.counters();
   run.end = now;
   return run;
 }
@@ -261,20 +261,20 @@ ProtocolStatus MemorySink::Finish(uint64_t total_bytes) {
 }
 
 WriteRun RunWrite(const std::string& content, const NegotiatedOptions& options,
-                  uint64_t max_size, const SessionConfig& config,
+                  uint64_t max_size, const TransferConfig& config,
                   const LinkFaults& faults) {
   WriteRun run;
-  WriteSession session(config, options, max_size, &run.sink);
+  WriteTransfer transfer(config, options, max_size, &run.sink);
   UploadClient client(content, options.blksize, options.windowsize);
   std::vector<uint8_t> buffer(kMaxPacketSize);
   uint64_t to_client = 0;
   uint64_t to_server = 0;
   TimePoint now{};
-  session.Start(now);
+  transfer.Start(now);
   for (int step = 0; step < kMaxSteps; ++step) {
     bool traffic = false;
-    while (session.HasOutgoing()) {
-      const Outgoing out = session.NextOutgoing(absl::MakeSpan(buffer));
+    while (transfer.HasOutgoing()) {
+      const Outgoing out = transfer.NextOutgoing(absl::MakeSpan(buffer));
       traffic = true;
       if (Dropped(faults.drop_to_client, &to_client)) continue;
       client.Receive(absl::MakeConstSpan(buffer.data(), out.header_size), now);
@@ -284,11 +284,11 @@ WriteRun RunWrite(const std::string& content, const NegotiatedOptions& options,
       client.outbox().pop_front();
       traffic = true;
       if (Dropped(faults.drop_to_server, &to_server)) continue;
-      session.OnDatagram(d, now);
+      transfer.OnDatagram(d, now);
     }
     if (traffic) continue;
-    if (session.finished()) break;
-    std::optional<TimePoint> next = session.deadline();
+    if (transfer.finished()) break;
+    std::optional<TimePoint> next = transfer.deadline();
     if (client.deadline().has_value() &&
         (!next.has_value() || *client.deadline() < *next)) {
       next = client.deadline();
@@ -298,11 +298,11 @@ WriteRun RunWrite(const std::string& content, const NegotiatedOptions& options,
     if (client.deadline().has_value() && *client.deadline() <= now) {
       client.OnTimeout(now);
     }
-    session.OnDeadline(now);
+    transfer.OnDeadline(now);
   }
-  run.client_complete = client.done() && session.transfer_complete();
-  run.result = session.result();
-  run.counters = session.counters();
+  run.client_complete = client.done() && transfer.transfer_complete();
+  run.result = transfer.result();
+  run.counters = transfer.counters();
   run.end = now;
   return run;
 }

@@ -1,4 +1,4 @@
-// Drives a server session against a simulated client over a lossy link, with
+// Drives a server transfer against a simulated client over a lossy link, with
 // a fake clock that jumps to the next deadline whenever the link is quiet.
 // The clients follow RFC 1350/2347/7440 as real boot clients do.
 #ifndef TFTPD_TESTS_PROTOCOL_SIMULATED_LINK_H_
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "protocol/options.h"
-#include "protocol/session.h"
+#include "protocol/transfer.h"
 #include "protocol/tftp.h"
 #include "protocol/write_sink.h"
 
@@ -34,15 +34,15 @@ DropRule DropIndices(std::vector<uint64_t> indices);
 struct ReadRun {
   std::string received;
   bool client_complete = false;
-  SessionResult result;
-  SessionCounters counters;
+  TransferResult result;
+  TransferCounters counters;
   std::vector<uint16_t> wire_blocks;  // In-order DATA block numbers seen.
   TimePoint end;
 };
 
-// Serves `content` through a ReadSession to a simulated downloading client.
+// Serves `content` through a ReadTransfer to a simulated downloading client.
 ReadRun RunRead(const std::string& content, const NegotiatedOptions& options,
-                const SessionConfig& config = {},
+                const TransferConfig& config = {},
                 const LinkFaults& faults = {});
 
 class MemorySink : public WriteSink {
@@ -62,15 +62,15 @@ class MemorySink : public WriteSink {
 struct WriteRun {
   MemorySink sink;
   bool client_complete = false;
-  SessionResult result;
-  SessionCounters counters;
+  TransferResult result;
+  TransferCounters counters;
   TimePoint end;
 };
 
-// Uploads `content` from a simulated client through a WriteSession.
+// Uploads `content` from a simulated client through a WriteTransfer.
 WriteRun RunWrite(const std::string& content, const NegotiatedOptions& options,
                   uint64_t max_size = UINT64_MAX,
-                  const SessionConfig& config = {},
+                  const TransferConfig& config = {},
                   const LinkFaults& faults = {});
 
 // Negotiated options for a transfer, as if the client asked for them.

@@ -45,9 +45,9 @@ class Framework : public ::testing::Test {
     config.handler = std::make_shared<ScriptedHandler>(std::move(handle));
     config.source_timeout = 500ms;
     config.stats_interval = 100ms;
-    config.on_session_end = [this](const SessionStats& s) {
+    config.on_transfer_end = [this](const TransferStats& s) {
       std::lock_guard<std::mutex> lock(mutex_);
-      sessions_.push_back(s);
+      transfers_.push_back(s);
       changed_.notify_all();
     };
     config.on_server_stats = [this](const ServerStats& s) {
@@ -77,10 +77,10 @@ class Framework : public ::testing::Test {
   void Produce(F produce) {
     producers_.emplace_back(std::move(produce));
   }
-  std::vector<SessionStats> WaitForSessions(size_t n) {
+  std::vector<TransferStats> WaitForTransfers(size_t n) {
     std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait_for(lock, 5s, [&] { return sessions_.size() >= n; });
-    return sessions_;
+    changed_.wait_for(lock, 5s, [&] { return transfers_.size() >= n; });
+    return transfers_;
   }
 
   TempDir root_;
@@ -88,7 +88,7 @@ class Framework : public ::testing::Test {
   std::vector<std::thread> producers_;
   std::mutex mutex_;
   std::condition_variable changed_;
-  std::vector<SessionStats> sessions_;
+  std::vector<TransferStats> transfers_;
   std::vector<ServerStats> intervals_;
 };
 
@@ -139,9 +139,9 @@ TEST_F(Framework, TheHandlerSeesTheRequestAndBytesAreSent) {
     EXPECT_EQ(seen.options[0],
               std::make_pair(std::string("blksize"), std::string("600")));
   }
-  const std::vector<SessionStats> sessions = WaitForSessions(1);
-  ASSERT_EQ(sessions.size(), 1u);
-  const SessionStats& s = sessions[0];
+  const std::vector<TransferStats> transfers = WaitForTransfers(1);
+  ASSERT_EQ(transfers.size(), 1u);
+  const TransferStats& s = transfers[0];
   EXPECT_EQ(s.outcome, "completed");
   EXPECT_EQ(s.requested_path, "/Boot/CFG");
   EXPECT_EQ(s.blksize, 600);
@@ -162,7 +162,7 @@ TEST_F(Framework, AStreamThatBeginsLateIsWaitedFor) {
     auto [stream, writer] = ResponseStream::Create();
     Produce([this, w = std::move(writer)]() mutable {
       // Once the transfer waits for it...
-      testing::WaitUntil([&] { return server_->Totals().sessions_active >= 1; });
+      testing::WaitUntil([&] { return server_->Totals().transfers_active >= 1; });
       w.Begin(content.size());
       w.Append(content.substr(0, 2000));
       // ...and again once the client has had all it can (ACK 0 to 3).
@@ -176,9 +176,9 @@ TEST_F(Framework, AStreamThatBeginsLateIsWaitedFor) {
   const HandRead r = Read("k", {"tsize", "0"});
   EXPECT_FALSE(r.timed_out);
   EXPECT_EQ(r.bytes, content);
-  const std::vector<SessionStats> sessions = WaitForSessions(1);
-  ASSERT_EQ(sessions.size(), 1u);
-  EXPECT_EQ(sessions[0].response_size, 5000u);  // Announced once it began.
+  const std::vector<TransferStats> transfers = WaitForTransfers(1);
+  ASSERT_EQ(transfers.size(), 1u);
+  EXPECT_EQ(transfers[0].response_size, 5000u);  // Announced once it began.
 }
 
 TEST_F(Framework, AStreamFailingBeforeItBeginsRefusesTheRequest) {
@@ -186,7 +186,7 @@ TEST_F(Framework, AStreamFailingBeforeItBeginsRefusesTheRequest) {
     auto [stream, writer] = ResponseStream::Create();
     Produce([this, w = std::move(writer)]() mutable {
       // Once the transfer waits for it.
-      testing::WaitUntil([&] { return server_->Totals().sessions_active >= 1; });
+      testing::WaitUntil([&] { return server_->Totals().transfers_active >= 1; });
       w.Fail(tftp::ErrorCode::kFileNotFound, "not in the repository");
     });
     return Response::Stream(stream);
@@ -213,10 +213,10 @@ TEST_F(Framework, AThrownAwaySourceEndsTheTransferWithAnError) {
   EXPECT_EQ(r.error_code, 0);
   EXPECT_EQ(r.error_message, "response source ended unfinished");
   EXPECT_EQ(r.bytes, std::string(2048, 'a'));
-  const std::vector<SessionStats> sessions = WaitForSessions(1);
-  ASSERT_EQ(sessions.size(), 1u);
-  EXPECT_EQ(sessions[0].outcome, "aborted");
-  EXPECT_EQ(sessions[0].error_message, "response source ended unfinished");
+  const std::vector<TransferStats> transfers = WaitForTransfers(1);
+  ASSERT_EQ(transfers.size(), 1u);
+  EXPECT_EQ(transfers[0].outcome, "aborted");
+  EXPECT_EQ(transfers[0].error_message, "response source ended unfinished");
 }
 
 TEST_F(Framework, AStalledSourceAndOneThatNeverBeginsTimeOut) {
@@ -251,7 +251,7 @@ TEST_F(Framework, ServerStatsAreCountsPerIntervalStartingFromZero) {
   changed_.wait_for(lock, 5s, [&] {
     started = 0;
     for (const ServerStats& s : intervals_)
-      started += s.totals.sessions_started;
+      started += s.totals.transfers_started;
     after = intervals_.size();
     return started == 2;
   });
@@ -259,7 +259,7 @@ TEST_F(Framework, ServerStatsAreCountsPerIntervalStartingFromZero) {
   changed_.wait_for(lock, 5s, [&] { return intervals_.size() >= after + 2; });
   ASSERT_GE(intervals_.size(), after + 2);
   const ServerStats& last = intervals_.back();
-  EXPECT_EQ(last.totals.sessions_started, 0u);
+  EXPECT_EQ(last.totals.transfers_started, 0u);
   EXPECT_EQ(last.shards.size(), 2u);
   EXPECT_LE(last.interval_start, last.interval_end);
 }

@@ -53,7 +53,7 @@ TEST_F(LoadGenerator, CountsVerifiedTransfers) {
   EXPECT_LE(report->latency_p50, report->latency_p99);
   EXPECT_TRUE(absl::StrContains(report->ToJson(), "\"transfers_ok\":100"));
   EXPECT_EQ(server_.Stop(), 0);
-  EXPECT_TRUE(absl::StrContains(server_.log(), "sessions_completed=100"))
+  EXPECT_TRUE(absl::StrContains(server_.log(), "transfers_completed=100"))
       << server_.log();
 }
 
@@ -78,9 +78,9 @@ TEST_F(LoadGenerator, UefiShapeProbesThenDownloads) {
   EXPECT_EQ(report->transfers_ok, 40) << report->ToTable();
   EXPECT_EQ(server_.Stop(), 0);
   // Every probe ended on the server as the client's ERROR 8.
-  EXPECT_TRUE(absl::StrContains(server_.log(), "sessions_peer_error=40"))
+  EXPECT_TRUE(absl::StrContains(server_.log(), "transfers_peer_error=40"))
       << server_.log();
-  EXPECT_TRUE(absl::StrContains(server_.log(), "sessions_completed=40"));
+  EXPECT_TRUE(absl::StrContains(server_.log(), "transfers_completed=40"));
 }
 
 TEST_F(LoadGenerator, RollsOverWithWindows) {

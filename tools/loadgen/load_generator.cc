@@ -21,7 +21,7 @@
 #include "io/deadline_queue.h"
 #include "io/event_backend.h"
 #include "io/user_data.h"
-#include "protocol/download_session.h"
+#include "protocol/download_transfer.h"
 #include "protocol/packet.h"
 
 namespace loadgen {
@@ -85,7 +85,7 @@ struct Transfer {
   int fd = -1;
   uint32_t inflight = 0;  // Receive and send operations still due.
   bool send_in_flight = false;
-  std::optional<tftp::DownloadSession> session;
+  std::optional<tftp::DownloadTransfer> transfer;
   CheckingSink sink;
   std::optional<io::SocketAddress> tid;
   const File* file = nullptr;
@@ -119,10 +119,10 @@ class Worker {
                           config.server.family() == AF_INET &&
                           config.server.HostString().rfind("127.", 0) == 0),
         shared_(shared) {
-    session_config_.timeout = config.timeout;
-    session_config_.max_timeout =
+    transfer_config_.timeout = config.timeout;
+    transfer_config_.max_timeout =
         std::max<tftp::Duration>(config.timeout, std::chrono::seconds(8));
-    session_config_.max_retries = config.retries;
+    transfer_config_.max_retries = config.retries;
   }
 
   absl::Status Run(TimePoint start);
@@ -148,7 +148,7 @@ class Worker {
   const uint32_t source_base_;
   const bool distinct_sources_;
   Shared* shared_;
-  tftp::SessionConfig session_config_;
+  tftp::TransferConfig transfer_config_;
   std::unique_ptr<io::EventBackend> backend_;
   std::deque<Transfer> slots_;
   std::vector<uint32_t> free_;
@@ -205,7 +205,7 @@ absl::Status Worker::Run(TimePoint start) {
       for (uint32_t i = 0; i < slots_.size(); ++i) {
         if (slots_[i].active) {
           // Tell the server, then record the transfer as cut short.
-          slots_[i].session->Abort(tftp::ErrorCode::kNotDefined, "time limit");
+          slots_[i].transfer->Abort(tftp::ErrorCode::kNotDefined, "time limit");
           AfterInput(i);
         }
       }
@@ -234,7 +234,7 @@ absl::Status Worker::Run(TimePoint start) {
           return &t.timer;
         },
         [this](uint32_t index) {
-          slots_[index].session->OnDeadline(now_);
+          slots_[index].transfer->OnDeadline(now_);
           AfterInput(index);
         });
   }
@@ -301,10 +301,10 @@ void Worker::Launch(TimePoint now, const File* file, bool probing,
   request.windowsize = config_.windowsize;
   request.ask_tsize = config_.tsize || probing;
   request.probe_only = probing;
-  t.session.emplace(session_config_, std::move(request), &t.sink);
+  t.transfer.emplace(transfer_config_, std::move(request), &t.sink);
   backend_->Receive(t.fd, Tag(kReceive, index, t.generation));
   ++t.inflight;
-  t.session->Start(now);
+  t.transfer->Start(now);
   AfterInput(index);
 }
 
@@ -336,7 +336,7 @@ void Worker::OnCompletion(const io::Completion& c) {
           c.datagram->segment_size > 0 ? c.datagram->segment_size : rest.size();
       do {
         const size_t size = std::min(segment, rest.size());
-        t.session->OnDatagram(rest.first(size), now_);
+        t.transfer->OnDatagram(rest.first(size), now_);
         rest.remove_prefix(size);
       } while (!rest.empty() && t.active);
       AfterInput(tag.index);
@@ -356,11 +356,11 @@ void Worker::AfterInput(uint32_t index) {
   Transfer& t = slots_[index];
   Flush(index);
   if (!t.active) return;
-  if (t.session->transfer_complete() || t.session->finished()) {
+  if (t.transfer->transfer_complete() || t.transfer->finished()) {
     Complete(index);
     return;
   }
-  const std::optional<tftp::TimePoint> deadline = t.session->deadline();
+  const std::optional<tftp::TimePoint> deadline = t.transfer->deadline();
   if (deadline.has_value()) {
     timers_.Schedule(index, t.generation, *deadline, &t.timer);
   }
@@ -368,11 +368,11 @@ void Worker::AfterInput(uint32_t index) {
 
 void Worker::Flush(uint32_t index) {
   Transfer& t = slots_[index];
-  if (t.fd < 0 || t.send_in_flight || !t.session.has_value() ||
-      !t.session->HasOutgoing()) {
+  if (t.fd < 0 || t.send_in_flight || !t.transfer.has_value() ||
+      !t.transfer->HasOutgoing()) {
     return;
   }
-  const tftp::Outgoing out = t.session->NextOutgoing(t.buffer);
+  const tftp::Outgoing out = t.transfer->NextOutgoing(t.buffer);
   if (out.header_size == 0) return;
   t.to = t.tid.has_value() ? *t.tid : config_.server;
   t.iov = {t.buffer, out.header_size};
@@ -389,8 +389,8 @@ void Worker::Flush(uint32_t index) {
 void Worker::Complete(uint32_t index) {
   Transfer& t = slots_[index];
   t.active = false;
-  report_.retransmits += t.session->counters().retransmits;
-  if (t.probing && t.session->transfer_complete()) {
+  report_.retransmits += t.transfer->counters().retransmits;
+  if (t.probing && t.transfer->transfer_complete()) {
     // UEFI: the size is known; now the real download, from a new port.
     Launch(now_, t.file, /*probing=*/false, t.started);
   } else {
@@ -404,8 +404,8 @@ void Worker::Complete(uint32_t index) {
 }
 
 void Worker::Record(Transfer& t) {
-  const tftp::DownloadSession& s = *t.session;
-  const tftp::SessionResult& r = s.result();
+  const tftp::DownloadTransfer& s = *t.transfer;
+  const tftp::TransferResult& r = s.result();
   if (s.transfer_complete()) {
     const File& file = *t.file;
     const uint64_t expected = file.have_content
@@ -426,14 +426,14 @@ void Worker::Record(Transfer& t) {
     return;
   }
   switch (r.outcome) {
-    case tftp::SessionOutcome::kTimedOut:
+    case tftp::TransferOutcome::kTimedOut:
       // No reply ever fixed the server's TID: the request went unanswered.
       ++report_.failures[t.tid.has_value() ? "timeout" : "rrq_unanswered"];
       break;
-    case tftp::SessionOutcome::kPeerError:
+    case tftp::TransferOutcome::kPeerError:
       ++report_.failures[absl::StrCat("error_", r.error_code)];
       break;
-    case tftp::SessionOutcome::kProtocolError:
+    case tftp::TransferOutcome::kProtocolError:
       ++report_.failures["protocol_error"];
       break;
     default:
@@ -446,12 +446,12 @@ void Worker::Record(Transfer& t) {
 void Worker::MaybeRelease(uint32_t index) {
   Transfer& t = slots_[index];
   if (!t.in_use || t.active || t.inflight > 0 ||
-      (t.fd >= 0 && t.session.has_value() && t.session->HasOutgoing())) {
+      (t.fd >= 0 && t.transfer.has_value() && t.transfer->HasOutgoing())) {
     return;
   }
   if (t.fd >= 0) close(t.fd);
   t.fd = -1;
-  t.session.reset();
+  t.transfer.reset();
   t.in_use = false;
   t.send_in_flight = false;
   t.timer = {};

@@ -1,5 +1,5 @@
 // The load generator: simulates many booting clients against any TFTP
-// server. Each simulated transfer is a full client (protocol/download_session:
+// server. Each simulated transfer is a full client (protocol/download_transfer:
 // OACK checks, ACK per block or per window, rollover, retransmission) on its
 // own socket, driven by the io_uring event backend so that the generator is
 // not the bottleneck.

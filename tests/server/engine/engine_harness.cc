@@ -100,9 +100,9 @@ EngineHarness::EngineHarness(std::function<void(ServerConfig&)> configure,
   ServerConfig config;
   config.root = root_.path();
   config.threads = 1;
-  config.session.timeout = std::chrono::seconds(1);
-  config.session.max_timeout = std::chrono::seconds(2);
-  config.session.max_retries = 2;
+  config.transfer.timeout = std::chrono::seconds(1);
+  config.transfer.max_timeout = std::chrono::seconds(2);
+  config.transfer.max_retries = 2;
   config.source_timeout = std::chrono::seconds(5);
   config.shutdown_grace = std::chrono::seconds(10);
   if (configure) configure(config);

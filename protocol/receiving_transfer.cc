@@ -1,4 +1,4 @@
-#include "protocol/receiving_session.h"
+#include "protocol/receiving_transfer.h"
 
 #include <string>
 
@@ -6,21 +6,21 @@
 
 namespace tftp {
 
-ReceivingSession::ReceivingSession(const SessionConfig& config,
+ReceivingTransfer::ReceivingTransfer(const TransferConfig& config,
                                    uint16_t timeout_seconds, uint16_t blksize,
                                    uint16_t windowsize, uint64_t max_size,
                                    WriteSink* sink)
     : timer_(config, timeout_seconds),
       receiver_(blksize, windowsize, max_size, sink) {}
 
-void ReceivingSession::Start(TimePoint now) {
+void ReceivingTransfer::Start(TimePoint now) {
   if (state_ != State::kNotStarted) return;
   state_ = State::kOpening;
   Queue(Control::kOpening, false);
   timer_.Restart(now);
 }
 
-void ReceivingSession::OnDatagram(absl::Span<const uint8_t> datagram,
+void ReceivingTransfer::OnDatagram(absl::Span<const uint8_t> datagram,
                                   TimePoint now) {
   if (state_ == State::kNotStarted || state_ == State::kDone) return;
   ++counters_.packets_received;
@@ -29,7 +29,7 @@ void ReceivingSession::OnDatagram(absl::Span<const uint8_t> datagram,
     DataPacket data;
     if (ProtocolStatus s = ParseData(datagram, &data); !s.ok()) {
       if (state_ != State::kDallying) {
-        FailWith(SessionOutcome::kProtocolError, s.code, s.message);
+        FailWith(TransferOutcome::kProtocolError, s.code, s.message);
       }
       return;
     }
@@ -38,7 +38,7 @@ void ReceivingSession::OnDatagram(absl::Span<const uint8_t> datagram,
   }
   if (opcode == Opcode::kError) {
     if (state_ == State::kDallying) {
-      Finish(SessionOutcome::kCompleted);  // Everything is stored already.
+      Finish(TransferOutcome::kCompleted);  // Everything is stored already.
       return;
     }
     ErrorPacket error;
@@ -46,21 +46,21 @@ void ReceivingSession::OnDatagram(absl::Span<const uint8_t> datagram,
       result_.error_code = error.code;
       result_.error_message = std::string(error.message);
     }
-    Finish(SessionOutcome::kPeerError);
+    Finish(TransferOutcome::kPeerError);
     return;
   }
   OnOtherPacket(opcode, datagram, now);
 }
 
-void ReceivingSession::OnOtherPacket(std::optional<Opcode> opcode,
+void ReceivingTransfer::OnOtherPacket(std::optional<Opcode> opcode,
                                      absl::Span<const uint8_t> datagram,
                                      TimePoint now) {
   if (state_ == State::kDallying) return;
-  FailWith(SessionOutcome::kProtocolError, ErrorCode::kIllegalOperation,
+  FailWith(TransferOutcome::kProtocolError, ErrorCode::kIllegalOperation,
            "unexpected packet");
 }
 
-void ReceivingSession::OnData(uint16_t wire_block,
+void ReceivingTransfer::OnData(uint16_t wire_block,
                               absl::Span<const uint8_t> payload,
                               TimePoint now) {
   if (state_ == State::kDallying) {
@@ -100,7 +100,7 @@ void ReceivingSession::OnData(uint16_t wire_block,
     case BlockReceiver::Verdict::kComplete:
       Queue(Control::kAck, false);
       state_ = State::kDallying;
-      result_.outcome = SessionOutcome::kCompleted;
+      result_.outcome = TransferOutcome::kCompleted;
       timer_.Dally(now);
       return;
     case BlockReceiver::Verdict::kAck:
@@ -112,44 +112,44 @@ void ReceivingSession::OnData(uint16_t wire_block,
   timer_.Restart(now);
 }
 
-void ReceivingSession::OnDeadline(TimePoint now) {
+void ReceivingTransfer::OnDeadline(TimePoint now) {
   if (!timer_.Expired(now)) return;
   if (state_ == State::kDallying) {
-    Finish(SessionOutcome::kCompleted);
+    Finish(TransferOutcome::kCompleted);
     return;
   }
   if (!timer_.Backoff(now)) {
-    Finish(SessionOutcome::kTimedOut);
+    Finish(TransferOutcome::kTimedOut);
     return;
   }
   receiver_.OnTimeout();
   Queue(state_ == State::kOpening ? Control::kOpening : Control::kAck, true);
 }
 
-void ReceivingSession::Abort(ErrorCode code, absl::string_view message) {
+void ReceivingTransfer::Abort(ErrorCode code, absl::string_view message) {
   if (state_ == State::kDone) return;
   if (state_ == State::kDallying) {
-    Finish(SessionOutcome::kCompleted);
+    Finish(TransferOutcome::kCompleted);
     return;
   }
-  FailWith(SessionOutcome::kAborted, code, message);
+  FailWith(TransferOutcome::kAborted, code, message);
 }
 
-void ReceivingSession::OnCommitted(TimePoint now) {
+void ReceivingTransfer::OnCommitted(TimePoint now) {
   if (state_ != State::kCommitting) return;
   Queue(Control::kAck, false);
   state_ = State::kDallying;
-  result_.outcome = SessionOutcome::kCompleted;
+  result_.outcome = TransferOutcome::kCompleted;
   timer_.Dally(now);
 }
 
-void ReceivingSession::OnCommitFailed(ErrorCode code,
+void ReceivingTransfer::OnCommitFailed(ErrorCode code,
                                       absl::string_view message) {
   if (state_ != State::kCommitting) return;
-  FailWith(SessionOutcome::kAborted, code, message);
+  FailWith(TransferOutcome::kAborted, code, message);
 }
 
-Outgoing ReceivingSession::NextOutgoing(absl::Span<uint8_t> buffer) {
+Outgoing ReceivingTransfer::NextOutgoing(absl::Span<uint8_t> buffer) {
   Outgoing out;
   switch (control_) {
     case Control::kNone:
@@ -177,7 +177,7 @@ Outgoing ReceivingSession::NextOutgoing(absl::Span<uint8_t> buffer) {
   return out;
 }
 
-void ReceivingSession::BeginReceiving(uint16_t blksize, uint16_t windowsize,
+void ReceivingTransfer::BeginReceiving(uint16_t blksize, uint16_t windowsize,
                                       TimePoint now) {
   receiver_.Configure(blksize, windowsize);
   state_ = State::kReceiving;
@@ -185,30 +185,30 @@ void ReceivingSession::BeginReceiving(uint16_t blksize, uint16_t windowsize,
   timer_.Restart(now);
 }
 
-void ReceivingSession::QueueAck(bool retransmission) {
+void ReceivingTransfer::QueueAck(bool retransmission) {
   Queue(Control::kAck, retransmission);
 }
 
-void ReceivingSession::QueueError(ErrorCode code, absl::string_view message) {
+void ReceivingTransfer::QueueError(ErrorCode code, absl::string_view message) {
   result_.error_code = static_cast<uint16_t>(code);
   result_.error_message = std::string(message);
   Queue(Control::kError, false);
 }
 
-void ReceivingSession::Queue(Control control, bool retransmission) {
+void ReceivingTransfer::Queue(Control control, bool retransmission) {
   control_ = control;
   control_is_retransmission_ = retransmission;
   if (control == Control::kAck) receiver_.OnAckSent();
 }
 
-void ReceivingSession::Finish(SessionOutcome outcome) {
+void ReceivingTransfer::Finish(TransferOutcome outcome) {
   state_ = State::kDone;
   result_.outcome = outcome;
   control_ = Control::kNone;
   timer_.Stop();
 }
 
-void ReceivingSession::FailWith(SessionOutcome outcome, ErrorCode code,
+void ReceivingTransfer::FailWith(TransferOutcome outcome, ErrorCode code,
                                 absl::string_view message) {
   Finish(outcome);
   QueueError(code, message);

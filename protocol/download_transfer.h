@@ -1,20 +1,20 @@
 // The client side of a read transfer: sends the RRQ, checks the OACK against
 // what was asked (a server may lower blksize and windowsize, never raise them,
 // and may add no option the client did not send), then receives the file
-// through the shared receiving machinery (ReceivingSession). Like the
-// server's sessions it does no I/O and reads no clock. The driver fixes the
+// through the shared receiving machinery (ReceivingTransfer). Like the
+// server's transfers it does no I/O and reads no clock. The driver fixes the
 // server's TID from the first reply and answers datagrams from any other
 // address and port with ERROR 5.
-#ifndef TFTPD_PROTOCOL_DOWNLOAD_SESSION_H_
-#define TFTPD_PROTOCOL_DOWNLOAD_SESSION_H_
+#ifndef TFTPD_PROTOCOL_DOWNLOAD_TRANSFER_H_
+#define TFTPD_PROTOCOL_DOWNLOAD_TRANSFER_H_
 
 #include <cstdint>
 #include <optional>
 #include <string>
 
 #include "absl/types/span.h"
-#include "protocol/receiving_session.h"
-#include "protocol/session.h"
+#include "protocol/receiving_transfer.h"
+#include "protocol/transfer.h"
 #include "protocol/tftp.h"
 #include "protocol/write_sink.h"
 
@@ -32,13 +32,13 @@ struct DownloadRequest {
   bool probe_only = false;
 };
 
-// Room for any RRQ this session sends.
+// Room for any RRQ this transfer sends.
 inline constexpr size_t kMaxRequestPacket = 1024;
 
-class DownloadSession : public ReceivingSession {
+class DownloadTransfer : public ReceivingTransfer {
  public:
-  // `sink` must outlive the session.
-  DownloadSession(const SessionConfig& config, DownloadRequest request,
+  // `sink` must outlive the transfer.
+  DownloadTransfer(const TransferConfig& config, DownloadRequest request,
                   WriteSink* sink, uint64_t max_size = UINT64_MAX);
 
   // The size the server announced with tsize, if it did.
@@ -61,4 +61,4 @@ class DownloadSession : public ReceivingSession {
 
 }  // namespace tftp
 
-#endif  // TFTPD_PROTOCOL_DOWNLOAD_SESSION_H_
+#endif  // TFTPD_PROTOCOL_DOWNLOAD_TRANSFER_H_

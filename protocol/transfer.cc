@@ -1,24 +1,24 @@
-#include "protocol/session.h"
+#include "protocol/transfer.h"
 
 #include "protocol/packet.h"
 
 namespace tftp {
 
-const char* SessionOutcomeName(SessionOutcome outcome) {
+const char* TransferOutcomeName(TransferOutcome outcome) {
   switch (outcome) {
-    case SessionOutcome::kInProgress:
+    case TransferOutcome::kInProgress:
       return "in_progress";
-    case SessionOutcome::kCompleted:
+    case TransferOutcome::kCompleted:
       return "completed";
-    case SessionOutcome::kPeerError:
+    case TransferOutcome::kPeerError:
       return "peer_error";
-    case SessionOutcome::kTimedOut:
+    case TransferOutcome::kTimedOut:
       return "timed_out";
-    case SessionOutcome::kProtocolError:
+    case TransferOutcome::kProtocolError:
       return "protocol_error";
-    case SessionOutcome::kAborted:
+    case TransferOutcome::kAborted:
       return "aborted";
-    case SessionOutcome::kSuperseded:
+    case TransferOutcome::kSuperseded:
       return "superseded";
   }
   return "unknown";

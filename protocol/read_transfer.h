@@ -8,8 +8,8 @@
 // deadline(). Implements RFC 1350 lock-step, RFC 7440 windows (an ACK of block
 // k continues from k + 1), block-number rollover (block 65536 goes out as 0),
 // retransmission with backoff, and Sorcerer's Apprentice avoidance.
-#ifndef TFTPD_PROTOCOL_READ_SESSION_H_
-#define TFTPD_PROTOCOL_READ_SESSION_H_
+#ifndef TFTPD_PROTOCOL_READ_TRANSFER_H_
+#define TFTPD_PROTOCOL_READ_TRANSFER_H_
 
 #include <algorithm>
 #include <cstddef>
@@ -20,17 +20,17 @@
 #include "absl/types/span.h"
 #include "protocol/options.h"
 #include "protocol/server_transfer.h"
-#include "protocol/session.h"
+#include "protocol/transfer.h"
 #include "protocol/tftp.h"
 
 namespace tftp {
 
-class ReadSession final : public ServerTransfer {
+class ReadTransfer final : public ServerTransfer {
  public:
   // `response_size` is the response's size in bytes (in the transfer mode)
   // when known up front, as for a file; otherwise the driver reports bytes as
   // they arrive with OnDataAvailable.
-  ReadSession(const SessionConfig& config, const NegotiatedOptions& options,
+  ReadTransfer(const TransferConfig& config, const NegotiatedOptions& options,
               std::optional<uint64_t> response_size);
 
   // Queues the OACK, or the first window of DATA when there is no OACK.
@@ -42,7 +42,7 @@ class ReadSession final : public ServerTransfer {
   // The first `available` bytes of the response can be filled in; `complete`
   // says there are no more (the response is `available` bytes long).
   void OnDataAvailable(uint64_t available, bool complete, TimePoint now);
-  // Ends the session with an ERROR to the peer (e.g. the source failed).
+  // Ends the transfer with an ERROR to the peer (e.g. the source failed).
   void Abort(ErrorCode code, absl::string_view message) override;
 
   bool SentEverything() const override;
@@ -66,10 +66,10 @@ class ReadSession final : public ServerTransfer {
   std::optional<TimePoint> deadline() const override {
     return timer_.deadline();
   }
-  // No more input is expected: send what is pending, then drop the session.
+  // No more input is expected: send what is pending, then drop the transfer.
   bool finished() const override { return state_ == State::kDone; }
-  const SessionResult& result() const override { return result_; }
-  const SessionCounters& counters() const override { return counters_; }
+  const TransferResult& result() const override { return result_; }
+  const TransferCounters& counters() const override { return counters_; }
   const NegotiatedOptions& options() const override { return options_; }
 
  private:
@@ -90,8 +90,8 @@ class ReadSession final : public ServerTransfer {
   uint64_t FinalBlock() const;
   size_t BlockPayloadSize(uint64_t block) const;
   bool QueueEmpty() const { return queue_next_ > queue_last_; }
-  void Finish(SessionOutcome outcome);
-  void FailWith(SessionOutcome outcome, ErrorCode code,
+  void Finish(TransferOutcome outcome);
+  void FailWith(TransferOutcome outcome, ErrorCode code,
                 absl::string_view message);
 
   NegotiatedOptions options_;
@@ -109,10 +109,10 @@ class ReadSession final : public ServerTransfer {
   uint64_t queue_next_ = 1;
   uint64_t queue_last_ = 0;
   bool resent_for_duplicate_ = false;
-  SessionResult result_;
-  SessionCounters counters_;
+  TransferResult result_;
+  TransferCounters counters_;
 };
 
 }  // namespace tftp
 
-#endif  // TFTPD_PROTOCOL_READ_SESSION_H_
+#endif  // TFTPD_PROTOCOL_READ_TRANSFER_H_

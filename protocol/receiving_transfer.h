@@ -1,12 +1,12 @@
 // What the two receiving sides of TFTP share, the server taking an upload
-// (WriteSession) and the client fetching a file (DownloadSession): an opening
+// (WriteTransfer) and the client fetching a file (DownloadTransfer): an opening
 // packet repeated until the peer answers, then DATA in and ACKs out through a
 // BlockReceiver, the last ACK repeated on timeout, and dallying after the
 // final ACK so that a repeated last block is acknowledged again (RFC 1350).
 // Subclasses say what the opening packet is and handle packets other than
 // DATA and ERROR (the client's OACK).
-#ifndef TFTPD_PROTOCOL_RECEIVING_SESSION_H_
-#define TFTPD_PROTOCOL_RECEIVING_SESSION_H_
+#ifndef TFTPD_PROTOCOL_RECEIVING_TRANSFER_H_
+#define TFTPD_PROTOCOL_RECEIVING_TRANSFER_H_
 
 #include <cstdint>
 #include <optional>
@@ -14,15 +14,15 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "protocol/block_receiver.h"
-#include "protocol/session.h"
+#include "protocol/transfer.h"
 #include "protocol/tftp.h"
 #include "protocol/write_sink.h"
 
 namespace tftp {
 
-class ReceivingSession {
+class ReceivingTransfer {
  public:
-  virtual ~ReceivingSession() = default;
+  virtual ~ReceivingTransfer() = default;
 
   // Queues the opening packet.
   void Start(TimePoint now);
@@ -33,10 +33,10 @@ class ReceivingSession {
   // Ends the transfer with an ERROR to the peer (once complete: just ends).
   void Abort(ErrorCode code, absl::string_view message);
   // For a sink that commits later (WriteSink::CommitsLater): every byte
-  // arrived and the sink is committing; the session sends nothing and has
+  // arrived and the sink is committing; the transfer sends nothing and has
   // no deadline until it hears how that went (the driver bounds the wait).
   bool committing() const { return state_ == State::kCommitting; }
-  // The commit succeeded: the final ACK goes out and the session dallies.
+  // The commit succeeded: the final ACK goes out and the transfer dallies.
   void OnCommitted(TimePoint now);
   // The commit failed: the transfer ends with this ERROR.
   void OnCommitFailed(ErrorCode code, absl::string_view message);
@@ -47,20 +47,20 @@ class ReceivingSession {
   Outgoing NextOutgoing(absl::Span<uint8_t> buffer);
 
   std::optional<TimePoint> deadline() const { return timer_.deadline(); }
-  // Every byte arrived and the sink committed them (the session may still
+  // Every byte arrived and the sink committed them (the transfer may still
   // be dallying to re-acknowledge a repeated last block).
   bool transfer_complete() const {
-    return result_.outcome == SessionOutcome::kCompleted;
+    return result_.outcome == TransferOutcome::kCompleted;
   }
   bool finished() const { return state_ == State::kDone; }
   // Complete, and only re-acknowledging a repeated last block.
   bool dallying() const { return state_ == State::kDallying; }
   // Stops dallying (the peer has moved on); the outcome stays completed.
   void EndDally() {
-    if (dallying()) Finish(SessionOutcome::kCompleted);
+    if (dallying()) Finish(TransferOutcome::kCompleted);
   }
-  const SessionResult& result() const { return result_; }
-  const SessionCounters& counters() const { return counters_; }
+  const TransferResult& result() const { return result_; }
+  const TransferCounters& counters() const { return counters_; }
 
  protected:
   enum class State : uint8_t {
@@ -72,7 +72,7 @@ class ReceivingSession {
     kDone,
   };
 
-  ReceivingSession(const SessionConfig& config, uint16_t timeout_seconds,
+  ReceivingTransfer(const TransferConfig& config, uint16_t timeout_seconds,
                    uint16_t blksize, uint16_t windowsize, uint64_t max_size,
                    WriteSink* sink);
 
@@ -90,8 +90,8 @@ class ReceivingSession {
   void BeginReceiving(uint16_t blksize, uint16_t windowsize, TimePoint now);
   void QueueAck(bool retransmission);
   void QueueError(ErrorCode code, absl::string_view message);
-  void Finish(SessionOutcome outcome);
-  void FailWith(SessionOutcome outcome, ErrorCode code,
+  void Finish(TransferOutcome outcome);
+  void FailWith(TransferOutcome outcome, ErrorCode code,
                 absl::string_view message);
 
   State state() const { return state_; }
@@ -109,10 +109,10 @@ class ReceivingSession {
   State state_ = State::kNotStarted;
   Control control_ = Control::kNone;
   bool control_is_retransmission_ = false;
-  SessionResult result_;
-  SessionCounters counters_;
+  TransferResult result_;
+  TransferCounters counters_;
 };
 
 }  // namespace tftp
 
-#endif  // TFTPD_PROTOCOL_RECEIVING_SESSION_H_
+#endif  // TFTPD_PROTOCOL_RECEIVING_TRANSFER_H_

@@ -1,9 +1,9 @@
-// Fuzz target: drives a read session and a write session with a sequence of
+// Fuzz target: drives a read transfer and a write transfer with a sequence of
 // events decoded from the input (datagrams, well-formed ACKs and DATA,
 // deadlines, bytes becoming available, aborts) and checks their invariants:
 // DATA never describes bytes outside the response, a window never exceeds
 // windowsize packets, a write never stores more than its limit, and a
-// finished session stays quiet.
+// finished transfer stays quiet.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -11,8 +11,9 @@
 #include <vector>
 
 #include "protocol/packet.h"
-#include "protocol/read_session.h"
-#include "protocol/write_session.h"
+#include "tests/fuzz/fuzz_input.h"
+#include "protocol/read_transfer.h"
+#include "protocol/write_transfer.h"
 
 namespace {
 
@@ -21,25 +22,6 @@ using namespace tftp;
 void Check(bool condition) {
   if (!condition) std::abort();
 }
-
-class Reader {
- public:
-  Reader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
-  bool empty() const { return pos_ >= size_; }
-  uint8_t Byte() { return pos_ < size_ ? data_[pos_++] : 0; }
-  uint16_t U16() { return static_cast<uint16_t>(Byte() << 8 | Byte()); }
-  absl::Span<const uint8_t> Bytes(size_t n) {
-    n = std::min(n, size_ - std::min(pos_, size_));
-    absl::Span<const uint8_t> out(data_ + pos_, n);
-    pos_ += n;
-    return out;
-  }
-
- private:
-  const uint8_t* data_;
-  size_t size_;
-  size_t pos_ = 0;
-};
 
 class CountingSink : public WriteSink {
  public:
@@ -59,7 +41,7 @@ class CountingSink : public WriteSink {
     finished = true;
     return ProtocolStatus::Ok();
   }
-  // A sink that commits later (a database): the session must then wait,
+  // A sink that commits later (a database): the transfer must then wait,
   // sending nothing, until it is told the outcome.
   bool CommitsLater() const override { return later_; }
   uint64_t stored = 0;
@@ -70,7 +52,7 @@ class CountingSink : public WriteSink {
   bool later_;
 };
 
-NegotiatedOptions OptionsFrom(Reader& in) {
+NegotiatedOptions OptionsFrom(FuzzInput& in) {
   NegotiatedOptions options;
   options.blksize = static_cast<uint16_t>(
       std::clamp<int>(in.U16() % 2048, kMinBlockSize, kMaxBlockSize));
@@ -83,7 +65,7 @@ NegotiatedOptions OptionsFrom(Reader& in) {
 }
 
 // The next event's datagram, built from the input.
-std::vector<uint8_t> DatagramFrom(uint8_t kind, Reader& in) {
+std::vector<uint8_t> DatagramFrom(uint8_t kind, FuzzInput& in) {
   std::vector<uint8_t> d(4);
   switch (kind % 4) {
     case 0: {  // Raw bytes.
@@ -108,16 +90,16 @@ std::vector<uint8_t> DatagramFrom(uint8_t kind, Reader& in) {
   return d;
 }
 
-template <typename Session>
-void DrainAndCheck(Session& session, std::optional<uint64_t> limit,
+template <typename Transfer>
+void DrainAndCheck(Transfer& transfer, std::optional<uint64_t> limit,
                    uint16_t windowsize) {
   std::vector<uint8_t> buffer(std::max<size_t>(
-      kDataHeaderSize + session.options().blksize, kMinOutgoingBuffer));
+      kDataHeaderSize + transfer.options().blksize, kMinOutgoingBuffer));
   int packets = 0;
-  while (session.HasOutgoing()) {
-    const Outgoing out = session.NextOutgoing(absl::MakeSpan(buffer));
+  while (transfer.HasOutgoing()) {
+    const Outgoing out = transfer.NextOutgoing(absl::MakeSpan(buffer));
     Check(out.header_size > 0 && out.header_size <= buffer.size());
-    Check(out.payload_size <= session.options().blksize);
+    Check(out.payload_size <= transfer.options().blksize);
     if (limit.has_value()) {
       Check(out.payload_offset + out.payload_size <= *limit);
     }
@@ -128,21 +110,21 @@ void DrainAndCheck(Session& session, std::optional<uint64_t> limit,
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  Reader in(data, size);
+  FuzzInput in(data, size);
   const NegotiatedOptions options = OptionsFrom(in);
-  SessionConfig config;
+  TransferConfig config;
   config.max_retries = in.Byte() % 6;
   config.resend_on_duplicate_ack = in.Byte() & 1;
   const bool known_size = in.Byte() & 1;
   const uint64_t response_size = in.U16() * 7ull;
   const uint64_t max_upload = in.U16() * 3ull;
 
-  ReadSession reader(
+  ReadTransfer reader(
       config, options,
       known_size ? std::optional<uint64_t>(response_size) : std::nullopt);
   const uint64_t refuse_beyond = in.U16() * 5ull;
   CountingSink sink(refuse_beyond, in.Byte() & 1);
-  WriteSession writer(config, options, max_upload, &sink);
+  WriteTransfer writer(config, options, max_upload, &sink);
   TimePoint now{};
   reader.Start(now);
   writer.Start(now);
@@ -180,12 +162,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           if (reader.SentEverything()) {
             reader.Supersede();
             Check(reader.finished() && !reader.HasOutgoing());
-            Check(reader.result().outcome == SessionOutcome::kSuperseded);
+            Check(reader.result().outcome == TransferOutcome::kSuperseded);
           }
           if (writer.SentEverything()) {
             writer.Supersede();
             Check(writer.finished() && !writer.HasOutgoing());
-            Check(writer.result().outcome == SessionOutcome::kCompleted);
+            Check(writer.result().outcome == TransferOutcome::kCompleted);
           }
         } else if (what & 1) {
           writer.OnCommitted(now);

@@ -1,4 +1,4 @@
-#include "protocol/write_session.h"
+#include "protocol/write_transfer.h"
 
 #include <string>
 #include <vector>
@@ -26,7 +26,7 @@ std::vector<uint8_t> Data(uint16_t block, size_t size) {
 }
 
 // Every pending packet, decoded as (opcode, block or error code).
-std::vector<std::pair<Opcode, uint16_t>> Drain(WriteSession& s) {
+std::vector<std::pair<Opcode, uint16_t>> Drain(WriteTransfer& s) {
   std::vector<std::pair<Opcode, uint16_t>> out;
   std::vector<uint8_t> buf(600);
   while (s.HasOutgoing()) {
@@ -46,8 +46,8 @@ std::vector<std::pair<Opcode, uint16_t>> Drain(WriteSession& s) {
 using Packets = std::vector<std::pair<Opcode, uint16_t>>;
 
 void ExpectStored(const std::string& content, const WriteRun& run) {
-  EXPECT_EQ(run.result.outcome, SessionOutcome::kCompleted)
-      << SessionOutcomeName(run.result.outcome) << " "
+  EXPECT_EQ(run.result.outcome, TransferOutcome::kCompleted)
+      << TransferOutcomeName(run.result.outcome) << " "
       << run.result.error_message;
   EXPECT_TRUE(run.client_complete);
   EXPECT_TRUE(run.sink.finished);
@@ -65,9 +65,9 @@ TEST_P(WriteSizes, StoresEveryByteInLockStep) {
 INSTANTIATE_TEST_SUITE_P(EdgeSizes, WriteSizes,
                          ::testing::Values(0, 1, 511, 512, 513, 100000));
 
-TEST(WriteSession, WithoutOptionsAck0ComesFirst) {
+TEST(WriteTransfer, WithoutOptionsAck0ComesFirst) {
   MemorySink sink;
-  WriteSession s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
+  WriteTransfer s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
   s.Start(TimePoint{});
   EXPECT_EQ(Drain(s), (Packets{{Opcode::kAck, 0}}));
   s.OnDatagram(Data(1, 512), TimePoint{});
@@ -84,9 +84,9 @@ class LaterSink : public MemorySink {
   bool CommitsLater() const override { return true; }
 };
 
-TEST(WriteSession, TheFinalAckWaitsForACommitThatComesLater) {
+TEST(WriteTransfer, TheFinalAckWaitsForACommitThatComesLater) {
   LaterSink sink;
-  WriteSession s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
+  WriteTransfer s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
   s.Start(TimePoint{});
   Drain(s);
   s.OnDatagram(Data(1, 512), TimePoint{});
@@ -110,9 +110,9 @@ TEST(WriteSession, TheFinalAckWaitsForACommitThatComesLater) {
   EXPECT_EQ(Drain(s), (Packets{{Opcode::kAck, 2}}));
 }
 
-TEST(WriteSession, AFailedCommitEndsTheUploadWithItsError) {
+TEST(WriteTransfer, AFailedCommitEndsTheUploadWithItsError) {
   LaterSink sink;
-  WriteSession t({}, OptionsFor(512, 4), UINT64_MAX, &sink);
+  WriteTransfer t({}, OptionsFor(512, 4), UINT64_MAX, &sink);
   t.Start(TimePoint{});
   EXPECT_EQ(Drain(t), (Packets{{Opcode::kOack, 0}}));
   t.OnDatagram(Data(1, 100), TimePoint{});
@@ -120,23 +120,23 @@ TEST(WriteSession, AFailedCommitEndsTheUploadWithItsError) {
   t.OnCommitFailed(ErrorCode::kNotDefined, "the database is down");
   EXPECT_EQ(Drain(t), (Packets{{Opcode::kError, 0}}));
   EXPECT_TRUE(t.finished());
-  EXPECT_EQ(t.result().outcome, SessionOutcome::kAborted);
+  EXPECT_EQ(t.result().outcome, TransferOutcome::kAborted);
   EXPECT_EQ(t.result().error_message, "the database is down");
   // A late report changes nothing.
   t.OnCommitted(TimePoint{});
   EXPECT_FALSE(t.transfer_complete());
 }
 
-TEST(WriteSession, WithOptionsTheOackComesFirst) {
+TEST(WriteTransfer, WithOptionsTheOackComesFirst) {
   MemorySink sink;
-  WriteSession s({}, OptionsFor(1024, 1), UINT64_MAX, &sink);
+  WriteTransfer s({}, OptionsFor(1024, 1), UINT64_MAX, &sink);
   s.Start(TimePoint{});
   EXPECT_EQ(Drain(s), (Packets{{Opcode::kOack, 0}}));
 }
 
-TEST(WriteSession, DuplicateDataIsReAckedAndStoredOnce) {
+TEST(WriteTransfer, DuplicateDataIsReAckedAndStoredOnce) {
   MemorySink sink;
-  WriteSession s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
+  WriteTransfer s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
   s.Start(TimePoint{});
   Drain(s);
   s.OnDatagram(Data(1, 512), TimePoint{});
@@ -149,9 +149,9 @@ TEST(WriteSession, DuplicateDataIsReAckedAndStoredOnce) {
   EXPECT_EQ(s.counters().duplicate_packets, 2u);
 }
 
-TEST(WriteSession, WindowsAckEveryWindowsizeBlocks) {
+TEST(WriteTransfer, WindowsAckEveryWindowsizeBlocks) {
   MemorySink sink;
-  WriteSession s({}, OptionsFor(512, 4), UINT64_MAX, &sink);
+  WriteTransfer s({}, OptionsFor(512, 4), UINT64_MAX, &sink);
   s.Start(TimePoint{});
   Drain(s);
   for (uint16_t b = 1; b <= 3; ++b) {
@@ -198,7 +198,7 @@ TEST_P(WriteWindows, SurvivesSeededRandomLossBothWays) {
     LinkFaults faults;
     faults.drop_to_client = lossy;
     faults.drop_to_server = lossy;
-    SessionConfig config;
+    TransferConfig config;
     config.max_retries = 20;
     const WriteRun run = RunWrite(content, OptionsFor(1024, GetParam()),
                                   UINT64_MAX, config, faults);
@@ -208,7 +208,7 @@ TEST_P(WriteWindows, SurvivesSeededRandomLossBothWays) {
 
 INSTANTIATE_TEST_SUITE_P(Windows, WriteWindows, ::testing::Values(1, 4, 16));
 
-TEST(WriteSession, LostFinalAckIsRepeatedWhileDallying) {
+TEST(WriteTransfer, LostFinalAckIsRepeatedWhileDallying) {
   const std::string content = PatternContent(700);
   LinkFaults faults;
   faults.drop_to_client = DropIndices({2});  // ACK 2, the final one.
@@ -218,9 +218,9 @@ TEST(WriteSession, LostFinalAckIsRepeatedWhileDallying) {
   EXPECT_EQ(run.counters.duplicate_packets, 1u);
 }
 
-TEST(WriteSession, DallyingEndsAfterTheTimeout) {
+TEST(WriteTransfer, DallyingEndsAfterTheTimeout) {
   MemorySink sink;
-  WriteSession s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
+  WriteTransfer s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
   s.Start(TimePoint{});
   Drain(s);
   s.OnDatagram(Data(1, 3), TimePoint{});
@@ -230,12 +230,12 @@ TEST(WriteSession, DallyingEndsAfterTheTimeout) {
   ASSERT_TRUE(s.deadline().has_value());
   s.OnDeadline(*s.deadline());
   EXPECT_TRUE(s.finished());
-  EXPECT_EQ(s.result().outcome, SessionOutcome::kCompleted);
+  EXPECT_EQ(s.result().outcome, TransferOutcome::kCompleted);
 }
 
-TEST(WriteSession, SupersedingEndsTheDallyAndKeepsTheUploadComplete) {
+TEST(WriteTransfer, SupersedingEndsTheDallyAndKeepsTheUploadComplete) {
   MemorySink sink;
-  WriteSession s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
+  WriteTransfer s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
   s.Start(TimePoint{});
   Drain(s);
   EXPECT_FALSE(s.SentEverything());
@@ -248,26 +248,26 @@ TEST(WriteSession, SupersedingEndsTheDallyAndKeepsTheUploadComplete) {
   EXPECT_TRUE(s.finished());
   EXPECT_FALSE(s.HasOutgoing());
   EXPECT_FALSE(s.deadline().has_value());
-  EXPECT_EQ(s.result().outcome, SessionOutcome::kCompleted);
+  EXPECT_EQ(s.result().outcome, TransferOutcome::kCompleted);
 }
 
-TEST(WriteSession, SizeLimitEndsWithError3) {
+TEST(WriteTransfer, SizeLimitEndsWithError3) {
   const std::string content = PatternContent(3000);
   const WriteRun run = RunWrite(content, OptionsFor(512, 1, false), 1200);
-  EXPECT_EQ(run.result.outcome, SessionOutcome::kAborted);
+  EXPECT_EQ(run.result.outcome, TransferOutcome::kAborted);
   EXPECT_EQ(run.result.error_code, 3);
   EXPECT_FALSE(run.sink.finished);
   EXPECT_LE(run.sink.bytes.size(), 1200u);
   // Exactly at the limit is fine.
   const WriteRun exact =
       RunWrite(PatternContent(1200), OptionsFor(512, 1, false), 1200);
-  EXPECT_EQ(exact.result.outcome, SessionOutcome::kCompleted);
+  EXPECT_EQ(exact.result.outcome, TransferOutcome::kCompleted);
 }
 
-TEST(WriteSession, SinkRefusalsEndTheTransferWithTheSinksError) {
+TEST(WriteTransfer, SinkRefusalsEndTheTransferWithTheSinksError) {
   MemorySink sink;
   sink.refuse_beyond = 1000;
-  WriteSession s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
+  WriteTransfer s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
   s.Start(TimePoint{});
   Drain(s);
   s.OnDatagram(Data(1, 512), TimePoint{});
@@ -278,29 +278,29 @@ TEST(WriteSession, SinkRefusalsEndTheTransferWithTheSinksError) {
 
   MemorySink refuse_commit;
   refuse_commit.refuse_finish = true;
-  WriteSession t({}, OptionsFor(512, 1, false), UINT64_MAX, &refuse_commit);
+  WriteTransfer t({}, OptionsFor(512, 1, false), UINT64_MAX, &refuse_commit);
   t.Start(TimePoint{});
   Drain(t);
   t.OnDatagram(Data(1, 5), TimePoint{});
   // No final ACK: the client must not believe the upload was stored.
   EXPECT_EQ(Drain(t), (Packets{{Opcode::kError, 0}}));
-  EXPECT_EQ(t.result().outcome, SessionOutcome::kAborted);
+  EXPECT_EQ(t.result().outcome, TransferOutcome::kAborted);
 }
 
-TEST(WriteSession, OversizedBlockIsAProtocolError) {
+TEST(WriteTransfer, OversizedBlockIsAProtocolError) {
   MemorySink sink;
-  WriteSession s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
+  WriteTransfer s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
   s.Start(TimePoint{});
   Drain(s);
   s.OnDatagram(Data(1, 513), TimePoint{});
   EXPECT_EQ(Drain(s), (Packets{{Opcode::kError, 4}}));
-  EXPECT_EQ(s.result().outcome, SessionOutcome::kProtocolError);
+  EXPECT_EQ(s.result().outcome, TransferOutcome::kProtocolError);
   EXPECT_TRUE(sink.bytes.empty());
 }
 
-TEST(WriteSession, ClientErrorEndsWithoutCommitting) {
+TEST(WriteTransfer, ClientErrorEndsWithoutCommitting) {
   MemorySink sink;
-  WriteSession s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
+  WriteTransfer s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
   s.Start(TimePoint{});
   Drain(s);
   s.OnDatagram(Data(1, 512), TimePoint{});
@@ -311,15 +311,15 @@ TEST(WriteSession, ClientErrorEndsWithoutCommitting) {
   s.OnDatagram(error, TimePoint{});
   EXPECT_TRUE(s.finished());
   EXPECT_TRUE(Drain(s).empty());
-  EXPECT_EQ(s.result().outcome, SessionOutcome::kPeerError);
+  EXPECT_EQ(s.result().outcome, TransferOutcome::kPeerError);
   EXPECT_FALSE(sink.finished);
 }
 
-TEST(WriteSession, RetriesAreExhausted) {
-  SessionConfig config;
+TEST(WriteTransfer, RetriesAreExhausted) {
+  TransferConfig config;
   config.max_retries = 3;
   MemorySink sink;
-  WriteSession s(config, OptionsFor(512, 1, false), UINT64_MAX, &sink);
+  WriteTransfer s(config, OptionsFor(512, 1, false), UINT64_MAX, &sink);
   s.Start(TimePoint{});
   int acks = static_cast<int>(Drain(s).size());
   while (!s.finished()) {
@@ -328,12 +328,12 @@ TEST(WriteSession, RetriesAreExhausted) {
     acks += static_cast<int>(Drain(s).size());
   }
   EXPECT_EQ(acks, 4);
-  EXPECT_EQ(s.result().outcome, SessionOutcome::kTimedOut);
+  EXPECT_EQ(s.result().outcome, TransferOutcome::kTimedOut);
 }
 
-TEST(WriteSession, UnexpectedPacketIsAnsweredWithError4) {
+TEST(WriteTransfer, UnexpectedPacketIsAnsweredWithError4) {
   MemorySink sink;
-  WriteSession s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
+  WriteTransfer s({}, OptionsFor(512, 1, false), UINT64_MAX, &sink);
   s.Start(TimePoint{});
   Drain(s);
   const std::vector<uint8_t> ack = {0, 4, 0, 0};

@@ -1,4 +1,4 @@
-#include "protocol/read_session.h"
+#include "protocol/read_transfer.h"
 
 #include <string>
 #include <vector>
@@ -31,7 +31,7 @@ std::vector<uint8_t> Error(ErrorCode code, const char* message) {
 }
 
 // Takes every pending packet, returning (opcode, block) pairs.
-std::vector<Outgoing> Drain(ReadSession& s) {
+std::vector<Outgoing> Drain(ReadTransfer& s) {
   std::vector<Outgoing> out;
   std::vector<uint8_t> buf(kMaxPacketSize);
   while (s.HasOutgoing()) out.push_back(s.NextOutgoing(absl::MakeSpan(buf)));
@@ -39,8 +39,8 @@ std::vector<Outgoing> Drain(ReadSession& s) {
 }
 
 void ExpectComplete(const std::string& content, const ReadRun& run) {
-  EXPECT_EQ(run.result.outcome, SessionOutcome::kCompleted)
-      << SessionOutcomeName(run.result.outcome) << " "
+  EXPECT_EQ(run.result.outcome, TransferOutcome::kCompleted)
+      << TransferOutcomeName(run.result.outcome) << " "
       << run.result.error_message;
   EXPECT_TRUE(run.client_complete);
   EXPECT_EQ(run.received.size(), content.size());
@@ -61,8 +61,8 @@ TEST_P(ReadSizes, TransfersEveryByteInLockStep) {
 INSTANTIATE_TEST_SUITE_P(EdgeSizes, ReadSizes,
                          ::testing::Values(0, 1, 511, 512, 513, 1024, 100000));
 
-TEST(ReadSession, WithoutOptionsTheFirstPacketIsData1) {
-  ReadSession s({}, OptionsFor(512, 1, false), 1000);
+TEST(ReadTransfer, WithoutOptionsTheFirstPacketIsData1) {
+  ReadTransfer s({}, OptionsFor(512, 1, false), 1000);
   s.Start(TimePoint{});
   std::vector<Outgoing> out = Drain(s);
   ASSERT_EQ(out.size(), 1u);
@@ -73,9 +73,9 @@ TEST(ReadSession, WithoutOptionsTheFirstPacketIsData1) {
   EXPECT_EQ(out[0].header_size, kDataHeaderSize);
 }
 
-TEST(ReadSession, WithOptionsTheOackComesFirstAndAck0StartsTheData) {
+TEST(ReadTransfer, WithOptionsTheOackComesFirstAndAck0StartsTheData) {
   NegotiatedOptions options = OptionsFor(1428, 4);
-  ReadSession s({}, options, 10000);
+  ReadTransfer s({}, options, 10000);
   s.Start(TimePoint{});
   std::vector<uint8_t> buf(2000);
   Outgoing oack = s.NextOutgoing(absl::MakeSpan(buf));
@@ -94,14 +94,14 @@ TEST(ReadSession, WithOptionsTheOackComesFirstAndAck0StartsTheData) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(window[i].block, i + 1);
 }
 
-TEST(ReadSession, ExactlyAMultipleOfBlksizeEndsWithAnEmptyBlock) {
+TEST(ReadTransfer, ExactlyAMultipleOfBlksizeEndsWithAnEmptyBlock) {
   const std::string content = PatternContent(2048);
   const ReadRun run = RunRead(content, OptionsFor(512, 1));
   ExpectComplete(content, run);
   ASSERT_EQ(run.wire_blocks.size(), 5u);
 }
 
-TEST(ReadSession, RollsOverAfter65535WithExactly65536Blocks) {
+TEST(ReadTransfer, RollsOverAfter65535WithExactly65536Blocks) {
   // 65535 full blocks and a short 65536th, which goes out as block 0.
   const std::string content = PatternContent(65535 * 8 + 3);
   const ReadRun run = RunRead(content, OptionsFor(8, 1));
@@ -111,7 +111,7 @@ TEST(ReadSession, RollsOverAfter65535WithExactly65536Blocks) {
   EXPECT_EQ(run.wire_blocks[65535], 0);
 }
 
-TEST(ReadSession, RollsOverRepeatedlyWithWindows) {
+TEST(ReadTransfer, RollsOverRepeatedlyWithWindows) {
   const std::string content = PatternContent(3 * 65536 * 8 + 100);
   for (uint16_t window : {1, 4, 16}) {
     const ReadRun run = RunRead(content, OptionsFor(8, window));
@@ -163,7 +163,7 @@ TEST_P(ReadWindows, SurvivesSeededRandomLossBothWays) {
     LinkFaults faults;
     faults.drop_to_client = lossy;
     faults.drop_to_server = lossy;
-    SessionConfig config;
+    TransferConfig config;
     config.max_retries = 20;
     const ReadRun run =
         RunRead(content, OptionsFor(1024, window), config, faults);
@@ -173,7 +173,7 @@ TEST_P(ReadWindows, SurvivesSeededRandomLossBothWays) {
 
 INSTANTIATE_TEST_SUITE_P(Windows, ReadWindows, ::testing::Values(1, 4, 16));
 
-TEST(ReadSession, LostAckIsRecoveredByRetransmission) {
+TEST(ReadTransfer, LostAckIsRecoveredByRetransmission) {
   const std::string content = PatternContent(5000);
   LinkFaults faults;
   faults.drop_to_server = DropIndices({0, 3});
@@ -182,7 +182,7 @@ TEST(ReadSession, LostAckIsRecoveredByRetransmission) {
   EXPECT_EQ(run.counters.retransmits, 2u);
 }
 
-TEST(ReadSession, LostFinalAckIsRecovered) {
+TEST(ReadTransfer, LostFinalAckIsRecovered) {
   const std::string content = PatternContent(1000);
   LinkFaults faults;
   faults.drop_to_server = DropIndices({1});  // ACK 2, the last.
@@ -191,11 +191,11 @@ TEST(ReadSession, LostFinalAckIsRecovered) {
   EXPECT_EQ(run.counters.retransmits, 1u);
 }
 
-TEST(ReadSession, SentEverythingOnceTheLastBlockIsOutAndSupersedeEndsQuietly) {
+TEST(ReadTransfer, SentEverythingOnceTheLastBlockIsOutAndSupersedeEndsQuietly) {
   // Three blocks in lock step: only after DATA 3 has gone out is there
-  // nothing left but its ACK; superseding then ends the session with no
+  // nothing left but its ACK; superseding then ends the transfer with no
   // packet, no deadline, and an outcome of its own.
-  ReadSession s({}, OptionsFor(512, 1, false), 1100);
+  ReadTransfer s({}, OptionsFor(512, 1, false), 1100);
   s.Start(TimePoint{});
   Drain(s);
   EXPECT_FALSE(s.SentEverything());
@@ -213,20 +213,20 @@ TEST(ReadSession, SentEverythingOnceTheLastBlockIsOutAndSupersedeEndsQuietly) {
   EXPECT_TRUE(s.finished());
   EXPECT_FALSE(s.HasOutgoing());
   EXPECT_FALSE(s.deadline().has_value());
-  EXPECT_EQ(s.result().outcome, SessionOutcome::kSuperseded);
-  EXPECT_EQ(std::string(SessionOutcomeName(s.result().outcome)), "superseded");
+  EXPECT_EQ(s.result().outcome, TransferOutcome::kSuperseded);
+  EXPECT_EQ(std::string(TransferOutcomeName(s.result().outcome)), "superseded");
 }
 
-TEST(ReadSession, AStreamWhoseEndIsUnknownHasNotSentEverything) {
-  ReadSession s({}, OptionsFor(512, 1, false), std::nullopt);
+TEST(ReadTransfer, AStreamWhoseEndIsUnknownHasNotSentEverything) {
+  ReadTransfer s({}, OptionsFor(512, 1, false), std::nullopt);
   s.Start(TimePoint{});
   s.OnDataAvailable(100, false, TimePoint{});
   Drain(s);
   EXPECT_FALSE(s.SentEverything());
 }
 
-TEST(ReadSession, DuplicateAckDoesNotDoubleTheStream) {
-  ReadSession s({}, OptionsFor(512, 1, false), 5000);
+TEST(ReadTransfer, DuplicateAckDoesNotDoubleTheStream) {
+  ReadTransfer s({}, OptionsFor(512, 1, false), 5000);
   s.Start(TimePoint{});
   Drain(s);
   s.OnDatagram(Ack(1), TimePoint{});
@@ -240,10 +240,10 @@ TEST(ReadSession, DuplicateAckDoesNotDoubleTheStream) {
   EXPECT_EQ(next[0].block, 3);
 }
 
-TEST(ReadSession, ResendOnDuplicateAckResendsOncePerBlock) {
-  SessionConfig config;
+TEST(ReadTransfer, ResendOnDuplicateAckResendsOncePerBlock) {
+  TransferConfig config;
   config.resend_on_duplicate_ack = true;
-  ReadSession s(config, OptionsFor(512, 1, false), 5000);
+  ReadTransfer s(config, OptionsFor(512, 1, false), 5000);
   s.Start(TimePoint{});
   Drain(s);
   s.OnDatagram(Ack(1), TimePoint{});
@@ -257,8 +257,8 @@ TEST(ReadSession, ResendOnDuplicateAckResendsOncePerBlock) {
   EXPECT_TRUE(Drain(s).empty());
 }
 
-TEST(ReadSession, StaleAndFutureAcksAreIgnored) {
-  ReadSession s({}, OptionsFor(512, 4, false), 100000);
+TEST(ReadTransfer, StaleAndFutureAcksAreIgnored) {
+  ReadTransfer s({}, OptionsFor(512, 4, false), 100000);
   s.Start(TimePoint{});
   ASSERT_EQ(Drain(s).size(), 4u);
   s.OnDatagram(Ack(9), TimePoint{});  // Never sent.
@@ -270,8 +270,8 @@ TEST(ReadSession, StaleAndFutureAcksAreIgnored) {
   EXPECT_FALSE(s.finished());
 }
 
-TEST(ReadSession, ClientErrorEndsTheSessionCleanly) {
-  ReadSession s({}, OptionsFor(512, 1, false), 5000);
+TEST(ReadTransfer, ClientErrorEndsTheTransferCleanly) {
+  ReadTransfer s({}, OptionsFor(512, 1, false), 5000);
   s.Start(TimePoint{});
   Drain(s);
   s.OnDatagram(Ack(1), TimePoint{});
@@ -279,16 +279,16 @@ TEST(ReadSession, ClientErrorEndsTheSessionCleanly) {
   s.OnDatagram(Error(ErrorCode::kNotDefined, "closed"), TimePoint{});
   EXPECT_TRUE(s.finished());
   EXPECT_FALSE(s.HasOutgoing());
-  EXPECT_EQ(s.result().outcome, SessionOutcome::kPeerError);
+  EXPECT_EQ(s.result().outcome, TransferOutcome::kPeerError);
   EXPECT_EQ(s.result().error_message, "closed");
   EXPECT_FALSE(s.deadline().has_value());
 }
 
-TEST(ReadSession, UefiTsizeProbeEndsAfterTheOack) {
+TEST(ReadTransfer, UefiTsizeProbeEndsAfterTheOack) {
   NegotiatedOptions options;
   options.tsize = 12345;
   options.accepted[options.accepted_count++] = OptionId::kTsize;
-  ReadSession s({}, options, 12345);
+  ReadTransfer s({}, options, 12345);
   s.Start(TimePoint{});
   std::vector<Outgoing> out = Drain(s);
   ASSERT_EQ(out.size(), 1u);
@@ -296,12 +296,12 @@ TEST(ReadSession, UefiTsizeProbeEndsAfterTheOack) {
   s.OnDatagram(Error(ErrorCode::kOptionRefused, "tsize probe"), TimePoint{});
   EXPECT_TRUE(s.finished());
   EXPECT_FALSE(s.HasOutgoing());
-  EXPECT_EQ(s.result().outcome, SessionOutcome::kPeerError);
+  EXPECT_EQ(s.result().outcome, TransferOutcome::kPeerError);
   EXPECT_EQ(s.result().error_code, 8);
 }
 
-TEST(ReadSession, MalformedPacketFromThePeerIsAnsweredWithError4) {
-  ReadSession s({}, OptionsFor(512, 1, false), 5000);
+TEST(ReadTransfer, MalformedPacketFromThePeerIsAnsweredWithError4) {
+  ReadTransfer s({}, OptionsFor(512, 1, false), 5000);
   s.Start(TimePoint{});
   Drain(s);
   const std::vector<uint8_t> junk = {0, 4, 0};
@@ -316,11 +316,11 @@ TEST(ReadSession, MalformedPacketFromThePeerIsAnsweredWithError4) {
           .ok());
   EXPECT_EQ(error.code, 4);
   EXPECT_TRUE(s.finished());
-  EXPECT_EQ(s.result().outcome, SessionOutcome::kProtocolError);
+  EXPECT_EQ(s.result().outcome, TransferOutcome::kProtocolError);
 }
 
-TEST(ReadSession, UnexpectedOpcodeIsAnsweredWithError4) {
-  ReadSession s({}, OptionsFor(512, 1, false), 5000);
+TEST(ReadTransfer, UnexpectedOpcodeIsAnsweredWithError4) {
+  ReadTransfer s({}, OptionsFor(512, 1, false), 5000);
   s.Start(TimePoint{});
   Drain(s);
   const std::vector<uint8_t> data = {0, 3, 0, 1, 'x'};
@@ -331,12 +331,12 @@ TEST(ReadSession, UnexpectedOpcodeIsAnsweredWithError4) {
   EXPECT_EQ(s.result().error_code, 4);
 }
 
-TEST(ReadSession, RetriesAreExhaustedWithExponentialBackoff) {
-  SessionConfig config;
+TEST(ReadTransfer, RetriesAreExhaustedWithExponentialBackoff) {
+  TransferConfig config;
   config.timeout = seconds(1);
   config.max_timeout = seconds(4);
   config.max_retries = 4;
-  ReadSession s(config, OptionsFor(512, 1, false), 5000);
+  ReadTransfer s(config, OptionsFor(512, 1, false), 5000);
   TimePoint now{};
   s.Start(now);
   EXPECT_EQ(Drain(s).size(), 1u);
@@ -360,24 +360,24 @@ TEST(ReadSession, RetriesAreExhaustedWithExponentialBackoff) {
   EXPECT_EQ(sends, 5);  // The first send and four retries.
   EXPECT_EQ(waits, (std::vector<Duration>{seconds(1), seconds(2), seconds(4),
                                           seconds(4), seconds(4)}));
-  EXPECT_EQ(s.result().outcome, SessionOutcome::kTimedOut);
+  EXPECT_EQ(s.result().outcome, TransferOutcome::kTimedOut);
   EXPECT_FALSE(s.HasOutgoing());
 }
 
-TEST(ReadSession, NegotiatedTimeoutSetsTheRetransmissionInterval) {
+TEST(ReadTransfer, NegotiatedTimeoutSetsTheRetransmissionInterval) {
   NegotiatedOptions options = OptionsFor(512, 1);
   options.timeout_seconds = 5;
   options.accepted[options.accepted_count++] = OptionId::kTimeout;
-  ReadSession s({}, options, 5000);
+  ReadTransfer s({}, options, 5000);
   s.Start(TimePoint{});
   ASSERT_TRUE(s.deadline().has_value());
   EXPECT_EQ(*s.deadline() - TimePoint{}, seconds(5));
 }
 
-TEST(ReadSession, StrangerPacketsGetError5AndDoNotDisturbTheSession) {
+TEST(ReadTransfer, StrangerPacketsGetError5AndDoNotDisturbTheTransfer) {
   // The driver routes by address and port; a stranger's datagram never
-  // reaches the session and is answered from EncodeUnknownTransferIdError.
-  ReadSession s({}, OptionsFor(512, 1, false), 700);
+  // reaches the transfer and is answered from EncodeUnknownTransferIdError.
+  ReadTransfer s({}, OptionsFor(512, 1, false), 700);
   s.Start(TimePoint{});
   Drain(s);
   std::vector<uint8_t> reply(64);
@@ -392,11 +392,11 @@ TEST(ReadSession, StrangerPacketsGetError5AndDoNotDisturbTheSession) {
   EXPECT_EQ(out[0].block, 2);
   EXPECT_EQ(out[0].payload_size, 188u);
   s.OnDatagram(Ack(2), TimePoint{});
-  EXPECT_EQ(s.result().outcome, SessionOutcome::kCompleted);
+  EXPECT_EQ(s.result().outcome, TransferOutcome::kCompleted);
 }
 
-TEST(ReadSession, AbortSendsTheErrorAndEnds) {
-  ReadSession s({}, OptionsFor(512, 1, false), 5000);
+TEST(ReadTransfer, AbortSendsTheErrorAndEnds) {
+  ReadTransfer s({}, OptionsFor(512, 1, false), 5000);
   s.Start(TimePoint{});
   Drain(s);
   s.Abort(ErrorCode::kNotDefined, "source failed");
@@ -405,13 +405,13 @@ TEST(ReadSession, AbortSendsTheErrorAndEnds) {
   EXPECT_EQ(out.opcode, Opcode::kError);
   EXPECT_FALSE(s.HasOutgoing());
   EXPECT_TRUE(s.finished());
-  EXPECT_EQ(s.result().outcome, SessionOutcome::kAborted);
+  EXPECT_EQ(s.result().outcome, TransferOutcome::kAborted);
   EXPECT_FALSE(s.deadline().has_value());
 }
 
-TEST(ReadSession, StreamsBytesAsTheyBecomeAvailable) {
+TEST(ReadTransfer, StreamsBytesAsTheyBecomeAvailable) {
   // Unknown size: only whole blocks go out until the end is known.
-  ReadSession s({}, OptionsFor(512, 4, false), std::nullopt);
+  ReadTransfer s({}, OptionsFor(512, 4, false), std::nullopt);
   TimePoint now{};
   s.Start(now);
   EXPECT_FALSE(s.HasOutgoing());
@@ -433,11 +433,11 @@ TEST(ReadSession, StreamsBytesAsTheyBecomeAvailable) {
   EXPECT_EQ(out[0].block, 6);
   EXPECT_EQ(out[0].payload_size, 3000u - 5 * 512);
   s.OnDatagram(Ack(6), now);
-  EXPECT_EQ(s.result().outcome, SessionOutcome::kCompleted);
+  EXPECT_EQ(s.result().outcome, TransferOutcome::kCompleted);
 }
 
-TEST(ReadSession, InputBeforeStartIsIgnored) {
-  ReadSession s({}, OptionsFor(512, 1, false), 5000);
+TEST(ReadTransfer, InputBeforeStartIsIgnored) {
+  ReadTransfer s({}, OptionsFor(512, 1, false), 5000);
   s.OnDatagram(Ack(0), TimePoint{});
   s.OnDeadline(TimePoint{} + seconds(100));
   EXPECT_FALSE(s.HasOutgoing());

@@ -1,4 +1,4 @@
-#include "protocol/download_session.h"
+#include "protocol/download_transfer.h"
 
 #include <cstring>
 #include <string>
@@ -7,7 +7,7 @@
 #include "gtest/gtest.h"
 #include "protocol/options.h"
 #include "protocol/packet.h"
-#include "protocol/read_session.h"
+#include "protocol/read_transfer.h"
 #include "tests/protocol/simulated_link.h"
 
 namespace tftp {
@@ -18,23 +18,23 @@ using ::tftp::testing::PatternContent;
 
 struct DownloadRun {
   MemorySink sink;
-  SessionResult client;
-  SessionResult server;
+  TransferResult client;
+  TransferResult server;
   std::optional<uint64_t> announced;
   uint16_t blksize = 0;
   uint16_t windowsize = 0;
 };
 
-// Runs a DownloadSession against a ReadSession serving `content`, with the
+// Runs a DownloadTransfer against a ReadTransfer serving `content`, with the
 // server negotiating as tftpd does; `drop` loses packets by index (both
 // directions share one counter).
 DownloadRun Download(const std::string& content, const DownloadRequest& request,
                      OptionLimits limits = {}, uint32_t loss_seed = 0) {
   DownloadRun run;
-  SessionConfig config;
+  TransferConfig config;
   config.max_retries = 30;
-  DownloadSession client(config, request, &run.sink);
-  std::optional<ReadSession> server;
+  DownloadTransfer client(config, request, &run.sink);
+  std::optional<ReadTransfer> server;
   std::vector<uint8_t> buf(kMaxPacketSize);
   uint32_t state = loss_seed;
   auto lost = [&]() {
@@ -104,56 +104,56 @@ DownloadRequest Ask(uint16_t blksize, uint16_t windowsize, bool tsize) {
   return r;
 }
 
-TEST(DownloadSession, FetchesWithoutOptions) {
+TEST(DownloadTransfer, FetchesWithoutOptions) {
   for (size_t size : {0, 1, 511, 512, 513, 70000}) {
     const std::string content = PatternContent(size);
     DownloadRun run = Download(content, Ask(0, 0, false));
-    EXPECT_EQ(run.client.outcome, SessionOutcome::kCompleted) << size;
-    EXPECT_EQ(run.server.outcome, SessionOutcome::kCompleted) << size;
+    EXPECT_EQ(run.client.outcome, TransferOutcome::kCompleted) << size;
+    EXPECT_EQ(run.server.outcome, TransferOutcome::kCompleted) << size;
     EXPECT_TRUE(run.sink.bytes == content) << size;
     EXPECT_FALSE(run.announced.has_value());
   }
 }
 
-TEST(DownloadSession, NegotiatesAndLearnsTheSize) {
+TEST(DownloadTransfer, NegotiatesAndLearnsTheSize) {
   const std::string content = PatternContent(1 << 20);
   OptionLimits limits;
   limits.max_blksize = 1428;
   DownloadRun run = Download(content, Ask(1468, 4, true), limits);
-  EXPECT_EQ(run.client.outcome, SessionOutcome::kCompleted);
+  EXPECT_EQ(run.client.outcome, TransferOutcome::kCompleted);
   EXPECT_TRUE(run.sink.bytes == content);
   EXPECT_EQ(run.announced, content.size());
   EXPECT_EQ(run.blksize, 1428);  // Lowered by the server, accepted.
   EXPECT_EQ(run.windowsize, 4);
 }
 
-TEST(DownloadSession, CompletesUnderLossWithWindowsAndRollover) {
+TEST(DownloadTransfer, CompletesUnderLossWithWindowsAndRollover) {
   const std::string content = PatternContent(70000 * 8 + 3);
   for (uint16_t window : {1, 4, 16}) {
     for (uint32_t seed : {7u, 99u}) {
       DownloadRun run = Download(content, Ask(8, window, true), {}, seed);
-      EXPECT_EQ(run.client.outcome, SessionOutcome::kCompleted)
+      EXPECT_EQ(run.client.outcome, TransferOutcome::kCompleted)
           << window << " " << seed << " " << run.client.error_message;
       EXPECT_TRUE(run.sink.bytes == content) << window << " " << seed;
     }
   }
 }
 
-TEST(DownloadSession, SizeProbeEndsWithError8AfterTheOack) {
+TEST(DownloadTransfer, SizeProbeEndsWithError8AfterTheOack) {
   const std::string content = PatternContent(12345);
   DownloadRequest probe = Ask(1468, 4, true);
   probe.probe_only = true;
   DownloadRun run = Download(content, probe);
-  EXPECT_EQ(run.client.outcome, SessionOutcome::kCompleted);
+  EXPECT_EQ(run.client.outcome, TransferOutcome::kCompleted);
   EXPECT_EQ(run.announced, 12345u);
   EXPECT_TRUE(run.sink.bytes.empty());
-  EXPECT_EQ(run.server.outcome, SessionOutcome::kPeerError);
+  EXPECT_EQ(run.server.outcome, TransferOutcome::kPeerError);
   EXPECT_EQ(run.server.error_code, 8);
 }
 
-TEST(DownloadSession, RefusesAnOackThatRaisesBlksizeOrAddsOptions) {
+TEST(DownloadTransfer, RefusesAnOackThatRaisesBlksizeOrAddsOptions) {
   MemorySink sink;
-  DownloadSession client({}, Ask(512, 0, false), &sink);
+  DownloadTransfer client({}, Ask(512, 0, false), &sink);
   client.Start(TimePoint{});
   std::vector<uint8_t> buf(kMaxRequestPacket);
   client.NextOutgoing(absl::MakeSpan(buf));
@@ -166,19 +166,19 @@ TEST(DownloadSession, RefusesAnOackThatRaisesBlksizeOrAddsOptions) {
   EXPECT_EQ(out.opcode, Opcode::kError);
   EXPECT_EQ(client.result().error_code, 8);
 
-  DownloadSession other({}, Ask(512, 0, false), &sink);
+  DownloadTransfer other({}, Ask(512, 0, false), &sink);
   other.Start(TimePoint{});
   other.NextOutgoing(absl::MakeSpan(buf));
   const RawOption unasked[] = {{"tsize", "5"}};
   oack.resize(64);
   oack.resize(EncodeOack(absl::MakeSpan(oack), unasked));
   other.OnDatagram(oack, TimePoint{});
-  EXPECT_EQ(other.result().outcome, SessionOutcome::kProtocolError);
+  EXPECT_EQ(other.result().outcome, TransferOutcome::kProtocolError);
 }
 
-TEST(DownloadSession, ARepeatedOackIsAnsweredWithAck0UntilDataComes) {
+TEST(DownloadTransfer, ARepeatedOackIsAnsweredWithAck0UntilDataComes) {
   MemorySink sink;
-  DownloadSession client({}, Ask(1024, 4, false), &sink);
+  DownloadTransfer client({}, Ask(1024, 4, false), &sink);
   client.Start(TimePoint{});
   std::vector<uint8_t> buf(kMaxPacketSize);
   client.NextOutgoing(absl::MakeSpan(buf));
@@ -207,12 +207,12 @@ TEST(DownloadSession, ARepeatedOackIsAnsweredWithAck0UntilDataComes) {
   client.OnDatagram(oack, TimePoint{});
   EXPECT_FALSE(client.finished());
   EXPECT_FALSE(client.HasOutgoing());
-  EXPECT_EQ(client.result().outcome, SessionOutcome::kInProgress);
+  EXPECT_EQ(client.result().outcome, TransferOutcome::kInProgress);
 }
 
-TEST(DownloadSession, ServerErrorEndsTheDownload) {
+TEST(DownloadTransfer, ServerErrorEndsTheDownload) {
   MemorySink sink;
-  DownloadSession client({}, Ask(0, 0, false), &sink);
+  DownloadTransfer client({}, Ask(0, 0, false), &sink);
   client.Start(TimePoint{});
   std::vector<uint8_t> buf(kMaxRequestPacket);
   client.NextOutgoing(absl::MakeSpan(buf));
@@ -221,16 +221,16 @@ TEST(DownloadSession, ServerErrorEndsTheDownload) {
                            "file not found"));
   client.OnDatagram(error, TimePoint{});
   EXPECT_TRUE(client.finished());
-  EXPECT_EQ(client.result().outcome, SessionOutcome::kPeerError);
+  EXPECT_EQ(client.result().outcome, TransferOutcome::kPeerError);
   EXPECT_EQ(client.result().error_code, 1);
   EXPECT_FALSE(client.HasOutgoing());
 }
 
-TEST(DownloadSession, UnansweredRequestIsRetriedThenTimesOut) {
-  SessionConfig config;
+TEST(DownloadTransfer, UnansweredRequestIsRetriedThenTimesOut) {
+  TransferConfig config;
   config.max_retries = 2;
   MemorySink sink;
-  DownloadSession client(config, Ask(0, 0, false), &sink);
+  DownloadTransfer client(config, Ask(0, 0, false), &sink);
   client.Start(TimePoint{});
   std::vector<uint8_t> buf(kMaxRequestPacket);
   int requests = 0;
@@ -243,7 +243,7 @@ TEST(DownloadSession, UnansweredRequestIsRetriedThenTimesOut) {
     client.OnDeadline(*client.deadline());
   }
   EXPECT_EQ(requests, 3);
-  EXPECT_EQ(client.result().outcome, SessionOutcome::kTimedOut);
+  EXPECT_EQ(client.result().outcome, TransferOutcome::kTimedOut);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "protocol/download_session.h"
+#include "protocol/download_transfer.h"
 
 #include <array>
 
@@ -9,14 +9,14 @@
 
 namespace tftp {
 
-DownloadSession::DownloadSession(const SessionConfig& config,
+DownloadTransfer::DownloadTransfer(const TransferConfig& config,
                                  DownloadRequest request, WriteSink* sink,
                                  uint64_t max_size)
-    : ReceivingSession(config, request.timeout_seconds, kDefaultBlockSize, 1,
+    : ReceivingTransfer(config, request.timeout_seconds, kDefaultBlockSize, 1,
                        max_size, sink),
       request_(std::move(request)) {}
 
-size_t DownloadSession::EncodeOpening(absl::Span<uint8_t> buffer,
+size_t DownloadTransfer::EncodeOpening(absl::Span<uint8_t> buffer,
                                       Opcode* opcode) {
   *opcode = Opcode::kRrq;
   std::array<char[8], 3> digits;
@@ -37,7 +37,7 @@ size_t DownloadSession::EncodeOpening(absl::Span<uint8_t> buffer,
                        absl::MakeConstSpan(options.data(), count));
 }
 
-void DownloadSession::OnOtherPacket(std::optional<Opcode> opcode,
+void DownloadTransfer::OnOtherPacket(std::optional<Opcode> opcode,
                                     absl::Span<const uint8_t> datagram,
                                     TimePoint now) {
   if (opcode == Opcode::kOack && state() == State::kOpening) {
@@ -51,21 +51,21 @@ void DownloadSession::OnOtherPacket(std::optional<Opcode> opcode,
     if (receiver().blocks() == 0) QueueAck(true);
     return;
   }
-  ReceivingSession::OnOtherPacket(opcode, datagram, now);
+  ReceivingTransfer::OnOtherPacket(opcode, datagram, now);
 }
 
-bool DownloadSession::AcceptsDataWhileOpening() {
+bool DownloadTransfer::AcceptsDataWhileOpening() {
   if (!request_.probe_only) return true;
   // The server ignored the options (no OACK): there is no size to learn.
-  FailWith(SessionOutcome::kAborted, ErrorCode::kOptionRefused, "size probe");
+  FailWith(TransferOutcome::kAborted, ErrorCode::kOptionRefused, "size probe");
   return false;
 }
 
-void DownloadSession::OnOack(absl::Span<const uint8_t> datagram,
+void DownloadTransfer::OnOack(absl::Span<const uint8_t> datagram,
                              TimePoint now) {
   OptionList options;
   if (ProtocolStatus s = ParseOack(datagram, &options); !s.ok()) {
-    FailWith(SessionOutcome::kProtocolError, s.code, s.message);
+    FailWith(TransferOutcome::kProtocolError, s.code, s.message);
     return;
   }
   uint16_t blksize = kDefaultBlockSize;
@@ -91,14 +91,14 @@ void DownloadSession::OnOack(absl::Span<const uint8_t> datagram,
       valid = false;
     }
     if (!valid) {
-      FailWith(SessionOutcome::kProtocolError, ErrorCode::kOptionRefused,
+      FailWith(TransferOutcome::kProtocolError, ErrorCode::kOptionRefused,
                "OACK carries an option or value that was not asked for");
       return;
     }
   }
   if (request_.probe_only) {
     // Like UEFI: the size is known, the transfer itself comes later.
-    Finish(SessionOutcome::kCompleted);
+    Finish(TransferOutcome::kCompleted);
     QueueError(ErrorCode::kOptionRefused, "size probe");
     return;
   }

@@ -1,4 +1,4 @@
-#include "protocol/read_session.h"
+#include "protocol/read_transfer.h"
 
 #include <algorithm>
 #include <string>
@@ -7,7 +7,7 @@
 
 namespace tftp {
 
-ReadSession::ReadSession(const SessionConfig& config,
+ReadTransfer::ReadTransfer(const TransferConfig& config,
                          const NegotiatedOptions& options,
                          std::optional<uint64_t> response_size)
     : options_(options),
@@ -16,7 +16,7 @@ ReadSession::ReadSession(const SessionConfig& config,
       size_known_(response_size.has_value()),
       available_(response_size.value_or(0)) {}
 
-void ReadSession::Start(TimePoint now) {
+void ReadTransfer::Start(TimePoint now) {
   if (state_ != State::kNotStarted) return;
   if (options_.has_oack()) {
     state_ = State::kAwaitOptionAck;
@@ -29,7 +29,7 @@ void ReadSession::Start(TimePoint now) {
   if (!QueueEmpty()) timer_.Restart(now);
 }
 
-void ReadSession::OnDatagram(absl::Span<const uint8_t> datagram,
+void ReadTransfer::OnDatagram(absl::Span<const uint8_t> datagram,
                              TimePoint now) {
   if (state_ == State::kNotStarted || state_ == State::kDone) return;
   ++counters_.packets_received;
@@ -37,7 +37,7 @@ void ReadSession::OnDatagram(absl::Span<const uint8_t> datagram,
   if (opcode == Opcode::kAck) {
     AckPacket ack;
     if (ProtocolStatus s = ParseAck(datagram, &ack); !s.ok()) {
-      FailWith(SessionOutcome::kProtocolError, s.code, s.message);
+      FailWith(TransferOutcome::kProtocolError, s.code, s.message);
       return;
     }
     OnAck(ack.block, now);
@@ -54,14 +54,14 @@ void ReadSession::OnDatagram(absl::Span<const uint8_t> datagram,
       result_.error_code =
           static_cast<uint16_t>((datagram[2] << 8) | datagram[3]);
     }
-    Finish(SessionOutcome::kPeerError);
+    Finish(TransferOutcome::kPeerError);
     return;
   }
-  FailWith(SessionOutcome::kProtocolError, ErrorCode::kIllegalOperation,
+  FailWith(TransferOutcome::kProtocolError, ErrorCode::kIllegalOperation,
            "unexpected packet in a read transfer");
 }
 
-void ReadSession::OnAck(uint16_t wire_block, TimePoint now) {
+void ReadTransfer::OnAck(uint16_t wire_block, TimePoint now) {
   if (state_ == State::kAwaitOptionAck) {
     if (wire_block != 0) return;  // Only ACK 0 acknowledges the OACK.
     state_ = State::kTransferring;
@@ -95,7 +95,7 @@ void ReadSession::OnAck(uint16_t wire_block, TimePoint now) {
       acked_ * options_.blksize, size_known_ ? available_ : UINT64_MAX);
   resent_for_duplicate_ = false;
   if (acked_ == FinalBlock()) {
-    Finish(SessionOutcome::kCompleted);
+    Finish(TransferOutcome::kCompleted);
     return;
   }
   QueueWindowFrom(acked_ + 1);
@@ -106,10 +106,10 @@ void ReadSession::OnAck(uint16_t wire_block, TimePoint now) {
   }
 }
 
-void ReadSession::OnDeadline(TimePoint now) {
+void ReadTransfer::OnDeadline(TimePoint now) {
   if (!timer_.Expired(now)) return;
   if (!timer_.Backoff(now)) {
-    Finish(SessionOutcome::kTimedOut);
+    Finish(TransferOutcome::kTimedOut);
     return;
   }
   if (state_ == State::kAwaitOptionAck) {
@@ -119,7 +119,7 @@ void ReadSession::OnDeadline(TimePoint now) {
   }
 }
 
-void ReadSession::OnDataAvailable(uint64_t available, bool complete,
+void ReadTransfer::OnDataAvailable(uint64_t available, bool complete,
                                   TimePoint now) {
   if (state_ == State::kDone || size_known_) return;
   available_ = std::max(available_, available);
@@ -135,16 +135,16 @@ void ReadSession::OnDataAvailable(uint64_t available, bool complete,
   if (!timer_.deadline().has_value()) timer_.Restart(now);
 }
 
-void ReadSession::Abort(ErrorCode code, absl::string_view message) {
+void ReadTransfer::Abort(ErrorCode code, absl::string_view message) {
   if (state_ == State::kDone) return;
-  FailWith(SessionOutcome::kAborted, code, message);
+  FailWith(TransferOutcome::kAborted, code, message);
 }
 
-bool ReadSession::HasOutgoing() const {
+bool ReadTransfer::HasOutgoing() const {
   return control_ != Control::kNone || !QueueEmpty();
 }
 
-Outgoing ReadSession::NextOutgoing(absl::Span<uint8_t> buffer) {
+Outgoing ReadTransfer::NextOutgoing(absl::Span<uint8_t> buffer) {
   Outgoing out;
   if (control_ == Control::kOack) {
     control_ = Control::kNone;
@@ -175,39 +175,39 @@ Outgoing ReadSession::NextOutgoing(absl::Span<uint8_t> buffer) {
   return out;
 }
 
-void ReadSession::QueueWindowFrom(uint64_t first) {
+void ReadTransfer::QueueWindowFrom(uint64_t first) {
   queue_next_ = first;
   queue_last_ =
       std::min<uint64_t>(acked_ + options_.windowsize, LastReadyBlock());
 }
 
-uint64_t ReadSession::LastReadyBlock() const {
+uint64_t ReadTransfer::LastReadyBlock() const {
   return size_known_ ? FinalBlock() : available_ / options_.blksize;
 }
 
-uint64_t ReadSession::FinalBlock() const {
+uint64_t ReadTransfer::FinalBlock() const {
   // The first block shorter than blksize ends the transfer; when the size is
   // a multiple of blksize that block is empty.
   return size_known_ ? available_ / options_.blksize + 1 : UINT64_MAX;
 }
 
-size_t ReadSession::BlockPayloadSize(uint64_t block) const {
+size_t ReadTransfer::BlockPayloadSize(uint64_t block) const {
   const uint64_t start = (block - 1) * options_.blksize;
   if (!size_known_) return options_.blksize;
   return static_cast<size_t>(
       std::min<uint64_t>(options_.blksize, available_ - start));
 }
 
-bool ReadSession::SentEverything() const {
+bool ReadTransfer::SentEverything() const {
   return state_ == State::kTransferring && size_known_ &&
          highest_sent_ >= FinalBlock();
 }
 
-void ReadSession::Supersede() {
-  if (SentEverything()) Finish(SessionOutcome::kSuperseded);
+void ReadTransfer::Supersede() {
+  if (SentEverything()) Finish(TransferOutcome::kSuperseded);
 }
 
-void ReadSession::Finish(SessionOutcome outcome) {
+void ReadTransfer::Finish(TransferOutcome outcome) {
   state_ = State::kDone;
   result_.outcome = outcome;
   control_ = Control::kNone;
@@ -216,7 +216,7 @@ void ReadSession::Finish(SessionOutcome outcome) {
   timer_.Stop();
 }
 
-void ReadSession::FailWith(SessionOutcome outcome, ErrorCode code,
+void ReadTransfer::FailWith(TransferOutcome outcome, ErrorCode code,
                            absl::string_view message) {
   Finish(outcome);
   result_.error_code = static_cast<uint16_t>(code);

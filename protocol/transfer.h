@@ -1,8 +1,8 @@
-// What read and write sessions share: their configuration, the retransmission
+// What read and write transfers share: their configuration, the retransmission
 // timer with exponential backoff, the description of a packet to send, and the
-// result and counters a finished session reports.
-#ifndef TFTPD_PROTOCOL_SESSION_H_
-#define TFTPD_PROTOCOL_SESSION_H_
+// result and counters a finished transfer reports.
+#ifndef TFTPD_PROTOCOL_TRANSFER_H_
+#define TFTPD_PROTOCOL_TRANSFER_H_
 
 #include <algorithm>
 #include <chrono>
@@ -16,16 +16,16 @@
 
 namespace tftp {
 
-struct SessionConfig {
+struct TransferConfig {
   // Wait before the first retransmission when the client negotiated no
   // timeout. A negotiated timeout replaces it.
   Duration timeout = std::chrono::seconds(1);
   // Backoff doubles the wait after each retransmission up to this cap (or the
   // negotiated timeout, if larger).
   Duration max_timeout = std::chrono::seconds(8);
-  // Retransmissions of one packet (or window) before the session gives up.
+  // Retransmissions of one packet (or window) before the transfer gives up.
   int max_retries = 5;
-  // Read sessions: answer a duplicate ACK by resending the unacknowledged
+  // Read transfers: answer a duplicate ACK by resending the unacknowledged
   // window once, which some clients (U-Boot) need to recover quickly. Off by
   // default: resending on every duplicate ACK is the Sorcerer's Apprentice
   // bug (RFC 1123 4.2.3.1); this resends at most once per acknowledged block.
@@ -37,7 +37,7 @@ struct SessionConfig {
 inline constexpr size_t kMinOutgoingBuffer =
     kDataHeaderSize + kDefaultBlockSize;
 
-// A packet the session wants sent. The session wrote `header_size` bytes at
+// A packet the transfer wants sent. The transfer wrote `header_size` bytes at
 // the start of the caller's buffer; for DATA the caller appends
 // `payload_size` bytes of the response starting at `payload_offset`, so the
 // datagram is header_size + payload_size bytes long.
@@ -50,7 +50,7 @@ struct Outgoing {
   size_t payload_size = 0;
 };
 
-enum class SessionOutcome : uint8_t {
+enum class TransferOutcome : uint8_t {
   kInProgress,
   kCompleted,      // Every byte transferred and acknowledged.
   kPeerError,      // The client sent ERROR (a clean end: UEFI's tsize probe).
@@ -61,16 +61,16 @@ enum class SessionOutcome : uint8_t {
                    // client began another transfer from the same port.
 };
 
-const char* SessionOutcomeName(SessionOutcome outcome);
+const char* TransferOutcomeName(TransferOutcome outcome);
 
-struct SessionResult {
-  SessionOutcome outcome = SessionOutcome::kInProgress;
+struct TransferResult {
+  TransferOutcome outcome = TransferOutcome::kInProgress;
   // The ERROR sent (kProtocolError, kAborted) or received (kPeerError).
   uint16_t error_code = 0;
   std::string error_message;
 };
 
-struct SessionCounters {
+struct TransferCounters {
   uint64_t packets_sent = 0;         // Every packet, retransmissions included.
   uint64_t packets_received = 0;     // Datagrams from the peer's TID.
   uint64_t retransmits = 0;          // Packets sent again.
@@ -81,10 +81,10 @@ struct SessionCounters {
 };
 
 // The deadline of the packet in flight, with exponential backoff: each expiry
-// doubles the wait up to a cap, and the session gives up after max_retries.
+// doubles the wait up to a cap, and the transfer gives up after max_retries.
 class RetransmitTimer {
  public:
-  RetransmitTimer(const SessionConfig& config, uint16_t negotiated_seconds)
+  RetransmitTimer(const TransferConfig& config, uint16_t negotiated_seconds)
       : base_(negotiated_seconds > 0
                   ? Duration(std::chrono::seconds(negotiated_seconds))
                   : config.timeout),
@@ -124,10 +124,10 @@ class RetransmitTimer {
   std::optional<TimePoint> deadline_;
 };
 
-// The answer to a datagram that reaches a session's socket from any address
-// and port other than its peer's (RFC 1350: ERROR 5, the session carries on).
+// The answer to a datagram that reaches a transfer's socket from any address
+// and port other than its peer's (RFC 1350: ERROR 5, the transfer carries on).
 size_t EncodeUnknownTransferIdError(absl::Span<uint8_t> buffer);
 
 }  // namespace tftp
 
-#endif  // TFTPD_PROTOCOL_SESSION_H_
+#endif  // TFTPD_PROTOCOL_TRANSFER_H_
