@@ -65,14 +65,13 @@ void Shard::DeliverToTransfer(uint32_t index, const io::Datagram& datagram) {
   } else {
     t.protocol->OnDatagram(datagram.payload, now_);
   }
-  if (t.parked.has_value() &&
-      t.protocol->counters().packets_received > t.parked->heard_before &&
-      (!t.protocol->finished() ||
-       RequestFingerprint(t.parked->request.request()) ==
-           t.request_fingerprint)) {
+  if (t.parked.has_value() && !t.protocol->finished() &&
+      t.protocol->counters().packets_received > t.parked->heard_before) {
     // The client answered this transfer after the request came: the
-    // request was a repeat of the one that opened it (a different request
-    // answered by the transfer's last packet is the client's next).
+    // request was a repeat of the one that opened it. (Answered by the
+    // transfer's last packet, it may as well be the client's next request
+    // overtaking that packet: it starts once the transfer ends, on
+    // probation when it is the same request.)
     t.parked.reset();
     Bump(counters_.duplicate_requests);
   }

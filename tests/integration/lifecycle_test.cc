@@ -120,6 +120,37 @@ TEST(Lifecycle, BadFlagsAreClearErrors) {
   EXPECT_EQ(result.exit_code, 2);
 }
 
+TEST(Lifecycle, TheOldNamesOfTheTransferLimitsStillWork) {
+  TempDir root;
+  root.Write("f", TestContent(2000, 1));
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, root.path(),
+                      {"--max_sessions=100", "--max_sessions_per_address=1"},
+                      "127.0.0.1");
+  EXPECT_TRUE(absl::StrContains(server.log(),
+                                "--max_sessions is now --max_transfers"))
+      << server.log();
+  EXPECT_TRUE(absl::StrContains(
+      server.log(),
+      "--max_sessions_per_address is now --max_transfers_per_address"))
+      << server.log();
+  const io::SocketAddress service =
+      *io::SocketAddress::Parse("127.0.0.1", server.port());
+  RawClient first;
+  first.SendTo(service, RequestPacket(1, "f"));
+  auto data = first.Receive();
+  ASSERT_TRUE(data.has_value()) << server.log();
+  // The first transfer is open (unacknowledged): a second from the same
+  // address is one too many.
+  RawClient second;
+  second.SendTo(service, RequestPacket(1, "f"));
+  auto refused = second.Receive();
+  ASSERT_TRUE(refused.has_value()) << server.log();
+  EXPECT_EQ(ErrorCodeOf(refused->first), 0);
+  EXPECT_TRUE(absl::StrContains(refused->first, "too many transfers"))
+      << refused->first.substr(4);
+}
+
 TEST(Lifecycle, SigtermEndsTransfersAfterTheGraceAndPrintsCounters) {
   TempDir root;
   root.Write("big.bin", TestContent(100000));

@@ -245,9 +245,7 @@ TEST_P(SinglePortListeners, ATransferInProgressFinishesAfterStopIsAsked) {
     if (block == 3) {
       // Every shard has taken the stop before the transfer goes on.
       server.Signal(SIGTERM);
-      ASSERT_TRUE(WaitUntil([&] {
-        return CountOccurrences(server.log(), " stopping: ") == 3;
-      })) << server.log();
+      ASSERT_TRUE(server.WaitForEveryShardToStop()) << server.log();
     }
     client.SendTo(service, AckPacket(block));
     if (packet->first.size() < 4 + 512) break;

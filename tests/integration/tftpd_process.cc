@@ -334,6 +334,26 @@ int TftpdProcess::Stop() {
 
 std::string TftpdProcess::log() const { return ReadFile(dir_.Join("log")); }
 
+int TftpdProcess::shards() const {
+  const std::string text = log();
+  const size_t with = text.find(" with ");
+  const size_t end = text.find(" shards", with);
+  int shards = 0;
+  if (with == std::string::npos || end == std::string::npos ||
+      !absl::SimpleAtoi(text.substr(with + 6, end - with - 6), &shards)) {
+    return 0;
+  }
+  return shards;
+}
+
+bool TftpdProcess::WaitForEveryShardToStop() const {
+  const int expected = shards();
+  return expected > 0 && WaitUntil([&] {
+           return CountOccurrences(log(), " stopping: ") ==
+                  static_cast<size_t>(expected);
+         });
+}
+
 std::string TftpdProcess::LogOnceItContains(
     const std::string& text, std::chrono::milliseconds limit) const {
   const auto give_up = Clock::now() + limit;

@@ -111,6 +111,10 @@ class TftpdProcess {
       const std::string& text,
       std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) const;
   bool io_uring_refused() const;
+  // The number of shards its first log line announces (0 before it).
+  int shards() const;
+  // Waits until every shard has logged that it is stopping.
+  bool WaitForEveryShardToStop() const;
 
  private:
   TempDir dir_;

@@ -95,7 +95,7 @@ TEST(TransferReuse, ARequestParkedBeforeAStopIsNotStarted) {
   // Another request from the same port before the first answer: parked.
   client.SendTo(service, RequestPacket(1, "b"));
   server.Signal(SIGTERM);
-  server.LogOnceItContains("shard 0 stopping");
+  ASSERT_TRUE(server.WaitForEveryShardToStop()) << server.log();
   for (uint16_t block = 1; block <= 3; ++block) {
     client.SendTo(tid, AckPacket(block));
     if (block == 3) break;

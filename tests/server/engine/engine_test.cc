@@ -246,7 +246,7 @@ TEST(Engine, ALateDuplicateRequestIsNoSecondTransfer) {
 // A repeat of the request while the first answer is outstanding is not a
 // second transfer: the parked copy is recognised once the client answers.
 TEST(Engine, ARepeatWhileOpenIsRecognised) {
-  const std::string content = TestContent(100, 6);
+  const std::string content = TestContent(1000, 6);
   auto handler = std::make_shared<BytesHandler>(content);
   EngineHarness h({}, handler);
   const io::SocketAddress client = Client(1);
@@ -256,10 +256,37 @@ TEST(Engine, ARepeatWhileOpenIsRecognised) {
   h.SendToService(client, RequestPacket(1, "x"));
   EXPECT_TRUE(To(h.Run(), client).empty());
   h.SendTo(replies[0].fd, client, AckPacket(1));
+  EXPECT_EQ(To(h.Run(), client).size(), 1u);  // DATA 2, nothing else.
+  EXPECT_EQ(h.totals().duplicate_requests, 1u);
+  h.SendTo(replies[0].fd, client, AckPacket(2));
   EXPECT_TRUE(To(h.Run(), client).empty());
   EXPECT_EQ(h.totals().transfers_started, 1u);
-  EXPECT_EQ(h.totals().duplicate_requests, 1u);
   EXPECT_EQ(h.totals().transfers_completed, 1u);
+}
+
+// The same request parked and then answered only by the transfer's last
+// packet may be the client's next request overtaking its final ACK (a
+// client fetching the file again from the same port): it starts at once, on
+// probation, and is counted as a transfer when the client answers.
+TEST(Engine, TheSameRequestRightBehindTheFinalAckIsServed) {
+  const std::string content = TestContent(100, 6);
+  auto handler = std::make_shared<BytesHandler>(content);
+  EngineHarness h({}, handler);
+  const io::SocketAddress client = Client(1);
+  h.SendToService(client, RequestPacket(1, "x"));
+  std::vector<Reply> replies = To(h.Run(), client);
+  ASSERT_EQ(replies.size(), 1u);
+  h.SendToService(client, RequestPacket(1, "x"));
+  h.SendTo(replies[0].fd, client, AckPacket(1));
+  std::vector<Reply> next = To(h.Run(), client);
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].opcode(), kData);
+  EXPECT_NE(next[0].fd, replies[0].fd);
+  h.SendTo(next[0].fd, client, AckPacket(1));
+  EXPECT_TRUE(To(h.Run(), client).empty());
+  EXPECT_EQ(h.totals().transfers_started, 2u);
+  EXPECT_EQ(h.totals().transfers_completed, 2u);
+  EXPECT_EQ(h.totals().duplicate_requests, 0u);
 }
 
 // A client that has had every block and asks for something else ends the
