@@ -163,10 +163,16 @@ std::vector<Reply> EngineHarness::RunUntil(const std::function<bool()>& done,
   const auto give_up = std::chrono::steady_clock::now() + limit;
   TurnUntilIdle();
   while (!done() && std::chrono::steady_clock::now() < give_up) {
-    // Another thread's message wakes the loop through its pipe.
+    // One turn that blocks until another thread's message wakes the loop
+    // through its pipe, then on without blocking.
     memory_->backend().WaitForDescriptors(true, std::chrono::milliseconds(1000));
-    TurnUntilIdle();
+    std::vector<io::SentDatagram> sent;
+    finished_ = !memory_->Turn(&sent);
     memory_->backend().WaitForDescriptors(false, std::chrono::milliseconds(0));
+    for (io::SentDatagram& d : sent) {
+      pending_.push_back(
+          Reply{d.fd, d.to, std::string(d.payload.begin(), d.payload.end())});
+    }
     TurnUntilIdle();
   }
   EXPECT_TRUE(done()) << "not reached within " << limit.count() << " s";

@@ -136,6 +136,36 @@ TEST(Engine, ATruncatedDatagramEndsAnUploadAndStoresNothing) {
   EXPECT_TRUE(h.open_sockets().empty());
 }
 
+// A file no transfer has mapped waits for the loader, holding no socket;
+// the client's repeats meanwhile are duplicates; then it is sent, and the
+// next request for it is served from the mapping at once.
+TEST(Engine, WaitsForTheLoaderThenServesTheFile) {
+  EngineHarness h;
+  const std::string content = TestContent(1500, 12);
+  h.root().Write("kernel", content);
+  const io::SocketAddress client = Client(1);
+  h.SendToService(client, RequestPacket(1, "kernel"));
+  h.SendToService(client, RequestPacket(1, "kernel"));
+  std::vector<Reply> replies;
+  h.RunUntil([&] {
+    for (Reply& r : h.Run()) replies.push_back(r);
+    return !To(replies, client).empty();
+  });
+  EXPECT_EQ(h.totals().duplicate_requests, 1u);
+  ASSERT_EQ(To(replies, client).size(), 1u);
+  const Reply first = To(replies, client)[0];
+  EXPECT_EQ(first.opcode(), kData);
+  EXPECT_EQ(first.payload(), content.substr(0, 512));
+  h.SendTo(first.fd, client, AckPacket(1));
+  h.Run();
+  // Another client: mapped already, answered in the same turn.
+  const io::SocketAddress second = Client(2);
+  h.SendToService(second, RequestPacket(1, "kernel"));
+  std::vector<Reply> at_once = To(h.Run(), second);
+  ASSERT_EQ(at_once.size(), 1u);
+  EXPECT_EQ(at_once[0].payload(), content.substr(0, 512));
+}
+
 // A read that waited for the loader and was refused leaves its slot to an
 // upload, which must not inherit the wait (and end as "could not be read in
 // time" after the source timeout).
