@@ -149,6 +149,23 @@ TEST(WriteTransfer, DuplicateDataIsReAckedAndStoredOnce) {
   EXPECT_EQ(s.counters().duplicate_packets, 2u);
 }
 
+// A window's ACK queued while later blocks arrive before it is sent (a
+// driver takes a whole batch of datagrams, then sends) still acknowledges
+// its own window: an ACK of the final block sent before the commit would
+// tell the client its upload is stored when it may not be.
+TEST(WriteTransfer, AQueuedAckKeepsItsBlockWhenLaterBlocksArrive) {
+  LaterSink sink;
+  WriteTransfer s({}, OptionsFor(512, 4), UINT64_MAX, &sink);
+  s.Start(TimePoint{});
+  Drain(s);
+  for (uint16_t b = 1; b <= 4; ++b) s.OnDatagram(Data(b, 512), TimePoint{});
+  s.OnDatagram(Data(5, 100), TimePoint{});  // The last, before ACK 4 leaves.
+  EXPECT_TRUE(s.committing());
+  EXPECT_EQ(Drain(s), (Packets{{Opcode::kAck, 4}}));
+  s.OnCommitted(TimePoint{});
+  EXPECT_EQ(Drain(s), (Packets{{Opcode::kAck, 5}}));
+}
+
 TEST(WriteTransfer, WindowsAckEveryWindowsizeBlocks) {
   MemorySink sink;
   WriteTransfer s({}, OptionsFor(512, 4), UINT64_MAX, &sink);

@@ -106,11 +106,22 @@ TEST(Engine, UploadsArriveWholeAtEveryBlksize) {
                  DataPacket(static_cast<uint16_t>(b + 1),
                             content.substr(b * granted, granted)));
       }
-      h.RunUntil([&] { return handler->uploads.Committed(name).has_value(); });
-      EXPECT_TRUE(handler->uploads.Committed(name) == content) << name;
+      // The final ACK follows the commit, which a committer thread makes.
+      bool final_ack = false;
+      h.RunUntil([&] {
+        for (const Reply& r : To(h.Run(), client)) {
+          final_ack = final_ack ||
+                      (r.opcode() == kAck && r.block() == (blocks & 0xffff));
+        }
+        return final_ack && handler->uploads.Committed(name).has_value();
+      });
+      const std::optional<std::string> stored = handler->uploads.Committed(name);
+      EXPECT_TRUE(stored == content)
+          << name << ": " << (stored.has_value() ? stored->size() : 0)
+          << " bytes stored, final ACK " << final_ack;
     }
   }
-  h.Advance(seconds(10));  // Past the dallies after the final ACKs.
+  for (int i = 0; i < 10; ++i) h.Advance(seconds(1));  // Past the dallies.
   EXPECT_EQ(h.totals().transfers_completed, n);
   EXPECT_TRUE(h.open_sockets().empty());
 }

@@ -49,7 +49,9 @@ MemoryShard::MemoryShard(ServerConfig config,
     if (fd == kServiceFd) return;
     if (open_sockets_.erase(fd) != 1 && bad_close_ < 0) bad_close_ = fd;
     closed_sockets_.insert(fd);
-    closed_after_send_[fd] = backend_->sends_submitted();
+    // After Close the backend is gone: nothing can be sent any more.
+    closed_after_send_[fd] =
+        backend_ != nullptr ? backend_->sends_submitted() : UINT64_MAX;
   };
   shard_ = std::make_unique<Shard>(0, parts,
                                    io::OpenedSocket{kServiceFd, service_, 0},
@@ -59,6 +61,7 @@ MemoryShard::MemoryShard(ServerConfig config,
 
 MemoryShard::~MemoryShard() {
   if (shard_ != nullptr) shard_->Close();
+  backend_ = nullptr;  // The shard's Close destroyed it.
   // The loader's and committer's jobs report to the shard: their threads
   // end first (as the server's do).
   loader_.reset();
