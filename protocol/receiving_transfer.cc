@@ -159,7 +159,7 @@ Outgoing ReceivingTransfer::NextOutgoing(absl::Span<uint8_t> buffer) {
       break;
     case Control::kAck:
       out.opcode = Opcode::kAck;
-      out.block = receiver_.last_wire_block();
+      out.block = ack_block_;
       out.header_size = EncodeAck(buffer, out.block);
       break;
     case Control::kError:
@@ -198,7 +198,12 @@ void ReceivingTransfer::QueueError(ErrorCode code, absl::string_view message) {
 void ReceivingTransfer::Queue(Control control, bool retransmission) {
   control_ = control;
   control_is_retransmission_ = retransmission;
-  if (control == Control::kAck) receiver_.OnAckSent();
+  if (control == Control::kAck) {
+    // The block as of now: more blocks may arrive before the ACK is sent,
+    // and an ACK of the last one must wait for the commit.
+    ack_block_ = receiver_.last_wire_block();
+    receiver_.OnAckSent();
+  }
 }
 
 void ReceivingTransfer::Finish(TransferOutcome outcome) {

@@ -109,6 +109,7 @@ class ReceivingTransfer {
   State state_ = State::kNotStarted;
   Control control_ = Control::kNone;
   bool control_is_retransmission_ = false;
+  uint16_t ack_block_ = 0;  // What the queued ACK acknowledges.
   TransferResult result_;
   TransferCounters counters_;
 };

@@ -106,14 +106,15 @@ TEST(Engine, UploadsArriveWholeAtEveryBlksize) {
                  DataPacket(static_cast<uint16_t>(b + 1),
                             content.substr(b * granted, granted)));
       }
-      // The final ACK follows the commit, which a committer thread makes.
+      // The final ACK follows the commit, which a committer thread makes: the
+      // bytes are stored once it is seen.
       bool final_ack = false;
       h.RunUntil([&] {
         for (const Reply& r : To(h.Run(), client)) {
           final_ack = final_ack ||
                       (r.opcode() == kAck && r.block() == (blocks & 0xffff));
         }
-        return final_ack && handler->uploads.Committed(name).has_value();
+        return final_ack;
       });
       const std::optional<std::string> stored = handler->uploads.Committed(name);
       EXPECT_TRUE(stored == content)
