@@ -91,7 +91,8 @@ ProtocolStatus NegotiateOptions(const Request& request,
         break;
       case OptionId::kWindowsize:
         if (InRange(value, kMinWindowSize, kMaxWindowSize)) {
-          const uint64_t cap = std::max<uint64_t>(limits.max_windowsize, 1);
+          const uint64_t cap = std::clamp<uint64_t>(limits.max_windowsize, 1,
+                                                    kMaxGrantedWindowSize);
           out->windowsize = static_cast<uint16_t>(std::min(*value, cap));
           accept = true;
         }

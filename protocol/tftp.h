@@ -52,6 +52,11 @@ inline constexpr uint16_t kMaxTimeoutSeconds = 255;
 // RFC 7440 window size range, in blocks.
 inline constexpr uint16_t kMinWindowSize = 1;
 inline constexpr uint16_t kMaxWindowSize = 65535;
+// The largest window this server grants. Block numbers on the wire are 16
+// bits: with W blocks unacknowledged, an ACK delayed by 65536 - W blocks or
+// more names a block of the current window. At W <= 32768 only an ACK a full
+// window old or older can, and a window never ends before its own ACK.
+inline constexpr uint16_t kMaxGrantedWindowSize = 32768;
 
 // Opcode and block number precede the payload of every DATA packet.
 inline constexpr size_t kDataHeaderSize = 4;

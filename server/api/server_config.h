@@ -21,13 +21,15 @@
 
 namespace tftpd {
 
-// Limits per client address (not port): the engine's address guard keeps
-// them.
+// Limits per client: the engine's address guard keeps them (see
+// server/engine/address_guard.h for why a forger cannot use them up).
 struct AddressLimits {
-  uint32_t max_transfers = 128;          // Open transfers; 0: unlimited.
-  uint32_t requests_per_second = 1000;  // 0: unlimited.
-  // Bytes sent to an address before it answers anything, retransmissions
-  // included, per minute; 0: unlimited.
+  // Open transfers per address whose client answered; 0: unlimited.
+  uint32_t max_transfers = 128;
+  // Requests per second per address and port; 0: unlimited.
+  uint32_t requests_per_second = 1000;
+  // Bytes per minute sent to an address that has not answered, beyond each
+  // request's first answer (retransmissions, ERRORs); 0: unlimited.
   uint32_t unverified_bytes = 8192;
 };
 
@@ -71,6 +73,9 @@ struct ServerConfig {
   size_t max_transfers = 10000;
   // Per client address: transfers, request rate, unverified bytes.
   AddressLimits address_limits;
+  // A transfer whose client never answered ends after this long, and is
+  // the first to make room when the table is full.
+  std::chrono::milliseconds unanswered_timeout{5000};
   // SO_RCVBUF of each service socket: room for a burst of requests.
   size_t receive_buffer = 16 << 20;
   // Netascii responses are encoded in memory; larger files are refused.

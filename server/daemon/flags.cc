@@ -30,7 +30,8 @@ DEFINE_int32(
     "Largest blksize granted (RFC 2348, 8..65464); larger requests are "
     "lowered to it.");
 DEFINE_int32(windowsize_max, 64,
-             "Largest windowsize granted (RFC 7440, 1..65535).");
+             "Largest windowsize granted (RFC 7440; 1..32768: beyond, a late ACK "
+             "could name a block of the current window).");
 DEFINE_double(timeout, 1.0,
               "Seconds before the first retransmission when the client "
               "negotiates no timeout.");
@@ -49,17 +50,26 @@ DEFINE_int32(max_sessions, 0, "Old name of --max_transfers, still accepted.");
 DEFINE_int32(max_sessions_per_address, -1,
              "Old name of --max_transfers_per_address, still accepted.");
 DEFINE_int32(max_transfers_per_address, 128,
-             "Transfers open at once from one client address (any port); "
-             "more are refused with ERROR 0. 0: no limit.");
+             "Transfers open at once from one client address (any port) "
+             "whose client has answered; more are refused with ERROR 0. "
+             "Transfers not yet answered do not count: a request forged "
+             "with a client's address cannot use up its share. 0: no limit.");
 DEFINE_int32(requests_per_second_per_address, 1000,
-             "Requests accepted from one client address per second; more are "
-             "refused with ERROR 0. 0: no limit.");
+             "Requests accepted per second from one client address and port "
+             "(a forger does not know a real client's port); more are refused "
+             "with ERROR 0. 0: no limit.");
 DEFINE_int32(unverified_bytes_max, 8192,
              "Bytes sent per minute to a client address that has not yet "
-             "answered anything (retransmissions and ERRORs included): the "
-             "bound on what a spoofed request can make tftpd send to its "
-             "victim. An address that answers is exempt for 5 minutes. 0: no "
-             "limit.");
+             "answered, beyond each request's first answer: retransmissions, "
+             "ERRORs to requests and ERROR 5 to strangers. With the first "
+             "answers it bounds what spoofed requests make tftpd send to "
+             "their victim. An address that answers on a transfer's own port "
+             "is exempt for 5 minutes. 0: no limit.");
+DEFINE_double(unanswered_timeout, 5,
+              "Seconds a transfer whose client has never answered is kept "
+              "(whatever timeout it asked for): spoofed requests hold their "
+              "places briefly, and the oldest of them make room for new "
+              "requests when the table is full.");
 DEFINE_int64(rcvbuf, 16 << 20,
              "SO_RCVBUF of each service socket in bytes: room for a burst of "
              "requests. The default holds more than 10,000 requests; the log "
@@ -191,8 +201,13 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
       FLAGS_blksize_max > tftp::kMaxBlockSize) {
     return absl::InvalidArgumentError("--blksize_max must be 8..65464");
   }
-  if (FLAGS_windowsize_max < 1 || FLAGS_windowsize_max > 65535) {
-    return absl::InvalidArgumentError("--windowsize_max must be 1..65535");
+  if (FLAGS_windowsize_max < 1 ||
+      FLAGS_windowsize_max > tftp::kMaxGrantedWindowSize) {
+    // Larger windows let a late ACK alias a block of the current window.
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--windowsize_max must be 1..", tftp::kMaxGrantedWindowSize,
+        " (16-bit block numbers: a larger window lets a late ACK name a "
+        "block of the current one)"));
   }
   config.limits.max_blksize = static_cast<uint16_t>(FLAGS_blksize_max);
   config.limits.max_windowsize = static_cast<uint16_t>(FLAGS_windowsize_max);
@@ -235,6 +250,11 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
       static_cast<uint32_t>(FLAGS_requests_per_second_per_address);
   config.address_limits.unverified_bytes =
       static_cast<uint32_t>(FLAGS_unverified_bytes_max);
+  if (!(FLAGS_unanswered_timeout > 0)) {
+    return absl::InvalidArgumentError("--unanswered_timeout must be positive");
+  }
+  config.unanswered_timeout = std::chrono::milliseconds(
+      static_cast<int64_t>(FLAGS_unanswered_timeout * 1000));
   if (FLAGS_rcvbuf < 0) {
     return absl::InvalidArgumentError("--rcvbuf must not be negative");
   }

@@ -33,6 +33,10 @@ AddressGuard::Bucket& AddressGuard::For(const io::SocketAddress& address) {
   return buckets_[absl::HashOf(host) & mask_];
 }
 
+AddressGuard::Bucket& AddressGuard::ForPort(const io::SocketAddress& address) {
+  return buckets_[absl::HashOf(address.Unmapped()) & mask_];
+}
+
 bool AddressGuard::TransferAllowed(const io::SocketAddress& address) {
   return limits_.max_transfers == 0 ||
          For(address).transfers.load(std::memory_order_relaxed) <
@@ -70,8 +74,9 @@ bool AddressGuard::CountWithin(std::atomic<uint64_t>& slot, uint32_t now,
 bool AddressGuard::AllowRequest(const io::SocketAddress& address,
                                 Clock::time_point now) {
   if (limits_.requests_per_second == 0) return true;
-  return CountWithin(For(address).requests, static_cast<uint32_t>(Seconds(now)),
-                     1, 1, limits_.requests_per_second);
+  return CountWithin(ForPort(address).requests,
+                     static_cast<uint32_t>(Seconds(now)), 1, 1,
+                     limits_.requests_per_second);
 }
 
 void AddressGuard::Verified(const io::SocketAddress& address,

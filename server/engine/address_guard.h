@@ -1,7 +1,11 @@
-// Limits per client address (not port), shared by every shard without a
-// lock: transfers open at once, requests per second, and the bytes sent to
-// an address that has not answered yet (the amplification guard: a spoofed
-// request must not make the server flood its victim).
+// Limits per client, shared by every shard without a lock: transfers open
+// at once (per address, counting only transfers whose client answered),
+// requests per second (per address and port), and the bytes sent to an
+// address that has not answered yet beyond a request's first answer (the
+// amplification guard: a spoofed request must not make the server flood its
+// victim). None of them can be used up by a forger for someone else: a
+// forged request is never answered, and a forger does not know its victim's
+// port.
 //
 // Addresses are hashed into a fixed table of buckets, so memory is bounded
 // whatever the number of clients; two addresses sharing a bucket share its
@@ -25,13 +29,14 @@ class AddressGuard {
   using Clock = std::chrono::steady_clock;
   explicit AddressGuard(const AddressLimits& limits, size_t buckets = 1 << 16);
 
-  // Whether `address` may open one more transfer. Shards check and count
-  // separately, so a burst on several shards at once may pass the limit by
-  // at most one transfer per shard.
+  // Whether `address` may have one more answered transfer. Shards check and
+  // count separately, so a burst on several shards at once may pass the
+  // limit by at most one transfer per shard.
   bool TransferAllowed(const io::SocketAddress& address);
   void AddTransfer(const io::SocketAddress& address);
   void EndTransfer(const io::SocketAddress& address);
-  // A request from `address` at `now`; false when over the rate.
+  // A request from `address` (and its port) at `now`; false when over the
+  // rate.
   bool AllowRequest(const io::SocketAddress& address, Clock::time_point now);
   // `address` answered (a valid packet on a transfer's socket).
   void Verified(const io::SocketAddress& address, Clock::time_point now);
@@ -51,6 +56,8 @@ class AddressGuard {
     std::atomic<int64_t> verified_until{0};
   };
   Bucket& For(const io::SocketAddress& address);
+  // The bucket of `address` and its port (requests per second).
+  Bucket& ForPort(const io::SocketAddress& address);
   // Adds `n` to the count of the window (of `window` seconds) that `now`
   // falls in, if that stays within `limit`.
   static bool CountWithin(std::atomic<uint64_t>& slot, uint32_t now,

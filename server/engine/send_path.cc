@@ -95,11 +95,10 @@ void Shard::SendNext(uint32_t index) {
       if (next.payload_size < blksize) break;  // The last block of the file.
     }
   }
-  if (!t.peer_answered &&
-      !guard_->AllowUnverified(t.peer, static_cast<uint32_t>(bytes), now_)) {
-    // An address that has not answered has had its share: this goes
-    // unsent (the transfer's retransmission timer tries again, and ends
-    // it after its retries), so a spoofed request cannot flood a victim.
+  if (!MaySend(t, bytes, out.retransmission)) {
+    // Its peer has had what it earned: this goes unsent (the transfer's
+    // timer tries again, and ends it), so a spoofed request cannot make
+    // the server flood its victim.
     Bump(counters_.amplification_drops);
     slots_.Give(slot_index);
     return;
@@ -127,6 +126,24 @@ void Shard::SendNext(uint32_t index) {
                  CompletionTag(kSend, slot_index, slot.generation));
 }
 
+bool Shard::MaySend(Transfer& t, size_t bytes, bool retransmission) {
+  if (t.peer_answered && !t.shares_service) return true;  // Proven.
+  if (bytes > t.credit) return false;
+  if (!t.peer_answered) {
+    // A request earns its first answer and one repeat of it; the repeat
+    // draws on its address's budget too (unless the address proved itself
+    // lately).
+    if (t.sends_unanswered >= kUnansweredSends) return false;
+    if (retransmission &&
+        !guard_->AllowUnverified(t.peer, static_cast<uint32_t>(bytes), now_)) {
+      return false;
+    }
+    ++t.sends_unanswered;
+  }
+  t.credit -= static_cast<uint32_t>(bytes);
+  return true;
+}
+
 void Shard::SendError(int fd, const io::SocketAddress& to,
                       const io::SocketAddress* from, tftp::ErrorCode code,
                       absl::string_view message,
@@ -135,10 +152,13 @@ void Shard::SendError(int fd, const io::SocketAddress& to,
   const uint32_t slot_index = slots_.next();
   SendSlot& slot = slots_[slot_index];
   const size_t size = tftp::EncodeError(slot.header, code, message);
-  // An ERROR to a request's address counts as sent to an address that has
-  // not answered (a transfer's own ERRORs are gated like its other packets).
-  const bool answered =
-      index.has_value() && transfers_[*index].peer_answered;
+  // An ERROR to a request's address, or to a stranger on a transfer's port
+  // (ERROR 5), counts as sent to an address that has not answered; only a
+  // transfer's ERROR to its own proven peer does not.
+  const bool answered = index.has_value() &&
+                        transfers_[*index].peer_answered &&
+                        !transfers_[*index].shares_service &&
+                        to == transfers_[*index].peer;
   if (!answered &&
       !guard_->AllowUnverified(to, static_cast<uint32_t>(size), now_)) {
     Bump(counters_.amplification_drops);

@@ -171,12 +171,15 @@ class Shard {
   // The one place a request's ERROR is counted, logged and sent.
   void Refuse(const io::SocketAddress& to, const io::SocketAddress& from,
               absl::string_view filename, const Refusal& refusal);
-  // Lists a new transfer, opened by `request`, as open: counted, and in the
-  // address guard; on probation when it repeats a transfer that just ended.
+  // Lists a new transfer, opened by `request`, as open (on probation when it
+  // repeats a transfer that just ended).
   uint32_t OpenTransfer(const io::SocketAddress& key, TransferPhase phase,
                         const tftp::Request& request);
-  // A transfer began sending or receiving (counted unless on probation).
-  void CountStarted(const Transfer& t);
+  // Ends the open transfer that has waited longest for its client's first
+  // answer, other than `except`; false when there is none.
+  bool EvictUnanswered(std::optional<uint32_t> except);
+  // Single-port mode: a window small enough for what one datagram earns.
+  void LimitUnprovenWindow(tftp::NegotiatedOptions& negotiated) const;
   void PostStreamProgress(uint32_t index, uint32_t generation);
 
   // shard_transfers.cc: a transfer's packets, timers and end.
@@ -192,6 +195,15 @@ class Shard {
   void EndTransfer(uint32_t index);
   // Out of the peer table and the counts (every end goes through here).
   void CloseTransfer(uint32_t index);
+  // The client's first answer on transfer `index`: it counts as a transfer
+  // now, and in its address's limit.
+  void OnFirstAnswer(uint32_t index);
+  // Whether `bytes` more may go to transfer `index`'s peer, which has not
+  // proven it receives unless `proven`; takes them from its credit.
+  bool MaySend(Transfer& t, size_t bytes, bool retransmission);
+  io::TimePoint UnansweredDeadline(const Transfer& t) const {
+    return t.launched + config_.unanswered_timeout;
+  }
   // Frees an ended transfer's slot once nothing of it is in flight.
   void MaybeRecycle(uint32_t index);
 

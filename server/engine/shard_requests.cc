@@ -1,6 +1,7 @@
 // A request's way to a transfer: repeats told from new requests, the
 // limits, the handler, the response resolved, and the waits for a file or a
 // stream before the first packet.
+#include <algorithm>
 #include <cstring>
 
 #include "protocol/options.h"
@@ -87,6 +88,11 @@ void Shard::OnRequest(const io::Datagram& datagram) {
 void Shard::StartTransfer(const io::Datagram& datagram,
                           const tftp::Request& request) {
   const io::SocketAddress key = datagram.source.Unmapped();
+  // A full table makes room by evicting the transfer that has waited
+  // longest for a client that never answered (as a SYN-flood defence drops
+  // half-open connections first): requests forged in a flood hold their
+  // places only until real requests need them.
+  if (transfers_.open() >= max_transfers_) EvictUnanswered(std::nullopt);
   AdmissionLimits limits;
   limits.uploads_enabled = committer_ != nullptr;
   limits.open_transfers = transfers_.open();
@@ -151,13 +157,22 @@ uint32_t Shard::OpenTransfer(const io::SocketAddress& key,
   Transfer& t = transfers_[index];
   t.request_fingerprint = RequestFingerprint(request);
   t.on_probation = recent_.Repeats(key, t.request_fingerprint, now_);
-  guard_->AddTransfer(key);
   counters_.transfers_active.store(transfers_.open(), std::memory_order_relaxed);
   return index;
 }
 
-void Shard::CountStarted(const Transfer& t) {
-  if (!t.on_probation) Bump(counters_.transfers_started);
+bool Shard::EvictUnanswered(std::optional<uint32_t> except) {
+  const std::optional<uint32_t> oldest = transfers_.OldestUnanswered(except);
+  if (!oldest.has_value()) return false;
+  Bump(counters_.transfers_evicted);
+  Transfer& t = transfers_[*oldest];
+  t.parked.reset();  // Its client's other requests go with it.
+  if (t.waiting()) {
+    EndWaiting(*oldest, std::nullopt);
+  } else {
+    EndTransfer(*oldest);
+  }
+  return true;
 }
 
 uint32_t Shard::StartWaiting(const io::Datagram& datagram,
@@ -270,9 +285,15 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
     give_up(Refusal{s.code, s.message, RefusalReason::k_options});
     return;
   }
+  if (config_.single_port) LimitUnprovenWindow(negotiated);
   io::SocketAddress peer;
   absl::StatusOr<io::OpenedSocket> socket =
       OpenTransferSocket(datagram, &peer);
+  if (!socket.ok() && EvictUnanswered(index)) {
+    // Out of descriptors: an unanswered transfer's socket is the one to
+    // give up.
+    socket = OpenTransferSocket(datagram, &peer);
+  }
   if (!socket.ok()) {
     TFTPD_LOG(kWarning, "shard %d: %s", id_, socket.status().message());
     give_up(Refusal{tftp::ErrorCode::kNotDefined, "out of sockets",
@@ -300,13 +321,13 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
   t.response = response.response;
   t.context = std::move(context);
   t.last_progress = now_;
+  t.launched = now_;
   auto reading = std::make_unique<tftp::ReadTransfer>(
       config_.transfer, negotiated,
       t.stream == nullptr ? std::optional<uint64_t>(t.response.size())
                           : std::nullopt);
   t.reading = reading.get();
   t.protocol = std::move(reading);
-  CountStarted(t);
   TFTPD_LOG(kDebug, "RRQ peer=%s file=%s mode=%s options=%d", peer.ToString(),
             t.context.requested_path,
             std::string(tftp::TransferModeName(request.mode)),
@@ -323,6 +344,18 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
     return;
   }
   AfterInput(i);
+}
+
+void Shard::LimitUnprovenWindow(tftp::NegotiatedOptions& negotiated) const {
+  // Every datagram on the service port earns at most kDatagramCredit of
+  // answers: a window must fit in half of it to be sent and resent once.
+  constexpr uint32_t kLargestBlock =
+      kUnprovenWindowBytes - tftp::kDataHeaderSize;
+  negotiated.blksize = std::min<uint16_t>(negotiated.blksize, kLargestBlock);
+  const uint32_t fits =
+      kUnprovenWindowBytes / (tftp::kDataHeaderSize + negotiated.blksize);
+  negotiated.windowsize =
+      static_cast<uint16_t>(std::clamp<uint32_t>(fits, 1, negotiated.windowsize));
 }
 
 absl::StatusOr<io::OpenedSocket> Shard::OpenTransferSocket(

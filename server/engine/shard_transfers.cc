@@ -1,8 +1,11 @@
 // A transfer's life once it has a socket: its client's packets, its
 // timers, its end, and the recycling of its slot.
+#include <algorithm>
+
 #include "server/engine/completion_kind.h"
 #include "server/engine/shard.h"
 #include "server/engine/transfer_record.h"
+#include "server/observability/log.h"
 
 namespace tftpd {
 
@@ -47,15 +50,12 @@ void Shard::OnTransferReceive(uint32_t index, const io::Completion& c) {
 void Shard::DeliverToTransfer(uint32_t index, const io::Datagram& datagram) {
   Transfer& t = transfers_[index];
   Bump(counters_.packets_received);
-  if (!t.peer_answered) {
-    // The client is where its request said: not a spoofed address.
-    t.peer_answered = true;
-    guard_->Verified(t.peer, now_);
-  }
-  if (t.on_probation) {
-    // It answers: a transfer it wanted, not a late copy of a request.
-    t.on_probation = false;
-    Bump(counters_.transfers_started);
+  if (!t.peer_answered) OnFirstAnswer(index);
+  // On the service port anyone may have sent it: it earns a bounded answer.
+  if (t.shares_service) t.credit = kDatagramCredit;
+  if (t.protocol->finished()) {  // Over its address's limit.
+    AfterInput(index);
+    return;
   }
   if (datagram.truncated) {
     // Longer than any block this transfer allows: what arrived is cut, and
@@ -76,6 +76,24 @@ void Shard::DeliverToTransfer(uint32_t index, const io::Datagram& datagram) {
     Bump(counters_.duplicate_requests);
   }
   AfterInput(index);
+}
+
+void Shard::OnFirstAnswer(uint32_t index) {
+  Transfer& t = transfers_[index];
+  t.peer_answered = true;
+  // A transfer it wanted (not a late copy of a request, when on probation).
+  t.on_probation = false;
+  Bump(counters_.transfers_started);
+  // On its own port, the client is where its request said: not a spoofed
+  // address. The service port proves nothing (anyone knows it).
+  if (!t.shares_service) guard_->Verified(t.peer, now_);
+  if (!guard_->TransferAllowed(t.key)) {
+    t.protocol->Abort(tftp::ErrorCode::kNotDefined,
+                      "too many transfers from this address");
+    return;
+  }
+  guard_->AddTransfer(t.key);
+  t.counted_for_address = true;
 }
 
 void Shard::AfterInput(uint32_t index) {
@@ -108,6 +126,11 @@ void Shard::Schedule(uint32_t index) {
     // bounded by the source timeout.
     deadline = t.last_progress + config_.source_timeout;
   }
+  if (!t.peer_answered) {
+    // However long a timeout it asked for.
+    deadline = std::min(deadline.value_or(io::TimePoint::max()),
+                        UnansweredDeadline(t));
+  }
   if (deadline.has_value()) {
     timers_.Schedule(index, t.generation, *deadline, &t.timer);
   }
@@ -139,6 +162,11 @@ void Shard::OnTimer(uint32_t index) {
                                    : RefusalReason::k_source_failed});
     return;
   }
+  if (!t.peer_answered && now_ >= UnansweredDeadline(t)) {
+    // Its client never answered: most likely a forged request.
+    EndTransfer(index);
+    return;
+  }
   t.protocol->OnDeadline(now_);  // Does nothing if it is not yet due.
   if (t.stream != nullptr && !t.protocol->finished() &&
       !t.protocol->deadline().has_value() &&
@@ -156,19 +184,24 @@ void Shard::OnTimer(uint32_t index) {
 void Shard::EndTransfer(uint32_t index) {
   Transfer& t = transfers_[index];
   if (!t.live() || t.waiting()) return;
-  if (t.on_probation) {
+  if (t.peer_answered) {
+    RecordTransfer(t, id_, now_, counters_, stats_);
+  } else if (t.on_probation) {
     // Its client never answered: a late copy of the request that opened
     // the transfer that ended just before.
     Bump(counters_.duplicate_requests);
   } else {
-    RecordTransfer(t, id_, now_, counters_, stats_);
+    // Never a transfer: its client (if there was one) never answered.
+    Bump(counters_.transfers_unanswered);
+    TFTPD_LOG(kDebug, "unanswered request peer=%s file=%s", t.peer.ToString(),
+              t.context.requested_path);
   }
   if (t.sink != nullptr && !t.commit_started) {
     // Ended before every block came: nothing of it may remain.
     committer_->Abandon(std::move(t.sink));
   }
   const tftp::TransferOutcome outcome = t.protocol->result().outcome;
-  if (!t.on_probation && (outcome == tftp::TransferOutcome::kCompleted ||
+  if (t.peer_answered && (outcome == tftp::TransferOutcome::kCompleted ||
                           outcome == tftp::TransferOutcome::kSuperseded)) {
     recent_.Remember(t.key, t.request_fingerprint, now_);
   }
@@ -189,7 +222,7 @@ void Shard::EndTransfer(uint32_t index) {
 void Shard::CloseTransfer(uint32_t index) {
   Transfer& t = transfers_[index];
   transfers_.End(index);
-  guard_->EndTransfer(t.key);
+  if (t.counted_for_address) guard_->EndTransfer(t.key);
   counters_.transfers_active.store(transfers_.open(), std::memory_order_relaxed);
 }
 

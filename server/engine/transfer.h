@@ -48,6 +48,17 @@ enum class TransferPhase : uint8_t {
 absl::string_view TransferPhaseName(TransferPhase phase);
 bool IsAllowedTransition(TransferPhase from, TransferPhase to);
 
+// What a peer that has not proven it receives may draw from the server. A
+// peer proves it by answering on a transfer's own port, which only a client
+// that received the transfer's first packet knows; in single-port mode no
+// peer can (the service port is no secret), so every datagram there earns
+// at most kDatagramCredit bytes of answers, retransmissions included, and a
+// window is at most half of it (send, and send again once).
+inline constexpr uint32_t kUnansweredSends = 2;  // A first answer, a repeat.
+inline constexpr uint32_t kRequestCredit = kUnansweredSends * (4 + 512);
+inline constexpr uint32_t kDatagramCredit = 32 * 1024;
+inline constexpr uint32_t kUnprovenWindowBytes = kDatagramCredit / 2;
+
 // A request from a transfer's client that arrived while it was open: a
 // repeat of the one that opened it, or the client's next transfer (see
 // Shard::OnRequest).
@@ -80,9 +91,16 @@ struct Transfer {
   bool receive_armed = false;
   // Listed in the shard's ready queue; the slot is kept until it is not.
   bool in_ready = false;
-  // The client sent anything on this transfer: until then, what is sent to
-  // it counts against its address's unverified budget.
+  // The client sent anything on this transfer. Until then the transfer is
+  // not counted as one (transfers_started, its log line, its statistics),
+  // its life is the unanswered timeout, and it is the first to be evicted.
   bool peer_answered = false;
+  // Counted in its address's open transfers (once answered).
+  bool counted_for_address = false;
+  // Bytes it may still send before its peer proves it receives (see
+  // kDatagramCredit); unused once proven.
+  uint32_t credit = kRequestCredit;
+  uint8_t sends_unanswered = 0;
   // Opened by the same request, from the same address and port, as a
   // transfer that ended cleanly a moment ago (recent_transfers.h): either
   // the client wants the file again or this is a late copy of that request.
@@ -114,6 +132,8 @@ struct Transfer {
   bool commit_started = false;
 
   io::TimePoint started;
+  // When its first packet was queued: the unanswered timeout runs from here.
+  io::TimePoint launched;
   std::chrono::system_clock::time_point started_wall;
   // When the stream last delivered or the commit began: a stalled source
   // or commit ends the transfer after the source timeout.

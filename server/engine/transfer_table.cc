@@ -83,7 +83,28 @@ uint32_t TransferTable::Open(const io::SocketAddress& key,
   MoveTo(index, phase);
   slots_[index].key = key;
   by_peer_[key] = index;
+  if (opened_.size() >= 2 * slots_.size() + 16) {
+    std::erase_if(opened_, [this](const std::pair<uint32_t, uint32_t>& e) {
+      return !Unanswered(e);
+    });
+  }
+  opened_.emplace_back(index, slots_[index].generation);
   return index;
+}
+
+bool TransferTable::Unanswered(
+    const std::pair<uint32_t, uint32_t>& entry) const {
+  const Transfer& t = slots_[entry.first];
+  return t.live() && t.generation == entry.second && !t.peer_answered;
+}
+
+std::optional<uint32_t> TransferTable::OldestUnanswered(
+    std::optional<uint32_t> except) {
+  while (!opened_.empty() && !Unanswered(opened_.front())) opened_.pop_front();
+  for (const std::pair<uint32_t, uint32_t>& entry : opened_) {
+    if (entry.first != except && Unanswered(entry)) return entry.first;
+  }
+  return std::nullopt;
 }
 
 void TransferTable::MoveTo(uint32_t index, TransferPhase phase) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -39,14 +40,25 @@ class TransferTable {
   // next generation, takes its slot, which is free again.
   void Recycle(uint32_t index);
 
+  // The open transfer that has waited longest for its client's first
+  // answer, other than `except`, if any: the one to evict when the table
+  // is full.
+  std::optional<uint32_t> OldestUnanswered(std::optional<uint32_t> except);
+
   // Open transfers (listed in the peer table).
   size_t open() const { return by_peer_.size(); }
   bool all_free() const { return free_.size() == slots_.size(); }
 
  private:
+  bool Unanswered(const std::pair<uint32_t, uint32_t>& entry) const;
+
   std::deque<Transfer> slots_;
   std::vector<uint32_t> free_;
   absl::flat_hash_map<io::SocketAddress, uint32_t> by_peer_;
+  // Transfers (index, generation) in the order they opened; entries of
+  // transfers since answered or ended are dropped lazily, and the whole is
+  // compacted when it outgrows the slots twice over.
+  std::deque<std::pair<uint32_t, uint32_t>> opened_;
 };
 
 }  // namespace tftpd

@@ -94,6 +94,9 @@ void Shard::StartUpload(const io::Datagram& datagram,
   io::SocketAddress peer;
   absl::StatusOr<io::OpenedSocket> socket =
       OpenTransferSocket(datagram, &peer);
+  if (!socket.ok() && EvictUnanswered(std::nullopt)) {
+    socket = OpenTransferSocket(datagram, &peer);
+  }
   if (!socket.ok()) {
     TFTPD_LOG(kWarning, "shard %d: %s", id_, socket.status().message());
     committer_->Abandon(std::move(sink));
@@ -112,6 +115,7 @@ void Shard::StartUpload(const io::Datagram& datagram,
   t.started = now_;
   t.started_wall = env_.wall_now();
   t.last_progress = now_;
+  t.launched = now_;
   t.sink = std::move(sink);
   t.sink_adapter = std::make_unique<UploadSinkAdapter>(t.sink.get());
   auto writing = std::make_unique<tftp::WriteTransfer>(
@@ -119,7 +123,6 @@ void Shard::StartUpload(const io::Datagram& datagram,
       t.sink_adapter.get());
   t.writing = writing.get();
   t.protocol = std::move(writing);
-  CountStarted(t);
   TFTPD_LOG(kDebug, "WRQ peer=%s file=%s options=%d", peer.ToString(),
             t.context.requested_path, static_cast<int>(request.options.count));
   if (!t.shares_service) ArmTransferReceive(i);

@@ -30,6 +30,10 @@ namespace tftpd {
   X(transfers_aborted, "transfers ended by the server")                        \
   X(transfers_superseded,                                                      \
     "transfers whose last ACK never came before their client's next request") \
+  X(transfers_unanswered,                                                     \
+    "requests answered whose client never answered back (not transfers)")    \
+  X(transfers_evicted,                                                        \
+    "unanswered requests ended early to make room for new ones")             \
   X(packets_sent, "datagrams sent by transfers")                              \
   X(packets_received, "datagrams received by transfers")                      \
   X(retransmits, "datagrams sent again")                                      \
@@ -38,8 +42,9 @@ namespace tftpd {
   X(send_errors, "sends the kernel refused")                                  \
   X(stats_dropped, "transfer statistics dropped: the callback fell behind")    \
   X(amplification_drops,                                                      \
-    "packets not sent: their address had not answered and had had its "       \
-    "unverified budget")
+    "packets not sent: their peer had not proven it receives and had had "    \
+    "its share (first answers, the address's unverified budget, or in "       \
+    "single-port mode what its last datagram earned)")
 
 // Why a request got an ERROR instead of a transfer.
 #define TFTPD_REFUSAL_REASONS(X)                                           \

@@ -28,23 +28,6 @@ struct InjectedFaults {
   uint64_t delayed = 0;
 };
 
-// The number after "name=" in `text` from `from` on, and where it ends.
-std::optional<uint64_t> NumberAfter(const std::string& text,
-                                    const std::string& name, size_t* from) {
-  const size_t at = text.find(" " + name + "=", *from);
-  if (at == std::string::npos) return std::nullopt;
-  const size_t begin = at + name.size() + 2;
-  size_t end = begin;
-  while (end < text.size() && absl::ascii_isdigit(text[end])) ++end;
-  uint64_t value = 0;
-  if (!absl::SimpleAtoi(absl::string_view(text).substr(begin, end - begin),
-                        &value)) {
-    return std::nullopt;
-  }
-  *from = end;
-  return value;
-}
-
 // Sums the shards' "injected faults" log lines (written as they stop).
 InjectedFaults ParseInjectedFaults(const std::string& log) {
   InjectedFaults sum;
@@ -57,14 +40,6 @@ InjectedFaults ParseInjectedFaults(const std::string& log) {
     sum.delayed += NumberAfter(log, "delayed", &from).value_or(0);
   }
   return sum;
-}
-
-// A counter from the "tftpd stopped" line.
-std::optional<uint64_t> Counter(const std::string& log,
-                                const std::string& name) {
-  size_t from = log.find("tftpd stopped:");
-  if (from == std::string::npos) return std::nullopt;
-  return NumberAfter(log, name, &from);
 }
 
 std::string Describe(const DownloadReport& report) {
@@ -135,9 +110,9 @@ TEST(Faults, TransfersMatchUnderLossDuplicationAndReordering) {
   // ACK is lost while the client dallies, the client has the whole file and
   // the server retries until it times out (or, still retrying, is stopped
   // here: aborted). At 10% loss each way that is rare, never a rule.
-  const std::optional<uint64_t> completed = Counter(log, "transfers_completed");
-  const std::optional<uint64_t> timed_out = Counter(log, "transfers_timed_out");
-  const std::optional<uint64_t> aborted = Counter(log, "transfers_aborted");
+  const std::optional<uint64_t> completed = CounterAtStop(log, "transfers_completed");
+  const std::optional<uint64_t> timed_out = CounterAtStop(log, "transfers_timed_out");
+  const std::optional<uint64_t> aborted = CounterAtStop(log, "transfers_aborted");
   ASSERT_TRUE(completed && timed_out && aborted) << log;
   EXPECT_EQ(*completed + *timed_out + *aborted,
             static_cast<uint64_t>(total_completed))

@@ -140,8 +140,10 @@ TEST(Lifecycle, TheOldNamesOfTheTransferLimitsStillWork) {
   first.SendTo(service, RequestPacket(1, "f"));
   auto data = first.Receive();
   ASSERT_TRUE(data.has_value()) << server.log();
-  // The first transfer is open (unacknowledged): a second from the same
-  // address is one too many.
+  first.SendTo(data->second, AckPacket(1));
+  ASSERT_TRUE(first.Receive().has_value());  // DATA 2, left unacknowledged.
+  // The first transfer is open (its client answered): a second from the
+  // same address is one too many.
   RawClient second;
   second.SendTo(service, RequestPacket(1, "f"));
   auto refused = second.Receive();
@@ -164,6 +166,8 @@ TEST(Lifecycle, SigtermEndsTransfersAfterTheGraceAndPrintsCounters) {
   auto first = client.Receive();
   ASSERT_TRUE(first.has_value());
   ASSERT_EQ(OpcodeOf(first->first), 3);
+  client.SendTo(first->second, AckPacket(1));
+  ASSERT_TRUE(client.Receive().has_value());  // DATA 2.
   EXPECT_EQ(server.Stop(), 0);
   // The client is told, rather than left to time out.
   bool told = false;

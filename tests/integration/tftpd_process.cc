@@ -24,6 +24,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -215,9 +216,12 @@ size_t CountOccurrences(const std::string& haystack,
 HandRead ReadTransferByHand(const io::SocketAddress& service,
                             const std::string& name,
                             std::chrono::milliseconds first_wait,
-                            const std::vector<std::string>& options) {
+                            const std::vector<std::string>& options,
+                            const std::string& client_host) {
   HandRead result;
-  RawClient client(service.family() == AF_INET6 ? "::1" : "127.0.0.1");
+  RawClient client(!client_host.empty()               ? client_host
+                   : service.family() == AF_INET6 ? "::1"
+                                                  : "127.0.0.1");
   client.SendTo(service, RequestPacket(1, name, "octet", options));
   size_t blksize = 512;
   for (size_t i = 0; i + 1 < options.size(); i += 2) {
@@ -252,6 +256,29 @@ HandRead ReadTransferByHand(const io::SocketAddress& service,
     result.bytes += d.substr(4);
     if (d.size() < 4 + blksize) return result;
   }
+}
+
+std::optional<uint64_t> NumberAfter(const std::string& text,
+                                    const std::string& name, size_t* from) {
+  const size_t at = text.find(" " + name + "=", *from);
+  if (at == std::string::npos) return std::nullopt;
+  const size_t begin = at + name.size() + 2;
+  size_t end = begin;
+  while (end < text.size() && absl::ascii_isdigit(text[end])) ++end;
+  uint64_t value = 0;
+  if (!absl::SimpleAtoi(absl::string_view(text).substr(begin, end - begin),
+                        &value)) {
+    return std::nullopt;
+  }
+  *from = end;
+  return value;
+}
+
+std::optional<uint64_t> CounterAtStop(const std::string& log,
+                                      const std::string& name) {
+  size_t from = log.find("tftpd stopped:");
+  if (from == std::string::npos) return std::nullopt;
+  return NumberAfter(log, name, &from);
 }
 
 BackgroundProcess::~BackgroundProcess() {

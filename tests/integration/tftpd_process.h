@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -168,7 +169,16 @@ struct HandRead {
 HandRead ReadTransferByHand(const io::SocketAddress& service,
                             const std::string& name,
                             std::chrono::milliseconds first_wait,
-                            const std::vector<std::string>& options = {});
+                            const std::vector<std::string>& options = {},
+                            const std::string& client_host = "");
+
+// The number after " name=" in `text` from `*from` on; `*from` moves past
+// it.
+std::optional<uint64_t> NumberAfter(const std::string& text,
+                                    const std::string& name, size_t* from);
+// A counter from the "tftpd stopped" line of a server's log.
+std::optional<uint64_t> CounterAtStop(const std::string& log,
+                                      const std::string& name);
 
 // An RRQ (or WRQ) datagram.
 std::string RequestPacket(uint16_t opcode, const std::string& filename,

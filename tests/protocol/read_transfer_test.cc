@@ -270,6 +270,21 @@ TEST(ReadTransfer, StaleAndFutureAcksAreIgnored) {
   EXPECT_FALSE(s.finished());
 }
 
+// At the largest window granted, an ACK from the previous window that
+// arrives late names no block of the current one (options.h lowers larger
+// windowsizes; at 65535 this ACK would acknowledge block 65546).
+TEST(ReadTransfer, ALateAckAtTheLargestGrantedWindowIsIgnored) {
+  constexpr uint64_t kWindow = kMaxGrantedWindowSize;
+  ReadTransfer s({}, OptionsFor(8, kWindow, false), 8 * (3 * kWindow));
+  s.Start(TimePoint{});
+  ASSERT_EQ(Drain(s).size(), kWindow);
+  s.OnDatagram(Ack(static_cast<uint16_t>(kWindow)), TimePoint{});
+  ASSERT_EQ(Drain(s).size(), kWindow);
+  s.OnDatagram(Ack(10), TimePoint{});
+  EXPECT_TRUE(Drain(s).empty());
+  EXPECT_EQ(s.counters().blocks_acknowledged, kWindow);
+}
+
 TEST(ReadTransfer, ClientErrorEndsTheTransferCleanly) {
   ReadTransfer s({}, OptionsFor(512, 1, false), 5000);
   s.Start(TimePoint{});

@@ -375,20 +375,106 @@ TEST(Engine, AfterAClientErrorTheSameRequestIsServed) {
   EXPECT_EQ(h.totals().transfers_peer_error, 1u);
 }
 
-// A client that never answers: retransmissions on the clock, then the
-// transfer times out, its socket is closed and its slot serves the next.
-TEST(Engine, ASilentClientTimesOutAndFreesItsSlot) {
-  auto handler = std::make_shared<BytesHandler>(TestContent(600, 9));
+// A client that answers and then falls silent: retransmissions on the
+// clock, then the transfer times out, its socket is closed and its slot
+// serves the next.
+TEST(Engine, AClientThatFallsSilentTimesOutAndFreesItsSlot) {
+  auto handler = std::make_shared<BytesHandler>(TestContent(1600, 9));
   EngineHarness h({}, handler);
   const io::SocketAddress silent = Client(1);
   h.SendToService(silent, RequestPacket(1, "x"));
-  ASSERT_EQ(To(h.Run(), silent).size(), 1u);
+  std::vector<Reply> first = To(h.Run(), silent);
+  ASSERT_EQ(first.size(), 1u);
+  h.SendTo(first[0].fd, silent, AckPacket(1));
+  ASSERT_EQ(To(h.Run(), silent).size(), 1u);  // DATA 2, never acknowledged.
   size_t resent = 0;
   for (int i = 0; i < 10; ++i) resent += To(h.Advance(seconds(1)), silent).size();
   EXPECT_EQ(resent, 2u);  // --retries=2
   EXPECT_EQ(h.totals().transfers_timed_out, 1u);
   EXPECT_TRUE(h.open_sockets().empty());
-  EXPECT_EQ(Download(h, Client(2), "y").size(), 600u);
+  EXPECT_EQ(Download(h, Client(2), "y").size(), 1600u);
+}
+
+// A client that never answers (a forged request, most likely) gets its
+// first answer and one repeat, whatever timeout it asked for; at the
+// unanswered timeout its slot is freed, and it never counts as a transfer.
+TEST(Engine, AClientThatNeverAnswersGetsTwoPacketsAndABriefLife) {
+  auto handler = std::make_shared<BytesHandler>(TestContent(1600, 9));
+  EngineHarness h([](ServerConfig& c) { c.unanswered_timeout = seconds(5); },
+                  handler);
+  const io::SocketAddress silent = Client(1);
+  h.SendToService(silent, RequestPacket(1, "x", "octet", {"timeout", "255"}));
+  ASSERT_EQ(To(h.Run(), silent).size(), 1u);
+  size_t resent = 0;
+  for (int i = 0; i < 10; ++i) resent += To(h.Advance(seconds(1)), silent).size();
+  EXPECT_EQ(resent, 0u);  // Its timeout is 255 s: it ended first.
+  EXPECT_EQ(h.shard().open_transfers(), 0u);
+  EXPECT_TRUE(h.open_sockets().empty());
+  h.SendToService(Client(3), RequestPacket(1, "x"));
+  ASSERT_EQ(To(h.Run(), Client(3)).size(), 1u);
+  for (int i = 0; i < 10; ++i) resent += To(h.Advance(seconds(1)), Client(3)).size();
+  EXPECT_EQ(resent, 1u);  // Its first answer once more, no further.
+  const ServerTotals totals = h.totals();
+  EXPECT_EQ(totals.transfers_unanswered, 2u);
+  EXPECT_EQ(totals.transfers_started, 0u);
+  EXPECT_EQ(totals.transfers_timed_out, 0u);
+  EXPECT_EQ(Download(h, Client(2), "y").size(), 1600u);
+}
+
+// A full table evicts the transfer that has waited longest for its client;
+// transfers whose clients answered are never evicted.
+TEST(Engine, AFullTableEvictsTheOldestUnansweredTransfer) {
+  auto handler = std::make_shared<BytesHandler>(TestContent(1600, 9));
+  EngineHarness h([](ServerConfig& c) { c.max_transfers = 3; }, handler);
+  h.SendToService(Client(1), RequestPacket(1, "x"));
+  std::vector<Reply> answered = To(h.Run(), Client(1));
+  ASSERT_EQ(answered.size(), 1u);
+  h.SendTo(answered[0].fd, Client(1), AckPacket(1));
+  h.SendToService(Client(2), RequestPacket(1, "x"));
+  h.SendToService(Client(3), RequestPacket(1, "x"));
+  h.Run();
+  EXPECT_EQ(h.shard().open_transfers(), 3u);
+  h.SendToService(Client(4), RequestPacket(1, "x"));
+  h.SendToService(Client(5), RequestPacket(1, "x"));
+  EXPECT_EQ(To(h.Run(), Client(5)).size(), 1u);
+  EXPECT_EQ(h.totals().transfers_evicted, 2u);
+  // Client 1's transfer is still there: ACK 2 draws DATA 3.
+  h.SendTo(answered[0].fd, Client(1), AckPacket(2));
+  std::vector<Reply> next = To(h.Run(), Client(1));
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_EQ(next[0].block(), 3);
+  // Every transfer is unanswered but client 1's: a sixth evicts client 4.
+  h.SendToService(Client(6), RequestPacket(1, "x"));
+  EXPECT_EQ(To(h.Run(), Client(6)).size(), 1u);
+  EXPECT_EQ(h.totals().transfers_evicted, 3u);
+}
+
+// Single-port mode: the service port is no secret, so an ACK there earns a
+// bounded answer (kDatagramCredit), retransmissions included, and the
+// window granted fits half of it.
+TEST(Engine, InSinglePortModeADatagramEarnsABoundedAnswer) {
+  auto handler = std::make_shared<BytesHandler>(TestContent(4 << 20, 9));
+  EngineHarness h(
+      [](ServerConfig& c) {
+        c.single_port = true;
+        c.transfer.max_retries = 5;
+      },
+      handler);
+  const io::SocketAddress blind = Client(1);
+  h.SendToService(blind, RequestPacket(1, "x", "octet",
+                                       {"blksize", "65464", "windowsize", "64"}));
+  std::vector<Reply> oack = To(h.Run(), blind);
+  ASSERT_EQ(oack.size(), 1u);
+  EXPECT_EQ(oack[0].option("blksize"), std::to_string(kUnprovenWindowBytes - 4));
+  EXPECT_EQ(oack[0].option("windowsize"), "1");
+  h.SendToService(blind, AckPacket(0));
+  size_t bytes = 0;
+  for (const Reply& r : To(h.Run(), blind)) bytes += r.bytes.size();
+  for (int i = 0; i < 60; ++i) {
+    for (const Reply& r : To(h.Advance(seconds(1)), blind)) bytes += r.bytes.size();
+  }
+  EXPECT_LE(bytes, kDatagramCredit);
+  EXPECT_GT(h.totals().amplification_drops, 0u);
 }
 
 // A stranger's packet on a transfer's port gets ERROR 5; the transfer goes
@@ -469,6 +555,9 @@ TEST(Engine, ShutdownEndsWaitingAndSendingTransfers) {
                   handler);
   h.SendToService(Client(1), RequestPacket(1, "bytes"));
   h.SendToService(Client(2), RequestPacket(1, "stream"));
+  std::vector<Reply> first = To(h.Run(), Client(1));
+  ASSERT_EQ(first.size(), 1u);
+  h.SendTo(first[0].fd, Client(1), AckPacket(1));  // A transfer now.
   h.Run();
   EXPECT_EQ(h.shard().open_transfers(), 2u);
   h.shard().RequestStop(/*immediate=*/false);
