@@ -82,8 +82,11 @@ DEFINE_bool(portable_resolver, false,
             "instead of openat2(RESOLVE_BENEATH).");
 DEFINE_string(user, "",
               "Once the port is bound and the workers run, switch to this "
-              "user (and its group), dropping root. Files must then be "
-              "readable by that user.");
+              "user (and its group), dropping root. Started as root without "
+              "it, tftpd switches to the first of tftpd, tftp and nobody "
+              "that exists; --user=root keeps root (and says so). Files must "
+              "be readable by that user (the root directory is opened "
+              "before, so the directories above it need not be).");
 DEFINE_bool(chroot, false,
             "Once serving, confine the process to --root with chroot(2) "
             "(tftpd-hpa's --secure); needs root. --map_file is then read "

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -92,15 +93,44 @@ int WaitForSignal(const sigset_t& signals, std::chrono::milliseconds limit) {
 
 // --chroot/--secure, then --user. setgid and setuid apply to every thread
 // (glibc signals the others), so the shards started meanwhile drop too.
+namespace {
+
+// Who tftpd runs as when started as root without --user: a user of its
+// own when the package made one, tftpd-hpa's, or nobody.
+std::string DefaultUser() {
+  for (const char* name : {"tftpd", "tftp", "nobody"}) {
+    if (getpwnam(name) != nullptr) return name;
+  }
+  return "";
+}
+
+}  // namespace
+
 absl::Status DropPrivileges(const std::string& root) {
+  std::string user = FLAGS_user;
+  std::string why;
+  if (user.empty() && geteuid() == 0) {
+    user = DefaultUser();
+    why = " (started as root without --user)";
+    if (user.empty()) {
+      return absl::NotFoundError(
+          "started as root without --user, and none of the users tftpd, "
+          "tftp and nobody exists: name one with --user (--user=root keeps "
+          "root)");
+    }
+  }
+  if (user == "root") {
+    TFTPD_LOG(kWarning, "running as root (--user=root): a flaw in tftpd "
+                        "would be a flaw with every privilege");
+    user.clear();
+  }
   uid_t uid = 0;
   gid_t gid = 0;
-  if (!FLAGS_user.empty()) {
+  if (!user.empty()) {
     errno = 0;
-    const passwd* entry = getpwnam(FLAGS_user.c_str());
+    const passwd* entry = getpwnam(user.c_str());
     if (entry == nullptr) {
-      return absl::NotFoundError(
-          absl::StrCat("--user: no such user: ", FLAGS_user));
+      return absl::NotFoundError(absl::StrCat("--user: no such user: ", user));
     }
     uid = entry->pw_uid;
     gid = entry->pw_gid;
@@ -111,17 +141,44 @@ absl::Status DropPrivileges(const std::string& root) {
     }
     TFTPD_LOG(kInfo, "confined to %s", root);
   }
-  if (!FLAGS_user.empty()) {
+  if (!user.empty()) {
     if (setgroups(0, nullptr) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
-      return absl::ErrnoToStatus(errno,
-                                 "--user: cannot switch to " + FLAGS_user);
+      return absl::ErrnoToStatus(errno, "--user: cannot switch to " + user);
     }
     if (uid != 0 && setuid(0) == 0) {
       return absl::PermissionDeniedError("--user: root could be regained");
     }
-    TFTPD_LOG(kInfo, "running as %s (uid %d, gid %d)", FLAGS_user,
-              static_cast<int>(uid), static_cast<int>(gid));
+    TFTPD_LOG(kInfo, "running as %s (uid %d, gid %d)%s", user,
+              static_cast<int>(uid), static_cast<int>(gid), why);
   }
+  return absl::OkStatus();
+}
+
+absl::Status RaiseDescriptorLimit(size_t needed, const std::string& what) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return absl::ErrnoToStatus(errno, "getrlimit(RLIMIT_NOFILE)");
+  }
+  const rlim_t want = static_cast<rlim_t>(needed);
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur >= want) {
+    return absl::OkStatus();
+  }
+  const rlim_t before = limit.rlim_cur;
+  rlimit raised = limit;
+  raised.rlim_cur = want;
+  if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < want) {
+    raised.rlim_max = want;  // Root may raise the hard limit too.
+  }
+  if (setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        what, " needs ", needed, " descriptors, and RLIMIT_NOFILE allows ",
+        limit.rlim_max,
+        " (hard limit): raise it (LimitNOFILE= in the systemd unit, "
+        "ulimit -Hn, or fs.nr_open) or lower ",
+        what));
+  }
+  TFTPD_LOG(kInfo, "descriptor limit raised from %d to %d for %s",
+            static_cast<int64_t>(before), static_cast<int64_t>(want), what);
   return absl::OkStatus();
 }
 

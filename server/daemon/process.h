@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
@@ -20,8 +21,13 @@ absl::StatusOr<int> SocketFromSystemd();
 std::string DefaultRoot();
 // The next of `signals` (blocked in every thread), or -1 after `limit`.
 int WaitForSignal(const sigset_t& signals, std::chrono::milliseconds limit);
-// --chroot/--secure into `root`, then --user.
+// --chroot/--secure into `root`, then --user (by default, as root, an
+// unprivileged user: see --user).
 absl::Status DropPrivileges(const std::string& root);
+// Raises RLIMIT_NOFILE to `needed` descriptors (the soft limit, and the hard
+// limit where the process may); an error saying what to set when it cannot.
+// `what` names the flags that need them.
+absl::Status RaiseDescriptorLimit(size_t needed, const std::string& what);
 
 }  // namespace tftpd
 

@@ -139,6 +139,18 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // Every transfer holds a socket (none in single-port mode); the rest is
+  // a few per shard (service socket, ring, wake pipe), threads', the
+  // metrics endpoint's connections and the files being mapped.
+  const size_t descriptors =
+      (config->single_port ? 0 : config->max_transfers) +
+      8 * static_cast<size_t>(config->threads) + 256;
+  if (absl::Status s = RaiseDescriptorLimit(
+          descriptors, config->single_port ? "--threads" : "--max_transfers");
+      !s.ok()) {
+    TFTPD_LOG(kError, "cannot start: %s", s.message());
+    return 1;
+  }
   gflags::CommandLineFlagInfo port_flag;
   gflags::GetCommandLineFlagInfo("port", &port_flag);
   absl::StatusOr<std::unique_ptr<Server>> server = CreateServer(*config);

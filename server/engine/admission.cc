@@ -79,10 +79,11 @@ Answer Guarded(const RequestContext& context, Ask ask) {
     return ask();
   } catch (const std::exception& e) {
     TFTPD_LOG(kWarning, "request handler threw for peer=%s file=%s: %s",
-              context.peer.ToString(), context.requested_path, e.what());
+              context.peer.ToString(), LogValue(context.requested_path),
+              LogValue(e.what()));
   } catch (...) {
     TFTPD_LOG(kWarning, "request handler threw for peer=%s file=%s",
-              context.peer.ToString(), context.requested_path);
+              context.peer.ToString(), LogValue(context.requested_path));
   }
   return Answer::Refuse(tftp::ErrorCode::kNotDefined,
                         "request handler failed");

@@ -206,7 +206,7 @@ void Shard::OnFileLoaded(const FileLoaded& loaded) {
   }
   if (file == nullptr) {
     TFTPD_LOG(kWarning, "shard %d: mapping %s: %s", id_,
-              t->context.requested_path, std::strerror(loaded.error));
+              LogValue(t->context.requested_path), std::strerror(loaded.error));
     EndWaiting(loaded.index, Refusal{tftp::ErrorCode::kNotDefined,
                                      "cannot read file",
                                      RefusalReason::k_resources});
@@ -329,7 +329,7 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
   t.reading = reading.get();
   t.protocol = std::move(reading);
   TFTPD_LOG(kDebug, "RRQ peer=%s file=%s mode=%s options=%d", peer.ToString(),
-            t.context.requested_path,
+            LogValue(t.context.requested_path),
             std::string(tftp::TransferModeName(request.mode)),
             static_cast<int>(request.options.count));
   if (!t.shares_service) ArmTransferReceive(i);
@@ -380,10 +380,11 @@ absl::StatusOr<io::OpenedSocket> Shard::OpenTransferSocket(
 void Shard::Refuse(const io::SocketAddress& to, const io::SocketAddress& from,
                    absl::string_view filename, const Refusal& refusal) {
   if (refusal.logged) {
-    TFTPD_LOG(kInfo, "refused request peer=%s file=%s reason=%s: error %d %s",
-              to.Unmapped().ToString(), std::string(filename),
+    TFTPD_LOG(kInfo,
+              "refused request peer=%s file=%s reason=%s error=%d message=%s",
+              to.Unmapped().ToString(), LogValue(filename),
               std::string(RefusalReasonName(refusal.reason)),
-              static_cast<int>(refusal.code), refusal.message);
+              static_cast<int>(refusal.code), LogValue(refusal.message));
   }
   Bump(counters_.requests_refused);
   Bump(counters_.refused_by_reason[static_cast<size_t>(refusal.reason)]);

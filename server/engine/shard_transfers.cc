@@ -194,7 +194,7 @@ void Shard::EndTransfer(uint32_t index) {
     // Never a transfer: its client (if there was one) never answered.
     Bump(counters_.transfers_unanswered);
     TFTPD_LOG(kDebug, "unanswered request peer=%s file=%s", t.peer.ToString(),
-              t.context.requested_path);
+              LogValue(t.context.requested_path));
   }
   if (t.sink != nullptr && !t.commit_started) {
     // Ended before every block came: nothing of it may remain.

@@ -41,8 +41,8 @@ void WriteTransferLine(const Transfer& t, io::TimePoint now) {
   const tftp::TransferCounters& counters = t.protocol->counters();
   std::string error;
   if (EndedByError(result.outcome)) {
-    error = absl::StrCat(" error=", result.error_code, " message=\"",
-                         result.error_message, "\"");
+    error = absl::StrCat(" error=", result.error_code,
+                         " message=", LogValue(result.error_message));
   }
   const tftp::NegotiatedOptions& options = t.protocol->options();
   const uint64_t size = t.writing != nullptr ? counters.bytes_transferred
@@ -53,7 +53,7 @@ void WriteTransferLine(const Transfer& t, io::TimePoint now) {
       absl::StrFormat("transfer peer=%s file=%s outcome=%s bytes=%d "
                       "size=%d duration=%.3fs blksize=%d windowsize=%d "
                       "retransmits=%d%s%s",
-                      t.peer.ToString(), t.context.requested_path,
+                      t.peer.ToString(), LogValue(t.context.requested_path),
                       tftp::TransferOutcomeName(result.outcome),
                       counters.bytes_transferred, size,
                       Seconds(now - t.started), options.blksize,

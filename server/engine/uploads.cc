@@ -124,7 +124,8 @@ void Shard::StartUpload(const io::Datagram& datagram,
   t.writing = writing.get();
   t.protocol = std::move(writing);
   TFTPD_LOG(kDebug, "WRQ peer=%s file=%s options=%d", peer.ToString(),
-            t.context.requested_path, static_cast<int>(request.options.count));
+            LogValue(t.context.requested_path),
+            static_cast<int>(request.options.count));
   if (!t.shares_service) ArmTransferReceive(i);
   t.protocol->Start(now_);
   AfterInput(i);
@@ -153,7 +154,8 @@ void Shard::OnCommitDone(const CommitDone& done) {
     t->writing->OnCommitted(now_);
   } else {
     TFTPD_LOG(kWarning, "upload peer=%s file=%s not stored: %s",
-              t->peer.ToString(), t->context.requested_path, done.message);
+              t->peer.ToString(), LogValue(t->context.requested_path),
+              LogValue(done.message));
     t->writing->OnCommitFailed(done.code, done.message);
   }
   AfterInput(done.index);

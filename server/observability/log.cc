@@ -46,4 +46,28 @@ void WriteLogLine(LogLevel level, absl::string_view message) {
   (void)unused;
 }
 
+std::string LogValue(absl::string_view value) {
+  auto plain = [](unsigned char c) {
+    return c > ' ' && c < 0x7f && c != '"' && c != '=' && c != '\\';
+  };
+  bool bare = !value.empty();
+  for (unsigned char c : value) bare = bare && plain(c);
+  if (bare) return std::string(value);
+  std::string out = "\"";
+  for (unsigned char c : value) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c < ' ' || c >= 0x7f) {
+      out += absl::StrFormat("\\x%02x", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+  return out;
+}
+
 }  // namespace tftpd

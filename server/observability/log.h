@@ -4,6 +4,7 @@
 #define TFTPD_SERVER_OBSERVABILITY_LOG_H_
 
 #include <optional>
+#include <string>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
@@ -17,6 +18,13 @@ bool LogEnabled(LogLevel level);
 // "debug", "info", "warning" or "error".
 std::optional<LogLevel> ParseLogLevel(absl::string_view name);
 void WriteLogLine(LogLevel level, absl::string_view message);
+
+// A value for a key=value field of a log line, as logfmt writes it: bare
+// when it is plain (printable ASCII without space, '"', '=' or '\\'), else
+// in double quotes with '"', '\\' and every other byte outside printable
+// ASCII escaped. A name a client chose can then neither end the line nor
+// forge a field.
+std::string LogValue(absl::string_view value);
 
 }  // namespace tftpd
 

@@ -181,5 +181,31 @@ TEST_F(HostileClients, TraversalAndGarbageWhileGoodClientsDownload) {
   EXPECT_EQ(server.Stop(), 0) << server.log();
 }
 
+// A file name is the client's to choose: in the log it is one field, quoted
+// and escaped, and cannot end the line or add fields of its own.
+TEST(HostileNames, FileNamesCannotForgeLogFields) {
+  TempDir root;
+  const std::string name = "a b outcome=completed \"x\"";
+  root.Write(name, "content");
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, root.path(), {}, "127.0.0.1");
+  const io::SocketAddress service =
+      *io::SocketAddress::Parse("127.0.0.1", server.port());
+  const HandRead read =
+      ReadTransferByHand(service, name, std::chrono::seconds(2));
+  EXPECT_EQ(read.bytes, "content");
+  const HandRead refused = ReadTransferByHand(
+      service, "nothing reason=forged", std::chrono::seconds(2));
+  EXPECT_EQ(refused.error_code, 1);
+  ASSERT_EQ(server.Stop(), 0);
+  const std::string log = server.log();
+  EXPECT_TRUE(absl::StrContains(
+      log, "file=\"a b outcome=completed \\\"x\\\"\" outcome=completed"))
+      << log;
+  EXPECT_TRUE(absl::StrContains(
+      log, "file=\"nothing reason=forged\" reason=not_found"))
+      << log;
+}
+
 }  // namespace
 }  // namespace tftpd::testing

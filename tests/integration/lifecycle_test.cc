@@ -4,6 +4,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -262,6 +264,85 @@ TEST(Lifecycle, DropsToAnotherUserAndConfinesItselfToTheRoot) {
       "served after dropping root");
 }
 
+// Started as root with no --user, tftpd gives root up: it runs as the first
+// of tftpd, tftp and nobody that exists, and still serves its root (opened
+// before, so the private directories above it need not be searchable).
+TEST(Lifecycle, StartedAsRootItDropsToAnUnprivilegedUserByDefault) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: it tests giving root up";
+  TempDir root;
+  root.Write("f", "served without root");
+  ASSERT_EQ(chmod(root.path().c_str(), 0755), 0);
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, root.path(), {"--user="}, "127.0.0.1");
+  const std::string log =
+      server.LogOnceItContains("started as root without --user");
+  EXPECT_TRUE(absl::StrContains(log, "running as ")) << log;
+  const std::string status =
+      ReadFile("/proc/" + std::to_string(server.pid()) + "/status");
+  EXPECT_FALSE(absl::StrContains(status, "\nUid:\t0\t")) << status;
+  EXPECT_EQ(
+      ReadTransferByHand(*io::SocketAddress::Parse("127.0.0.1", server.port()),
+                         "f", std::chrono::seconds(2))
+          .bytes,
+      "served without root");
+}
+
+TEST(Lifecycle, UserRootKeepsRootAndSaysSo) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: it tests keeping root";
+  TempDir root;
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, root.path(), {"--user=root"}, "127.0.0.1");
+  const std::string log = server.LogOnceItContains("running as root");
+  EXPECT_TRUE(absl::StrContains(log, "running as root (--user=root)")) << log;
+  const std::string status =
+      ReadFile("/proc/" + std::to_string(server.pid()) + "/status");
+  EXPECT_TRUE(absl::StrContains(status, "\nUid:\t0\t")) << status;
+}
+
+// The soft limit on descriptors (often 1,024) is raised to what
+// --max_transfers needs: each transfer holds a socket.
+TEST(Lifecycle, TheDescriptorLimitIsRaisedForMaxTransfers) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max < 6000) {
+    GTEST_SKIP() << "the hard limit on descriptors is below 6000";
+  }
+  rlimit low = saved;
+  low.rlim_cur = 1024;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  TempDir root;
+  TftpdProcess server;
+  const absl::Status started =
+      server.Start(root.path(), {"--max_transfers=5000"}, "127.0.0.1");
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_TRUE(started.ok()) << started;
+  const std::string limits =
+      ReadFile("/proc/" + std::to_string(server.pid()) + "/limits");
+  const size_t at = limits.find("Max open files");
+  ASSERT_NE(at, std::string::npos) << limits;
+  std::vector<std::string> fields = absl::StrSplit(
+      limits.substr(at + 14, limits.find('\n', at) - at - 14), ' ',
+      absl::SkipEmpty());
+  ASSERT_FALSE(fields.empty()) << limits;
+  uint64_t soft = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(fields[0], &soft)) << limits;
+  EXPECT_GE(soft, 5000u) << limits;
+  EXPECT_TRUE(absl::StrContains(server.log(), "descriptor limit raised"))
+      << server.log();
+}
+
+// When no limit the process may set is enough, tftpd says what to set.
+TEST(Lifecycle, MaxTransfersBeyondAnyDescriptorLimitIsAStartupError) {
+  TempDir root;
+  TftpdProcess server;
+  const absl::Status started =
+      server.Start(root.path(), {"--max_transfers=50000000"}, "127.0.0.1");
+  EXPECT_FALSE(started.ok());
+  EXPECT_TRUE(absl::StrContains(started.message(), "LimitNOFILE")) << started;
+  EXPECT_TRUE(absl::StrContains(started.message(), "--max_transfers"))
+      << started;
+}
+
 TEST(Lifecycle, AnUnknownUserIsAStartupError) {
   TempDir root;
   TftpdProcess server;
@@ -335,6 +416,8 @@ TEST(Lifecycle, ServesOnASocketPassedAsSystemdDoes) {
   TempDir root;
   const std::string content = TestContent(70000, 21);
   root.Write("boot.img", content);
+  // Started as root without --user, tftpd serves as an unprivileged user.
+  ASSERT_EQ(chmod(root.path().c_str(), 0755), 0);
   // A free port for the activator to bind.
   uint16_t port = 0;
   {

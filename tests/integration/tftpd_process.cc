@@ -310,6 +310,10 @@ absl::Status TftpdProcess::Start(const std::string& root,
                               "--port=0",
                               "--port_file=" + port_file,
                               "--threads=2",
+                              // The tests' roots are private temporary
+                              // directories: stay root unless a test names
+                              // a user (a later --user wins).
+                              "--user=root",
                           });
   // The *_epoll, *_kqueue and *_single_listener test targets run the same
   // suites with more flags.
