@@ -93,9 +93,11 @@ DEFINE_bool(chroot, false,
             "from inside the root on SIGHUP.");
 DEFINE_bool(secure, false, "The same as --chroot.");
 DEFINE_bool(permissive, false,
-            "Serve files that are not world-readable too. By default only "
-            "files everyone may read are served, as tftpd-hpa does, even "
-            "when tftpd runs as root.");
+            "Serve files that are not world-readable too, and with "
+            "--overwrite let uploads replace files that are not "
+            "world-writable. By default only files everyone may read are "
+            "served and only files everyone may write replaced, as "
+            "tftpd-hpa does, even when tftpd runs as root.");
 DEFINE_string(io_backend, "auto",
               "Event backend: auto (io_uring when the kernel allows it, else "
               "epoll, with a log line saying why), io_uring, epoll, or kqueue "
@@ -121,7 +123,13 @@ DEFINE_string(write_root, "",
               "confined as reads are.");
 DEFINE_bool(create, false, "With --allow_write: uploads may create new files.");
 DEFINE_bool(overwrite, false,
-            "With --allow_write: uploads may replace existing files.");
+            "With --allow_write: uploads may replace existing files that are "
+            "world-writable (as tftpd-hpa; any file with --permissive). A "
+            "replaced file keeps its mode.");
+DEFINE_string(umask, "077",
+              "With --allow_write: the permission bits (octal) taken from "
+              "0666 for files uploads create; 077 makes them private, 022 "
+              "world-readable (and so served back).");
 DEFINE_string(upload_database, "",
               "With --allow_write: keep each completed upload as a row in "
               "PostgreSQL instead of a file; a libpq connection string, e.g. "
@@ -287,6 +295,15 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   config.write_root = FLAGS_write_root;
   config.upload_policy.create = FLAGS_create;
   config.upload_policy.overwrite = FLAGS_overwrite;
+  config.upload_policy.overwrite_any = FLAGS_permissive;
+  unsigned umask_bits = 0;
+  if (FLAGS_umask.empty() || FLAGS_umask.size() > 4 ||
+      FLAGS_umask.find_first_not_of("01234567") != std::string::npos ||
+      (umask_bits = std::stoul(FLAGS_umask, nullptr, 8)) > 0777) {
+    return absl::InvalidArgumentError(
+        "--umask must be octal permission bits, 000..777");
+  }
+  config.upload_policy.umask = static_cast<mode_t>(umask_bits);
   if (FLAGS_max_upload_bytes < 0) {
     return absl::InvalidArgumentError(
         "--max_upload_bytes must not be negative");

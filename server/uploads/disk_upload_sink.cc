@@ -50,12 +50,13 @@ int RenameWithoutReplacing(int dir, const char* from, const char* to) {
 class DiskUploadSink : public UploadSink {
  public:
   DiskUploadSink(int dir, int fd, std::string leaf, std::string temporary,
-                 const DiskUploadPolicy& policy)
+                 const DiskUploadPolicy& policy, mode_t mode)
       : dir_(dir),
         fd_(fd),
         leaf_(std::move(leaf)),
         temporary_(std::move(temporary)),
-        policy_(policy) {}
+        policy_(policy),
+        mode_(mode) {}
 
   ~DiskUploadSink() override {
     if (fd_ >= 0) Abandon();
@@ -79,7 +80,7 @@ class DiskUploadSink : public UploadSink {
     if (fd_ < 0) return absl::FailedPreconditionError("upload abandoned");
     // Nothing is renamed into place before its bytes are on disk.
     if (ftruncate(fd_, static_cast<off_t>(size)) != 0 || fsync(fd_) != 0 ||
-        fchmod(fd_, policy_.mode) != 0) {
+        fchmod(fd_, mode_) != 0) {
       const absl::Status error = WriteError(errno);
       Abandon();
       return error;
@@ -118,6 +119,7 @@ class DiskUploadSink : public UploadSink {
   const std::string leaf_;
   const std::string temporary_;
   const DiskUploadPolicy policy_;
+  const mode_t mode_;  // The file's, once renamed into place.
 };
 
 }  // namespace
@@ -131,6 +133,8 @@ absl::StatusOr<std::unique_ptr<UploadSink>> OpenDiskUpload(
     close(dir.fd);
     return status;
   };
+  // A new file's mode comes from the umask; a replaced file keeps its own.
+  mode_t mode = 0666 & ~policy.umask;
   struct stat existing;
   if (fstatat(dir.fd, dir.leaf.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0) {
     if (!S_ISREG(existing.st_mode)) {
@@ -139,6 +143,13 @@ absl::StatusOr<std::unique_ptr<UploadSink>> OpenDiskUpload(
     if (!policy.overwrite) {
       return refuse(absl::AlreadyExistsError("file already exists"));
     }
+    if ((existing.st_mode & S_IWOTH) == 0 && !policy.overwrite_any) {
+      // As tftpd-hpa: a file the world may not write is not the world's to
+      // replace (pxelinux.0, a kernel).
+      return refuse(absl::PermissionDeniedError(
+          "file is not world-writable"));
+    }
+    mode = existing.st_mode & 07777;
   } else if (errno != ENOENT) {
     return refuse(absl::ErrnoToStatus(errno, "cannot upload"));
   } else if (!policy.create) {
@@ -162,7 +173,7 @@ absl::StatusOr<std::unique_ptr<UploadSink>> OpenDiskUpload(
             : WriteError(error));
   }
   return std::make_unique<DiskUploadSink>(dir.fd, fd, dir.leaf, temporary,
-                                          policy);
+                                          policy, mode);
 }
 
 tftp::ErrorCode UploadErrorCode(const absl::Status& status) {

@@ -1,5 +1,5 @@
 // Uploads written to disk, never half-written: each goes to a temporary file
-// in its target directory (".tftpd-upload-…", mode 0600) and is renamed into
+// in its target directory (".tftpd-upload-…", mode 0600 until complete) and is renamed into
 // place only once the transfer completed and the bytes are on disk; an
 // upload that does not complete leaves nothing behind. Without `overwrite`
 // the rename refuses to replace a file (RENAME_NOREPLACE), so of two clients
@@ -20,16 +20,21 @@ namespace tftpd {
 
 struct DiskUploadPolicy {
   bool create = false;     // New files may be made (--create).
-  bool overwrite = false;  // Existing files may be replaced (--overwrite).
-  // The uploaded file's permissions. Private by default: device configs
-  // carry secrets, and only world-readable files are served back.
-  mode_t mode = 0600;
+  // Existing world-writable files may be replaced (--overwrite), as
+  // tftpd-hpa allows; any existing file with `overwrite_any` too
+  // (--permissive).
+  bool overwrite = false;
+  bool overwrite_any = false;
+  // A new file's mode is 0666 without these bits (--umask); a replaced file
+  // keeps its mode. Private by default: device configs carry secrets, and
+  // only world-readable files are served back.
+  mode_t umask = 077;
 };
 
 // The sink for an upload of `name` (as the client sent it) beneath `root`,
 // or the reason it is refused (see UploadErrorCode): the directory must
-// exist; an existing name must be a regular file and `overwrite` set; a new
-// name needs `create`.
+// exist; an existing name must be a regular file, `overwrite` set, and the
+// file world-writable unless `overwrite_any`; a new name needs `create`.
 absl::StatusOr<std::unique_ptr<UploadSink>> OpenDiskUpload(
     const RootDirectory& root, absl::string_view name,
     const DiskUploadPolicy& policy);

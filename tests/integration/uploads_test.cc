@@ -3,6 +3,7 @@
 // that do not complete, that are too large, that would replace a file, or
 // that race for one name leave nothing half-written and get clear ERRORs.
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <chrono>
@@ -229,6 +230,7 @@ TEST_F(Uploads, ExistingFilesAreKeptWithoutOverwrite) {
 
 TEST_F(Uploads, OverwriteReplacesWholeFiles) {
   incoming_.Write("switch.cfg", "old");
+  ASSERT_EQ(chmod(incoming_.Join("switch.cfg").c_str(), 0666), 0);
   Start({"--overwrite"});
   RawClient client;
   const std::string content = TestContent(3000, 5);
@@ -237,6 +239,48 @@ TEST_F(Uploads, OverwriteReplacesWholeFiles) {
   // Without --create a new name is refused.
   RawClient other;
   EXPECT_EQ(UploadByHand(other, service_, "new.cfg", "x"), 1);
+}
+
+// As tftpd-hpa: --overwrite replaces only files the world may write (not
+// pxelinux.0 or a kernel), and a replaced file keeps its mode;
+// --permissive replaces any.
+TEST_F(Uploads, OverwriteReplacesOnlyWorldWritableFilesAndKeepsTheirMode) {
+  incoming_.Write("pxelinux.0", "boot loader");
+  ASSERT_EQ(chmod(incoming_.Join("pxelinux.0").c_str(), 0644), 0);
+  incoming_.Write("switch.cfg", "old");
+  ASSERT_EQ(chmod(incoming_.Join("switch.cfg").c_str(), 0666), 0);
+  Start({"--overwrite"});
+  RawClient client;
+  EXPECT_EQ(UploadByHand(client, service_, "pxelinux.0", "evil"), 2);
+  EXPECT_EQ(ReadFile(incoming_.Join("pxelinux.0")), "boot loader");
+  RawClient other;
+  EXPECT_EQ(UploadByHand(other, service_, "switch.cfg", "new"), 0);
+  EXPECT_EQ(ReadFile(incoming_.Join("switch.cfg")), "new");
+  struct stat info;
+  ASSERT_EQ(stat(incoming_.Join("switch.cfg").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 07777, 0666u);
+}
+
+TEST_F(Uploads, PermissiveOverwritesAnyFile) {
+  incoming_.Write("pxelinux.0", "boot loader");
+  ASSERT_EQ(chmod(incoming_.Join("pxelinux.0").c_str(), 0640), 0);
+  Start({"--overwrite", "--permissive"});
+  RawClient client;
+  EXPECT_EQ(UploadByHand(client, service_, "pxelinux.0", "replaced"), 0);
+  EXPECT_EQ(ReadFile(incoming_.Join("pxelinux.0")), "replaced");
+  struct stat info;
+  ASSERT_EQ(stat(incoming_.Join("pxelinux.0").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 07777, 0640u);
+}
+
+// New files take 0666 without the --umask bits (077 by default: private).
+TEST_F(Uploads, NewFilesTakeTheirModeFromTheUmask) {
+  Start({"--create", "--umask=022"});
+  RawClient client;
+  EXPECT_EQ(UploadByHand(client, service_, "new.cfg", "x"), 0);
+  struct stat info;
+  ASSERT_EQ(stat(incoming_.Join("new.cfg").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 07777, 0644u);
 }
 
 TEST_F(Uploads, TwoUploadsOfOneNameEndWithOneFileAndOneError) {

@@ -107,6 +107,10 @@ TEST_P(DiskUpload, AnUploadThatDoesNotCompleteLeavesNothing) {
 
 TEST_P(DiskUpload, ExistingFilesAreReplacedOnlyWithOverwrite) {
   std::ofstream(base_ / "root" / "configs" / "fw.cfg") << "old";
+  fs::permissions(base_ / "root" / "configs" / "fw.cfg",
+                  fs::perms::owner_read | fs::perms::owner_write |
+                      fs::perms::group_read | fs::perms::group_write |
+                      fs::perms::others_read | fs::perms::others_write);
   auto refused = Open("configs/fw.cfg");
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(UploadErrorCode(refused.status()), tftp::ErrorCode::kFileExists);
@@ -117,6 +121,44 @@ TEST_P(DiskUpload, ExistingFilesAreReplacedOnlyWithOverwrite) {
   EXPECT_EQ(Slurp(base_ / "root" / "configs" / "fw.cfg"), "old");
   ASSERT_TRUE((*sink)->Commit(3).ok());
   EXPECT_EQ(Slurp(base_ / "root" / "configs" / "fw.cfg"), "new");
+  // It keeps the mode of the file it replaced.
+  struct stat info;
+  ASSERT_EQ(stat((base_ / "root" / "configs" / "fw.cfg").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0666u);
+}
+
+// A file the world may not write is not replaced, unless overwrite_any.
+TEST_P(DiskUpload, OnlyWorldWritableFilesAreReplaced) {
+  std::ofstream(base_ / "root" / "configs" / "pxelinux.0") << "boot";
+  fs::permissions(base_ / "root" / "configs" / "pxelinux.0",
+                  fs::perms::owner_read | fs::perms::owner_write |
+                      fs::perms::group_read | fs::perms::others_read);
+  auto refused = Open("configs/pxelinux.0", /*create=*/false,
+                      /*overwrite=*/true);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(UploadErrorCode(refused.status()),
+            tftp::ErrorCode::kAccessViolation);
+  auto sink = OpenDiskUpload(
+      *root_, "configs/pxelinux.0",
+      {.create = false, .overwrite = true, .overwrite_any = true});
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  ASSERT_TRUE((*sink)->Write(0, Bytes("new")).ok());
+  ASSERT_TRUE((*sink)->Commit(3).ok());
+  struct stat info;
+  ASSERT_EQ(stat((base_ / "root" / "configs" / "pxelinux.0").c_str(), &info),
+            0);
+  EXPECT_EQ(info.st_mode & 0777, 0644u);
+}
+
+TEST_P(DiskUpload, NewFilesTakeTheUmask) {
+  auto sink = OpenDiskUpload(*root_, "configs/public.cfg",
+                             {.create = true, .umask = 022});
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  ASSERT_TRUE((*sink)->Commit(0).ok());
+  struct stat info;
+  ASSERT_EQ(stat((base_ / "root" / "configs" / "public.cfg").c_str(), &info),
+            0);
+  EXPECT_EQ(info.st_mode & 0777, 0644u);
 }
 
 TEST_P(DiskUpload, NewFilesNeedCreate) {
