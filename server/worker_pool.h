@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstddef>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -49,6 +50,17 @@ class WorkerPool {
       jobs_.push_back(std::move(job));
     }
     wake_.notify_one();
+  }
+  // Any thread: posts `job` unless `max_queued` jobs wait already; false
+  // (and `job` untouched) when they do.
+  bool TryPost(Job& job, size_t max_queued) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (jobs_.size() >= max_queued) return false;
+      jobs_.push_back(std::move(job));
+    }
+    wake_.notify_one();
+    return true;
   }
 
  private:

@@ -76,7 +76,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
     }
     server->write_root_ =
         std::make_unique<RootDirectory>(std::move(*write_root));
-    server->committer_ = std::make_unique<UploadCommitter>(c.commit_threads);
+    server->committer_ =
+        std::make_unique<UploadCommitter>(c.commit_threads, c.commit_queue);
   }
   server->guard_ = std::make_unique<AddressGuard>(c.address_limits);
   ShardParts parts;

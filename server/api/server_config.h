@@ -94,8 +94,11 @@ struct ServerConfig {
   bool allow_write = false;
   std::string write_root;
   DiskUploadPolicy upload_policy;
-  // Threads that commit uploads (fsync, rename, a database).
+  // Threads that commit uploads (fsync, rename, a database), and the
+  // completed uploads that may wait for one; an upload completed while that
+  // many wait is refused with ERROR 0 (counted in commits_refused).
   int commit_threads = 2;
+  size_t commit_queue = 256;
 
   // The framework (request_handler.h). Null: FileHandler, serving `root`.
   std::shared_ptr<RequestHandler> handler;

@@ -134,11 +134,19 @@ DEFINE_string(upload_database, "",
               "With --allow_write: keep each completed upload as a row in "
               "PostgreSQL instead of a file; a libpq connection string, e.g. "
               "'host=db dbname=backups user=tftpd'. See --upload_table.");
+DEFINE_string(upload_spool, "/var/tmp",
+              "With --upload_database: where uploads wait, as unnamed files, "
+              "until their row is written (memory stays bounded whatever "
+              "their size). Under --chroot, a directory inside the root.");
 DEFINE_string(upload_table, "tftp_uploads",
               "The table --upload_database writes (created if missing).");
 DEFINE_int64(max_upload_bytes, 0,
              "Largest upload accepted, checked against tsize up front and "
              "while receiving (ERROR 3). 0: no limit.");
+DEFINE_int32(commit_queue, 256,
+             "With --allow_write: completed uploads that may wait to be "
+             "stored (fsync and rename, or the database); an upload that "
+             "completes while that many wait is refused with ERROR 0.");
 DEFINE_string(inject_faults, "",
               "For testing only: lose, duplicate and delay datagrams in both "
               "directions, decided by a seeded generator, e.g. "
@@ -295,6 +303,10 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   config.write_root = FLAGS_write_root;
   config.upload_policy.create = FLAGS_create;
   config.upload_policy.overwrite = FLAGS_overwrite;
+  if (FLAGS_commit_queue < 1) {
+    return absl::InvalidArgumentError("--commit_queue must be at least 1");
+  }
+  config.commit_queue = static_cast<size_t>(FLAGS_commit_queue);
   config.upload_policy.overwrite_any = FLAGS_permissive;
   unsigned umask_bits = 0;
   if (FLAGS_umask.empty() || FLAGS_umask.size() > 4 ||

@@ -19,6 +19,7 @@ DECLARE_bool(secure);
 DECLARE_double(stats_interval);
 DECLARE_double(timeout);
 DECLARE_string(upload_database);
+DECLARE_string(upload_spool);
 DECLARE_string(upload_table);
 DECLARE_string(user);
 

@@ -102,6 +102,7 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
       auto options = std::make_shared<PostgresUploadOptions>();
       options->connection = FLAGS_upload_database;
       options->table = FLAGS_upload_table;
+      options->spool_directory = FLAGS_upload_spool;
       config->handler = PostgresUploadHandler(
           config->handler != nullptr ? config->handler
                                      : std::make_shared<FileHandler>(),

@@ -136,13 +136,22 @@ void Shard::StartCommit(uint32_t index) {
   t.commit_started = true;
   t.last_progress = now_;  // The commit's wait is bounded from here.
   const uint32_t generation = t.generation;
-  committer_->Commit(
+  const bool queued = committer_->Commit(
       t.sink, t.writing->counters().bytes_transferred,
       [this, index, generation](const absl::Status& status) {
         inbox_.Post(CommitDone{index, generation, status.ok(),
                                UploadErrorCode(status),
                                std::string(status.message())});
       });
+  if (!queued) {
+    // The store is behind: the client hears so (it may try again later),
+    // and nothing of the upload remains.
+    Bump(counters_.commits_refused);
+    t.commit_started = false;
+    t.writing->OnCommitFailed(tftp::ErrorCode::kNotDefined,
+                              "uploads are arriving faster than they can "
+                              "be stored; try again");
+  }
 }
 
 void Shard::OnCommitDone(const CommitDone& done) {

@@ -41,6 +41,8 @@ namespace tftpd {
   X(unknown_tid_packets, "datagrams from strangers, answered with ERROR 5")   \
   X(send_errors, "sends the kernel refused")                                  \
   X(stats_dropped, "transfer statistics dropped: the callback fell behind")    \
+  X(commits_refused,                                                          \
+    "completed uploads refused: --commit_queue uploads waited to be stored")  \
   X(amplification_drops,                                                      \
     "packets not sent: their peer had not proven it receives and had had "    \
     "its share (first answers, the address's unverified budget, or in "       \

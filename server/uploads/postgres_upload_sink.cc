@@ -1,11 +1,17 @@
 #include "server/uploads/postgres_upload_sink.h"
 
+#include <fcntl.h>
 #include <postgresql/libpq-fe.h>
+#include <postgresql/libpq/libpq-fs.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -61,6 +67,13 @@ struct ResultClearer {
 using Connection = std::unique_ptr<PGconn, ConnectionCloser>;
 using Result = std::unique_ptr<PGresult, ResultClearer>;
 
+// PostgreSQL's bytea holds at most 1 GiB.
+constexpr uint64_t kMaxContent = uint64_t{1} << 30;
+// What the extractor sees of an upload: its head, held in memory.
+constexpr size_t kExtractBytes = 1 << 20;
+// Bytes read from the spool file and sent to the database at a time.
+constexpr size_t kChunk = 256 << 10;
+
 class PostgresUploadSink final : public UploadSink {
  public:
   PostgresUploadSink(std::shared_ptr<const PostgresUploadOptions> options,
@@ -68,18 +81,46 @@ class PostgresUploadSink final : public UploadSink {
       : options_(std::move(options)),
         client_(std::move(client)),
         file_name_(std::move(file_name)) {}
+  ~PostgresUploadSink() override { Abandon(); }
 
   absl::Status Write(uint64_t offset,
                      absl::Span<const uint8_t> bytes) override {
-    if (offset != content_.size()) {
+    if (offset != size_) {
       return absl::InternalError("upload bytes out of order");
     }
-    content_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (size_ + bytes.size() > kMaxContent) {
+      return absl::ResourceExhaustedError(
+          "upload too large for the database (1 GiB)");
+    }
+    if (spool_ < 0) {
+      // An unnamed file: nothing to clean up whatever happens.
+      spool_ = open(options_->spool_directory.c_str(),
+                    O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+      if (spool_ < 0) {
+        return absl::ErrnoToStatus(
+            errno, "cannot spool the upload in " + options_->spool_directory);
+      }
+    }
+    if (head_.size() < kExtractBytes) {
+      const size_t n = std::min(bytes.size(), kExtractBytes - head_.size());
+      head_.append(reinterpret_cast<const char*>(bytes.data()), n);
+    }
+    while (!bytes.empty()) {
+      const ssize_t n = pwrite(spool_, bytes.data(), bytes.size(),
+                               static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        return absl::ResourceExhaustedError("cannot spool the upload");
+      }
+      bytes.remove_prefix(static_cast<size_t>(n));
+      offset += static_cast<uint64_t>(n);
+    }
+    size_ = offset;
     return absl::OkStatus();
   }
 
   absl::Status Commit(uint64_t size) override {
-    if (size != content_.size()) {
+    if (size != size_) {
       return absl::InternalError("upload size does not match");
     }
     // A database that does not answer fails the upload in bounded time
@@ -110,23 +151,32 @@ class PostgresUploadSink final : public UploadSink {
                                "NOT NULL DEFAULT '{}')")
                       .c_str()));
     const UploadFields fields = options_->extract
-                                    ? options_->extract(file_name_, content_)
+                                    ? options_->extract(file_name_, head_)
                                     : UploadFields{};
+    if (absl::Status s = Exec(db.get(), "BEGIN"); !s.ok()) return s;
+    // The bytes go over in chunks into a large object, which the row then
+    // takes whole inside the database: memory here stays one chunk.
+    absl::StatusOr<Oid> object = SendContent(db.get());
+    if (!object.ok()) {
+      Exec(db.get(), "ROLLBACK").IgnoreError();
+      return object.status();
+    }
     const std::string size_text = absl::StrCat(size);
+    const std::string object_text = absl::StrCat(*object);
     const std::string json = JsonObject(fields);
     const char* params[] = {client_.c_str(), file_name_.c_str(),
-                            size_text.c_str(), content_.data(), json.c_str()};
-    const int lengths[] = {0, 0, 0, static_cast<int>(content_.size()), 0};
-    const int formats[] = {0, 0, 0, 1, 0};  // The content goes as binary.
+                            size_text.c_str(), object_text.c_str(),
+                            json.c_str()};
     const std::string insert = absl::StrCat(
-        "INSERT INTO ", table,
-        " (client_address, file_name, size, sha256, content, fields) VALUES "
-        "($1, $2, $3::bigint, encode(sha256($4::bytea), 'hex'), $4::bytea, "
-        "$5::jsonb)");
-    if (absl::Status s = Exec(db.get(), "BEGIN"); !s.ok()) return s;
+        "WITH upload AS (SELECT lo_get($4::oid) AS content) INSERT INTO ",
+        table,
+        " (client_address, file_name, size, sha256, content, fields) SELECT "
+        "$1, $2, $3::bigint, encode(sha256(content), 'hex'), content, "
+        "$5::jsonb FROM upload");
     Result inserted(PQexecParams(db.get(), insert.c_str(), 5, nullptr, params,
-                                 lengths, formats, 0));
-    if (PQresultStatus(inserted.get()) != PGRES_COMMAND_OK) {
+                                 nullptr, nullptr, 0));
+    if (PQresultStatus(inserted.get()) != PGRES_COMMAND_OK ||
+        lo_unlink(db.get(), *object) != 1) {
       const std::string why = FirstLine(PQerrorMessage(db.get()));
       Exec(db.get(), "ROLLBACK").IgnoreError();
       return absl::UnavailableError(absl::StrCat("database refused: ", why));
@@ -134,9 +184,40 @@ class PostgresUploadSink final : public UploadSink {
     return Exec(db.get(), "COMMIT");
   }
 
-  void Abandon() override { content_.clear(); }
+  void Abandon() override {
+    if (spool_ >= 0) close(spool_);
+    spool_ = -1;
+    head_.clear();
+  }
 
  private:
+  // The spooled bytes into a new large object, inside the open transaction.
+  absl::StatusOr<Oid> SendContent(PGconn* db) {
+    const Oid object = lo_creat(db, INV_READ | INV_WRITE);
+    const int fd = object == InvalidOid ? -1 : lo_open(db, object, INV_WRITE);
+    if (fd < 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "database: ", FirstLine(PQerrorMessage(db))));
+    }
+    std::string chunk(kChunk, '\0');
+    for (uint64_t offset = 0; offset < size_;) {
+      const ssize_t n = pread(spool_, chunk.data(), chunk.size(),
+                              static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return absl::DataLossError("cannot read the spooled upload");
+      if (lo_write(db, fd, chunk.data(), static_cast<size_t>(n)) != n) {
+        return absl::UnavailableError(absl::StrCat(
+            "database: ", FirstLine(PQerrorMessage(db))));
+      }
+      offset += static_cast<uint64_t>(n);
+    }
+    if (lo_close(db, fd) != 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "database: ", FirstLine(PQerrorMessage(db))));
+    }
+    return object;
+  }
+
   static absl::Status Exec(PGconn* db, const char* sql) {
     Result result(PQexec(db, sql));
     if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
@@ -149,7 +230,9 @@ class PostgresUploadSink final : public UploadSink {
   const std::shared_ptr<const PostgresUploadOptions> options_;
   const std::string client_;
   const std::string file_name_;
-  std::string content_;
+  int spool_ = -1;
+  uint64_t size_ = 0;
+  std::string head_;  // The first kExtractBytes, for the extractor.
 };
 
 class PostgresHandler final : public RequestHandler {

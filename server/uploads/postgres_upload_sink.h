@@ -1,8 +1,10 @@
 // Uploads kept in PostgreSQL (libpq): each completed upload becomes one row,
 // written in one transaction at commit, so a row is there whole or not at
 // all, and an upload the database cannot take ends with an ERROR to the
-// client. The bytes are held in memory until then (device configs and logs
-// are small; --max_upload_bytes bounds them).
+// client. Until then the bytes wait in an unnamed file in the spool
+// directory (O_TMPFILE: gone with the process), and go over in chunks into
+// a large object that the row takes; memory stays bounded whatever the
+// upload's size (at most 1 GiB, what a bytea holds; more ends with ERROR 3).
 //
 // The table (created if missing):
 //   id bigserial, client_address text, file_name text, size bigint,
@@ -28,8 +30,11 @@ using UploadFields = std::vector<std::pair<std::string, std::string>>;
 struct PostgresUploadOptions {
   std::string connection;  // A libpq connection string.
   std::string table = "tftp_uploads";
-  // Fields taken from an upload's content (run on a committer thread);
-  // the default finds a FortiGate or Cisco-style hostname.
+  // Where uploads wait for their commit (on a file system with O_TMPFILE).
+  std::string spool_directory = "/var/tmp";
+  // Fields taken from an upload's content, its first MiB (run on a
+  // committer thread); the default finds a FortiGate or Cisco-style
+  // hostname.
   std::function<UploadFields(absl::string_view file_name,
                              absl::string_view content)>
       extract = ExtractHostname;

@@ -5,15 +5,17 @@
 
 namespace tftpd {
 
-UploadCommitter::UploadCommitter(int threads)
-    : pool_(threads, &UploadCommitter::Run,
+UploadCommitter::UploadCommitter(int threads, size_t max_queued)
+    : max_queued_(max_queued),
+      pool_(threads, &UploadCommitter::Run,
             [](Job& job) { job.sink->Abandon(); }) {}
 
 UploadCommitter::~UploadCommitter() = default;
 
-void UploadCommitter::Commit(std::shared_ptr<UploadSink> sink, uint64_t size,
+bool UploadCommitter::Commit(std::shared_ptr<UploadSink> sink, uint64_t size,
                              Done done) {
-  pool_.Post(Job{std::move(sink), size, std::move(done)});
+  Job job{std::move(sink), size, std::move(done)};
+  return pool_.TryPost(job, max_queued_);
 }
 
 void UploadCommitter::Abandon(std::shared_ptr<UploadSink> sink) {

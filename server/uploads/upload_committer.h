@@ -4,6 +4,7 @@
 #ifndef TFTPD_SERVER_UPLOADS_UPLOAD_COMMITTER_H_
 #define TFTPD_SERVER_UPLOADS_UPLOAD_COMMITTER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -18,15 +19,20 @@ class UploadCommitter {
  public:
   using Done = std::function<void(const absl::Status& status)>;
 
-  explicit UploadCommitter(int threads);
+  // At most `max_queued` commits wait for a thread; more are refused.
+  UploadCommitter(int threads, size_t max_queued);
   // Jobs still queued are abandoned (commits included: nothing their
   // clients were not told of becomes visible; `done` is not called); jobs
   // running finish.
   ~UploadCommitter();
 
-  // sink->Commit(size), then `done` with its outcome, on a committer thread.
-  void Commit(std::shared_ptr<UploadSink> sink, uint64_t size, Done done);
-  // sink->Abandon() on a committer thread.
+  // sink->Commit(size), then `done` with its outcome, on a committer
+  // thread; false (nothing done) when max_queued commits wait already: the
+  // store is slower than uploads arrive, and a client that is told so can
+  // try again, while a queue without a bound would hold every upload.
+  bool Commit(std::shared_ptr<UploadSink> sink, uint64_t size, Done done);
+  // sink->Abandon() on a committer thread (never refused: each transfer
+  // abandons at most once, so these are bounded by the transfer table).
   void Abandon(std::shared_ptr<UploadSink> sink);
 
  private:
@@ -37,6 +43,7 @@ class UploadCommitter {
   };
   static void Run(Job& job);
 
+  const size_t max_queued_;
   WorkerPool<Job> pool_;
 };
 

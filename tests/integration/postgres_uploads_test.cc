@@ -13,11 +13,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -202,6 +204,49 @@ TEST(PostgresUploads, EachCompletedUploadIsOneRowAndNothingElseIs) {
       << put.output;
   ASSERT_TRUE(db.Start().empty());
   EXPECT_EQ(db.Query("SELECT count(*) FROM tftp_uploads"), "2");
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+}
+
+// The peak resident memory of `pid` (VmHWM), in KiB.
+int64_t PeakRssKib(pid_t pid) {
+  const std::string status = ReadFile(absl::StrCat("/proc/", pid, "/status"));
+  const size_t at = status.find("VmHWM:");
+  int64_t kib = -1;
+  if (at != std::string::npos) {
+    const size_t end = status.find(" kB", at);
+    absl::SimpleAtoi(absl::StripAsciiWhitespace(
+                         status.substr(at + 6, end - at - 6)),
+                     &kib);
+  }
+  return kib;
+}
+
+// An upload waits for its row on disk, not in memory: a 128 MiB upload
+// raises tftpd's peak memory by a small part of that, and arrives whole.
+TEST(PostgresUploads, ALargeUploadIsSpooledNotHeldInMemory) {
+  PostgresServer db;
+  const std::string problem = db.Init();
+  ASSERT_TRUE(problem.empty()) << problem;
+  TempDir root;
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, root.path(),
+                      {"--allow_write", "--upload_database=" + db.Connection()},
+                      "127.0.0.1");
+  TempDir sources;
+  sources.Write("image.bin", TestContent(128 << 20, 4));
+  const int64_t before = PeakRssKib(server.pid());
+  const CommandResult put = RunCommand(
+      {"curl", "-sS", "--tftp-blksize", "65464", "-T",
+       sources.Join("image.bin"),
+       absl::StrCat("tftp://127.0.0.1:", server.port(), "/image.bin")},
+      std::chrono::seconds(120));
+  ASSERT_EQ(put.exit_code, 0) << put.output << server.log();
+  const int64_t after = PeakRssKib(server.pid());
+  EXPECT_EQ(db.Query("SELECT size, sha256 FROM tftp_uploads"),
+            absl::StrCat(128 << 20, "|", Sha256Of(sources.Join("image.bin"))));
+  std::printf("tftpd peak RSS before the upload: %lld KiB, after: %lld KiB\n",
+              static_cast<long long>(before), static_cast<long long>(after));
+  EXPECT_LT(after - before, 32 * 1024);
   EXPECT_EQ(server.Stop(), 0) << server.log();
 }
 

@@ -17,7 +17,7 @@ MemoryShard::MemoryShard(ServerConfig config,
                                 : std::make_shared<FileHandler>();
   loader_ = std::make_unique<FileLoader>(1);
   guard_ = std::make_unique<AddressGuard>(config_.address_limits);
-  if (config_.allow_write) committer_ = std::make_unique<UploadCommitter>(1);
+  if (config_.allow_write) committer_ = std::make_unique<UploadCommitter>(1, config_.commit_queue);
   service_ = *io::SocketAddress::Parse("127.0.0.1", 69);
   ShardParts parts;
   parts.config = &config_;
