@@ -160,6 +160,12 @@ DEFINE_string(map_file, "",
 DEFINE_string(metrics_address, "",
               "Serve Prometheus metrics over HTTP at host:port (path "
               "/metrics); port 0 picks a free one (logged). Off when empty.");
+DEFINE_int32(metrics_connections, 32,
+             "HTTP connections the metrics endpoint holds open at once (8 "
+             "at most from one address); more wait in the kernel's backlog.");
+DEFINE_int32(metrics_timeout, 10,
+             "Seconds an HTTP connection to the metrics endpoint may stay "
+             "idle before it is closed.");
 DEFINE_double(stats_interval, 60,
               "Seconds between server statistics: the callbacks of programs "
               "built on the library, and tftpd's own 'stats' log line "

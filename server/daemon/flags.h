@@ -14,6 +14,8 @@ DECLARE_string(log_level);
 DECLARE_string(map_file);
 DECLARE_int64(max_upload_bytes);
 DECLARE_string(metrics_address);
+DECLARE_int32(metrics_connections);
+DECLARE_int32(metrics_timeout);
 DECLARE_string(port_file);
 DECLARE_bool(secure);
 DECLARE_double(stats_interval);

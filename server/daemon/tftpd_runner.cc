@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -221,9 +222,13 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
   if (!FLAGS_metrics_address.empty()) {
     Server* raw = server->get();
     absl::StatusOr<std::unique_ptr<MetricsServer>> started =
-        MetricsServer::Start(FLAGS_metrics_address, [raw] {
-          return RenderPrometheus(raw->ShardTotals());
-        });
+        MetricsServer::Start(
+            FLAGS_metrics_address,
+            [raw] { return RenderPrometheus(raw->ShardTotals()); },
+            HttpLimits{.connections = FLAGS_metrics_connections,
+                       .connections_per_address =
+                           std::min(8, FLAGS_metrics_connections),
+                       .idle_timeout_seconds = FLAGS_metrics_timeout});
     if (!started.ok()) {
       TFTPD_LOG(kError, "cannot start: --metrics_address: %s",
                 started.status().message());

@@ -1,36 +1,15 @@
 #include "server/observability/metrics_http.h"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
+#include <algorithm>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "server/observability/log.h"
 
 namespace tftpd {
-namespace {
-
-constexpr size_t kMaxRequest = 8192;
-
-bool SendAll(int fd, absl::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-}  // namespace
-
 std::string RenderPrometheus(const std::vector<ServerTotals>& shards) {
   // One family at a time: HELP and TYPE, then a sample per shard (and label).
   struct Sample {
@@ -77,107 +56,88 @@ std::string RenderPrometheus(const std::vector<ServerTotals>& shards) {
 }
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
-    const std::string& address, std::function<std::string()> render) {
+    const std::string& address, std::function<std::string()> render,
+    const HttpLimits& limits) {
   const size_t colon = address.rfind(':');
   uint32_t port = 0;
   if (colon == std::string::npos ||
       !absl::SimpleAtoi(address.substr(colon + 1), &port) || port > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("not host:port: ", address));
   }
-  std::optional<io::SocketAddress> bind_to = io::SocketAddress::Parse(
-      address.substr(0, colon), static_cast<uint16_t>(port));
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::optional<io::SocketAddress> bind_to =
+      io::SocketAddress::Parse(host, static_cast<uint16_t>(port));
   if (!bind_to.has_value()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("not an IP address: ", address.substr(0, colon)));
+        absl::StrCat("not an IP address: ", host));
   }
   std::unique_ptr<MetricsServer> server(new MetricsServer());
   server->render_ = std::move(render);
-  const int fd =
-      socket(bind_to->family(), SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
-  if (fd < 0) return absl::ErrnoToStatus(errno, "socket");
-  server->listen_fd_ = fd;
-  const int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (bind(fd, bind_to->get(), bind_to->length()) != 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("bind ", address));
-  }
-  if (listen(fd, 16) != 0) return absl::ErrnoToStatus(errno, "listen");
-  socklen_t length = sizeof(sockaddr_storage);
   server->address_ = *bind_to;
-  getsockname(fd, server->address_.mutable_get(), &length);
-  int stop[2];
-  if (pipe(stop) != 0) return absl::ErrnoToStatus(errno, "pipe");
-  server->stop_read_ = stop[0];
-  server->stop_write_ = stop[1];
-  MetricsServer* raw = server.get();
-  server->thread_ = std::thread([raw] { raw->Run(); });
+  // One thread polls every connection (epoll): a slow client holds one of
+  // the connection slots, never the thread.
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+  if (bind_to->family() == AF_INET6) flags |= MHD_USE_IPv6;
+  server->daemon_ = MHD_start_daemon(
+      flags, 0, nullptr, nullptr, &MetricsServer::Answer, server.get(),
+      MHD_OPTION_SOCK_ADDR, bind_to->get(),
+      MHD_OPTION_CONNECTION_TIMEOUT,
+      static_cast<unsigned>(std::max(1, limits.idle_timeout_seconds)),
+      MHD_OPTION_CONNECTION_LIMIT,
+      static_cast<unsigned>(std::max(1, limits.connections)),
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      static_cast<unsigned>(std::max(1, limits.connections_per_address)),
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(32 * 1024),
+      MHD_OPTION_LISTEN_BACKLOG_SIZE, 16u, MHD_OPTION_END);
+  if (server->daemon_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot serve HTTP on ", address, " (address in use or not local?)"));
+  }
+  const MHD_DaemonInfo* info =
+      MHD_get_daemon_info(server->daemon_, MHD_DAEMON_INFO_LISTEN_FD);
+  socklen_t length = sizeof(sockaddr_storage);
+  if (info != nullptr) {
+    getsockname(info->listen_fd, server->address_.mutable_get(), &length);
+  }
   return server;
 }
 
 MetricsServer::~MetricsServer() {
-  if (thread_.joinable()) {
-    const char one = 1;
-    ssize_t unused = write(stop_write_, &one, 1);
-    (void)unused;
-    thread_.join();
-  }
-  for (int fd : {listen_fd_, stop_read_, stop_write_}) {
-    if (fd >= 0) close(fd);
-  }
+  if (daemon_ != nullptr) MHD_stop_daemon(daemon_);
 }
 
-void MetricsServer::Run() {
-  while (true) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_read_, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      TFTPD_LOG(kError, "metrics: poll: %s", std::strerror(errno));
-      return;
-    }
-    if (fds[1].revents != 0) return;
-    const int connection = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (connection < 0) continue;
-    Serve(connection);
-    close(connection);
-  }
-}
-
-void MetricsServer::Serve(int connection) {
-  timeval limit{2, 0};
-  setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-  setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-  std::string request;
-  char buffer[1024];
-  while (request.find("\r\n\r\n") == std::string::npos &&
-         request.find("\n\n") == std::string::npos &&
-         request.size() < kMaxRequest) {
-    const ssize_t n = recv(connection, buffer, sizeof buffer, 0);
-    if (n <= 0) return;
-    request.append(buffer, static_cast<size_t>(n));
-  }
-  std::string status = "200 OK";
+MHD_Result MetricsServer::Answer(void* self, MHD_Connection* connection,
+                                 const char* url, const char* method,
+                                 const char* /*version*/,
+                                 const char* /*upload_data*/,
+                                 size_t* upload_data_size,
+                                 void** /*request_state*/) {
+  const absl::string_view verb = method;
+  unsigned status = MHD_HTTP_OK;
   std::string body;
-  std::string type = "text/plain; version=0.0.4; charset=utf-8";
-  const bool head = absl::StartsWith(request, "HEAD ");
-  if (!absl::StartsWith(request, "GET ") && !head) {
-    status = "405 Method Not Allowed";
+  const char* type = "text/plain; version=0.0.4; charset=utf-8";
+  if (verb != MHD_HTTP_METHOD_GET && verb != MHD_HTTP_METHOD_HEAD) {
+    status = MHD_HTTP_METHOD_NOT_ALLOWED;
     body = "only GET\n";
     type = "text/plain";
-  } else if (!absl::StartsWith(request,
-                               head ? "HEAD /metrics " : "GET /metrics ") &&
-             !absl::StartsWith(request,
-                               head ? "HEAD /metrics?" : "GET /metrics?")) {
-    status = "404 Not Found";
+    *upload_data_size = 0;  // Whatever body it sent is not read.
+  } else if (absl::string_view(url) != "/metrics") {
+    status = MHD_HTTP_NOT_FOUND;
     body = "the metrics are at /metrics\n";
     type = "text/plain";
   } else {
-    body = render_();
+    body = static_cast<MetricsServer*>(self)->render_();
   }
-  std::string response = absl::StrCat(
-      "HTTP/1.1 ", status, "\r\nContent-Type: ", type,
-      "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n");
-  if (!head) response += body;
-  SendAll(connection, response);
+  MHD_Response* response = MHD_create_response_from_buffer(
+      body.size(), body.data(), MHD_RESPMEM_MUST_COPY);
+  if (response == nullptr) return MHD_NO;
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+  const MHD_Result queued = MHD_queue_response(connection, status, response);
+  MHD_destroy_response(response);
+  return queued;
 }
 
 }  // namespace tftpd

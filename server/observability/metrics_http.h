@@ -1,14 +1,17 @@
-// Prometheus metrics over HTTP (--metrics_address): a small HTTP/1.x server
-// on a thread of its own answering GET /metrics with the counters in the
-// text exposition format (version 0.0.4). Scrapes are served one at a time
-// with short socket timeouts, so a slow scraper delays only scrapes.
+// Prometheus metrics over HTTP (--metrics_address): GET /metrics answers
+// with the counters in the text exposition format (version 0.0.4). Served
+// by libmicrohttpd (Debian's) on a thread of its own that polls every
+// connection, with a bound on connections (in all and per address) and an
+// idle timeout: a slow or idle client holds one connection, never the
+// endpoint.
 #ifndef TFTPD_SERVER_OBSERVABILITY_METRICS_HTTP_H_
 #define TFTPD_SERVER_OBSERVABILITY_METRICS_HTTP_H_
+
+#include <microhttpd.h>
 
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -21,26 +24,33 @@ namespace tftpd {
 // with a code or reason label where the counter has one.
 std::string RenderPrometheus(const std::vector<ServerTotals>& shards);
 
+struct HttpLimits {
+  int connections = 32;             // Open at once, from everyone.
+  int connections_per_address = 8;  // From one client address.
+  // A connection that sends nothing for this long is closed.
+  int idle_timeout_seconds = 10;
+};
+
 class MetricsServer {
  public:
   // `address` is host:port ("127.0.0.1:9169", "[::]:9169"); `render` makes
-  // the body of each scrape.
+  // the body of each scrape (on the HTTP thread).
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
-      const std::string& address, std::function<std::string()> render);
+      const std::string& address, std::function<std::string()> render,
+      const HttpLimits& limits = {});
   ~MetricsServer();
   const io::SocketAddress& address() const { return address_; }
 
  private:
   MetricsServer() = default;
-  void Run();
-  void Serve(int connection);
+  static MHD_Result Answer(void* self, MHD_Connection* connection,
+                           const char* url, const char* method,
+                           const char* version, const char* upload_data,
+                           size_t* upload_data_size, void** request_state);
 
-  int listen_fd_ = -1;
-  int stop_read_ = -1;
-  int stop_write_ = -1;
+  MHD_Daemon* daemon_ = nullptr;
   io::SocketAddress address_;
   std::function<std::string()> render_;
-  std::thread thread_;
 };
 
 }  // namespace tftpd

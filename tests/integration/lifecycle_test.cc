@@ -1,13 +1,17 @@
 // The binary as an operator meets it: the bundled root with no flags, the
 // first log line, --help, stopping on a signal, the map file and its reload,
 // and the metrics endpoint.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -400,6 +404,63 @@ TEST(Lifecycle, MetricsAreScrapedOverHttp) {
       RunCommand({"curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
                   url.substr(0, url.rfind('/')) + "/other"});
   EXPECT_EQ(wrong.output, "404");
+}
+
+// A client that sends its request a byte at a time, slower than any
+// per-read timeout, does not hold the metrics endpoint: scrapes go on
+// meanwhile, and an idle connection is closed after --metrics_timeout.
+TEST(Lifecycle, ASlowHttpClientDoesNotHoldTheMetricsEndpoint) {
+  TempDir root;
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, root.path(),
+                      {"--metrics_address=127.0.0.1:0", "--metrics_timeout=2"},
+                      "127.0.0.1");
+  const std::string log = server.LogOnceItContains("metrics at http://");
+  const size_t at = log.find("http://");
+  ASSERT_NE(at, std::string::npos) << log;
+  const std::string url = log.substr(at, log.find('\n', at) - at);
+  const size_t port_at = url.rfind(':');
+  const uint16_t port = static_cast<uint16_t>(
+      std::stoi(url.substr(port_at + 1, url.rfind('/') - port_at - 1)));
+  auto connect_to_metrics = [port] {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+    return fd;
+  };
+  // The slow client: a byte of its request every 1.5 s, for 12 s.
+  const int slow = connect_to_metrics();
+  std::atomic<bool> done{false};
+  std::thread dribble([&] {
+    const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
+    for (size_t i = 0; i < 8 && !done; ++i) {
+      send(slow, request.data() + i, 1, MSG_NOSIGNAL);
+      for (int tick = 0; tick < 15 && !done; ++tick) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  });
+  // Scrapes meanwhile: each answered (before, the one thread waited on the
+  // slow client for as long as it kept sending).
+  for (int i = 0; i < 3; ++i) {
+    const CommandResult scrape =
+        RunCommand({"curl", "-sS", "--max-time", "5", url});
+    EXPECT_EQ(scrape.exit_code, 0) << scrape.output;
+    EXPECT_TRUE(absl::StrContains(scrape.output, "tftpd_transfers_active"));
+  }
+  done = true;
+  dribble.join();
+  close(slow);
+  // A connection that sends nothing is closed by the server.
+  const int idle = connect_to_metrics();
+  timeval limit{20, 0};
+  setsockopt(idle, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  char byte;
+  EXPECT_EQ(recv(idle, &byte, 1, 0), 0) << "the idle connection stayed open";
+  close(idle);
 }
 
 TEST(Lifecycle, ServesOnASocketPassedAsSystemdDoes) {
