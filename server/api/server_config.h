@@ -78,8 +78,13 @@ struct ServerConfig {
   std::chrono::milliseconds unanswered_timeout{5000};
   // SO_RCVBUF of each service socket: room for a burst of requests.
   size_t receive_buffer = 16 << 20;
-  // Netascii responses are encoded in memory; larger files are refused.
+  // Netascii responses are encoded in memory; larger files are refused,
+  // and each shard keeps at most netascii_cache_bytes of such images (idle
+  // files' images make room; a request finding every byte in use is
+  // refused with ERROR 0, counted in netascii_images_dropped and
+  // refused_resources).
   uint64_t max_netascii_size = 16 << 20;
+  uint64_t netascii_cache_bytes = 64 << 20;
   // On Stop, transfers in progress get this long to finish.
   std::chrono::milliseconds shutdown_grace{2000};
   // Datagram sends in flight per shard; transfers wait for a free one.

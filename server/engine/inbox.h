@@ -73,18 +73,46 @@ class Inbox {
     if (first) wake_();
   }
 
+  // The listener's thread: a request for this shard, unless kMaxHanded
+  // requests or kMaxHandedBytes wait already (the shard is behind; a
+  // client's repeat will come). Every other message is bounded by the
+  // transfers that asked for it; these come from the network.
+  bool PostRequest(HandedRequest request) {
+    bool first;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (handed_ >= kMaxHanded ||
+          handed_bytes_ + request.bytes.size() > kMaxHandedBytes) {
+        return false;
+      }
+      ++handed_;
+      handed_bytes_ += request.bytes.size();
+      first = messages_.empty();
+      messages_.push_back(std::move(request));
+    }
+    if (first) wake_();
+    return true;
+  }
+
   // The shard's thread: every message posted so far, in order.
   std::vector<InboxMessage> Take() {
     std::vector<InboxMessage> taken;
     std::lock_guard<std::mutex> lock(mutex_);
     taken.swap(messages_);
+    handed_ = 0;
+    handed_bytes_ = 0;
     return taken;
   }
+
+  static constexpr size_t kMaxHanded = 4096;
+  static constexpr size_t kMaxHandedBytes = 16 << 20;
 
  private:
   const std::function<void()> wake_;
   std::mutex mutex_;
-  std::vector<InboxMessage> messages_;  // Guarded by mutex_.
+  std::vector<InboxMessage> messages_;  // Guarded by mutex_, as are:
+  size_t handed_ = 0;                   // HandedRequests in messages_,
+  size_t handed_bytes_ = 0;             // and their bytes.
 };
 
 }  // namespace tftpd

@@ -7,7 +7,8 @@
 // probation (transfer.h): answered at once, but counted as a transfer only
 // when its client answers, and as a duplicate request when it never does.
 //
-// Bounded: at most `capacity` entries; the oldest goes first.
+// Bounded: at most `capacity` entries, the oldest going first, and at most
+// twice as many places in the order of their ends.
 #ifndef TFTPD_SERVER_ENGINE_RECENT_TRANSFERS_H_
 #define TFTPD_SERVER_ENGINE_RECENT_TRANSFERS_H_
 
@@ -26,8 +27,9 @@ class RecentTransfers {
       : linger_(linger), capacity_(capacity) {}
 
   // The transfer of `key` opened by a request with `fingerprint` ended
-  // cleanly at `now`.
-  void Remember(const io::SocketAddress& key, size_t fingerprint,
+  // cleanly at `now`. Returns how many entries were forgotten before their
+  // linger to make room.
+  size_t Remember(const io::SocketAddress& key, size_t fingerprint,
                 io::TimePoint now);
   // A request with `fingerprint` from `key` repeats a transfer that ended
   // cleanly within the linger.
@@ -35,6 +37,7 @@ class RecentTransfers {
                io::TimePoint now);
 
   size_t size() const { return entries_.size(); }
+  size_t order_size() const { return order_.size(); }
 
  private:
   struct Entry {

@@ -94,13 +94,15 @@ std::variant<Refusal, ResolvedResponse> RespondWithFile(
   r.response = file->bytes();
   if (mode == tftp::TransferMode::kNetascii) {
     const absl::StatusOr<const std::vector<uint8_t>*> image =
-        file->NetasciiImage(context.max_netascii_size);
+        context.files.NetasciiImage(file, context.max_netascii_size);
     if (!image.ok()) {
       context.files.Release(file);
       return Refusal{tftp::ErrorCode::kNotDefined,
                      std::string(image.status().message()),
                      absl::IsResourceExhausted(image.status())
                          ? RefusalReason::k_unsupported
+                     : absl::IsUnavailable(image.status())
+                         ? RefusalReason::k_resources
                          : RefusalReason::k_file_changed};
     }
     r.response = absl::MakeConstSpan(**image);

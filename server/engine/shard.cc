@@ -57,6 +57,7 @@ Shard::Shard(int id, const ShardParts& parts, io::OpenedSocket service,
       owns_service_(owns_service),
       env_(std::move(environment)),
       inbox_([this] { Wake(); }),
+      files_(config_.netascii_cache_bytes),
       max_transfers_(std::max<size_t>(
           1, (config_.max_transfers + config_.threads - 1) / config_.threads)),
       recent_(kRecentLinger, max_transfers_),
@@ -103,8 +104,8 @@ void Shard::Wake() {
   (void)unused;
 }
 
-void Shard::HandOff(const io::Datagram& datagram) {
-  inbox_.Post(HandedRequest{
+bool Shard::HandOff(const io::Datagram& datagram) {
+  return inbox_.PostRequest(HandedRequest{
       std::string(reinterpret_cast<const char*>(datagram.payload.data()),
                   datagram.payload.size()),
       datagram.source, datagram.destination, datagram.truncated});
@@ -260,7 +261,9 @@ void Shard::OnServiceReceive(const io::Completion& c) {
       const size_t target =
           absl::HashOf(c.datagram->source.Unmapped()) % handoff_targets_.size();
       if (handoff_targets_[target] != this) {
-        handoff_targets_[target]->HandOff(*c.datagram);
+        if (!handoff_targets_[target]->HandOff(*c.datagram)) {
+          Bump(counters_.handoff_drops);
+        }
       } else {
         OnServiceDatagram(*c.datagram);
       }

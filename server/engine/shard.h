@@ -109,8 +109,9 @@ class Shard {
   void SetHandoffTargets(std::vector<Shard*> shards) {
     handoff_targets_ = std::move(shards);
   }
-  // Any thread: a request for this shard to handle.
-  void HandOff(const io::Datagram& datagram);
+  // Any thread: a request for this shard to handle; false (dropped) when
+  // the shard has too many waiting already (Inbox::kMaxHanded).
+  bool HandOff(const io::Datagram& datagram);
   const ShardCounters& counters() const { return counters_; }
   // Set once Start succeeded: the backend in use, and why the preferred
   // one was not (empty when it was).

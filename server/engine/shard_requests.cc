@@ -116,6 +116,8 @@ void Shard::StartTransfer(const io::Datagram& datagram,
   Resolution resolution =
       ResolveResponse(AskHandler(*handler_, context), request.mode,
                       {root_, files_, config_.max_netascii_size});
+  counters_.netascii_images_dropped.store(files_.netascii_images_dropped(),
+                                          std::memory_order_relaxed);
   if (Refusal* refusal = std::get_if<Refusal>(&resolution)) {
     Refuse(datagram.source, datagram.destination, request.filename, *refusal);
   } else if (auto* ready = std::get_if<ResolvedResponse>(&resolution)) {
@@ -215,6 +217,8 @@ void Shard::OnFileLoaded(const FileLoaded& loaded) {
   std::variant<Refusal, ResolvedResponse> used =
       RespondWithFile(file, t->context.mode,
                       {root_, files_, config_.max_netascii_size});
+  counters_.netascii_images_dropped.store(files_.netascii_images_dropped(),
+                                          std::memory_order_relaxed);
   if (const Refusal* refusal = std::get_if<Refusal>(&used)) {
     EndWaiting(loaded.index, *refusal);
     return;

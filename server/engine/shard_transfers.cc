@@ -203,7 +203,8 @@ void Shard::EndTransfer(uint32_t index) {
   const tftp::TransferOutcome outcome = t.protocol->result().outcome;
   if (t.peer_answered && (outcome == tftp::TransferOutcome::kCompleted ||
                           outcome == tftp::TransferOutcome::kSuperseded)) {
-    recent_.Remember(t.key, t.request_fingerprint, now_);
+    Bump(counters_.recent_transfers_forgotten,
+         recent_.Remember(t.key, t.request_fingerprint, now_));
   }
   if (t.receive_armed) {
     backend_->Cancel(CompletionTag(kTransferReceive, index, t.generation));

@@ -48,6 +48,7 @@ class TransferTable {
   // Open transfers (listed in the peer table).
   size_t open() const { return by_peer_.size(); }
   bool all_free() const { return free_.size() == slots_.size(); }
+  size_t opened_size() const { return opened_.size(); }
 
  private:
   bool Unanswered(const std::pair<uint32_t, uint32_t>& entry) const;

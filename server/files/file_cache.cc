@@ -38,27 +38,49 @@ bool CopyFromMapping(absl::Span<const uint8_t> from, uint8_t* to) {
 
 }  // namespace
 
-absl::StatusOr<const std::vector<uint8_t>*> SharedFile::NetasciiImage(
-    uint64_t max_size) {
-  if (netascii_ != nullptr) return netascii_.get();
+absl::StatusOr<const std::vector<uint8_t>*> FileCache::NetasciiImage(
+    SharedFile* file, uint64_t max_size) {
+  if (file->netascii_ != nullptr) return file->netascii_.get();
   // The encoding is never shorter than the file: refuse large files before
   // reading them.
-  if (size_ > max_size) {
+  if (file->size_ > max_size) {
     return absl::ResourceExhaustedError("file too large for netascii mode");
   }
-  std::vector<uint8_t> raw(size_);
-  if (!CopyFromMapping(bytes(), raw.data())) {
+  std::vector<uint8_t> raw(file->size_);
+  if (!CopyFromMapping(file->bytes(), raw.data())) {
     return absl::DataLossError("file changed while being read");
   }
   const uint64_t encoded = tftp::NetasciiEncodedSize(raw);
   if (encoded > max_size) {
     return absl::ResourceExhaustedError("file too large for netascii mode");
   }
+  if (!MakeNetasciiRoom(encoded)) {
+    return absl::UnavailableError(
+        "netascii images fill their memory budget; try again");
+  }
   auto image = std::make_unique<std::vector<uint8_t>>(encoded);
   tftp::NetasciiEncoder encoder;
   encoder.Encode(raw, absl::MakeSpan(*image));
-  netascii_ = std::move(image);
-  return netascii_.get();
+  file->netascii_ = std::move(image);
+  netascii_bytes_ += encoded;
+  return file->netascii_.get();
+}
+
+bool FileCache::MakeNetasciiRoom(uint64_t bytes) {
+  for (auto it = idle_.begin();
+       it != idle_.end() && netascii_bytes_ + bytes > netascii_budget_; ++it) {
+    if ((*it)->netascii_ != nullptr) {
+      DropNetascii(*it);
+      ++netascii_images_dropped_;
+    }
+  }
+  return netascii_bytes_ + bytes <= netascii_budget_;
+}
+
+void FileCache::DropNetascii(SharedFile* file) {
+  if (file->netascii_ == nullptr) return;
+  netascii_bytes_ -= file->netascii_->size();
+  file->netascii_.reset();
 }
 
 FileVersion FileVersion::Of(const struct stat& info) {
@@ -107,6 +129,7 @@ void FileCache::Release(SharedFile* file) {
 }
 
 void FileCache::Unmap(SharedFile* file) {
+  DropNetascii(file);
   if (file->data_ != nullptr) {
     munmap(const_cast<uint8_t*>(file->data_), file->size_);
   }

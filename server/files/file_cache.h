@@ -37,11 +37,6 @@ struct FileVersion {
 class SharedFile {
  public:
   absl::Span<const uint8_t> bytes() const { return {data_, size_}; }
-  // The file in netascii (LF as CR LF, CR as CR NUL), built on first use.
-  // ResourceExhausted when it would be larger than `max_size`; DataLoss when
-  // the file shrank under its mapping (rewritten in place), which is noticed
-  // instead of faulting the process (SIGBUS).
-  absl::StatusOr<const std::vector<uint8_t>*> NetasciiImage(uint64_t max_size);
 
  private:
   friend class FileCache;
@@ -57,7 +52,10 @@ class SharedFile {
 
 class FileCache {
  public:
-  FileCache() = default;
+  // Netascii images (each up to twice its file) take at most
+  // `netascii_budget` bytes in all.
+  explicit FileCache(uint64_t netascii_budget = 64 << 20)
+      : netascii_budget_(netascii_budget) {}
   FileCache(const FileCache&) = delete;
   FileCache& operator=(const FileCache&) = delete;
   ~FileCache();
@@ -77,8 +75,28 @@ class FileCache {
 
   static constexpr size_t kMaxIdle = 256;
 
+  // `file` in netascii (LF as CR LF, CR as CR NUL), built on first use and
+  // kept with the mapping. ResourceExhausted when it would be larger than
+  // `max_size`; Unavailable when the images of files in use fill the
+  // budget (images of idle files make room first); DataLoss when the file
+  // shrank under its mapping (rewritten in place), which is noticed instead
+  // of faulting the process (SIGBUS).
+  absl::StatusOr<const std::vector<uint8_t>*> NetasciiImage(SharedFile* file,
+                                                            uint64_t max_size);
+  uint64_t netascii_bytes() const { return netascii_bytes_; }
+  // Images of idle files dropped to make room for others.
+  uint64_t netascii_images_dropped() const { return netascii_images_dropped_; }
+
  private:
   void Unmap(SharedFile* file);
+  // Drops idle files' images, least recently used first, until `bytes`
+  // more fit the budget; false when they cannot.
+  bool MakeNetasciiRoom(uint64_t bytes);
+  void DropNetascii(SharedFile* file);
+
+  const uint64_t netascii_budget_;
+  uint64_t netascii_bytes_ = 0;
+  uint64_t netascii_images_dropped_ = 0;
 
   absl::flat_hash_map<FileVersion, std::unique_ptr<SharedFile>> files_;
   std::list<SharedFile*> idle_;

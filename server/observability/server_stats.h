@@ -41,6 +41,12 @@ namespace tftpd {
   X(unknown_tid_packets, "datagrams from strangers, answered with ERROR 5")   \
   X(send_errors, "sends the kernel refused")                                  \
   X(stats_dropped, "transfer statistics dropped: the callback fell behind")    \
+  X(handoff_drops,                                                            \
+    "datagrams the listener dropped: their shard had 4096 waiting")           \
+  X(netascii_images_dropped,                                                  \
+    "netascii images of idle files dropped to keep within their budget")      \
+  X(recent_transfers_forgotten,                                               \
+    "ended transfers forgotten before their linger: the table was full")      \
   X(commits_refused,                                                          \
     "completed uploads refused: --commit_queue uploads waited to be stored")  \
   X(amplification_drops,                                                      \
