@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -47,6 +48,7 @@ struct Client {
   std::optional<io::SocketAddress> server_tid;
   tftp::DownloadRequest request;
   bool counted = false;  // Its outcome is in the report.
+  std::chrono::microseconds first_reply{0};
   bool done = false;     // Its socket is closed.
 };
 
@@ -98,6 +100,10 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
     c.counted = true;
     if (c.transfer->transfer_complete() && !c.sink->mismatch) {
       ++report.completed;
+      report.first_reply.push_back(c.first_reply);
+      report.duration.push_back(
+          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() -
+                                                                start));
     } else if (c.sink->mismatch) {
       ++report.failures["content mismatch"];
       report.failed_jobs.push_back(Describe(c, "content mismatch"));
@@ -147,6 +153,8 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
                                        length);
         if (!c.server_tid.has_value()) {
           c.server_tid = source;  // The first reply fixes the server's TID.
+          c.first_reply =
+              std::chrono::duration_cast<std::chrono::microseconds>(now - start);
         } else if (source != *c.server_tid) {
           uint8_t error[64];
           const size_t size = tftp::EncodeUnknownTransferIdError(error);
@@ -178,6 +186,16 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
   }
   close(epoll);
   return report;
+}
+
+std::chrono::microseconds Quantile(std::vector<std::chrono::microseconds>& samples,
+                                   double q) {
+  if (samples.empty()) return std::chrono::microseconds(0);
+  std::sort(samples.begin(), samples.end());
+  const size_t at = std::min(
+      samples.size() - 1,
+      static_cast<size_t>(q * static_cast<double>(samples.size())));
+  return samples[at];
 }
 
 }  // namespace tftpd::testing

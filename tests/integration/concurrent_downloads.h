@@ -25,7 +25,14 @@ struct DownloadReport {
   std::map<std::string, int> failures;
   // Each failed job: its client address and port, request and reason.
   std::vector<std::string> failed_jobs;
+  // For each completed job, from the start of all: until its first reply,
+  // and until it had the whole file.
+  std::vector<std::chrono::microseconds> first_reply;
+  std::vector<std::chrono::microseconds> duration;
 };
+// The `q` quantile (0..1) of `samples` (sorted in place); zero when empty.
+std::chrono::microseconds Quantile(std::vector<std::chrono::microseconds>& samples,
+                                   double q);
 
 struct DownloadOptions {
   std::chrono::seconds limit{120};  // For all of the jobs together.
