@@ -222,7 +222,7 @@ int64_t PeakRssKib(pid_t pid) {
 }
 
 // An upload waits for its row on disk, not in memory: a 128 MiB upload
-// raises tftpd's peak memory by a small part of that, and arrives whole.
+// raises tftpd's peak memory by less than half of that, and arrives whole.
 TEST(PostgresUploads, ALargeUploadIsSpooledNotHeldInMemory) {
   PostgresServer db;
   const std::string problem = db.Init();
@@ -246,7 +246,10 @@ TEST(PostgresUploads, ALargeUploadIsSpooledNotHeldInMemory) {
             absl::StrCat(128 << 20, "|", Sha256Of(sources.Join("image.bin"))));
   std::printf("tftpd peak RSS before the upload: %lld KiB, after: %lld KiB\n",
               static_cast<long long>(before), static_cast<long long>(after));
-  EXPECT_LT(after - before, 32 * 1024);
+  // Holding the upload would take 128 MiB at least (before: 261 MiB); what
+  // remains is buffers, and the sanitizers' shadow of them (6.6 MiB here,
+  // 33 MiB under TSan).
+  EXPECT_LT(after - before, 64 * 1024);
   EXPECT_EQ(server.Stop(), 0) << server.log();
 }
 
