@@ -269,7 +269,8 @@ void Shard::EndWaiting(uint32_t index, const std::optional<Refusal>& refusal) {
 void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
                    RequestContext context, ResolvedResponse response,
                    std::optional<uint32_t> index) {
-  auto give_up = [&](const Refusal& refusal) {
+  // Refused, or without a word when `refusal` is empty.
+  auto give_up = [&](const std::optional<Refusal>& refusal) {
     if (response.file != nullptr) files_.Release(response.file);
     if (index.has_value()) {
       if (transfers_[*index].request.has_value()) {
@@ -280,7 +281,10 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
       CloseTransfer(*index);
       MaybeRecycle(*index);
     }
-    Refuse(datagram.source, datagram.destination, request.filename, refusal);
+    if (refusal.has_value()) {
+      Refuse(datagram.source, datagram.destination, request.filename,
+             *refusal);
+    }
   };
   tftp::NegotiatedOptions negotiated;
   if (tftp::ProtocolStatus s = tftp::NegotiateOptions(
@@ -293,13 +297,17 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
   io::SocketAddress peer;
   absl::StatusOr<io::OpenedSocket> socket =
       OpenTransferSocket(datagram, &peer);
-  if (!socket.ok() && EvictUnanswered(index)) {
-    // Out of descriptors: an unanswered transfer's socket is the one to
-    // give up.
-    socket = OpenTransferSocket(datagram, &peer);
-  }
   if (!socket.ok()) {
     TFTPD_LOG(kWarning, "shard %d: %s", id_, socket.status().message());
+    if (EvictUnanswered(index)) {
+      // Out of descriptors: an unanswered transfer gives its socket up. It
+      // closes once its operations complete, so this request goes
+      // unanswered (not refused: an ERROR would end the client's boot),
+      // and the client's repeat of it finds the descriptor free.
+      Bump(counters_.requests_deferred);
+      give_up(std::nullopt);
+      return;
+    }
     give_up(Refusal{tftp::ErrorCode::kNotDefined, "out of sockets",
                     RefusalReason::k_resources});
     return;

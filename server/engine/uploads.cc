@@ -94,12 +94,14 @@ void Shard::StartUpload(const io::Datagram& datagram,
   io::SocketAddress peer;
   absl::StatusOr<io::OpenedSocket> socket =
       OpenTransferSocket(datagram, &peer);
-  if (!socket.ok() && EvictUnanswered(std::nullopt)) {
-    socket = OpenTransferSocket(datagram, &peer);
-  }
   if (!socket.ok()) {
     TFTPD_LOG(kWarning, "shard %d: %s", id_, socket.status().message());
     committer_->Abandon(std::move(sink));
+    if (EvictUnanswered(std::nullopt)) {
+      // As for reads (Launch): the client's repeat is served.
+      Bump(counters_.requests_deferred);
+      return;
+    }
     refuse({tftp::ErrorCode::kNotDefined, "out of sockets",
             RefusalReason::k_resources});
     return;

@@ -34,6 +34,8 @@ namespace tftpd {
     "requests answered whose client never answered back (not transfers)")    \
   X(transfers_evicted,                                                        \
     "unanswered requests ended early to make room for new ones")             \
+  X(requests_deferred,                                                        \
+    "requests left for their repeat: out of descriptors, one was freeing")    \
   X(packets_sent, "datagrams sent by transfers")                              \
   X(packets_received, "datagrams received by transfers")                      \
   X(retransmits, "datagrams sent again")                                      \

@@ -59,6 +59,7 @@ class EngineHarness {
 
   const TempDir& root() const { return root_; }
   Shard& shard() { return memory_->shard(); }
+  MemoryShard& memory() { return *memory_; }
   io::MemoryBackend& backend() { return memory_->backend(); }
   ServerTotals totals() const;
 

@@ -449,6 +449,27 @@ TEST(Engine, AFullTableEvictsTheOldestUnansweredTransfer) {
   EXPECT_EQ(h.totals().transfers_evicted, 3u);
 }
 
+// Out of descriptors, a request takes the socket of the transfer that has
+// waited longest for a client that never answered (a few hundred forged
+// requests under a soft limit of 1,024 descriptors took every socket).
+TEST(Engine, OutOfSocketsARequestTakesAnUnansweredTransfersSocket) {
+  auto handler = std::make_shared<BytesHandler>(TestContent(1600, 9));
+  EngineHarness h({}, handler);
+  h.memory().set_socket_limit(2);
+  h.SendToService(Client(1), RequestPacket(1, "x"));
+  h.SendToService(Client(2), RequestPacket(1, "x"));
+  h.Run();
+  EXPECT_EQ(h.open_sockets().size(), 2u);
+  // The first try frees a socket and goes unanswered (no ERROR, which
+  // would end the client's boot); its repeat is served.
+  h.SendToService(Client(3), RequestPacket(1, "y"));
+  EXPECT_TRUE(To(h.Run(), Client(3)).empty());
+  EXPECT_EQ(h.totals().transfers_evicted, 1u);
+  EXPECT_EQ(h.totals().requests_deferred, 1u);
+  EXPECT_EQ(Download(h, Client(3), "y").size(), 1600u);
+  EXPECT_EQ(h.totals().transfers_completed, 1u);
+}
+
 // Single-port mode: the service port is no secret, so an ACK there earns a
 // bounded answer (kDatagramCredit), retransmissions included, and the
 // window granted fits half of it.

@@ -39,6 +39,9 @@ MemoryShard::MemoryShard(ServerConfig config,
   env.wall_now = [] { return std::chrono::system_clock::now(); };
   env.open_transfer_socket = [this](const io::SocketAddress& local)
       -> absl::StatusOr<io::OpenedSocket> {
+    if (open_sockets_.size() >= socket_limit_) {
+      return absl::ResourceExhaustedError("socket: Too many open files");
+    }
     const int fd = next_fd_++;
     open_sockets_.insert(fd);
     io::SocketAddress bound = local;

@@ -6,6 +6,7 @@
 #ifndef TFTPD_TESTS_SERVER_ENGINE_MEMORY_SHARD_H_
 #define TFTPD_TESTS_SERVER_ENGINE_MEMORY_SHARD_H_
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -46,6 +47,8 @@ class MemoryShard {
   void Advance(io::Clock::duration by) { now_ += by; }
   io::TimePoint now() const { return now_; }
 
+  // Transfer sockets may be open at once; more fail as with EMFILE.
+  void set_socket_limit(size_t limit) { socket_limit_ = limit; }
   // Transfer sockets opened and not yet closed; and every one ever closed.
   const std::set<int>& open_sockets() const { return open_sockets_; }
   const std::set<int>& closed_sockets() const { return closed_sockets_; }
@@ -67,6 +70,7 @@ class MemoryShard {
   std::unique_ptr<Shard> shard_;
   absl::Status status_;
   int next_fd_ = 1000;
+  size_t socket_limit_ = SIZE_MAX;
   std::set<int> open_sockets_;
   std::set<int> closed_sockets_;
   std::map<int, uint64_t> closed_after_send_;  // fd -> sends before its close.
