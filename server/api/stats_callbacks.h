@@ -60,6 +60,8 @@ struct ServerStats {
   std::vector<ServerTotals> shards;
 };
 
+// Called once per transfer, when it ends; a request whose client never
+// answered is no transfer and is only counted (transfers_unanswered).
 using TransferStatsCallback = std::function<void(const TransferStats&)>;
 using ServerStatsCallback = std::function<void(const ServerStats&)>;
 
