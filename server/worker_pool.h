@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -44,13 +45,7 @@ class WorkerPool {
   }
 
   // Any thread.
-  void Post(Job job) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      jobs_.push_back(std::move(job));
-    }
-    wake_.notify_one();
-  }
+  void Post(Job job) { TryPost(job, SIZE_MAX); }
   // Any thread: posts `job` unless `max_queued` jobs wait already; false
   // (and `job` untouched) when they do.
   bool TryPost(Job& job, size_t max_queued) {

@@ -199,8 +199,9 @@ class Shard {
   // The client's first answer on transfer `index`: it counts as a transfer
   // now, and in its address's limit.
   void OnFirstAnswer(uint32_t index);
-  // Whether `bytes` more may go to transfer `index`'s peer, which has not
-  // proven it receives unless `proven`; takes them from its credit.
+  // Whether `bytes` more may go to `t`'s peer: always once it proved it
+  // receives; until then within its credit (and a repeat within its
+  // address's budget), which the bytes are taken from.
   bool MaySend(Transfer& t, size_t bytes, bool retransmission);
   io::TimePoint UnansweredDeadline(const Transfer& t) const {
     return t.launched + config_.unanswered_timeout;

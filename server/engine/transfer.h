@@ -18,6 +18,7 @@
 #include "io/socket_address.h"
 #include "protocol/read_transfer.h"
 #include "protocol/server_transfer.h"
+#include "protocol/tftp.h"
 #include "protocol/write_transfer.h"
 #include "server/engine/held_request.h"
 #include "server/files/file_cache.h"
@@ -55,7 +56,8 @@ bool IsAllowedTransition(TransferPhase from, TransferPhase to);
 // at most kDatagramCredit bytes of answers, retransmissions included, and a
 // window is at most half of it (send, and send again once).
 inline constexpr uint32_t kUnansweredSends = 2;  // A first answer, a repeat.
-inline constexpr uint32_t kRequestCredit = kUnansweredSends * (4 + 512);
+inline constexpr uint32_t kRequestCredit = static_cast<uint32_t>(
+    kUnansweredSends * (tftp::kDataHeaderSize + tftp::kDefaultBlockSize));
 inline constexpr uint32_t kDatagramCredit = 32 * 1024;
 inline constexpr uint32_t kUnprovenWindowBytes = kDatagramCredit / 2;
 

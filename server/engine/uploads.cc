@@ -135,7 +135,6 @@ void Shard::StartUpload(const io::Datagram& datagram,
 
 void Shard::StartCommit(uint32_t index) {
   Transfer& t = transfers_[index];
-  t.commit_started = true;
   t.last_progress = now_;  // The commit's wait is bounded from here.
   const uint32_t generation = t.generation;
   const bool queued = committer_->Commit(
@@ -145,11 +144,12 @@ void Shard::StartCommit(uint32_t index) {
                                UploadErrorCode(status),
                                std::string(status.message())});
       });
+  // Not queued, it is not started: the transfer's end abandons the sink.
+  t.commit_started = queued;
   if (!queued) {
     // The store is behind: the client hears so (it may try again later),
     // and nothing of the upload remains.
     Bump(counters_.commits_refused);
-    t.commit_started = false;
     t.writing->OnCommitFailed(tftp::ErrorCode::kNotDefined,
                               "uploads are arriving faster than they can "
                               "be stored; try again");
