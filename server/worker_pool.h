@@ -46,12 +46,12 @@ class WorkerPool {
 
   // Any thread.
   void Post(Job job) { TryPost(job, SIZE_MAX); }
-  // Any thread: posts `job` unless `max_queued` jobs wait already; false
-  // (and `job` untouched) when they do.
+  // Any thread: posts `job` unless `max_queued` jobs wait already or the
+  // pool is being destroyed; false (and `job` untouched) when so.
   bool TryPost(Job& job, size_t max_queued) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (jobs_.size() >= max_queued) return false;
+      if (stopping_ || jobs_.size() >= max_queued) return false;
       jobs_.push_back(std::move(job));
     }
     wake_.notify_one();

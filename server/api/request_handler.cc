@@ -19,6 +19,18 @@ Response Response::Stream(std::shared_ptr<ResponseStream> stream) {
   return response;
 }
 
+Response Response::Pull(std::shared_ptr<ResponseSource> source,
+                        std::optional<uint64_t> size) {
+  if (source == nullptr) {
+    return Refuse(tftp::ErrorCode::kNotDefined, "no response source");
+  }
+  auto [stream, writer] = ResponseStream::Create();
+  writer.BeginPull(std::move(source), size);
+  return Stream(std::move(stream));
+}
+
+Response Response::Drop() { return Response(Kind::kDrop, ""); }
+
 Response Response::Refuse(tftp::ErrorCode code, std::string message) {
   Response response(Kind::kRefusal, std::move(message));
   response.code_ = code;

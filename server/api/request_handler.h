@@ -12,12 +12,14 @@
 #define TFTPD_SERVER_API_REQUEST_HANDLER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "io/socket_address.h"
 #include "protocol/tftp.h"
+#include "server/api/response_source.h"
 #include "server/api/response_stream.h"
 #include "server/api/upload_sink.h"
 
@@ -34,12 +36,14 @@ struct RequestContext {
   // The options the client asked for, in its order, names in lower case.
   std::vector<std::pair<std::string, std::string>> options;
   int shard = 0;  // The worker thread handling it.
+  // Unique in the server's life; the same in the request's TransferStats.
+  uint64_t request_id = 0;
 };
 
 // What to answer with. Build one with the static functions.
 class Response {
  public:
-  enum class Kind { kFile, kBytes, kStream, kRefusal };
+  enum class Kind { kFile, kBytes, kStream, kRefusal, kDrop };
 
   // A file beneath the server's root (the same confinement as for requested
   // names), sent from a shared read-only mapping: the zero-copy path.
@@ -48,8 +52,22 @@ class Response {
   static Response Bytes(std::string bytes);
   // Bytes that arrive later; see response_stream.h.
   static Response Stream(std::shared_ptr<ResponseStream> stream);
+  // Bytes read from `source` as the client acknowledges them (see
+  // response_source.h); `size`, when known, is announced for tsize.
+  static Response Pull(std::shared_ptr<ResponseSource> source,
+                       std::optional<uint64_t> size = std::nullopt);
   // ERROR `code` with `message`, and no transfer.
   static Response Refuse(tftp::ErrorCode code, std::string message);
+  // No answer at all, as if the request never came (fbtftp's handler None).
+  static Response Drop();
+
+  // This request's own retransmission settings (a stream's are its
+  // writer's, StreamWriter::SetRetryPolicy).
+  Response& WithRetryPolicy(const RetryPolicy& retry) {
+    retry_ = retry;
+    return *this;
+  }
+  const RetryPolicy& retry() const { return retry_; }
 
   Kind kind() const { return kind_; }
   // kFile: the path; kBytes: the bytes; kRefusal: the message.
@@ -64,6 +82,7 @@ class Response {
   std::string text_;
   std::shared_ptr<ResponseStream> stream_;
   tftp::ErrorCode code_ = tftp::ErrorCode::kNotDefined;
+  RetryPolicy retry_;
 };
 
 // Where an upload goes. Build one with the static functions.

@@ -43,6 +43,8 @@ ResponseStream::ResponseStream(uint64_t max_size) : max_size_(max_size) {
 }
 
 ResponseStream::~ResponseStream() {
+  // Last resort: no engine ever held the stream with its source threads.
+  if (source_ != nullptr && !source_closed_) source_->Close();
   if (data_ != nullptr) munmap(data_, reserved_);
 }
 
@@ -71,10 +73,12 @@ ResponseStream::State ResponseStream::state() const {
   return state_;
 }
 
-uint64_t ResponseStream::Subscribe(std::function<void()> on_change) {
+uint64_t ResponseStream::Subscribe(std::function<void()> on_change,
+                                   SourceExecutor executor) {
   std::lock_guard<std::mutex> lock(mutex_);
   const uint64_t id = next_subscription_++;
   subscribers_.push_back(Subscriber{id, std::move(on_change), false});
+  if (executor_ == nullptr) executor_ = std::move(executor);
   return id;
 }
 
@@ -87,9 +91,10 @@ ResponseStream::State ResponseStream::Acknowledge(uint64_t subscription) {
 }
 
 void ResponseStream::Unsubscribe(uint64_t subscription) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
   std::erase_if(subscribers_,
                 [&](const Subscriber& s) { return s.id == subscription; });
+  RunDue(lock);
 }
 
 bool ResponseStream::Begin(std::optional<uint64_t> size) {
@@ -110,12 +115,19 @@ bool ResponseStream::Begin(std::optional<uint64_t> size) {
 
 bool ResponseStream::Append(absl::string_view bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (state_.pulled) return false;  // Its source writes it.
+  return AppendLocked(bytes, bytes.size());
+}
+
+bool ResponseStream::AppendLocked(absl::string_view bytes,
+                                  uint64_t source_bytes) {
   if (state_.complete || state_.failed) return false;
   const uint64_t end = state_.available + bytes.size();
+  source_bytes_ += source_bytes;
   const char* problem = nullptr;
   if (end > max_size_) {
     problem = "response larger than this server sends";
-  } else if (state_.size.has_value() && end > *state_.size) {
+  } else if (state_.size.has_value() && source_bytes_ > *state_.size) {
     problem = "response source sent more than the size it announced";
   } else if (!Commit(end)) {
     problem = "out of memory for the response";
@@ -137,11 +149,16 @@ bool ResponseStream::Append(absl::string_view bytes) {
 
 bool ResponseStream::Finish() {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (state_.pulled) return false;
+  return FinishLocked();
+}
+
+bool ResponseStream::FinishLocked() {
   if (state_.complete || state_.failed) return false;
-  if (state_.size.has_value() && state_.available != *state_.size) {
+  if (state_.size.has_value() && source_bytes_ != *state_.size) {
     state_.failed = true;
     state_.error_message =
-        absl::StrCat("response source ended at ", state_.available,
+        absl::StrCat("response source ended at ", source_bytes_,
                      " bytes of the ", *state_.size, " it announced");
     NotifyLocked();
     return false;
@@ -153,7 +170,27 @@ bool ResponseStream::Finish() {
 }
 
 void ResponseStream::Fail(tftp::ErrorCode code, absl::string_view message) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  FailLocked(code, message);
+  RunDue(lock);
+}
+
+void ResponseStream::Drop() {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (state_.begun || state_.failed) return;
+  state_.dropped = true;
+  FailLocked(tftp::ErrorCode::kNotDefined, "dropped");
+}
+
+bool ResponseStream::SetRetryPolicy(const RetryPolicy& retry) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (state_.begun || state_.failed) return false;
+  state_.retry = retry;
+  return true;
+}
+
+void ResponseStream::FailLocked(tftp::ErrorCode code,
+                                absl::string_view message) {
   if (state_.complete || state_.failed) return;
   state_.failed = true;
   state_.error_code = code;
@@ -192,6 +229,19 @@ bool StreamWriter::Append(absl::string_view bytes) {
 bool StreamWriter::Finish() { return stream_ != nullptr && stream_->Finish(); }
 void StreamWriter::Fail(tftp::ErrorCode code, absl::string_view message) {
   if (stream_ != nullptr) stream_->Fail(code, message);
+}
+bool StreamWriter::BeginPull(std::shared_ptr<ResponseSource> source,
+                             std::optional<uint64_t> size) {
+  if (stream_ == nullptr || source == nullptr) return false;
+  const bool begun = stream_->BeginPull(std::move(source), size);
+  stream_.reset();  // The source feeds it from now on.
+  return begun;
+}
+void StreamWriter::Drop() {
+  if (stream_ != nullptr) stream_->Drop();
+}
+bool StreamWriter::SetRetryPolicy(const RetryPolicy& retry) {
+  return stream_ != nullptr && stream_->SetRetryPolicy(retry);
 }
 bool StreamWriter::abandoned() const {
   return stream_ == nullptr || stream_.use_count() == 1;

@@ -13,10 +13,18 @@
 // after, ends transfers with it. A writer destroyed unfinished fails the
 // stream ("response source ended unfinished"), so a producer that is thrown
 // away cannot leave clients waiting.
+//
+// A pulled stream (StreamWriter::BeginPull) is fed by a ResponseSource
+// instead: the engine tells it each reader's block size and how far the
+// reader has been acknowledged, and the stream reads the source on a source
+// thread only up to a read-ahead beyond that, releasing the memory of bytes
+// every reader has been acknowledged. Its memory is the read-ahead, not the
+// response. Netascii is encoded as it is read.
 #ifndef TFTPD_SERVER_API_RESPONSE_STREAM_H_
 #define TFTPD_SERVER_API_RESPONSE_STREAM_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,12 +35,21 @@
 
 #include "absl/strings/string_view.h"
 #include "protocol/tftp.h"
+#include "server/api/response_source.h"
 
 namespace tftpd {
 
 class StreamWriter;
 
-class ResponseStream {
+// A request's own retransmission settings, replacing ServerConfig::transfer's
+// (fbtftp's per-request `retries` and `default_timeout`): unset keeps them.
+struct RetryPolicy {
+  std::optional<int> retries;  // Retransmissions before giving up.
+  // Wait before the first retransmission when the client asked no timeout.
+  std::optional<std::chrono::milliseconds> timeout;
+};
+
+class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
  public:
   // The stream and the writer that feeds it. `max_size` bounds the response
   // (an Append past it fails the stream); only what is appended uses memory.
@@ -46,10 +63,14 @@ class ResponseStream {
     bool begun = false;     // Begin, Append or Finish was called.
     bool complete = false;  // Finish: `available` is the whole response.
     bool failed = false;
+    // Failed without a word: the request is dropped, as if never received.
+    bool dropped = false;
+    bool pulled = false;  // BeginPull: a ResponseSource feeds it.
     uint64_t available = 0;        // Bytes readable at data().
     std::optional<uint64_t> size;  // Announced by Begin.
     tftp::ErrorCode error_code = tftp::ErrorCode::kNotDefined;
     std::string error_message;
+    RetryPolicy retry;
   };
   State state() const;
   // The first state().available bytes are readable and never change.
@@ -59,11 +80,28 @@ class ResponseStream {
   // `on_change` runs (on the producer's thread, under the stream's lock:
   // it must only queue work) when the state changes after this call, at
   // most once until the subscriber calls Acknowledge.
-  uint64_t Subscribe(std::function<void()> on_change);
+  // `executor` runs a pulled stream's reads and its source's Close; every
+  // subscriber of one stream gives the same (the server's source threads).
+  uint64_t Subscribe(std::function<void()> on_change,
+                     SourceExecutor executor = nullptr);
   // The state, re-arming the subscriber's notification.
   State Acknowledge(uint64_t subscription);
   // After this returns, the subscriber's callback never runs again.
   void Unsubscribe(uint64_t subscription);
+
+  // Pulled streams: the subscriber reads in blocks of `block_size` and wants
+  // up to `read_ahead` bytes beyond what it has been acknowledged; reading
+  // starts. `netascii` encodes the source's bytes (then a size announced
+  // counts the source's bytes and is not offered as tsize). False when
+  // another reader read it already: a pulled stream serves one transfer.
+  bool AttachReader(uint64_t subscription, size_t block_size,
+                    uint64_t read_ahead, bool netascii);
+  // The subscriber's client acknowledged the first `offset` bytes: nothing
+  // before them is read again.
+  void Consumed(uint64_t subscription, uint64_t offset);
+  // The engine will not subscribe (the request was refused first): a
+  // source not yet closed is closed through `executor`.
+  void Abandon(const SourceExecutor& executor);
 
  private:
   friend class StreamWriter;
@@ -71,15 +109,44 @@ class ResponseStream {
   bool Commit(uint64_t end);  // Makes [0, end) writable.
   void NotifyLocked();
   bool Begin(std::optional<uint64_t> size);
+  bool BeginPull(std::shared_ptr<ResponseSource> source,
+                 std::optional<uint64_t> size);
   bool Append(absl::string_view bytes);
+  bool AppendLocked(absl::string_view bytes, uint64_t source_bytes);
   bool Finish();
+  bool FinishLocked();
   void Fail(tftp::ErrorCode code, absl::string_view message);
+  void FailLocked(tftp::ErrorCode code, absl::string_view message);
+  void Drop();
+  bool SetRetryPolicy(const RetryPolicy& retry);
 
+  // Pulled streams (response_stream_pull.cc).
   struct Subscriber {
     uint64_t id;
     std::function<void()> on_change;
     bool notified;
+    bool reading = false;  // AttachReader was called.
+    uint64_t consumed = 0;
   };
+  // Where reading should have got to: the least acknowledged reader's
+  // position plus the read-ahead; 0 when no reader is attached.
+  uint64_t WantedLocked() const;
+  // Starts a read job, or closes the source, when either is due.
+  // Unlocks `lock`.
+  void RunDue(std::unique_lock<std::mutex>& lock);
+  void Pump();  // On a source thread.
+  void ReleaseConsumedLocked();
+
+  std::shared_ptr<ResponseSource> source_;
+  SourceExecutor executor_;
+  bool pumping_ = false;
+  bool source_closed_ = false;
+  bool ever_read_ = false;  // A reader was attached once.
+  size_t block_size_ = 512;
+  uint64_t read_ahead_ = 0;
+  bool netascii_ = false;
+  uint64_t source_bytes_ = 0;  // Read from the source (before netascii).
+  uint64_t released_ = 0;      // Bytes below this were given back.
 
   uint64_t max_size_;
   uint8_t* data_ = nullptr;
@@ -106,8 +173,16 @@ class StreamWriter {
   bool Begin(std::optional<uint64_t> size = std::nullopt);
   bool Append(absl::string_view bytes);
   bool Finish();
+  // Instead of Begin: `source` supplies the bytes as clients acknowledge
+  // them (response_source.h); this writer is done with the stream.
+  bool BeginPull(std::shared_ptr<ResponseSource> source,
+                 std::optional<uint64_t> size = std::nullopt);
   // Refuses the request (before Begin) or ends the transfers reading it.
   void Fail(tftp::ErrorCode code, absl::string_view message);
+  // Before Begin: no answer at all, as if the request never came.
+  void Drop();
+  // Before Begin: this request's own retransmission settings.
+  bool SetRetryPolicy(const RetryPolicy& retry);
   // No transfer or other holder reads the stream any more: the producer may
   // stop early.
   bool abandoned() const;

@@ -67,6 +67,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   }
   server->receive_buffer_ = sockets.front().receive_buffer;
   server->loader_ = std::make_unique<FileLoader>(c.loader_threads);
+  server->sources_ = std::make_unique<SourceThreads>(c.source_threads);
   if (c.allow_write) {
     absl::StatusOr<RootDirectory> write_root = RootDirectory::Open(
         c.write_root.empty() ? c.root : c.write_root, c.resolver);
@@ -89,6 +90,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   parts.guard = server->guard_.get();
   parts.write_root = server->write_root_.get();
   parts.committer = server->committer_.get();
+  parts.sources = server->sources_.get();
   for (int i = 0; i < c.threads; ++i) {
     // Single listener: the other shards answer refused requests from the
     // listener's socket, which only shard 0 reads and closes.

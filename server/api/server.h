@@ -15,6 +15,7 @@
 #include "server/files/file_loader.h"
 #include "server/files/root_directory.h"
 #include "server/api/server_config.h"
+#include "server/api/source_threads.h"
 #include "server/observability/server_stats.h"
 #include "server/observability/stats_dispatcher.h"
 #include "server/uploads/upload_committer.h"
@@ -71,6 +72,7 @@ class Server {
   // Declared after the shards: destroyed (its threads joined) before them,
   // since its jobs report to them.
   std::unique_ptr<FileLoader> loader_;
+  std::unique_ptr<SourceThreads> sources_;
   std::unique_ptr<UploadCommitter> committer_;
   std::unique_ptr<AddressGuard> guard_;
   std::vector<std::thread> threads_;

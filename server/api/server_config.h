@@ -110,6 +110,9 @@ struct ServerConfig {
   // Rewrites requested names before the handler sees them (--map_file);
   // null or empty: names are used as sent.
   std::shared_ptr<RemapTable> remap;
+  // Threads that read pulled responses (response_source.h) and close their
+  // sources; a source that blocks holds one.
+  int source_threads = 4;
   // A streaming response that sends nothing for this long (before it begins,
   // or between bytes while a client waits) ends with ERROR 0.
   std::chrono::milliseconds source_timeout{30000};

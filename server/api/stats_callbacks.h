@@ -29,10 +29,13 @@ struct TransferStats {
   std::string requested_path;  // As the client sent it.
   std::string path;            // After the remap rules.
   int shard = 0;
-  // completed, peer_error, timed_out, protocol_error or aborted.
+  uint64_t request_id = 0;  // As in the request's RequestContext.
+  // completed, peer_error, timed_out, protocol_error or aborted; for a
+  // request the handler refused (or its response failed before sending)
+  // refused, and dropped for one it dropped (Response::Drop).
   std::string outcome;
-  // The ERROR that ended the transfer, sent or received; 0 and empty when
-  // it completed or timed out.
+  // The ERROR that ended or refused the transfer, sent or received; 0 and
+  // empty when it completed, timed out or was dropped.
   uint16_t error_code = 0;
   std::string error_message;
   OptionPairs options_requested;

@@ -18,6 +18,8 @@ struct Refusal {
   // Logged with the file's name; refusals a flood can cause by the
   // thousand (busy, rate limits, malformed) are only counted.
   bool logged = true;
+  // No ERROR at all: the handler dropped the request (Response::Drop).
+  bool dropped = false;
 };
 
 }  // namespace tftpd

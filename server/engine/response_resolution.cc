@@ -46,7 +46,7 @@ Resolution ResolveFile(const std::string& path, tftp::TransferMode mode,
   if (file == nullptr && opened.info.st_size == 0) {
     file = context.files.Adopt(opened.info, nullptr);  // Nothing to map.
   }
-  if (file == nullptr) return LoadFile{opened.fd, opened.info};
+  if (file == nullptr) return LoadFile{opened.fd, opened.info, {}};
   close(opened.fd);
   std::variant<Refusal, ResolvedResponse> used =
       RespondWithFile(file, mode, context);
@@ -56,8 +56,8 @@ Resolution ResolveFile(const std::string& path, tftp::TransferMode mode,
 
 }  // namespace
 
-Resolution ResolveResponse(Response response, tftp::TransferMode mode,
-                           const ResolutionContext& context) {
+static Resolution ResolveKind(Response response, tftp::TransferMode mode,
+                       const ResolutionContext& context) {
   const bool netascii = mode == tftp::TransferMode::kNetascii;
   switch (response.kind()) {
     case Response::Kind::kRefusal:
@@ -68,22 +68,45 @@ Resolution ResolveResponse(Response response, tftp::TransferMode mode,
     case Response::Kind::kBytes:
       return RespondWithBytes(std::move(response.mutable_text()), netascii);
     case Response::Kind::kStream: {
-      if (netascii) {
-        return Refusal{tftp::ErrorCode::kNotDefined,
-                       "netascii mode is not offered for this file",
-                       RefusalReason::k_unsupported};
-      }
       const ResponseStream::State state = response.stream()->state();
       if (state.failed && !state.begun) {
-        return Refusal{state.error_code, state.error_message,
-                       RefusalReason::k_source_failed};
+        Refusal refusal{state.error_code, state.error_message,
+                        RefusalReason::k_source_failed};
+        refusal.dropped = state.dropped;
+        return refusal;
       }
       if (!state.begun) return AwaitStream{response.stream()};
-      return RespondWithStream(response.stream());
+      std::variant<Refusal, ResolvedResponse> used =
+          RespondWithStream(response.stream(), mode);
+      if (auto* r = std::get_if<Refusal>(&used)) return std::move(*r);
+      return std::get<ResolvedResponse>(std::move(used));
+    }
+    case Response::Kind::kDrop: {
+      Refusal refusal{tftp::ErrorCode::kNotDefined, "dropped",
+                      RefusalReason::k_handler};
+      refusal.dropped = true;
+      return refusal;
     }
   }
   return Refusal{tftp::ErrorCode::kNotDefined, "no response",
                  RefusalReason::k_handler};
+}
+
+Resolution ResolveResponse(Response response, tftp::TransferMode mode,
+                           const ResolutionContext& context) {
+  const RetryPolicy retry = response.retry();
+  Resolution resolution = ResolveKind(std::move(response), mode, context);
+  // A stream's own settings (its writer's) win over the Response's.
+  auto merge = [&](RetryPolicy& into) {
+    if (!into.retries.has_value()) into.retries = retry.retries;
+    if (!into.timeout.has_value()) into.timeout = retry.timeout;
+  };
+  if (auto* ready = std::get_if<ResolvedResponse>(&resolution)) {
+    merge(ready->retry);
+  } else if (auto* load = std::get_if<LoadFile>(&resolution)) {
+    merge(load->retry);
+  }
+  return resolution;
 }
 
 std::variant<Refusal, ResolvedResponse> RespondWithFile(
@@ -111,12 +134,24 @@ std::variant<Refusal, ResolvedResponse> RespondWithFile(
   return r;
 }
 
-ResolvedResponse RespondWithStream(std::shared_ptr<ResponseStream> stream) {
+std::variant<Refusal, ResolvedResponse> RespondWithStream(
+    std::shared_ptr<ResponseStream> stream, tftp::TransferMode mode) {
+  const ResponseStream::State state = stream->state();
+  const bool netascii = mode == tftp::TransferMode::kNetascii;
+  if (netascii && !state.pulled) {
+    // Its bytes are shared as they are: no place to encode them.
+    return Refusal{tftp::ErrorCode::kNotDefined,
+                   "netascii mode is not offered for this file",
+                   RefusalReason::k_unsupported};
+  }
   ResolvedResponse r;
   r.response = absl::MakeConstSpan(stream->data(), stream->max_size());
   r.stream = std::move(stream);
-  const ResponseStream::State state = r.stream->state();
-  if (state.size.has_value() && *state.size > 0) r.announced_size = state.size;
+  r.retry = state.retry;
+  // A netascii size is known only once every byte has been encoded.
+  if (!netascii && state.size.has_value() && *state.size > 0) {
+    r.announced_size = state.size;
+  }
   return r;
 }
 

@@ -30,6 +30,8 @@ struct ResolvedResponse {
   absl::Span<const uint8_t> response;
   // The size announced in tsize, when known.
   std::optional<uint64_t> announced_size;
+  // The request's own retransmission settings.
+  RetryPolicy retry;
 };
 
 // A file version no transfer on this shard has mapped: the loader maps it
@@ -37,6 +39,7 @@ struct ResolvedResponse {
 struct LoadFile {
   int fd = -1;
   struct stat info {};
+  RetryPolicy retry;
 };
 
 // A stream that has not begun: the transfer waits for it.
@@ -63,8 +66,10 @@ std::variant<Refusal, ResolvedResponse> RespondWithFile(
     SharedFile* file, tftp::TransferMode mode,
     const ResolutionContext& context);
 
-// A stream, sent as its bytes arrive; its size is announced once known.
-ResolvedResponse RespondWithStream(std::shared_ptr<ResponseStream> stream);
+// A stream that has begun, sent as its bytes arrive; its size is announced
+// once known. Netascii is offered only of a pulled stream, encoded as read.
+std::variant<Refusal, ResolvedResponse> RespondWithStream(
+    std::shared_ptr<ResponseStream> stream, tftp::TransferMode mode);
 
 }  // namespace tftpd
 

@@ -48,6 +48,11 @@ Shard::Shard(int id, const ShardParts& parts, io::OpenedSocket service,
       config_(*parts.config),
       root_(*parts.root),
       handler_(parts.handler),
+      source_executor_(parts.sources != nullptr
+                           ? parts.sources->executor()
+                           : SourceExecutor([](std::function<void()> job) {
+                               job();
+                             })),
       write_root_(parts.write_root),
       committer_(parts.committer),
       stats_(parts.stats),

@@ -37,6 +37,7 @@
 #include "server/api/request_handler.h"
 #include "server/files/root_directory.h"
 #include "server/api/server_config.h"
+#include "server/api/source_threads.h"
 #include "server/observability/server_stats.h"
 #include "server/observability/stats_dispatcher.h"
 #include "server/uploads/upload_committer.h"
@@ -71,6 +72,8 @@ struct ShardParts {
   AddressGuard* guard = nullptr;
   const RootDirectory* write_root = nullptr;
   UploadCommitter* committer = nullptr;
+  // Null: sources are read on the shard's own thread (engine tests only).
+  SourceThreads* sources = nullptr;
 };
 
 // Receive buffers: many small ones for requests and ACKs, and a few large
@@ -170,8 +173,14 @@ class Shard {
   absl::StatusOr<io::OpenedSocket> OpenTransferSocket(
       const io::Datagram& datagram, io::SocketAddress* peer);
   // The one place a request's ERROR is counted, logged and sent.
+  // With `context`, the handler saw the request: a statistics record
+  // (RecordRefusal) goes out too, timed from `since`.
   void Refuse(const io::SocketAddress& to, const io::SocketAddress& from,
-              absl::string_view filename, const Refusal& refusal);
+              absl::string_view filename, const Refusal& refusal,
+              const RequestContext* context = nullptr,
+              std::optional<io::TimePoint> since = std::nullopt);
+  // Subscribes transfer `index` to its stream's progress.
+  uint64_t SubscribeToStream(uint32_t index);
   // Lists a new transfer, opened by `request`, as open (on probation when it
   // repeats a transfer that just ended).
   uint32_t OpenTransfer(const io::SocketAddress& key, TransferPhase phase,
@@ -181,6 +190,10 @@ class Shard {
   bool EvictUnanswered(std::optional<uint32_t> except);
   // Single-port mode: a window small enough for what one datagram earns.
   void LimitUnprovenWindow(tftp::NegotiatedOptions& negotiated) const;
+  // How far ahead of its client's acknowledgements a pulled stream is read:
+  // four windows (at least 64 KiB, at most 4 MiB), so the next windows are
+  // ready when ACKs come and a slow source is not waited for block by block.
+  static uint64_t PulledReadAhead(const tftp::NegotiatedOptions& negotiated);
   void PostStreamProgress(uint32_t index, uint32_t generation);
 
   // shard_transfers.cc: a transfer's packets, timers and end.
@@ -230,6 +243,9 @@ class Shard {
   const ServerConfig& config_;
   const RootDirectory& root_;
   RequestHandler* const handler_;
+  // Where pulled streams read their sources (ShardParts::sources).
+  SourceExecutor source_executor_;
+  uint64_t next_request_id_ = 0;
   const RootDirectory* const write_root_;
   UploadCommitter* const committer_;
   StatsDispatcher* const stats_;

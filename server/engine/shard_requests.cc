@@ -7,6 +7,7 @@
 #include "protocol/options.h"
 #include "server/engine/admission.h"
 #include "server/engine/shard.h"
+#include "server/engine/transfer_record.h"
 #include "server/observability/log.h"
 
 namespace tftpd {
@@ -109,6 +110,7 @@ void Shard::StartTransfer(const io::Datagram& datagram,
     return;
   }
   RequestContext context = std::get<RequestContext>(std::move(made));
+  context.request_id = (static_cast<uint64_t>(id_) << 48) | ++next_request_id_;
   if (request.opcode == tftp::Opcode::kWrq) {
     StartUpload(datagram, request, std::move(context));
     return;
@@ -119,7 +121,8 @@ void Shard::StartTransfer(const io::Datagram& datagram,
   counters_.netascii_images_dropped.store(files_.netascii_images_dropped(),
                                           std::memory_order_relaxed);
   if (Refusal* refusal = std::get_if<Refusal>(&resolution)) {
-    Refuse(datagram.source, datagram.destination, request.filename, *refusal);
+    Refuse(datagram.source, datagram.destination, request.filename, *refusal,
+           &context, now_);
   } else if (auto* ready = std::get_if<ResolvedResponse>(&resolution)) {
     Launch(datagram, request, std::move(context), std::move(*ready),
            std::nullopt);
@@ -128,6 +131,7 @@ void Shard::StartTransfer(const io::Datagram& datagram,
     const uint32_t index =
         StartWaiting(datagram, request, std::move(context),
                      TransferPhase::kWaitingForFile);
+    transfers_[index].retry = load->retry;
     const uint32_t generation = transfers_[index].generation;
     const struct stat info = load->info;
     loader_->Load(
@@ -144,12 +148,19 @@ void Shard::StartTransfer(const io::Datagram& datagram,
                      TransferPhase::kWaitingForStream);
     Transfer& t = transfers_[index];
     t.stream = std::get<AwaitStream>(resolution).stream;
-    const uint32_t generation = t.generation;
-    t.subscription = t.stream->Subscribe(
-        [this, index, generation] { PostStreamProgress(index, generation); });
+    SubscribeToStream(index);
     // It may have begun between state() and Subscribe.
-    PostStreamProgress(index, generation);
+    PostStreamProgress(index, t.generation);
   }
+}
+
+uint64_t Shard::SubscribeToStream(uint32_t index) {
+  Transfer& t = transfers_[index];
+  const uint32_t generation = t.generation;
+  t.subscription = t.stream->Subscribe(
+      [this, index, generation] { PostStreamProgress(index, generation); },
+      source_executor_);
+  return t.subscription;
 }
 
 uint32_t Shard::OpenTransfer(const io::SocketAddress& key,
@@ -223,6 +234,7 @@ void Shard::OnFileLoaded(const FileLoaded& loaded) {
     EndWaiting(loaded.index, *refusal);
     return;
   }
+  std::get<ResolvedResponse>(used).retry = t->retry;
   Resume(loaded.index, std::get<ResolvedResponse>(std::move(used)));
 }
 
@@ -231,10 +243,18 @@ void Shard::OnStreamProgress(uint32_t index) {
   const ResponseStream::State state = t.stream->Acknowledge(t.subscription);
   if (t.phase == TransferPhase::kWaitingForStream) {
     if (state.failed) {
-      EndWaiting(index, Refusal{state.error_code, state.error_message,
-                                RefusalReason::k_source_failed});
+      Refusal refusal{state.error_code, state.error_message,
+                      RefusalReason::k_source_failed};
+      refusal.dropped = state.dropped;
+      EndWaiting(index, refusal);
     } else if (state.begun) {
-      Resume(index, RespondWithStream(t.stream));
+      std::variant<Refusal, ResolvedResponse> used =
+          RespondWithStream(t.stream, t.context.mode);
+      if (const Refusal* refusal = std::get_if<Refusal>(&used)) {
+        EndWaiting(index, *refusal);
+      } else {
+        Resume(index, std::get<ResolvedResponse>(std::move(used)));
+      }
     }
     return;
   }
@@ -260,10 +280,14 @@ void Shard::EndWaiting(uint32_t index, const std::optional<Refusal>& refusal) {
   Transfer& t = transfers_[index];
   const io::SocketAddress source = t.request->source();
   const io::SocketAddress destination = t.request->destination();
-  const std::string filename = t.context.requested_path;
+  const RequestContext context = t.context;
+  const io::TimePoint since = t.started;
   CloseTransfer(index);
   MaybeRecycle(index);
-  if (refusal.has_value()) Refuse(source, destination, filename, *refusal);
+  if (refusal.has_value()) {
+    Refuse(source, destination, context.requested_path, *refusal, &context,
+           since);
+  }
 }
 
 void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
@@ -272,8 +296,13 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
   // Refused, or without a word when `refusal` is empty.
   auto give_up = [&](const std::optional<Refusal>& refusal) {
     if (response.file != nullptr) files_.Release(response.file);
+    // A source nobody will read is closed on the source threads.
+    if (response.stream != nullptr) response.stream->Abandon(source_executor_);
+    io::TimePoint since = now_;
     if (index.has_value()) {
+      since = transfers_[*index].started;
       if (transfers_[*index].request.has_value()) {
+        transfers_[*index].context = context;
         EndWaiting(*index, refusal);
         return;
       }
@@ -283,7 +312,7 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
     }
     if (refusal.has_value()) {
       Refuse(datagram.source, datagram.destination, request.filename,
-             *refusal);
+             *refusal, &context, since);
     }
   };
   tftp::NegotiatedOptions negotiated;
@@ -294,6 +323,8 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
     return;
   }
   if (config_.single_port) LimitUnprovenWindow(negotiated);
+  const bool pulled = response.stream != nullptr &&
+                      response.stream->state().pulled;
   io::SocketAddress peer;
   absl::StatusOr<io::OpenedSocket> socket =
       OpenTransferSocket(datagram, &peer);
@@ -334,8 +365,17 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
   t.context = std::move(context);
   t.last_progress = now_;
   t.launched = now_;
+  t.pulled = pulled;
+  tftp::TransferConfig transfer_config = config_.transfer;
+  if (response.retry.retries.has_value()) {
+    transfer_config.max_retries = std::max(0, *response.retry.retries);
+  }
+  if (response.retry.timeout.has_value()) {
+    transfer_config.timeout =
+        std::max(*response.retry.timeout, std::chrono::milliseconds(1));
+  }
   auto reading = std::make_unique<tftp::ReadTransfer>(
-      config_.transfer, negotiated,
+      transfer_config, negotiated,
       t.stream == nullptr ? std::optional<uint64_t>(t.response.size())
                           : std::nullopt);
   t.reading = reading.get();
@@ -347,15 +387,24 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
   if (!t.shares_service) ArmTransferReceive(i);
   t.protocol->Start(now_);
   if (t.stream != nullptr) {
-    if (t.subscription == 0) {
-      const uint32_t generation = t.generation;
-      t.subscription = t.stream->Subscribe(
-          [this, i, generation] { PostStreamProgress(i, generation); });
+    if (t.subscription == 0) SubscribeToStream(i);
+    if (t.pulled &&
+        !t.stream->AttachReader(t.subscription, negotiated.blksize,
+                                PulledReadAhead(negotiated),
+                                request.mode == tftp::TransferMode::kNetascii)) {
+      t.protocol->Abort(tftp::ErrorCode::kNotDefined,
+                        "response source already read by another transfer");
     }
     OnStreamProgress(i);  // What arrived already.
     return;
   }
   AfterInput(i);
+}
+
+uint64_t Shard::PulledReadAhead(const tftp::NegotiatedOptions& negotiated) {
+  const uint64_t window =
+      uint64_t{negotiated.blksize} * std::max<uint16_t>(negotiated.windowsize, 1);
+  return std::clamp<uint64_t>(4 * window, 64 << 10, 4 << 20);
 }
 
 void Shard::LimitUnprovenWindow(tftp::NegotiatedOptions& negotiated) const {
@@ -390,7 +439,21 @@ absl::StatusOr<io::OpenedSocket> Shard::OpenTransferSocket(
 }
 
 void Shard::Refuse(const io::SocketAddress& to, const io::SocketAddress& from,
-                   absl::string_view filename, const Refusal& refusal) {
+                   absl::string_view filename, const Refusal& refusal,
+                   const RequestContext* context,
+                   std::optional<io::TimePoint> since) {
+  if (context != nullptr) {
+    const io::Clock::duration waited = now_ - since.value_or(now_);
+    RecordRefusal(*context, refusal, env_.wall_now() - waited, waited,
+                  counters_, stats_);
+  }
+  if (refusal.dropped) {
+    // As if never received: no ERROR, no log line at info.
+    Bump(counters_.requests_dropped);
+    TFTPD_LOG(kDebug, "dropped request peer=%s file=%s",
+              to.Unmapped().ToString(), LogValue(filename));
+    return;
+  }
   if (refusal.logged) {
     TFTPD_LOG(kInfo,
               "refused request peer=%s file=%s reason=%s error=%d message=%s",

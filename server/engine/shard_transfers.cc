@@ -99,6 +99,11 @@ void Shard::OnFirstAnswer(uint32_t index) {
 void Shard::AfterInput(uint32_t index) {
   Transfer& t = transfers_[index];
   if (!t.live() || t.waiting()) return;
+  if (t.pulled) {
+    // What the client has acknowledged is not read again: the stream
+    // reads further ahead and gives the memory back.
+    t.stream->Consumed(t.subscription, t.protocol->counters().bytes_transferred);
+  }
   if (t.writing != nullptr && t.writing->committing() && !t.commit_started) {
     StartCommit(index);
   }

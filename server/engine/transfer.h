@@ -124,6 +124,10 @@ struct Transfer {
   std::shared_ptr<const std::string> bytes;
   std::shared_ptr<ResponseStream> stream;
   uint64_t subscription = 0;
+  // The stream is pulled: its reader position is reported as ACKs come.
+  bool pulled = false;
+  // The response's own retransmission settings, kept while it waits.
+  RetryPolicy retry;
   absl::Span<const uint8_t> response;
 
   // An upload's sink, behind the protocol's WriteSink; `commit_started`

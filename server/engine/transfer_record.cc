@@ -72,6 +72,7 @@ TransferStats MakeStats(const Transfer& t, int shard, io::TimePoint now) {
   stats.requested_path = t.context.requested_path;
   stats.path = t.context.path;
   stats.shard = shard;
+  stats.request_id = t.context.request_id;
   stats.outcome = std::string(tftp::TransferOutcomeName(result.outcome));
   if (EndedByError(result.outcome)) {
     stats.error_code = result.error_code;
@@ -117,6 +118,29 @@ bool EndedByError(tftp::TransferOutcome outcome) {
   return outcome != tftp::TransferOutcome::kCompleted &&
          outcome != tftp::TransferOutcome::kTimedOut &&
          outcome != tftp::TransferOutcome::kSuperseded;
+}
+
+void RecordRefusal(const RequestContext& context, const Refusal& refusal,
+                   std::chrono::system_clock::time_point start,
+                   io::Clock::duration waited, ShardCounters& counters,
+                   StatsDispatcher* stats) {
+  if (stats == nullptr || !stats->wants_transfers()) return;
+  TransferStats record;
+  record.peer = context.peer;
+  record.server_address = context.server_address;
+  record.requested_path = context.requested_path;
+  record.path = context.path;
+  record.shard = context.shard;
+  record.request_id = context.request_id;
+  record.outcome = refusal.dropped ? "dropped" : "refused";
+  if (!refusal.dropped) {
+    record.error_code = static_cast<uint16_t>(refusal.code);
+    record.error_message = refusal.message;
+  }
+  record.options_requested = context.options;
+  record.start_time = start;
+  record.duration = waited;
+  if (!stats->Post(std::move(record))) Bump(counters.stats_dropped);
 }
 
 void RecordTransfer(const Transfer& t, int shard, io::TimePoint now,

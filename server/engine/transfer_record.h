@@ -5,6 +5,7 @@
 
 #include "io/event_backend.h"
 #include "protocol/transfer.h"
+#include "server/engine/refusal.h"
 #include "server/engine/transfer.h"
 #include "server/observability/server_stats.h"
 #include "server/observability/stats_dispatcher.h"
@@ -18,6 +19,13 @@ bool EndedByError(tftp::TransferOutcome outcome);
 // `t`'s protocol side has finished at `now`. `stats` may be null.
 void RecordTransfer(const Transfer& t, int shard, io::TimePoint now,
                     ShardCounters& counters, StatsDispatcher* stats);
+
+// A request the handler (or the response it gave) refused or dropped: its
+// statistics record, outcome "refused" or "dropped". `stats` may be null.
+void RecordRefusal(const RequestContext& context, const Refusal& refusal,
+                   std::chrono::system_clock::time_point start,
+                   io::Clock::duration waited, ShardCounters& counters,
+                   StatsDispatcher* stats);
 
 }  // namespace tftpd
 

@@ -30,6 +30,7 @@ namespace tftpd {
   X(transfers_aborted, "transfers ended by the server")                        \
   X(transfers_superseded,                                                      \
     "transfers whose last ACK never came before their client's next request") \
+  X(requests_dropped, "requests the handler dropped without an answer")     \
   X(transfers_unanswered,                                                     \
     "requests answered whose client never answered back (not transfers)")    \
   X(transfers_evicted,                                                        \
@@ -68,7 +69,7 @@ namespace tftpd {
   X(rate_limited, "over requests_per_second_per_address")                  \
   X(handler, "the request handler refused")                                \
   X(source_failed, "the response source failed before sending")            \
-  X(unsupported, "netascii of a stream, or of a file over the size limit") \
+  X(unsupported, "netascii of a pushed stream, or of a file over the limit") \
   X(options, "option negotiation refused")                                 \
   X(resources, "out of sockets or memory")                                 \
   X(file_changed, "the file shrank while being read (rewritten in place)") \

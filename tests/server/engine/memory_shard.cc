@@ -27,6 +27,14 @@ MemoryShard::MemoryShard(ServerConfig config,
   parts.guard = guard_.get();
   parts.write_root = &*root_;
   parts.committer = committer_.get();
+  if (config_.on_transfer_end) {
+    // Records reach the test on the dispatcher's thread, as in a server.
+    stats_ = std::make_unique<StatsDispatcher>(
+        config_.on_transfer_end, nullptr, std::chrono::hours(1),
+        [] { return std::vector<ServerTotals>{}; });
+    stats_->Start();
+    parts.stats = stats_.get();
+  }
   ShardEnvironment env;
   env.create_backend = [this](const io::BackendOptions& options)
       -> absl::StatusOr<io::CreatedBackend> {

@@ -64,6 +64,7 @@ class MemoryShard {
   std::unique_ptr<FileLoader> loader_;
   std::unique_ptr<AddressGuard> guard_;
   std::unique_ptr<UploadCommitter> committer_;
+  std::unique_ptr<StatsDispatcher> stats_;
   io::SocketAddress service_;
   io::TimePoint now_;
   io::MemoryBackend* backend_ = nullptr;  // Owned by the shard.

@@ -1,0 +1,182 @@
+"""Handlers: what a program subclasses to answer one request (fbtftp's
+BaseHandler), and the file-like responses they return."""
+
+import io
+import logging
+
+from . import constants
+from .stats import SessionStats
+
+
+class ResponseData:
+    """A file-like response: read(n) returns up to n bytes (b"" at the end),
+    size() the size in bytes (asked only when the client asked tsize; None
+    for unknown), close() is called once, however the session ends."""
+
+    def read(self, n):
+        raise NotImplementedError()
+
+    def size(self):
+        raise NotImplementedError()
+
+    def close(self):
+        raise NotImplementedError()
+
+
+class StringResponseData(ResponseData):
+    """A str as a response, encoded as latin-1."""
+
+    def __init__(self, string):
+        self._size = len(string.encode("latin-1"))
+        self._reader = io.StringIO(string)
+
+    def read(self, n):
+        return bytes(self._reader.read(n).encode("latin-1"))
+
+    def size(self):
+        return self._size
+
+    def close(self):
+        pass
+
+
+class _Reader:
+    """The response as the engine reads it, on its source threads: what a
+    read or close raises goes to the log, and the client gets fbtftp's
+    "Error while reading from source"."""
+
+    def __init__(self, data):
+        self._data = data
+
+    def read(self, n):
+        try:
+            return self._data.read(n)
+        except Exception as e:
+            logging.exception("Error while reading from source: %s" % e)
+            raise
+
+    def close(self):
+        try:
+            self._data.close()
+        except Exception as e:
+            logging.exception("Exception raised when closing response data: %s" % e)
+
+
+class BaseHandler:
+    def __init__(self, server_addr, peer, path, options, stats_callback):
+        """One request: subclass it and override get_response_data().
+
+        Args:
+            server_addr (tuple): (ip, port) of the server.
+            peer (tuple): (ip, port) of the client.
+            path (str): the file requested, as the client sent it.
+            options (dict): "mode", "default_timeout" and "retries" (the
+                server's, which this request may change before it is
+                served), then the client's options, lower-case names.
+            stats_callback (callable): called with a SessionStats when the
+                session ends.
+        """
+        self._timeout = int(options["default_timeout"])
+        self._server_addr = server_addr
+        self._retries = int(options["retries"])
+        self._block_size = constants.DEFAULT_BLKSIZE
+        self._path = path
+        self._options = options
+        self._stats_callback = stats_callback
+        self._response_data = None
+        self._listener = None
+        self._peer = peer
+        logging.info(
+            "New connection from peer `%s` asking for path `%s`" % (str(peer), str(path))
+        )
+        self._stats = SessionStats(self._server_addr, self._peer, self._path)
+        try:
+            self._response_data = self.get_response_data()
+        except FileNotFoundError as e:
+            logging.warning(str(e))
+            self._stats.error = {
+                "error_code": constants.ERR_FILE_NOT_FOUND,
+                "error_message": str(e),
+            }
+        except Exception as e:
+            logging.exception("Caught exception: %s." % e)
+            self._stats.error = {
+                "error_code": constants.ERR_UNDEFINED,
+                "error_message": str(e),
+            }
+
+    def get_response_data(self):
+        """Returns the ResponseData to send. FileNotFoundError refuses the
+        request with ERROR 1, any other exception with ERROR 0."""
+        raise NotImplementedError()
+
+    def _on_close(self):
+        """Called once the session ended: hands the statistics over."""
+        self._stats_callback(self._stats)
+
+    def _close(self):
+        try:
+            self._on_close()
+        except Exception as e:
+            logging.exception("Exception raised when calling _on_close: %s" % e)
+
+    # The engine's side of the session (tftpd.base_server drives these).
+
+    def _answer(self, responder):
+        """Gives the engine this request's answer; False when refused."""
+        options = dict(self._options)
+        options.pop("retries", None)
+        options.pop("default_timeout", None)
+        self._stats.options_in = options
+        if self._stats.error:
+            responder.fail(self._stats.error["error_code"], self._stats.error["error_message"])
+            return False
+        if self._response_data is None:
+            self._stats.error = {
+                "error_code": constants.ERR_UNDEFINED,
+                "error_message": "get_response_data returned None",
+            }
+            responder.fail(constants.ERR_UNDEFINED, self._stats.error["error_message"])
+            return False
+        size = None
+        if "tsize" in options:
+            try:
+                size = self._response_data.size()
+            except Exception as e:
+                logging.exception("Caught exception: %s." % e)
+                self._stats.error = {"error_code": constants.ERR_UNDEFINED, "error_message": str(e)}
+                responder.fail(constants.ERR_UNDEFINED, str(e))
+                _Reader(self._response_data).close()
+                return False
+        responder.set_retry_policy(int(self._retries), float(self._timeout))
+        responder.begin(_Reader(self._response_data), None if size is None else int(size))
+        return True
+
+    def _ended(self, record):
+        """The engine's record of the session: fills the stats, calls back."""
+        stats = self._stats
+        stats.start_time = record["start_time"]
+        stats._duration = record["duration"]
+        stats.packets_sent = record["packets_sent"]
+        stats.bytes_sent = record["bytes_sent"]
+        stats.retransmits = record["retransmits"]
+        acknowledged = dict(record["options_acknowledged"])
+        stats.packets_acked = record["blocks_acknowledged"] + (1 if acknowledged else 0)
+        stats.blksize = record["blksize"]
+        stats.windowsize = record["windowsize"]
+        stats.options = acknowledged
+        stats.options_acked = acknowledged
+        self._block_size = record["blksize"]
+        outcome = record["outcome"]
+        if outcome == "timed_out":
+            stats.error = {
+                "error_code": constants.ERR_UNDEFINED,
+                "error_message": "timeout after {} retransmits.".format(record["retransmits"]),
+            }
+        elif outcome not in ("completed", "superseded"):
+            if not stats.error:
+                stats.error = {
+                    "error_code": record["error_code"],
+                    "error_message": record["error_message"],
+                }
+        self._close()

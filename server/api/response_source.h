@@ -1,0 +1,39 @@
+// A response read as the client acknowledges it: the engine asks the source
+// for the next blocks only while the client is within a few windows of them
+// (the read-ahead), so a thousand clients each reading a different generated
+// gigabyte hold a few windows each, not the gigabytes. An HTTP download, a
+// database cursor, a Python file-like object are sources.
+//
+// Read and Close run on the server's source threads (ServerConfig::
+// source_threads), never on a shard, one call at a time per source: they may
+// block as long as they need (bounded by ServerConfig::source_timeout).
+#ifndef TFTPD_SERVER_API_RESPONSE_SOURCE_H_
+#define TFTPD_SERVER_API_RESPONSE_SOURCE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace tftpd {
+
+class ResponseSource {
+ public:
+  virtual ~ResponseSource() = default;
+  // Up to buffer.size() bytes (what the block still lacks) into `buffer`.
+  // A block is asked for until it is full or a Read returns 0, which ends
+  // the response; an error ends the transfer with ERROR 0 and its message.
+  virtual absl::StatusOr<size_t> Read(absl::Span<uint8_t> buffer) = 0;
+  // Once, after the last Read, however the transfer ended (completed, timed
+  // out, refused before any Read).
+  virtual void Close() {}
+};
+
+// Runs a job on a source thread (server/api/source_threads.h).
+using SourceExecutor = std::function<void(std::function<void()>)>;
+
+}  // namespace tftpd
+
+#endif  // TFTPD_SERVER_API_RESPONSE_SOURCE_H_
