@@ -9,6 +9,7 @@
 
 #include <memory>
 
+#include "python/core/gil.h"
 #include "python/core/python_handler.h"
 #include "server/api/server.h"
 #include "server/api/stats_callbacks.h"
@@ -63,7 +64,7 @@ py::dict TotalsDict(const ServerTotals& totals) {
 // (a callback's failure must not stop the statistics).
 template <typename... Args>
 void CallPython(const py::object& fn, Args&&... args) {
-  py::gil_scoped_acquire gil;
+  Gil gil;
   try {
     fn(std::forward<Args>(args)...);
   } catch (py::error_already_set& e) {
@@ -100,13 +101,13 @@ class PyServer {
     c.handler = handler_;
     if (!on_transfer_end_.is_none()) {
       c.on_transfer_end = [this](const TransferStats& stats) {
-        py::gil_scoped_acquire gil;
+        Gil gil;
         CallPython(on_transfer_end_, StatsDict(stats));
       };
     }
     if (!on_server_stats_.is_none()) {
       c.on_server_stats = [this](const ServerStats& stats) {
-        py::gil_scoped_acquire gil;
+        Gil gil;
         CallPython(on_server_stats_, TotalsDict(stats.totals));
       };
     }

@@ -2,6 +2,7 @@
 
 #include "python/core/python_source.h"
 #include "server/worker_pool.h"
+#include "python/core/gil.h"
 
 namespace py = pybind11;
 
@@ -52,7 +53,7 @@ Response PythonHandler::Handle(const RequestContext& request) {
 }
 
 void PythonHandler::Run(Job& job) {
-  py::gil_scoped_acquire gil;
+  Gil gil;
   try {
     // Python holds the responder only for the call; the package answers
     // before returning (begin, fail or drop).

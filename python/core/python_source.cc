@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "absl/status/status.h"
+#include "python/core/gil.h"
 
 namespace py = pybind11;
 
@@ -13,12 +14,12 @@ PythonSource::~PythonSource() {
     data_.release();  // The interpreter is gone: nothing to drop.
     return;
   }
-  py::gil_scoped_acquire gil;
+  Gil gil;
   data_ = py::object();
 }
 
 absl::StatusOr<size_t> PythonSource::Read(absl::Span<uint8_t> buffer) {
-  py::gil_scoped_acquire gil;
+  Gil gil;
   if (!data_) return absl::FailedPreconditionError("response data closed");
   try {
     py::object chunk = data_.attr("read")(buffer.size());
@@ -40,7 +41,7 @@ absl::StatusOr<size_t> PythonSource::Read(absl::Span<uint8_t> buffer) {
 }
 
 void PythonSource::Close() {
-  py::gil_scoped_acquire gil;
+  Gil gil;
   if (!data_) return;
   try {
     data_.attr("close")();

@@ -1,16 +1,6 @@
 #!/usr/bin/env bash
-# Runs the package's tests (pytest) with Debian's Python 3.11, which the
-# extension is built for, importing the package from the runfiles.
+# The package's tests, with pytest, from the test's own temporary directory.
 set -euo pipefail
-package="${TEST_SRCDIR}/${TEST_WORKSPACE}/python"
-export PYTHONPATH="${package}:${package}/tests"
-# A sanitizer build of the extension needs its runtime loaded first, into an
-# interpreter that was not built with it; the interpreter's own allocations
-# are not ours to report, so leak checking is off for this process.
-runtime=$(ldd "${package}/tftpd/_core.so" | awk '/lib(a|t|ub)san\.so/ {print $3}' | head -1)
-if [ -n "${runtime}" ]; then
-  export LD_PRELOAD="${runtime}"
-  export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"
-fi
+here="${TEST_SRCDIR}/${TEST_WORKSPACE}/python/tests"
 cd "${TEST_TMPDIR}"
-exec /usr/bin/python3 -m pytest -q -p no:cacheprovider "${package}/tests" "$@"
+exec "${here}/run_python.sh" -m pytest -q -p no:cacheprovider "${here}" "$@"

@@ -85,7 +85,10 @@ void ResponseStream::ReleaseConsumedLocked() {
   const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
   // Whole pages below every reader's position and already written.
   const uint64_t end = std::min(least, state_.available) / page * page;
-  if (end <= released_) return;
+  // In steps of the read-ahead (64 KiB at least): each call interrupts
+  // every core the process runs on to flush its TLB, which, page by page,
+  // cost more than sending the bytes.
+  if (end < released_ + std::max<uint64_t>(read_ahead_, 64 << 10)) return;
   // The pages read back as zeros from here on; no reader reads them again
   // (a DATA block still being sent from one is one its client has).
   madvise(data_ + released_, end - released_, MADV_DONTNEED);
@@ -101,7 +104,10 @@ void ResponseStream::RunDue(std::unique_lock<std::mutex>& lock) {
       // Finished, failed, or no transfer reads it any more.
       source_closed_ = true;
       job = [source = source_] { source->Close(); };
-    } else if (state_.pulled && state_.available < WantedLocked()) {
+    } else if (state_.pulled && state_.available + read_ahead_ / 2 <
+                                    WantedLocked()) {
+      // Half the read-ahead is missing: one job reads it back full, so a
+      // source thread wakes once per half read-ahead, not once per ACK.
       pumping_ = true;
       job = [self = shared_from_this()] { self->Pump(); };
     }

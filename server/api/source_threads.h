@@ -8,18 +8,18 @@
 #include <memory>
 
 #include "server/api/response_source.h"
+#include "server/worker_pool.h"
 
 namespace tftpd {
-
-template <typename Job>
-class WorkerPool;
 
 class SourceThreads {
  public:
   explicit SourceThreads(int threads);
-  // Joins the threads; jobs not started, and jobs posted meanwhile, run on
-  // the destroying thread, so that every source is closed.
-  ~SourceThreads();
+  // Joins the threads; jobs not started, and jobs posted meanwhile (a
+  // read ending, which closes its source), run on the destroying thread,
+  // so that every source is closed. The pool stays a member, not a
+  // pointer, so that a job posting while it is destroyed finds it there.
+  ~SourceThreads() = default;
   SourceThreads(const SourceThreads&) = delete;
   SourceThreads& operator=(const SourceThreads&) = delete;
 
@@ -30,7 +30,7 @@ class SourceThreads {
   }
 
  private:
-  std::unique_ptr<WorkerPool<std::function<void()>>> pool_;
+  WorkerPool<std::function<void()>> pool_;
 };
 
 }  // namespace tftpd

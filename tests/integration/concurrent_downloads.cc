@@ -18,16 +18,28 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Compares what arrives with the expected file, keeping nothing.
+// Compares what arrives with the expected file (rotated), keeping nothing.
 class VerifyingSink : public tftp::WriteSink {
  public:
-  explicit VerifyingSink(const std::string* expected) : expected_(expected) {}
+  VerifyingSink(const std::string* expected, size_t rotation)
+      : expected_(expected), rotation_(rotation) {}
   tftp::ProtocolStatus Write(uint64_t offset,
                              absl::Span<const uint8_t> bytes) override {
-    if (offset + bytes.size() > expected_->size() ||
-        std::memcmp(expected_->data() + offset, bytes.data(), bytes.size()) !=
-            0) {
+    const size_t size = expected_->size();
+    if (offset + bytes.size() > size) {
       mismatch = true;
+      return tftp::ProtocolStatus::Ok();
+    }
+    // At most two pieces: up to the end of the expected bytes, then from
+    // their start.
+    size_t done = 0;
+    while (done < bytes.size()) {
+      const size_t at = (offset + done + rotation_) % size;
+      const size_t n = std::min(bytes.size() - done, size - at);
+      if (std::memcmp(expected_->data() + at, bytes.data() + done, n) != 0) {
+        mismatch = true;
+      }
+      done += n;
     }
     return tftp::ProtocolStatus::Ok();
   }
@@ -39,6 +51,7 @@ class VerifyingSink : public tftp::WriteSink {
 
  private:
   const std::string* expected_;
+  const size_t rotation_;
 };
 
 struct Client {
@@ -88,7 +101,8 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
     event.events = EPOLLIN;
     event.data.u64 = i;
     epoll_ctl(epoll, EPOLL_CTL_ADD, c.fd, &event);
-    c.sink = std::make_unique<VerifyingSink>(jobs[i].expected);
+    c.sink = std::make_unique<VerifyingSink>(jobs[i].expected,
+                                             jobs[i].rotation);
     c.request = jobs[i].request;
     c.transfer = std::make_unique<tftp::DownloadTransfer>(
         options.client, jobs[i].request, c.sink.get());

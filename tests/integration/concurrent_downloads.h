@@ -17,6 +17,9 @@ namespace tftpd::testing {
 struct DownloadJob {
   tftp::DownloadRequest request;
   const std::string* expected = nullptr;  // The file's content.
+  // The content is `expected` rotated: byte i is expected[(i + rotation) %
+  // size], so that many distinct responses are checked against one string.
+  size_t rotation = 0;
 };
 
 struct DownloadReport {

@@ -207,19 +207,6 @@ TEST(PostgresUploads, EachCompletedUploadIsOneRowAndNothingElseIs) {
   EXPECT_EQ(server.Stop(), 0) << server.log();
 }
 
-// The peak resident memory of `pid` (VmHWM), in KiB.
-int64_t PeakRssKib(pid_t pid) {
-  const std::string status = ReadFile(absl::StrCat("/proc/", pid, "/status"));
-  const size_t at = status.find("VmHWM:");
-  int64_t kib = -1;
-  if (at != std::string::npos) {
-    const size_t end = status.find(" kB", at);
-    absl::SimpleAtoi(absl::StripAsciiWhitespace(
-                         status.substr(at + 6, end - at - 6)),
-                     &kib);
-  }
-  return kib;
-}
 
 // An upload waits for its row on disk, not in memory: a 128 MiB upload
 // raises tftpd's peak memory by less than half of that, and arrives whole.
@@ -234,14 +221,14 @@ TEST(PostgresUploads, ALargeUploadIsSpooledNotHeldInMemory) {
                       "127.0.0.1");
   TempDir sources;
   sources.Write("image.bin", TestContent(128 << 20, 4));
-  const int64_t before = PeakRssKib(server.pid());
+  const int64_t before = ReadProcessResources(server.pid()).peak_rss_kib;
   const CommandResult put = RunCommand(
       {"curl", "-sS", "--tftp-blksize", "65464", "-T",
        sources.Join("image.bin"),
        absl::StrCat("tftp://127.0.0.1:", server.port(), "/image.bin")},
       std::chrono::seconds(120));
   ASSERT_EQ(put.exit_code, 0) << put.output << server.log();
-  const int64_t after = PeakRssKib(server.pid());
+  const int64_t after = ReadProcessResources(server.pid()).peak_rss_kib;
   EXPECT_EQ(db.Query("SELECT size, sha256 FROM tftp_uploads"),
             absl::StrCat(128 << 20, "|", Sha256Of(sources.Join("image.bin"))));
   std::printf("tftpd peak RSS before the upload: %lld KiB, after: %lld KiB\n",

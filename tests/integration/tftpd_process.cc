@@ -416,6 +416,7 @@ ProcessResources ReadProcessResources(pid_t pid) {
   while (status >> key) {
     if (key == "VmRSS:" && status >> value) out.rss_kib = value;
     if (key == "RssAnon:" && status >> value) out.rss_anon_kib = value;
+    if (key == "VmHWM:" && status >> value) out.peak_rss_kib = value;
   }
   return out;
 }

@@ -53,6 +53,7 @@ struct ProcessResources {
   int64_t rss_kib = -1;       // VmRSS.
   int64_t rss_anon_kib = -1;  // RssAnon: the heap and stacks, not mappings
                               // of served files.
+  int64_t peak_rss_kib = -1;  // VmHWM: the most VmRSS ever was.
 };
 ProcessResources ReadProcessResources(pid_t pid);
 std::string Describe(const ProcessResources& resources);
@@ -132,6 +133,7 @@ class BackgroundProcess {
   ~BackgroundProcess();
   absl::Status Start(const std::vector<std::string>& argv);
   std::string log() const;
+  pid_t pid() const { return pid_; }
 
  private:
   TempDir dir_;

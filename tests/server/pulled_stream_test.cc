@@ -1,0 +1,165 @@
+// Pulled streams on their own: reads bounded by the read-ahead, memory
+// given back behind the reader, the source closed exactly once however the
+// stream ends, and the source threads' shutdown.
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "server/api/response_stream.h"
+#include "server/api/source_threads.h"
+
+namespace tftpd {
+namespace {
+
+class Source : public ResponseSource {
+ public:
+  explicit Source(size_t size) : size_(size) {}
+  absl::StatusOr<size_t> Read(absl::Span<uint8_t> buffer) override {
+    if (fail_at >= 0 && offset >= static_cast<size_t>(fail_at)) {
+      return absl::UnknownError("backend gone");
+    }
+    const size_t n = std::min(buffer.size(), size_ - offset);
+    std::memset(buffer.data(), static_cast<int>('a' + offset % 26), n);
+    offset += n;
+    return n;
+  }
+  void Close() override { ++closes; }
+  size_t offset = 0;
+  int fail_at = -1;
+  std::atomic<int> closes{0};
+
+ private:
+  const size_t size_;
+};
+
+// Runs jobs at once on the caller's thread: every step is deterministic.
+const SourceExecutor kInline = [](std::function<void()> job) { job(); };
+
+TEST(PulledStream, ReadsOnlyTheReadAheadAndMoreAsTheReaderMoves) {
+  auto source = std::make_shared<Source>(1 << 20);
+  auto [stream, writer] = ResponseStream::Create();
+  ASSERT_TRUE(writer.BeginPull(source, 1 << 20));
+  const uint64_t reader = stream->Subscribe([] {}, kInline);
+  EXPECT_EQ(source->offset, 0u);  // Nothing before a reader attaches.
+  ASSERT_TRUE(stream->AttachReader(reader, 1000, 64 << 10, false));
+  EXPECT_GE(source->offset, 64u << 10);
+  EXPECT_LT(source->offset, (64u << 10) + 1000);
+  const size_t before = source->offset;
+  stream->Consumed(reader, 16 << 10);  // Less than half: no read yet.
+  EXPECT_EQ(source->offset, before);
+  stream->Consumed(reader, 40 << 10);
+  EXPECT_GE(source->offset, (40u << 10) + (64u << 10));
+  EXPECT_EQ(stream->state().available, source->offset);
+}
+
+TEST(PulledStream, MemoryBehindTheReaderIsGivenBack) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  auto source = std::make_shared<Source>(4 << 20);
+  auto [stream, writer] = ResponseStream::Create();
+  writer.BeginPull(source, std::nullopt);
+  const uint64_t reader = stream->Subscribe([] {}, kInline);
+  stream->AttachReader(reader, 1024, 64 << 10, false);
+  for (uint64_t at = 0; at <= (1 << 20); at += 8 << 10) {
+    stream->Consumed(reader, at);
+  }
+  // The first 768 KiB is far behind the reader: not resident any more.
+  std::vector<unsigned char> resident((768 << 10) / page);
+  ASSERT_EQ(mincore(const_cast<uint8_t*>(stream->data()), 768 << 10,
+                    resident.data()),
+            0);
+  for (unsigned char r : resident) EXPECT_EQ(r & 1, 0);
+}
+
+TEST(PulledStream, TheSourceIsClosedOnceAtTheEndOrWhenNobodyReads) {
+  {  // Read to the end.
+    auto source = std::make_shared<Source>(3000);
+    auto [stream, writer] = ResponseStream::Create();
+    writer.BeginPull(source, 3000);
+    const uint64_t reader = stream->Subscribe([] {}, kInline);
+    stream->AttachReader(reader, 1000, 64 << 10, false);
+    EXPECT_TRUE(stream->state().complete);
+    EXPECT_EQ(stream->state().available, 3000u);
+    EXPECT_EQ(source->closes.load(), 1);
+    stream->Unsubscribe(reader);
+    EXPECT_EQ(source->closes.load(), 1);
+  }
+  {  // Its reader goes away first.
+    auto source = std::make_shared<Source>(10 << 20);
+    auto [stream, writer] = ResponseStream::Create();
+    writer.BeginPull(source, std::nullopt);
+    const uint64_t reader = stream->Subscribe([] {}, kInline);
+    stream->AttachReader(reader, 1000, 64 << 10, false);
+    EXPECT_EQ(source->closes.load(), 0);
+    stream->Unsubscribe(reader);
+    EXPECT_EQ(source->closes.load(), 1);
+  }
+  {  // Refused before any reader (Abandon), then released.
+    auto source = std::make_shared<Source>(100);
+    auto [stream, writer] = ResponseStream::Create();
+    writer.BeginPull(source, 100);
+    stream->Abandon(kInline);
+    EXPECT_EQ(source->closes.load(), 1);
+  }
+  {  // Its source fails: the stream fails with the error, then closes it.
+    auto source = std::make_shared<Source>(100000);
+    source->fail_at = 5000;
+    auto [stream, writer] = ResponseStream::Create();
+    writer.BeginPull(source, std::nullopt);
+    const uint64_t reader = stream->Subscribe([] {}, kInline);
+    stream->AttachReader(reader, 1000, 64 << 10, false);
+    EXPECT_TRUE(stream->state().failed);
+    EXPECT_EQ(stream->state().error_message, "backend gone");
+    EXPECT_EQ(source->closes.load(), 1);
+  }
+}
+
+TEST(PulledStream, DropAndRetryPolicyAreForBeforeTheBeginning) {
+  auto [stream, writer] = ResponseStream::Create();
+  RetryPolicy retry;
+  retry.retries = 2;
+  EXPECT_TRUE(writer.SetRetryPolicy(retry));
+  writer.Drop();
+  EXPECT_TRUE(stream->state().failed);
+  EXPECT_TRUE(stream->state().dropped);
+  EXPECT_EQ(stream->state().retry.retries, 2);
+  auto [begun, begun_writer] = ResponseStream::Create();
+  begun_writer.Begin(5);
+  begun_writer.Drop();  // Too late: it has begun.
+  EXPECT_FALSE(begun->state().failed);
+}
+
+TEST(SourceThreads, AJobPostedWhileTheThreadsStopStillRuns) {
+  // A read that ends as the server stops posts its source's Close: it must
+  // run (here, or on the destroying thread), never be lost or crash.
+  for (int round = 0; round < 50; ++round) {
+    std::atomic<int> closes{0};
+    std::mutex mutex;
+    std::condition_variable stopping_cv;
+    bool stopping = false;
+    {
+      SourceThreads threads(2);
+      threads.Run([&] {
+        std::unique_lock<std::mutex> lock(mutex);
+        stopping_cv.wait(lock, [&] { return stopping; });
+        lock.unlock();
+        threads.Run([&] { ++closes; });
+      });
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        stopping = true;
+      }
+      stopping_cv.notify_all();
+    }
+    EXPECT_EQ(closes.load(), 1);
+  }
+}
+
+}  // namespace
+}  // namespace tftpd
