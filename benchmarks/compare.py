@@ -10,9 +10,14 @@ other, pinned to CPU 0 and inside its own cpuacct cgroup, so that CPU time
 includes forked children (tftpd-hpa forks a process per transfer and ignores
 SIGCHLD). The load generator (tools/loadgen) runs pinned to CPU 1.
 
+fbtftp and fbtftp-on-tftpd are one Python program, fbtftp's
+examples/server.py, run on fbtftp itself (../shared/reference/fbtftp, or
+--fbtftp) and on this project's Python package (python/), which stands in for
+it: the same code, two engines.
+
 Usage (as root, from the repository): benchmarks/compare.py [--quick]
-            [--servers tftpd,tftpd-hpa,atftpd,dnsmasq] (also: tftpd-epoll) [--cells a,b]
-            [--json results.json]
+            [--servers tftpd,tftpd-hpa,atftpd,dnsmasq] (also: tftpd-epoll,
+            fbtftp, fbtftp-on-tftpd) [--cells a,b] [--json results.json]
 """
 
 import argparse
@@ -28,6 +33,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER_DIR = os.path.expanduser("~/.cache/tftpd-bench/peers")
+FBTFTP = os.path.join(os.path.dirname(REPO), "shared", "reference", "fbtftp")
 CGROUP = "/sys/fs/cgroup/cpuacct/tftpd-bench"
 PORT = 69
 MIB = 1 << 20
@@ -93,7 +99,7 @@ def install_peers():
 def build_ours():
     log("building tftpd, tftp_loadgen and the round-trip benchmark (-c opt)")
     subprocess.run(["bazel", "build", "-c", "opt", "//server:tftpd",
-                    "//tools/loadgen:tftp_loadgen",
+                    "//tools/loadgen:tftp_loadgen", "//python:package",
                     "//benchmarks:loopback_rtt_benchmark"], cwd=REPO,
                    check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
@@ -108,6 +114,13 @@ def build_ours():
                       ("rtt", "benchmarks/loopback_rtt_benchmark")]:
         paths[name] = os.path.join(work, name)
         shutil.copy(os.path.join(bin_dir, rel), paths[name])
+    # The Python package: its sources with the extension beside them.
+    paths["package"] = os.path.join(work, "python")
+    for package in ("tftpd", "fbtftp"):
+        shutil.copytree(os.path.join(REPO, "python", package),
+                        os.path.join(paths["package"], package))
+    shutil.copy(os.path.join(bin_dir, "python", "tftpd", "_core.so"),
+                os.path.join(paths["package"], "tftpd"))
     return paths
 
 
@@ -130,6 +143,13 @@ def server_command(name, paths, root):
         return [paths["tftpd"], "--root=" + root, "--address=127.0.0.1",
                 "--port=%d" % PORT, "--threads=1", "--log_level=warning",
                 "--max_transfers=19000", "--io_backend=" + backend]
+    if name in ("fbtftp", "fbtftp-on-tftpd"):
+        # fbtftp's example, unchanged; PYTHONPATH picks the engine (see
+        # start_server).
+        return ["/usr/bin/python3",
+                os.path.join(paths["fbtftp"], "examples", "server.py"),
+                "--ip", "127.0.0.1", "--port", str(PORT), "--root", root,
+                "--retries", "5", "--timeout_s", "2"]
     if name == "tftpd-hpa":
         # Standalone, in the foreground; forks one process per transfer.
         return [paths["tftpd-hpa"], "--listen", "--foreground",
@@ -172,10 +192,15 @@ def start_server(name, paths, root, cgroup):
     # Join the cgroup, then become the server pinned to CPU 0.
     wrapper = ("echo $$ > %s/cgroup.procs && exec taskset -c 0 \"$@\""
                % cgroup.path)
+    env = dict(os.environ)
+    if name == "fbtftp":
+        env["PYTHONPATH"] = paths["fbtftp"]
+    elif name == "fbtftp-on-tftpd":
+        env["PYTHONPATH"] = paths["package"]
     proc = subprocess.Popen(["sh", "-c", wrapper, "sh"] + command,
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
     return proc
 
 
@@ -318,8 +343,8 @@ def print_table(all_results, servers, cells):
     print("|---|---|---|---|---|---|---|---|---|---|")
     for cell in cells:
         label = cell[0]
-        peers = [s for s in servers if not s.startswith("tftpd") or
-                 s == "tftpd-hpa"]
+        peers = [s for s in servers if (not s.startswith("tftpd") or
+                 s == "tftpd-hpa") and not s.startswith("fbtftp")]
         peers = [s for s in peers if label in all_results.get(s, {})]
         best_peer = max((headline(label, all_results[s][label])[0]
                          for s in peers), default=0)
@@ -331,6 +356,10 @@ def print_table(all_results, servers, cells):
             ratio = ("%.2fx" % (value / best_peer)
                      if server in ("tftpd", "tftpd-epoll") and best_peer > 0
                      else "")
+            fbtftp = all_results.get("fbtftp", {}).get(label)
+            if server == "fbtftp-on-tftpd" and fbtftp:
+                base = headline(label, fbtftp)[0]
+                ratio = "%.1fx fbtftp" % (value / base) if base > 0 else "fbtftp: 0"
             failures = ", ".join("%s %d" % kv for kv in
                                  sorted(report.get("failures", {}).items()))
             print("| %s | %s | %d | %d%s | %.1f %s | %.3f s | %.2f s | %.2f "
@@ -354,6 +383,8 @@ def main():
     parser.add_argument("--time_limit", type=int, default=300,
                         help="seconds per cell")
     parser.add_argument("--json", default="", help="write results here too")
+    parser.add_argument("--fbtftp", default=FBTFTP,
+                        help="fbtftp's source (for fbtftp, fbtftp-on-tftpd)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("compare.py needs root (port 69, cgroups, apt-get)")
@@ -368,6 +399,7 @@ def main():
         cells = [(c[0], QUICK_SCALE.get(c[1], c[1])) + c[2:] for c in cells]
     paths = dict(install_peers())
     paths.update(build_ours())
+    paths["fbtftp"] = args.fbtftp
     limits = loopback_limits(paths)
     root = make_root()
     os.makedirs(CGROUP, exist_ok=True)

@@ -18,6 +18,12 @@ PythonSource::~PythonSource() {
   data_ = py::object();
 }
 
+absl::StatusOr<size_t> PythonSource::ReadBlocks(absl::Span<uint8_t> buffer,
+                                                size_t block_size) {
+  Gil gil;  // Read takes it again: a count, not a wait.
+  return ResponseSource::ReadBlocks(buffer, block_size);
+}
+
 absl::StatusOr<size_t> PythonSource::Read(absl::Span<uint8_t> buffer) {
   Gil gil;
   if (!data_) return absl::FailedPreconditionError("response data closed");

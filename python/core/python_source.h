@@ -17,6 +17,9 @@ class PythonSource final : public ResponseSource {
   ~PythonSource() override;
 
   absl::StatusOr<size_t> Read(absl::Span<uint8_t> buffer) override;
+  // The blocks under one hold of the GIL.
+  absl::StatusOr<size_t> ReadBlocks(absl::Span<uint8_t> buffer,
+                                    size_t block_size) override;
   // Calls close() and lets go of the object, so that the last reference
   // is never dropped on a thread without the GIL.
   void Close() override;

@@ -115,7 +115,7 @@ CASES = [
 def root():
     with tempfile.TemporaryDirectory() as d:
         with open(os.path.join(d, "kernel"), "wb") as f:
-            f.write(os.urandom(3 * 1024 * 1024 + 17))
+            f.write(os.urandom(1024 * 1024 + 17))
         yield d
 
 
@@ -123,7 +123,7 @@ def root():
 @pytest.mark.parametrize("source", ["generated", "chunked"])
 def test_real_clients_download_byte_for_byte(serve, root, client, blksize, windowsize, source):
     server = Server("::", root)
-    size = 2 * 1024 * 1024 + 333
+    size = 1024 * 1024 + 333
     name = "gen/%d/%s" % (size, client) if source == "generated" else "kernel"
     if source == "generated":
         expected = expected_generated(name, size)
@@ -136,6 +136,8 @@ def test_real_clients_download_byte_for_byte(serve, root, client, blksize, windo
         result = subprocess.run(
             command(client, host, port, name, out, blksize, windowsize),
             capture_output=True, timeout=180,
+            # The clients are not ours: no sanitizer runtime preloaded (run_python.sh).
+            env={k: v for k, v in os.environ.items() if k != "LD_PRELOAD"},
         )
         assert result.returncode == 0, result.stderr
         with open(out, "rb") as f:

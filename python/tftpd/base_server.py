@@ -70,7 +70,8 @@ class BaseServer:
         self._stopped = threading.Event()
         self._server_stats = ServerStats(address, stats_interval_seconds)
         self._settings = {
-            "threads": threads or os.cpu_count() or 1,
+            # One shard per core this process may run on (taskset, cgroups).
+            "threads": threads or len(os.sched_getaffinity(0)) or 1,
             "handler_threads": handler_threads,
             "source_threads": source_threads,
             "max_transfers": max_transfers,

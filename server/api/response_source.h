@@ -26,6 +26,12 @@ class ResponseSource {
   // A block is asked for until it is full or a Read returns 0, which ends
   // the response; an error ends the transfer with ERROR 0 and its message.
   virtual absl::StatusOr<size_t> Read(absl::Span<uint8_t> buffer) = 0;
+  // Up to buffer.size() / block_size whole blocks into `buffer`, each read
+  // by the rule above; returns the bytes read, fewer than asked only at the
+  // end. The engine asks for several blocks at once so that a source with
+  // a cost per call (Python's GIL) can pay it once; by default, Read.
+  virtual absl::StatusOr<size_t> ReadBlocks(absl::Span<uint8_t> buffer,
+                                            size_t block_size);
   // Once, after the last Read, however the transfer ended (completed, timed
   // out, refused before any Read).
   virtual void Close() {}

@@ -46,6 +46,7 @@ ResponseStream::~ResponseStream() {
   // Last resort: no engine ever held the stream with its source threads.
   if (source_ != nullptr && !source_closed_) source_->Close();
   if (data_ != nullptr) munmap(data_, reserved_);
+  if (ring_ != nullptr) munmap(ring_, 2 * ring_size_);
 }
 
 bool ResponseStream::Commit(uint64_t end) {
@@ -129,7 +130,7 @@ bool ResponseStream::AppendLocked(absl::string_view bytes,
     problem = "response larger than this server sends";
   } else if (state_.size.has_value() && source_bytes_ > *state_.size) {
     problem = "response source sent more than the size it announced";
-  } else if (!Commit(end)) {
+  } else if (ring_size_ == 0 && !Commit(end)) {
     problem = "out of memory for the response";
   }
   if (problem != nullptr) {
@@ -139,7 +140,10 @@ bool ResponseStream::AppendLocked(absl::string_view bytes,
     return false;
   }
   if (!bytes.empty()) {
-    std::memcpy(data_ + state_.available, bytes.data(), bytes.size());
+    // Into the ring (bytes.size() is at most its size; the second mapping
+    // takes what passes its end), or the reserved space.
+    std::memcpy(const_cast<uint8_t*>(At(state_.available)), bytes.data(),
+                bytes.size());
   }
   state_.available = end;
   state_.begun = true;

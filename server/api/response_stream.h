@@ -17,9 +17,9 @@
 // A pulled stream (StreamWriter::BeginPull) is fed by a ResponseSource
 // instead: the engine tells it each reader's block size and how far the
 // reader has been acknowledged, and the stream reads the source on a source
-// thread only up to a read-ahead beyond that, releasing the memory of bytes
-// every reader has been acknowledged. Its memory is the read-ahead, not the
-// response. Netascii is encoded as it is read.
+// thread only up to a read-ahead beyond that, into a ring the size of the
+// read-ahead: its memory is the read-ahead, not the response, and pages are
+// reused, never faulted in again. Netascii is encoded as it is read.
 #ifndef TFTPD_SERVER_API_RESPONSE_STREAM_H_
 #define TFTPD_SERVER_API_RESPONSE_STREAM_H_
 
@@ -74,7 +74,17 @@ class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
   };
   State state() const;
   // The first state().available bytes are readable and never change.
+  // Not for pulled streams, whose bytes are read with At.
   const uint8_t* data() const { return data_; }
+  // Byte `offset` of the response, readable with the `block_size` bytes
+  // after it: for a pulled stream, in its ring (valid from the least
+  // acknowledged reader's position to state().available), else at data().
+  const uint8_t* At(uint64_t offset) const {
+    return ring_size_ != 0 ? ring_ + offset % ring_size_ : data_ + offset;
+  }
+  // Pulled streams: the bytes of memory their ring holds (0 before a reader
+  // attached).
+  uint64_t ring_size() const { return ring_size_; }
   uint64_t max_size() const { return max_size_; }
 
   // `on_change` runs (on the producer's thread, under the stream's lock:
@@ -135,7 +145,9 @@ class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
   // Unlocks `lock`.
   void RunDue(std::unique_lock<std::mutex>& lock);
   void Pump();  // On a source thread.
-  void ReleaseConsumedLocked();
+  // Maps the ring twice in a row, so that a block crossing its end reads
+  // on; false when the kernel refuses.
+  bool MapRing(uint64_t size);
 
   std::shared_ptr<ResponseSource> source_;
   SourceExecutor executor_;
@@ -146,7 +158,8 @@ class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
   uint64_t read_ahead_ = 0;
   bool netascii_ = false;
   uint64_t source_bytes_ = 0;  // Read from the source (before netascii).
-  uint64_t released_ = 0;      // Bytes below this were given back.
+  uint8_t* ring_ = nullptr;    // Pulled streams: 2 x ring_size_ mapped.
+  uint64_t ring_size_ = 0;
 
   uint64_t max_size_;
   uint8_t* data_ = nullptr;

@@ -1,6 +1,6 @@
 // Pulled streams: a ResponseSource read on the source threads only as far as
-// the slowest reader's acknowledged position plus its read-ahead, with the
-// memory of acknowledged bytes given back as the reader moves on.
+// the reader's acknowledged position plus its read-ahead, into a ring of
+// that size mapped twice in a row.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -12,6 +12,24 @@
 #include "server/api/response_stream.h"
 
 namespace tftpd {
+
+absl::StatusOr<size_t> ResponseSource::ReadBlocks(absl::Span<uint8_t> buffer,
+                                                  size_t block_size) {
+  size_t filled = 0;
+  while (filled + block_size <= buffer.size()) {
+    // fbtftp's rule: a block is read until it is full or a read gives
+    // nothing, which ends the response.
+    const size_t block_end = filled + block_size;
+    while (filled < block_end) {
+      absl::StatusOr<size_t> n =
+          Read(buffer.subspan(filled, block_end - filled));
+      if (!n.ok()) return n.status();
+      if (*n == 0) return filled;
+      filled += std::min(*n, block_end - filled);
+    }
+  }
+  return filled;
+}
 
 bool ResponseStream::BeginPull(std::shared_ptr<ResponseSource> source,
                                std::optional<uint64_t> size) {
@@ -48,6 +66,13 @@ bool ResponseStream::AttachReader(uint64_t subscription, size_t block_size,
     block_size_ = std::max<size_t>(block_size, 1);
     read_ahead_ = std::max<uint64_t>(read_ahead, block_size_);
     netascii_ = netascii;
+    // Room for the unacknowledged bytes up to the read-ahead and the block
+    // read past it; netascii encoding may double what one read brings.
+    const uint64_t ring = read_ahead_ + 2 * block_size_;
+    if (state_.pulled && ring_ == nullptr &&
+        !MapRing(netascii ? 2 * ring : ring)) {
+      FailLocked(tftp::ErrorCode::kNotDefined, "out of memory for the response");
+    }
   }
   RunDue(lock);
   return true;
@@ -58,7 +83,6 @@ void ResponseStream::Consumed(uint64_t subscription, uint64_t offset) {
   for (Subscriber& s : subscribers_) {
     if (s.id == subscription) s.consumed = std::max(s.consumed, offset);
   }
-  ReleaseConsumedLocked();
   RunDue(lock);
 }
 
@@ -76,23 +100,30 @@ uint64_t ResponseStream::WantedLocked() const {
   return least == UINT64_MAX ? 0 : least + read_ahead_;
 }
 
-void ResponseStream::ReleaseConsumedLocked() {
-  uint64_t least = UINT64_MAX;
-  for (const Subscriber& s : subscribers_) {
-    if (s.reading) least = std::min(least, s.consumed);
-  }
-  if (least == UINT64_MAX) return;
+bool ResponseStream::MapRing(uint64_t size) {
   const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  // Whole pages below every reader's position and already written.
-  const uint64_t end = std::min(least, state_.available) / page * page;
-  // In steps of the read-ahead (64 KiB at least): each call interrupts
-  // every core the process runs on to flush its TLB, which, page by page,
-  // cost more than sending the bytes.
-  if (end < released_ + std::max<uint64_t>(read_ahead_, 64 << 10)) return;
-  // The pages read back as zeros from here on; no reader reads them again
-  // (a DATA block still being sent from one is one its client has).
-  madvise(data_ + released_, end - released_, MADV_DONTNEED);
-  released_ = end;
+  size = (size + page - 1) / page * page;
+  const int fd = memfd_create("tftpd-response", MFD_CLOEXEC);
+  if (fd < 0) return false;
+  void* base = MAP_FAILED;
+  if (ftruncate(fd, static_cast<off_t>(size)) == 0) {
+    base = mmap(nullptr, 2 * size, PROT_NONE,
+                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  }
+  bool mapped = base != MAP_FAILED;
+  for (int half = 0; mapped && half < 2; ++half) {
+    mapped = mmap(static_cast<uint8_t*>(base) + half * size, size,
+                  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+                  0) != MAP_FAILED;
+  }
+  close(fd);
+  if (!mapped) {
+    if (base != MAP_FAILED) munmap(base, 2 * size);
+    return false;
+  }
+  ring_ = static_cast<uint8_t*>(base);
+  ring_size_ = size;
+  return true;
 }
 
 void ResponseStream::RunDue(std::unique_lock<std::mutex>& lock) {
@@ -118,48 +149,44 @@ void ResponseStream::RunDue(std::unique_lock<std::mutex>& lock) {
 }
 
 void ResponseStream::Pump() {
-  std::vector<uint8_t> block;
+  std::vector<uint8_t> blocks;
   std::vector<uint8_t> encoded;
   tftp::NetasciiEncoder encoder;
   std::unique_lock<std::mutex> lock(mutex_);
   while (!state_.complete && !state_.failed && !subscribers_.empty() &&
          state_.available < WantedLocked()) {
+    // Whole blocks up to the read-ahead, in one call to the source.
     const size_t size = block_size_;
+    const uint64_t missing = WantedLocked() - state_.available;
+    const size_t count = static_cast<size_t>((missing + size - 1) / size);
     const bool netascii = netascii_;
     lock.unlock();
-    // fbtftp's rule: a block is read until it is full or a read gives
-    // nothing, which ends the response.
-    block.resize(size);
-    size_t filled = 0;
-    absl::Status error;
-    while (filled < size) {
-      absl::StatusOr<size_t> n =
-          source_->Read(absl::MakeSpan(block).subspan(filled));
-      if (!n.ok()) {
-        error = n.status();
-        break;
-      }
-      if (*n == 0) break;
-      filled += std::min(*n, size - filled);
+    blocks.resize(count * size);
+    absl::StatusOr<size_t> filled =
+        source_->ReadBlocks(absl::MakeSpan(blocks), size);
+    absl::string_view bytes;
+    if (filled.ok()) {
+      bytes = absl::string_view(reinterpret_cast<const char*>(blocks.data()),
+                                std::min(*filled, blocks.size()));
     }
-    absl::string_view bytes(reinterpret_cast<const char*>(block.data()),
-                            filled);
-    if (netascii) {
-      encoded.resize(2 * filled);
+    if (filled.ok() && netascii) {
+      encoded.resize(2 * bytes.size());
       const tftp::NetasciiEncoder::Progress p = encoder.Encode(
-          absl::MakeConstSpan(block.data(), filled), absl::MakeSpan(encoded));
+          absl::MakeConstSpan(blocks.data(), bytes.size()),
+          absl::MakeSpan(encoded));
       bytes = absl::string_view(reinterpret_cast<const char*>(encoded.data()),
                                 p.produced);
     }
     lock.lock();
-    if (!error.ok()) {
+    if (!filled.ok()) {
       FailLocked(tftp::ErrorCode::kNotDefined,
-                 error.message().empty() ? "response source failed"
-                                         : error.message());
+                 filled.status().message().empty()
+                     ? "response source failed"
+                     : filled.status().message());
       break;
     }
-    if (!AppendLocked(bytes, filled)) break;
-    if (filled < size) {
+    if (!AppendLocked(bytes, std::min(*filled, blocks.size()))) break;
+    if (*filled < blocks.size()) {
       FinishLocked();
       break;
     }

@@ -69,7 +69,8 @@ void Shard::SendNext(uint32_t index) {
     slot.iov[iov_count++] = {header, packet.header_size};
     if (packet.payload_size > 0) {
       slot.iov[iov_count++] = {
-          const_cast<uint8_t*>(t.response.data() + packet.payload_offset),
+          const_cast<uint8_t*>(t.pulled ? t.stream->At(packet.payload_offset)
+                                    : t.response.data() + packet.payload_offset),
           packet.payload_size};
     }
     bytes += packet.header_size + packet.payload_size;
