@@ -60,11 +60,10 @@ py::dict TotalsDict(const ServerTotals& totals) {
   return d;
 }
 
-// Calls a Python callback from an engine thread, logging what it raises
-// (a callback's failure must not stop the statistics).
+// Calls a Python callback from an engine thread, with the GIL held, logging
+// what it raises (a callback's failure must not stop the statistics).
 template <typename... Args>
 void CallPython(const py::object& fn, Args&&... args) {
-  Gil gil;
   try {
     fn(std::forward<Args>(args)...);
   } catch (py::error_already_set& e) {

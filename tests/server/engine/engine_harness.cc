@@ -186,6 +186,15 @@ std::vector<Reply> EngineHarness::Advance(io::Clock::duration by) {
   return Run();
 }
 
+std::vector<Reply> To(const std::vector<Reply>& replies,
+                      const io::SocketAddress& client) {
+  std::vector<Reply> mine;
+  for (const Reply& r : replies) {
+    if (r.to == client) mine.push_back(r);
+  }
+  return mine;
+}
+
 io::SocketAddress Client(size_t i, uint16_t port) {
   io::SocketAddress address = ClientAddress(i);
   address.set_port(port);

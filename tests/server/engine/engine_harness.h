@@ -94,6 +94,10 @@ class EngineHarness {
 // A client at 127.1.x.y:port.
 io::SocketAddress Client(size_t i, uint16_t port = 40000);
 
+// The replies that went to `client`, in order.
+std::vector<Reply> To(const std::vector<Reply>& replies,
+                      const io::SocketAddress& client);
+
 }  // namespace tftpd::testing
 
 #endif  // TFTPD_TESTS_SERVER_ENGINE_ENGINE_HARNESS_H_

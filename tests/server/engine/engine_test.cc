@@ -38,15 +38,6 @@ class BytesHandler : public RequestHandler {
   const std::string content_;
 };
 
-std::vector<Reply> To(const std::vector<Reply>& replies,
-                      const io::SocketAddress& client) {
-  std::vector<Reply> mine;
-  for (const Reply& r : replies) {
-    if (r.to == client) mine.push_back(r);
-  }
-  return mine;
-}
-
 // Reads the response to `client`'s RRQ lock-step; the content.
 std::string Download(EngineHarness& h, const io::SocketAddress& client,
                      const std::string& name) {

@@ -60,15 +60,6 @@ class PullHandler : public RequestHandler {
   const std::string content_;
 };
 
-std::vector<Reply> To(const std::vector<Reply>& replies,
-                      const io::SocketAddress& client) {
-  std::vector<Reply> mine;
-  for (const Reply& r : replies) {
-    if (r.to == client) mine.push_back(r);
-  }
-  return mine;
-}
-
 TEST(Pulled, TheSourceIsReadOnlyAReadAheadBeyondWhatTheClientAcknowledged) {
   const std::string content = TestContent(4 << 20, 7);  // 4 MiB
   auto handler = std::make_shared<PullHandler>(content);
