@@ -47,6 +47,7 @@ std::string Describe(const DownloadReport& report) {
   for (const auto& [reason, count] : report.failures) {
     out += reason + ": " + std::to_string(count) + "\n";
   }
+  for (const std::string& job : report.failed_jobs) out += job + "\n";
   return out;
 }
 
