@@ -43,7 +43,14 @@ DEFINE_int32(retries, 5,
 DEFINE_bool(resend_on_duplicate_ack, false,
             "Resend unacknowledged data once when a duplicate ACK arrives "
             "(helps some U-Boot builds recover faster).");
-DEFINE_int32(max_transfers, 10000, "Transfers open at once, over all shards.");
+DEFINE_int32(max_transfers, 10000,
+             "Transfers open at once, over all shards. When full, the "
+             "transfer that has waited longest for a client that never "
+             "answered makes room; only when every client has answered is a "
+             "request refused with ERROR 0 'server busy'. Each transfer holds "
+             "a socket (not with --single_port): tftpd raises its descriptor "
+             "limit to what this needs at start, or fails saying what to "
+             "set.");
 // The names these limits had before "transfer" became the one word for it:
 // flag files written for them keep working.
 DEFINE_int32(max_sessions, 0, "Old name of --max_transfers, still accepted.");
@@ -73,7 +80,8 @@ DEFINE_double(unanswered_timeout, 5,
 DEFINE_int64(rcvbuf, 16 << 20,
              "SO_RCVBUF of each service socket in bytes: room for a burst of "
              "requests. The default holds more than 10,000 requests; the log "
-             "says if the kernel grants less.");
+             "says if the kernel grants less (raise net.core.rmem_max, or run "
+             "with CAP_NET_ADMIN).");
 DEFINE_double(shutdown_grace, 2.0,
               "Seconds transfers may run on after SIGINT or SIGTERM; a second "
               "signal stops at once.");
@@ -168,8 +176,9 @@ DEFINE_int32(metrics_timeout, 10,
              "idle before it is closed.");
 DEFINE_double(stats_interval, 60,
               "Seconds between server statistics: the callbacks of programs "
-              "built on the library, and tftpd's own 'stats' log line "
-              "(0: no log line).");
+              "built on the library, and tftpd's own 'stats' log line, "
+              "written at info level for an interval that saw traffic and at "
+              "debug level for an idle one (0: no log line).");
 DEFINE_double(source_timeout, 30,
               "Seconds a streaming response source may take to begin, or "
               "pause between bytes, before its transfer ends with ERROR 0.");

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "gflags/gflags.h"
 #include "server/daemon/flags.h"
+#include "server/daemon/help.h"
 #include "server/daemon/process.h"
 #include "server/observability/log.h"
 #include "server/observability/metrics_http.h"
@@ -74,7 +75,14 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
         "serves files over TFTP (RFC 1350, 2347, 2348, 2349, 7440)\n"
         "usage: tftpd [--root=DIR] [--port=N] [flags]");
   }
-  gflags::ParseCommandLineFlags(&argc, &argv, true);
+  // --help is tftpd's own (grouped, help.h); gflags keeps --helpfull and
+  // the rest of its help flags.
+  gflags::ParseCommandLineNonHelpFlags(&argc, &argv, true);
+  if (PrintHelpIfAsked(gflags::ProgramInvocationShortName(),
+                       gflags::ProgramUsage())) {
+    return 0;
+  }
+  gflags::HandleCommandLineHelpFlags();
   std::optional<LogLevel> level = ParseLogLevel(FLAGS_log_level);
   if (!level.has_value()) {
     std::fprintf(stderr,
@@ -121,8 +129,12 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
     ServerStatsCallback program = config->on_server_stats;
     config->on_server_stats = [program](const ServerStats& stats) {
       if (program) program(stats);
+      // An idle interval says nothing an operator needs: debug level.
+      const LogLevel level =
+          stats.totals.SawTraffic() ? LogLevel::kInfo : LogLevel::kDebug;
+      if (!LogEnabled(level)) return;
       WriteLogLine(
-          LogLevel::kInfo,
+          level,
           absl::StrCat("stats interval=",
                        std::chrono::duration_cast<std::chrono::seconds>(
                            stats.interval_end - stats.interval_start)

@@ -122,6 +122,12 @@ struct ServerTotals {
   }
   // "name=value ..." on one line.
   std::string ToString() const;
+  // Whether a datagram came or went (over an interval: the periodic log
+  // line is worth writing at info level only then).
+  bool SawTraffic() const {
+    return requests_received > 0 || packets_received > 0 || packets_sent > 0 ||
+           unknown_tid_packets > 0;
+  }
   // Every counter with its name and help, then `failed_by_code` and
   // `refused_by_reason` entries, then the gauge: for exporters.
   void ForEach(const std::function<

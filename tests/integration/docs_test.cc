@@ -1,27 +1,29 @@
-// The operator's flag table (docs/operating.md) against what the binary
-// says: every flag in the table exists, and every tftpd flag is in the
-// table.
+// tftpd's flags as an operator meets them, against the flags themselves:
+// `--help` groups every tftpd flag and leaves gflags' own to --helpfull,
+// the man page has every flag, and docs/operating.md's table is exactly
+// what flag_docs generates.
 #include <set>
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "tests/integration/tftpd_process.h"
 
 namespace tftpd::testing {
 namespace {
 
-// Names of the flags `--help` lists under tftpd's own source file.
-std::set<std::string> HelpFlags() {
-  const CommandResult help = RunCommand({"server/tftpd", "--help"});
+// The flags gflags lists under tftpd's own source file in --helpfull: what
+// is defined, whatever the grouped help says.
+std::set<std::string> DefinedFlags() {
+  const CommandResult help = RunCommand({"server/tftpd", "--helpfull"});
   std::set<std::string> flags;
   bool ours = false;
   for (absl::string_view line : absl::StrSplit(help.output, '\n')) {
     if (absl::StartsWith(line, "  Flags from ")) {
-      ours = absl::StrContains(line, "server/daemon/");
+      ours = absl::StrContains(line, "server/daemon/flags.cc");
       continue;
     }
     if (ours && absl::StartsWith(line, "    -")) {
@@ -33,48 +35,62 @@ std::set<std::string> HelpFlags() {
   return flags;
 }
 
-// Names in the first column of the table that follows "| flag | default |".
-std::set<std::string> TableFlags(const std::string& doc) {
-  std::set<std::string> flags;
-  bool in_table = false;
-  for (absl::string_view line : absl::StrSplit(doc, '\n')) {
-    if (absl::StartsWith(line, "| flag | default |")) {
-      in_table = true;
-      continue;
-    }
-    if (!in_table) continue;
-    if (!absl::StartsWith(line, "|")) break;
-    const std::vector<absl::string_view> cells = absl::StrSplit(line, '|');
-    if (cells.size() < 2) continue;
-    // Flags are quoted: every other piece between backquotes.
-    const std::vector<absl::string_view> pieces = absl::StrSplit(cells[1], '`');
-    for (size_t i = 1; i < pieces.size(); i += 2) {
-      absl::string_view piece = pieces[i];
-      if (absl::ConsumePrefix(&piece, "--")) flags.emplace(piece);
-    }
+TEST(Help, GroupsEveryFlagAndLeavesGflagsOwnToHelpfull) {
+  const std::set<std::string> defined = DefinedFlags();
+  ASSERT_GT(defined.size(), 30u) << "no flags found in --helpfull";
+  const CommandResult help = RunCommand({"server/tftpd", "--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.output;
+  EXPECT_TRUE(absl::StartsWith(help.output, "serves files over TFTP"))
+      << help.output;
+  size_t last = 0;
+  for (const char* group : {"\nServing:\n", "\nLimits and defences:\n",
+                            "\nUploads:\n", "\nObservability:\n",
+                            "\nProcess:\n"}) {
+    const size_t at = help.output.find(group);
+    ASSERT_NE(at, std::string::npos) << group << help.output;
+    EXPECT_GT(at, last) << group << " out of order";
+    last = at;
   }
-  return flags;
+  for (const std::string& flag : defined) {
+    EXPECT_TRUE(absl::StrContains(help.output, absl::StrCat("\n  --", flag, "  (")))
+        << flag << " missing from --help";
+  }
+  EXPECT_TRUE(absl::StrContains(help.output, "(int32, default: 10000)"));
+  // gflags' own flags and its build paths stay in --helpfull.
+  for (const char* noise : {"Flags from", "gflags.cc", "tab_completion_columns",
+                            "fromenv"}) {
+    EXPECT_FALSE(absl::StrContains(help.output, noise)) << noise;
+  }
+  const CommandResult full = RunCommand({"server/tftpd", "--helpfull"});
+  EXPECT_TRUE(absl::StrContains(full.output, "tab_completion_columns"));
 }
 
-TEST(Docs, TheFlagTableMatchesHelp) {
-  const std::set<std::string> help = HelpFlags();
-  ASSERT_GT(help.size(), 20u) << "no flags found in --help";
+TEST(Help, TheManPageHasEveryFlag) {
+  const CommandResult man = RunCommand({"server/daemon/flag_docs", "--man"});
+  ASSERT_EQ(man.exit_code, 0) << man.output;
+  EXPECT_TRUE(absl::StartsWith(man.output, ".TH TFTPD 8 ")) << man.output;
+  for (const std::string& flag : DefinedFlags()) {
+    const std::string roff = absl::StrCat(
+        "\\fB\\-\\-", flag, "\\fR ");
+    EXPECT_TRUE(absl::StrContains(man.output, roff)) << flag;
+  }
+}
+
+TEST(Docs, TheFlagTableIsWhatFlagDocsGenerates) {
   const std::string doc = ReadFile("docs/operating.md");
-  const std::set<std::string> table = TableFlags(doc);
-  std::set<std::string> undocumented;
-  std::set<std::string> unknown;
-  for (const std::string& flag : help) {
-    if (!table.contains(flag)) undocumented.insert(flag);
-  }
-  for (const std::string& flag : table) {
-    if (!help.contains(flag)) unknown.insert(flag);
-  }
-  EXPECT_TRUE(undocumented.empty())
-      << "in --help, not in docs/operating.md's table: "
-      << absl::StrJoin(undocumented, ", ");
-  EXPECT_TRUE(unknown.empty())
-      << "in docs/operating.md's table, not in --help: "
-      << absl::StrJoin(unknown, ", ");
+  const std::string begin = "<!-- flag table: generated by flag_docs --markdown -->\n";
+  const std::string end = "<!-- end of flag table -->";
+  const size_t from = doc.find(begin);
+  const size_t to = doc.find(end);
+  ASSERT_NE(from, std::string::npos);
+  ASSERT_NE(to, std::string::npos);
+  const std::string table = doc.substr(from + begin.size(), to - from - begin.size());
+  const CommandResult generated =
+      RunCommand({"server/daemon/flag_docs", "--markdown"});
+  ASSERT_EQ(generated.exit_code, 0);
+  // The generator starts with a blank line before the first heading.
+  EXPECT_EQ("\n" + table, generated.output)
+      << "regenerate it: bazel run //server/daemon:flag_docs -- --markdown";
 }
 
 }  // namespace

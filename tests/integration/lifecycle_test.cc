@@ -56,6 +56,29 @@ TEST(Lifecycle, HelpExplainsEveryFlag) {
   }
 }
 
+// The periodic line is for intervals with traffic; idle ones are written
+// at debug level only (an operator's log is not a clock).
+TEST(Lifecycle, TheStatsLineIsWrittenForIntervalsWithTraffic) {
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, "", {"--stats_interval=0.05", "--log_level=debug"},
+                      "127.0.0.1");
+  // Nothing sent yet: the intervals are idle, at debug level.
+  std::string log = server.LogOnceItContains(" D stats interval=",
+                                             std::chrono::seconds(10));
+  EXPECT_FALSE(absl::StrContains(log, " I stats interval=")) << log;
+  TempDir scratch;
+  const CommandResult result = RunCommand(
+      {"curl", "-sS", "-o", scratch.Join("hello.txt"),
+       "tftp://127.0.0.1:" + std::to_string(server.port()) + "/hello.txt"});
+  ASSERT_EQ(result.exit_code, 0) << result.output << server.log();
+  log = server.LogOnceItContains(" I stats interval=",
+                                 std::chrono::seconds(10));
+  const size_t line = log.find(" I stats interval=");
+  EXPECT_TRUE(absl::StrContains(log.substr(line, log.find('\n', line) - line),
+                                "read_requests=1 "))
+      << log;
+}
+
 TEST(Lifecycle, ReadsFlagsFromAFlagfile) {
   TempDir root;
   root.Write("from_flagfile.txt", "configured by file");
