@@ -166,6 +166,15 @@ ServerTotals Server::Totals() const {
   return totals;
 }
 
+std::vector<TransferSnapshot> Server::Transfers(
+    std::chrono::milliseconds wait) const {
+  auto collector = std::make_shared<SnapshotCollector>(shards_.size());
+  for (const std::unique_ptr<Shard>& shard : shards_) {
+    shard->RequestSnapshot(collector);
+  }
+  return collector->Wait(std::chrono::steady_clock::now() + wait);
+}
+
 std::vector<ServerTotals> Server::ShardTotals() const {
   std::vector<ServerTotals> shards(shards_.size());
   for (size_t i = 0; i < shards_.size(); ++i) {

@@ -6,6 +6,7 @@
 #define TFTPD_SERVER_API_SERVER_H_
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "server/files/file_loader.h"
 #include "server/files/root_directory.h"
 #include "server/api/server_config.h"
+#include "server/api/transfer_snapshot.h"
 #include "server/api/source_threads.h"
 #include "server/observability/server_stats.h"
 #include "server/observability/stats_dispatcher.h"
@@ -56,6 +58,10 @@ class Server {
   // Counters since start, summed and per shard.
   ServerTotals Totals() const;
   std::vector<ServerTotals> ShardTotals() const;
+  // Any thread, while running: the transfers in progress, as each shard
+  // sees them on its next turn (waiting at most `wait` for the shards).
+  std::vector<TransferSnapshot> Transfers(
+      std::chrono::milliseconds wait = std::chrono::milliseconds(1000)) const;
 
  private:
   Server(ServerConfig config, RootDirectory root);

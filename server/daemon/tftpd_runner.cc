@@ -26,6 +26,7 @@
 #include "server/daemon/process.h"
 #include "server/observability/log.h"
 #include "server/observability/metrics_http.h"
+#include "server/observability/status_page.h"
 #include "server/uploads/postgres_upload_sink.h"
 #include "server/files/remap_rules.h"
 #include "server/api/server.h"
@@ -63,6 +64,16 @@ absl::StatusOr<std::unique_ptr<Server>> CreateServer(ServerConfig config) {
     server = Server::Create(config);
   }
   return server;
+}
+
+StatusView StatusOf(const Server& server, const StatusBoard& board) {
+  StatusView view;
+  view.transfers = server.Transfers();
+  view.shards = server.ShardTotals();
+  view.failures = board.failures();
+  view.files = board.top_files(10);
+  view.now = std::chrono::system_clock::now();
+  return view;
 }
 
 }  // namespace
@@ -140,6 +151,17 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
                            stats.interval_end - stats.interval_start)
                            .count(),
                        "s ", stats.totals.ToString()));
+    };
+  }
+
+  // The status page's memory of failures and requested files, fed by the
+  // transfer records (chained after any callback the program set).
+  auto board = std::make_shared<StatusBoard>();
+  if (!FLAGS_metrics_address.empty()) {
+    TransferStatsCallback program = config->on_transfer_end;
+    config->on_transfer_end = [program, board](const TransferStats& stats) {
+      if (program) program(stats);
+      board->OnTransfer(stats);
     };
   }
 
@@ -236,7 +258,16 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
     absl::StatusOr<std::unique_ptr<MetricsServer>> started =
         MetricsServer::Start(
             FLAGS_metrics_address,
-            [raw] { return RenderPrometheus(raw->ShardTotals()); },
+            {HttpRoute{"/metrics", "text/plain; version=0.0.4; charset=utf-8",
+                       [raw] { return RenderPrometheus(raw->ShardTotals()); }},
+             HttpRoute{"/", "text/html; charset=utf-8",
+                       [raw, board] {
+                         return RenderStatusHtml(StatusOf(*raw, *board));
+                       }},
+             HttpRoute{"/transfers", "application/json",
+                       [raw, board] {
+                         return RenderStatusJson(StatusOf(*raw, *board));
+                       }}},
             HttpLimits{.connections = FLAGS_metrics_connections,
                        .connections_per_address =
                            std::min(8, FLAGS_metrics_connections),
@@ -250,6 +281,8 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
     }
     metrics = std::move(*started);
     TFTPD_LOG(kInfo, "metrics at http://%s/metrics",
+              metrics->address().ToString());
+    TFTPD_LOG(kInfo, "status page at http://%s/ (JSON at /transfers)",
               metrics->address().ToString());
   }
   if (!FLAGS_port_file.empty()) {

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -17,6 +18,7 @@
 
 #include "io/socket_address.h"
 #include "protocol/tftp.h"
+#include "server/engine/snapshot_collector.h"
 
 namespace tftpd {
 
@@ -54,8 +56,13 @@ struct CommitDone {
   std::string message;
 };
 
-using InboxMessage =
-    std::variant<HandedRequest, StreamProgress, FileLoaded, CommitDone>;
+// A request for the shard's transfers in progress (Server::Transfers).
+struct SnapshotRequest {
+  std::shared_ptr<SnapshotCollector> collector;
+};
+
+using InboxMessage = std::variant<HandedRequest, StreamProgress, FileLoaded,
+                                  CommitDone, SnapshotRequest>;
 
 class Inbox {
  public:

@@ -311,7 +311,53 @@ void Shard::OnMessage(InboxMessage& message) {
     OnFileLoaded(*loaded);
   } else if (auto* done = std::get_if<CommitDone>(&message)) {
     OnCommitDone(*done);
+  } else if (auto* snapshot = std::get_if<SnapshotRequest>(&message)) {
+    snapshot->collector->Add(Snapshot());
   }
+}
+
+void Shard::RequestSnapshot(std::shared_ptr<SnapshotCollector> collector) {
+  inbox_.Post(SnapshotRequest{std::move(collector)});
+}
+
+std::vector<TransferSnapshot> Shard::Snapshot() const {
+  std::vector<TransferSnapshot> out;
+  out.reserve(transfers_.open());
+  for (uint32_t i = 0; i < transfers_.size(); ++i) {
+    const Transfer& t = transfers_[i];
+    if (!t.live()) continue;
+    TransferSnapshot s;
+    s.shard = id_;
+    s.request_id = t.context.request_id;
+    s.peer = t.key;
+    s.requested_path = t.context.requested_path;
+    s.upload = t.writing != nullptr;
+    s.phase = std::string(TransferPhaseName(t.phase));
+    s.answered = t.peer_answered;
+    s.start_time = t.started_wall;
+    s.age = now_ - t.started;
+    if (t.protocol != nullptr) {
+      const tftp::TransferCounters& counters = t.protocol->counters();
+      const tftp::NegotiatedOptions& options = t.protocol->options();
+      s.bytes_acknowledged = counters.bytes_transferred;
+      s.packets_sent = counters.packets_sent;
+      s.retransmits = counters.retransmits;
+      s.blksize = options.blksize;
+      s.windowsize = options.windowsize;
+      s.size = options.tsize;
+    }
+    if (!s.size.has_value() && !s.upload) {
+      if (t.stream != nullptr) {
+        const ResponseStream::State state = t.stream->state();
+        s.size = state.complete ? std::optional<uint64_t>(state.available)
+                                : state.size;
+      } else if (t.phase == TransferPhase::kSending) {
+        s.size = t.response.size();
+      }
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 void Shard::BeginShutdown(bool immediate) {

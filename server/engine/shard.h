@@ -116,6 +116,9 @@ class Shard {
   // the shard has too many waiting already (Inbox::kMaxHanded).
   bool HandOff(const io::Datagram& datagram);
   const ShardCounters& counters() const { return counters_; }
+  // Any thread: the shard adds its transfers in progress to `collector`
+  // on its next turn.
+  void RequestSnapshot(std::shared_ptr<SnapshotCollector> collector);
   // Set once Start succeeded: the backend in use, and why the preferred
   // one was not (empty when it was).
   const std::string& backend_name() const { return backend_name_; }
@@ -138,6 +141,7 @@ class Shard {
   void Wake();  // Any thread: makes the loop take the inbox.
   void OnWake();
   void OnMessage(InboxMessage& message);
+  std::vector<TransferSnapshot> Snapshot() const;
   void BeginShutdown(bool immediate);
   bool ShutdownComplete();
   std::optional<io::TimePoint> NextDeadline() const;

@@ -56,7 +56,7 @@ std::string RenderPrometheus(const std::vector<ServerTotals>& shards) {
 }
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
-    const std::string& address, std::function<std::string()> render,
+    const std::string& address, std::vector<HttpRoute> routes,
     const HttpLimits& limits) {
   const size_t colon = address.rfind(':');
   uint32_t port = 0;
@@ -75,7 +75,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
         absl::StrCat("not an IP address: ", host));
   }
   std::unique_ptr<MetricsServer> server(new MetricsServer());
-  server->render_ = std::move(render);
+  server->routes_ = std::move(routes);
   server->address_ = *bind_to;
   // One thread polls every connection (epoll): a slow client holds one of
   // the connection slots, never the thread.
@@ -116,25 +116,32 @@ MHD_Result MetricsServer::Answer(void* self, MHD_Connection* connection,
                                  size_t* upload_data_size,
                                  void** /*request_state*/) {
   const absl::string_view verb = method;
+  const auto* server = static_cast<MetricsServer*>(self);
   unsigned status = MHD_HTTP_OK;
   std::string body;
-  const char* type = "text/plain; version=0.0.4; charset=utf-8";
+  std::string type = "text/plain; charset=utf-8";
+  const HttpRoute* route = nullptr;
+  for (const HttpRoute& r : server->routes_) {
+    if (r.path == url) route = &r;
+  }
   if (verb != MHD_HTTP_METHOD_GET && verb != MHD_HTTP_METHOD_HEAD) {
     status = MHD_HTTP_METHOD_NOT_ALLOWED;
     body = "only GET\n";
-    type = "text/plain";
     *upload_data_size = 0;  // Whatever body it sent is not read.
-  } else if (absl::string_view(url) != "/metrics") {
+  } else if (route == nullptr) {
     status = MHD_HTTP_NOT_FOUND;
-    body = "the metrics are at /metrics\n";
-    type = "text/plain";
+    body = "served here:";
+    for (const HttpRoute& r : server->routes_) absl::StrAppend(&body, " ", r.path);
+    body += "\n";
   } else {
-    body = static_cast<MetricsServer*>(self)->render_();
+    body = route->render();
+    type = route->content_type;
   }
   MHD_Response* response = MHD_create_response_from_buffer(
       body.size(), body.data(), MHD_RESPMEM_MUST_COPY);
   if (response == nullptr) return MHD_NO;
-  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          type.c_str());
   const MHD_Result queued = MHD_queue_response(connection, status, response);
   MHD_destroy_response(response);
   return queued;

@@ -1,5 +1,6 @@
-// Prometheus metrics over HTTP (--metrics_address): GET /metrics answers
-// with the counters in the text exposition format (version 0.0.4). Served
+// tftpd's HTTP endpoint (--metrics_address): GET /metrics answers with the
+// counters in Prometheus' text exposition format (version 0.0.4), and the
+// status page's paths (status_page.h) with theirs. Served
 // by libmicrohttpd (Debian's) on a thread of its own that polls every
 // connection, with a bound on connections (in all and per address) and an
 // idle timeout: a slow or idle client holds one connection, never the
@@ -31,12 +32,20 @@ struct HttpLimits {
   int idle_timeout_seconds = 10;
 };
 
+// One path the endpoint answers: `render` makes each body (on the HTTP
+// thread).
+struct HttpRoute {
+  std::string path;
+  std::string content_type;
+  std::function<std::string()> render;
+};
+
 class MetricsServer {
  public:
-  // `address` is host:port ("127.0.0.1:9169", "[::]:9169"); `render` makes
-  // the body of each scrape (on the HTTP thread).
+  // `address` is host:port ("127.0.0.1:9169", "[::]:9169"). Any other path
+  // is a 404 that lists the routes.
   static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
-      const std::string& address, std::function<std::string()> render,
+      const std::string& address, std::vector<HttpRoute> routes,
       const HttpLimits& limits = {});
   ~MetricsServer();
   const io::SocketAddress& address() const { return address_; }
@@ -50,7 +59,7 @@ class MetricsServer {
 
   MHD_Daemon* daemon_ = nullptr;
   io::SocketAddress address_;
-  std::function<std::string()> render_;
+  std::vector<HttpRoute> routes_;
 };
 
 }  // namespace tftpd
