@@ -17,7 +17,7 @@ double Rate(const TransferSnapshot& t) {
   return seconds > 0 ? static_cast<double>(t.bytes_acknowledged) / seconds : 0;
 }
 
-// The oldest first, and no more than kStatusRowsMax.
+// The oldest first (the renderers list at most kStatusRowsMax of them).
 void Order(std::vector<TransferSnapshot>& transfers) {
   std::sort(transfers.begin(), transfers.end(),
             [](const TransferSnapshot& a, const TransferSnapshot& b) {
