@@ -7,7 +7,9 @@ export PYTHONPATH="${package}:${package}/tests"
 # A sanitizer build of the extension needs its runtime loaded first, into an
 # interpreter that was not built with it; the interpreter's own allocations
 # are not ours to report, so leak checking is off for this process.
-runtime=$(ldd "${package}/tftpd/_core.so" | awk '/lib(a|t|ub)san\.so/ {print $3}' | head -1)
+# ASan's runtime must come first when the extension has ASan and UBSan both.
+runtime=$(ldd "${package}/tftpd/_core.so" |
+  awk '/lib(a|t|ub)san\.so/ {print $3}' | sort | head -1)
 if [ -n "${runtime}" ]; then
   export LD_PRELOAD="${runtime}"
   export ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0"

@@ -18,7 +18,9 @@ class Generated(ResponseData):
         self._seed = seed.encode()
         self._size = size
         self._offset = 0
-        self._pending = b""
+        # A bytearray: appended to and cut from the front in place (bytes
+        # would be copied whole on each, quadratic in what one read asks).
+        self._pending = bytearray()
         self._counter = 0
 
     def read(self, n):
@@ -26,7 +28,8 @@ class Generated(ResponseData):
             self._pending += hashlib.sha256(self._seed + b"%d" % self._counter).digest()
             self._counter += 1
         n = min(n, self._size - self._offset)
-        chunk, self._pending = self._pending[:n], self._pending[n:]
+        chunk = bytes(self._pending[:n])
+        del self._pending[:n]
         self._offset += len(chunk)
         return chunk
 
