@@ -91,6 +91,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   parts.write_root = server->write_root_.get();
   parts.committer = server->committer_.get();
   parts.sources = server->sources_.get();
+  server->budget_ =
+      std::make_unique<TransferBudget>(c.max_transfers, c.threads);
+  parts.budget = server->budget_.get();
   for (int i = 0; i < c.threads; ++i) {
     // Single listener: the other shards answer refused requests from the
     // listener's socket, which only shard 0 reads and closes.
@@ -98,11 +101,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
         i, parts, sockets[single ? 0 : i], /*owns_service=*/!single || i == 0,
         SystemEnvironment(c.io_backend)));
   }
-  if (single) {
-    std::vector<Shard*> targets;
-    for (auto& shard : server->shards_) targets.push_back(shard.get());
-    server->shards_[0]->SetHandoffTargets(std::move(targets));
-  }
+  std::vector<Shard*> shards;
+  for (auto& shard : server->shards_) shards.push_back(shard.get());
+  for (auto& shard : server->shards_) shard->SetPeers(shards);
+  if (single) server->shards_[0]->SetHandoffTargets(std::move(shards));
   return server;
 }
 

@@ -26,6 +26,7 @@ namespace tftpd {
 
 class AddressGuard;  // server/engine/address_guard.h
 class Shard;         // server/engine/shard.h
+class TransferBudget;  // server/engine/transfer_budget.h
 
 class Server {
  public:
@@ -81,6 +82,7 @@ class Server {
   std::unique_ptr<SourceThreads> sources_;
   std::unique_ptr<UploadCommitter> committer_;
   std::unique_ptr<AddressGuard> guard_;
+  std::unique_ptr<TransferBudget> budget_;
   std::vector<std::thread> threads_;
   std::atomic<int> running_{0};
 };

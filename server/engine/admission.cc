@@ -25,7 +25,7 @@ std::optional<Refusal> CheckAdmission(tftp::Opcode opcode,
     return Refusal{tftp::ErrorCode::kIllegalOperation, "uploads are disabled",
                    RefusalReason::k_uploads_disabled};
   }
-  if (limits.open_transfers >= limits.max_transfers) {
+  if (!limits.has_place) {
     return Refusal{tftp::ErrorCode::kNotDefined, "server busy, try again",
                    RefusalReason::k_busy, /*logged=*/false};
   }

@@ -34,8 +34,8 @@ RepeatVerdict ClassifyRepeat(const Transfer& open, size_t fingerprint);
 
 struct AdmissionLimits {
   bool uploads_enabled = false;
-  size_t open_transfers = 0;
-  size_t max_transfers = 0;
+  // A place for the transfer (Shard::FindPlace).
+  bool has_place = true;
   // The client's address is under its own transfer limit.
   bool address_allowed = true;
 };

@@ -61,8 +61,13 @@ struct SnapshotRequest {
   std::shared_ptr<SnapshotCollector> collector;
 };
 
+// Another shard, full and holding only answered transfers, opened one
+// beyond the limit: evict an unanswered transfer if the server is still
+// over it.
+struct EvictionRequest {};
+
 using InboxMessage = std::variant<HandedRequest, StreamProgress, FileLoaded,
-                                  CommitDone, SnapshotRequest>;
+                                  CommitDone, SnapshotRequest, EvictionRequest>;
 
 class Inbox {
  public:

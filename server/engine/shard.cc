@@ -61,6 +61,11 @@ Shard::Shard(int id, const ShardParts& parts, io::OpenedSocket service,
       service_(service),
       owns_service_(owns_service),
       env_(std::move(environment)),
+      own_budget_(parts.budget != nullptr
+                      ? nullptr
+                      : std::make_unique<TransferBudget>(
+                            parts.config->max_transfers, 1)),
+      budget_(parts.budget != nullptr ? parts.budget : own_budget_.get()),
       inbox_([this] { Wake(); }),
       files_(config_.netascii_cache_bytes),
       max_transfers_(std::max<size_t>(
@@ -313,8 +318,13 @@ void Shard::OnMessage(InboxMessage& message) {
     OnCommitDone(*done);
   } else if (auto* snapshot = std::get_if<SnapshotRequest>(&message)) {
     snapshot->collector->Add(Snapshot());
+  } else if (std::holds_alternative<EvictionRequest>(message)) {
+    // Another shard may have evicted meanwhile, or a transfer ended.
+    if (budget_->OverLimit()) EvictUnanswered(std::nullopt);
   }
 }
+
+void Shard::RequestEviction() { inbox_.Post(EvictionRequest{}); }
 
 void Shard::RequestSnapshot(std::shared_ptr<SnapshotCollector> collector) {
   inbox_.Post(SnapshotRequest{std::move(collector)});

@@ -31,6 +31,7 @@
 #include "server/engine/refusal.h"
 #include "server/engine/response_resolution.h"
 #include "server/engine/send_slots.h"
+#include "server/engine/transfer_budget.h"
 #include "server/engine/transfer_table.h"
 #include "server/files/file_cache.h"
 #include "server/files/file_loader.h"
@@ -74,6 +75,9 @@ struct ShardParts {
   UploadCommitter* committer = nullptr;
   // Null: sources are read on the shard's own thread (engine tests only).
   SourceThreads* sources = nullptr;
+  // The places for transfers, shared by the server's shards. Null: the
+  // shard has --max_transfers of its own (engine tests only).
+  TransferBudget* budget = nullptr;
 };
 
 // Receive buffers: many small ones for requests and ACKs, and a few large
@@ -115,6 +119,12 @@ class Shard {
   // Any thread: a request for this shard to handle; false (dropped) when
   // the shard has too many waiting already (Inbox::kMaxHanded).
   bool HandOff(const io::Datagram& datagram);
+  // The server's shards, this one included, indexed by id: where a full
+  // shard asks for an eviction (TransferBudget). Set before Run.
+  void SetPeers(std::vector<Shard*> shards) { peers_ = std::move(shards); }
+  // Any thread: evict an unanswered transfer on the next turn if the
+  // server is still over --max_transfers.
+  void RequestEviction();
   const ShardCounters& counters() const { return counters_; }
   // Any thread: the shard adds its transfers in progress to `collector`
   // on its next turn.
@@ -192,6 +202,10 @@ class Shard {
   // Ends the open transfer that has waited longest for its client's first
   // answer, other than `except`; false when there is none.
   bool EvictUnanswered(std::optional<uint32_t> except);
+  // Whether a new transfer has a place: a free one; else one an unanswered
+  // transfer of this shard gives up; else one beyond the limit while
+  // another shard evicts such a transfer.
+  bool FindPlace();
   // Single-port mode: a window small enough for what one datagram earns.
   void LimitUnprovenWindow(tftp::NegotiatedOptions& negotiated) const;
   // How far ahead of its client's acknowledgements a pulled stream is read:
@@ -259,6 +273,10 @@ class Shard {
   const bool owns_service_;
   const ShardEnvironment env_;
   std::vector<Shard*> handoff_targets_;
+  std::vector<Shard*> peers_;
+  // Engine tests' shards, made without a server: places of their own.
+  std::unique_ptr<TransferBudget> own_budget_;
+  TransferBudget* const budget_;
   Inbox inbox_;
   int wake_fd_ = -1;  // Read end of the wake-up pipe.
   int wake_write_fd_ = -1;
@@ -267,6 +285,8 @@ class Shard {
   std::unique_ptr<io::EventBackend> backend_;
   FileCache files_;
   io::TimePoint now_;
+  // This shard's share of --max_transfers: what it remembers of recent
+  // transfers is sized by it.
   const size_t max_transfers_;
 
   TransferTable transfers_;

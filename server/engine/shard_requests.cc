@@ -89,15 +89,9 @@ void Shard::OnRequest(const io::Datagram& datagram) {
 void Shard::StartTransfer(const io::Datagram& datagram,
                           const tftp::Request& request) {
   const io::SocketAddress key = datagram.source.Unmapped();
-  // A full table makes room by evicting the transfer that has waited
-  // longest for a client that never answered (as a SYN-flood defence drops
-  // half-open connections first): requests forged in a flood hold their
-  // places only until real requests need them.
-  if (transfers_.open() >= max_transfers_) EvictUnanswered(std::nullopt);
   AdmissionLimits limits;
   limits.uploads_enabled = committer_ != nullptr;
-  limits.open_transfers = transfers_.open();
-  limits.max_transfers = max_transfers_;
+  limits.has_place = FindPlace();
   limits.address_allowed = guard_->TransferAllowed(key);
   if (std::optional<Refusal> refusal = CheckAdmission(request.opcode, limits)) {
     Refuse(datagram.source, datagram.destination, request.filename, *refusal);
@@ -167,11 +161,27 @@ uint32_t Shard::OpenTransfer(const io::SocketAddress& key,
                              TransferPhase phase,
                              const tftp::Request& request) {
   const uint32_t index = transfers_.Open(key, phase);
+  budget_->Opened(id_);
   Transfer& t = transfers_[index];
   t.request_fingerprint = RequestFingerprint(request);
   t.on_probation = recent_.Repeats(key, t.request_fingerprint, now_);
   counters_.transfers_active.store(transfers_.open(), std::memory_order_relaxed);
   return index;
+}
+
+bool Shard::FindPlace() {
+  if (budget_->HasRoom()) return true;
+  // A full table makes room by evicting the transfer that has waited
+  // longest for a client that never answered (as a SYN-flood defence drops
+  // half-open connections first): requests forged in a flood hold their
+  // places only until real requests need them.
+  if (EvictUnanswered(std::nullopt) && budget_->HasRoom()) return true;
+  // Such transfers may be on other shards only (the kernel's hash chose
+  // where each request went): the one holding the most evicts for this.
+  const int target = budget_->EvictionTarget(id_);
+  if (target < 0 || static_cast<size_t>(target) >= peers_.size()) return false;
+  peers_[target]->RequestEviction();
+  return true;
 }
 
 bool Shard::EvictUnanswered(std::optional<uint32_t> except) {

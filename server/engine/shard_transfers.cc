@@ -81,6 +81,7 @@ void Shard::DeliverToTransfer(uint32_t index, const io::Datagram& datagram) {
 void Shard::OnFirstAnswer(uint32_t index) {
   Transfer& t = transfers_[index];
   t.peer_answered = true;
+  budget_->Answered(id_);
   // A transfer it wanted (not a late copy of a request, when on probation).
   t.on_probation = false;
   Bump(counters_.transfers_started);
@@ -228,6 +229,7 @@ void Shard::EndTransfer(uint32_t index) {
 void Shard::CloseTransfer(uint32_t index) {
   Transfer& t = transfers_[index];
   transfers_.End(index);
+  budget_->Ended(id_, t.peer_answered);
   if (t.counted_for_address) guard_->EndTransfer(t.key);
   counters_.transfers_active.store(transfers_.open(), std::memory_order_relaxed);
 }

@@ -61,7 +61,13 @@ struct Client {
   std::optional<io::SocketAddress> server_tid;
   tftp::DownloadRequest request;
   bool counted = false;  // Its outcome is in the report.
+  bool requested = false;  // Its request was sent.
   std::chrono::microseconds first_reply{0};
+  // The first reply's opcode and first two bytes after it (a block number
+  // or error code), for the report of a failed job.
+  std::string first_reply_kind;
+  // Datagrams from another port than the server's TID, answered ERROR 5.
+  int strays = 0;
   bool done = false;     // Its socket is closed.
 };
 
@@ -77,7 +83,11 @@ std::string Describe(const Client& c, const std::string& reason) {
          " windowsize=" + std::to_string(c.request.windowsize) +
          " packets_received=" +
          std::to_string(c.transfer->counters().packets_received) +
-         " reason=" + reason;
+         " first_reply=" +
+         (c.server_tid.has_value() ? c.server_tid->ToString() + " " +
+                                         c.first_reply_kind
+                                   : std::string("none")) +
+         " strays=" + std::to_string(c.strays) + " reason=" + reason;
 }
 
 }  // namespace
@@ -137,7 +147,12 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
           c.transfer->NextOutgoing(absl::MakeSpan(buffer));
       const io::SocketAddress& to =
           c.server_tid.has_value() ? *c.server_tid : server;
-      sendto(c.fd, buffer.data(), out.header_size, 0, to.get(), to.length());
+      const int copies = !c.requested && options.repeat_request ? 2 : 1;
+      for (int copy = 0; copy < copies; ++copy) {
+        sendto(c.fd, buffer.data(), out.header_size, 0, to.get(),
+               to.length());
+      }
+      c.requested = true;
     }
     const bool complete = c.transfer->transfer_complete();
     if (!c.counted && (complete || c.transfer->finished())) count(c);
@@ -167,9 +182,14 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
                                        length);
         if (!c.server_tid.has_value()) {
           c.server_tid = source;  // The first reply fixes the server's TID.
+          c.first_reply_kind =
+              got >= 4 ? "opcode " + std::to_string(buffer[1]) + " number " +
+                             std::to_string(buffer[2] << 8 | buffer[3])
+                       : "short";
           c.first_reply =
               std::chrono::duration_cast<std::chrono::microseconds>(now - start);
         } else if (source != *c.server_tid) {
+          ++c.strays;
           uint8_t error[64];
           const size_t size = tftp::EncodeUnknownTransferIdError(error);
           sendto(c.fd, error, size, 0, source.get(), source.length());

@@ -49,6 +49,9 @@ struct DownloadOptions {
   bool dally = false;
   // Job i sends from ClientAddress(first_address + i).
   size_t first_address = 0;
+  // Each client sends its request twice at once, as firmware whose first
+  // timeout is shorter than the server's first answer does.
+  bool repeat_request = false;
 };
 
 // Runs every job at once against `server` and waits for all of them (or

@@ -96,7 +96,8 @@ size_t MemoryUploads::abandoned() const {
 
 
 EngineHarness::EngineHarness(std::function<void(ServerConfig&)> configure,
-                             std::shared_ptr<RequestHandler> handler) {
+                             std::shared_ptr<RequestHandler> handler, int id,
+                             TransferBudget* budget) {
   ServerConfig config;
   config.root = root_.path();
   config.threads = 1;
@@ -106,7 +107,8 @@ EngineHarness::EngineHarness(std::function<void(ServerConfig&)> configure,
   config.source_timeout = std::chrono::seconds(5);
   config.shutdown_grace = std::chrono::seconds(10);
   if (configure) configure(config);
-  memory_ = std::make_unique<MemoryShard>(std::move(config), std::move(handler));
+  memory_ = std::make_unique<MemoryShard>(std::move(config), std::move(handler),
+                                         id, budget);
   EXPECT_TRUE(memory_->status().ok()) << memory_->status();
 }
 

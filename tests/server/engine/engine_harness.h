@@ -52,10 +52,12 @@ class EngineHarness {
   static constexpr int kServiceFd = MemoryShard::kServiceFd;
 
   // `configure` adjusts the defaults (one shard, short timeouts); `handler`
-  // null serves files from root().
+  // null serves files from root(). `budget` (null: the shard's own) is
+  // shared with other harnesses' shards, among which this is shard `id`.
   explicit EngineHarness(
       std::function<void(ServerConfig&)> configure = {},
-      std::shared_ptr<RequestHandler> handler = nullptr);
+      std::shared_ptr<RequestHandler> handler = nullptr, int id = 0,
+      TransferBudget* budget = nullptr);
 
   const TempDir& root() const { return root_; }
   Shard& shard() { return memory_->shard(); }

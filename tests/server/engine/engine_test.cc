@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "server/engine/transfer_budget.h"
 #include "tests/server/engine/engine_harness.h"
 
 namespace tftpd::testing {
@@ -438,6 +439,54 @@ TEST(Engine, AFullTableEvictsTheOldestUnansweredTransfer) {
   h.SendToService(Client(6), RequestPacket(1, "x"));
   EXPECT_EQ(To(h.Run(), Client(6)).size(), 1u);
   EXPECT_EQ(h.totals().transfers_evicted, 3u);
+}
+
+// The places are the server's, not each shard's: where the kernel's hash
+// sends clients cannot refuse one while another shard has room (10 of 200
+// clients at exactly --max_transfers were refused "server busy" when each
+// of two shards had half the places). A shard whose transfers have all
+// been answered has another shard evict an unanswered one for a new client.
+TEST(Engine, ShardsShareThePlacesAndEvictForEachOther) {
+  auto handler = std::make_shared<BytesHandler>(TestContent(1600, 9));
+  TransferBudget budget(/*max_transfers=*/4, /*shards=*/2);
+  auto configure = [](ServerConfig& c) {
+    c.max_transfers = 4;
+    c.threads = 2;
+  };
+  EngineHarness a(configure, handler, /*id=*/0, &budget);
+  EngineHarness b(configure, handler, /*id=*/1, &budget);
+  a.shard().SetPeers({&a.shard(), &b.shard()});
+  b.shard().SetPeers({&a.shard(), &b.shard()});
+  // Three answered transfers on shard a: more than half the places.
+  for (size_t i = 1; i <= 3; ++i) {
+    a.SendToService(Client(i), RequestPacket(1, "x"));
+    std::vector<Reply> first = To(a.Run(), Client(i));
+    ASSERT_EQ(first.size(), 1u) << "client " << i;
+    EXPECT_EQ(first[0].opcode(), 3) << "client " << i;  // DATA 1.
+    a.SendTo(first[0].fd, Client(i), AckPacket(1));
+    a.Run();
+  }
+  // On shard b, a request whose client never answers: every place taken.
+  b.SendToService(Client(4), RequestPacket(1, "x"));
+  b.Run();
+  EXPECT_EQ(budget.open(), 4u);
+  // A new client on a, which has nothing to evict: it is served, one place
+  // beyond the limit, and b evicts client 4's transfer.
+  a.SendToService(Client(5), RequestPacket(1, "x"));
+  std::vector<Reply> fifth = To(a.Run(), Client(5));
+  ASSERT_EQ(fifth.size(), 1u);
+  EXPECT_EQ(fifth[0].opcode(), 3);
+  b.RunUntil([&] { return b.totals().transfers_evicted == 1; });
+  EXPECT_EQ(budget.open(), 4u);
+  EXPECT_EQ(b.shard().open_transfers(), 0u);
+  // Every transfer answered: a sixth client is refused, nothing evicted.
+  a.SendTo(fifth[0].fd, Client(5), AckPacket(1));
+  a.Run();
+  a.SendToService(Client(6), RequestPacket(1, "x"));
+  std::vector<Reply> sixth = To(a.Run(), Client(6));
+  ASSERT_EQ(sixth.size(), 1u);
+  EXPECT_EQ(sixth[0].opcode(), 5);  // ERROR: server busy.
+  EXPECT_EQ(budget.open(), 4u);
 }
 
 // Out of descriptors, a request takes the socket of the transfer that has

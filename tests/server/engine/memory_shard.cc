@@ -3,7 +3,8 @@
 namespace tftpd::testing {
 
 MemoryShard::MemoryShard(ServerConfig config,
-                         std::shared_ptr<RequestHandler> handler)
+                         std::shared_ptr<RequestHandler> handler, int id,
+                         TransferBudget* budget)
     : config_(std::move(config)), now_(io::TimePoint() + std::chrono::hours(1)) {
   absl::StatusOr<RootDirectory> root =
       RootDirectory::Open(config_.root, config_.resolver);
@@ -27,6 +28,7 @@ MemoryShard::MemoryShard(ServerConfig config,
   parts.guard = guard_.get();
   parts.write_root = &*root_;
   parts.committer = committer_.get();
+  parts.budget = budget;
   if (config_.on_transfer_end) {
     // Records reach the test on the dispatcher's thread, as in a server.
     stats_ = std::make_unique<StatsDispatcher>(
@@ -64,7 +66,7 @@ MemoryShard::MemoryShard(ServerConfig config,
     closed_after_send_[fd] =
         backend_ != nullptr ? backend_->sends_submitted() : UINT64_MAX;
   };
-  shard_ = std::make_unique<Shard>(0, parts,
+  shard_ = std::make_unique<Shard>(id, parts,
                                    io::OpenedSocket{kServiceFd, service_, 0},
                                    /*owns_service=*/true, std::move(env));
   status_ = shard_->Start();

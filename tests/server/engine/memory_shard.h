@@ -16,6 +16,7 @@
 
 #include "io/memory_backend.h"
 #include "server/engine/shard.h"
+#include "server/engine/transfer_budget.h"
 
 namespace tftpd::testing {
 
@@ -24,7 +25,10 @@ class MemoryShard {
   static constexpr int kServiceFd = 100;
 
   // `config.root` must name a directory; `handler` null serves its files.
-  MemoryShard(ServerConfig config, std::shared_ptr<RequestHandler> handler);
+  // `budget` (null: the shard's own) is shared with other shards, in which
+  // this one is shard `id`.
+  MemoryShard(ServerConfig config, std::shared_ptr<RequestHandler> handler,
+              int id = 0, TransferBudget* budget = nullptr);
   ~MemoryShard();
 
   // Start's outcome.
