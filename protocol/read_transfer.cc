@@ -66,6 +66,7 @@ void ReadTransfer::OnAck(uint16_t wire_block, TimePoint now) {
     if (wire_block != 0) return;  // Only ACK 0 acknowledges the OACK.
     state_ = State::kTransferring;
     control_ = Control::kNone;
+    timer_.Answered(now);
     QueueWindowFrom(1);
     if (QueueEmpty()) {
       timer_.Stop();  // Waiting for the response's first bytes.
@@ -91,6 +92,7 @@ void ReadTransfer::OnAck(uint16_t wire_block, TimePoint now) {
   }
   counters_.blocks_acknowledged += block - acked_;
   acked_ = block;
+  timer_.Answered(now);
   counters_.bytes_transferred = std::min<uint64_t>(
       acked_ * options_.blksize, size_known_ ? available_ : UINT64_MAX);
   resent_for_duplicate_ = false;

@@ -104,12 +104,14 @@ void ReceivingTransfer::OnData(uint16_t wire_block,
       timer_.Dally(now);
       return;
     case BlockReceiver::Verdict::kAck:
+      timer_.Answered(now);  // A window came whole since the last ACK.
       Queue(Control::kAck, false);
-      break;
+      timer_.Restart(now);
+      return;
     case BlockReceiver::Verdict::kProgress:
-      break;
+      timer_.Restart(now, /*timed=*/false);
+      return;
   }
-  timer_.Restart(now);
 }
 
 void ReceivingTransfer::OnDeadline(TimePoint now) {
@@ -181,6 +183,7 @@ void ReceivingTransfer::BeginReceiving(uint16_t blksize, uint16_t windowsize,
                                       TimePoint now) {
   receiver_.Configure(blksize, windowsize);
   state_ = State::kReceiving;
+  timer_.Answered(now);
   Queue(Control::kAck, false);  // ACK 0 acknowledges the OACK.
   timer_.Restart(now);
 }

@@ -82,6 +82,12 @@ struct TransferCounters {
 
 // The deadline of the packet in flight, with exponential backoff: each expiry
 // doubles the wait up to a cap, and the transfer gives up after max_retries.
+// Unless the client negotiated a timeout (which binds, RFC 2349), the first
+// wait adapts to the round trips measured (RFC 1123 4.2.3.2 asks for it; the
+// estimator is TCP's, RFC 6298, never below the configured timeout): when
+// thousands of clients queue behind one another a round trip outgrows the
+// fixed second, and retransmitting every packet that is merely late doubles
+// the load that made it late.
 class RetransmitTimer {
  public:
   RetransmitTimer(const TransferConfig& config, uint16_t negotiated_seconds)
@@ -89,13 +95,35 @@ class RetransmitTimer {
                   ? Duration(std::chrono::seconds(negotiated_seconds))
                   : config.timeout),
         cap_(std::max(base_, config.max_timeout)),
-        max_retries_(config.max_retries) {}
+        max_retries_(config.max_retries),
+        adaptive_(negotiated_seconds == 0) {}
 
-  // Progress: the next wait starts again from the base.
-  void Restart(TimePoint now) {
+  // Progress: the next wait starts again from the base (or the estimate).
+  // `timed`: a packet leaves now whose answer is a round-trip sample (not
+  // so for a DATA in the middle of a window, which is not answered alone).
+  void Restart(TimePoint now, bool timed = true) {
     retries_ = 0;
-    wait_ = base_;
+    wait_ = FirstWait();
     deadline_ = now + wait_;
+    if (timed) sent_at_ = now;
+  }
+  // The peer answered the packet sent at the last Restart: one round-trip
+  // sample, unless that packet was sent again (Karn's rule: the answer may
+  // be to either copy). Call before the Restart that follows.
+  void Answered(TimePoint now) {
+    if (!sent_at_.has_value() || retries_ > 0) return;
+    const Duration sample = now - *sent_at_;
+    sent_at_.reset();
+    if (!measured_) {
+      smoothed_ = sample;
+      variation_ = sample / 2;
+      measured_ = true;
+      return;
+    }
+    const Duration error =
+        smoothed_ > sample ? smoothed_ - sample : sample - smoothed_;
+    variation_ = (variation_ * 3 + error) / 4;
+    smoothed_ = (smoothed_ * 7 + sample) / 8;
   }
   // An expiry: returns false when the retries are used up.
   bool Backoff(TimePoint now) {
@@ -104,6 +132,11 @@ class RetransmitTimer {
     wait_ = std::min(wait_ * 2, cap_);
     deadline_ = now + wait_;
     return true;
+  }
+  // The wait before the first retransmission, as it stands.
+  Duration FirstWait() const {
+    if (!adaptive_ || !measured_) return base_;
+    return std::clamp<Duration>(smoothed_ + variation_ * 4, base_, cap_);
   }
   // After the last packet of a transfer: wait as long as the longest
   // backoff step, so that a client retransmitting on its own (longer) timer
@@ -119,9 +152,16 @@ class RetransmitTimer {
   Duration base_;
   Duration cap_;
   int max_retries_;
+  bool adaptive_;
   int retries_ = 0;
   Duration wait_{};
   std::optional<TimePoint> deadline_;
+  // Round-trip estimate: when the packet being timed left, the smoothed
+  // round trip and its variation.
+  std::optional<TimePoint> sent_at_;
+  bool measured_ = false;
+  Duration smoothed_{};
+  Duration variation_{};
 };
 
 // The answer to a datagram that reaches a transfer's socket from any address

@@ -389,6 +389,75 @@ TEST(ReadTransfer, NegotiatedTimeoutSetsTheRetransmissionInterval) {
   EXPECT_EQ(*s.deadline() - TimePoint{}, seconds(5));
 }
 
+// Thousands of clients queued behind one another answer each block late
+// but surely: the wait grows with the round trips measured, so that a late
+// answer is not taken for a lost one.
+TEST(ReadTransfer, TheWaitAdaptsToSlowRoundTrips) {
+  TransferConfig config;
+  config.timeout = seconds(1);
+  config.max_timeout = seconds(8);
+  ReadTransfer s(config, OptionsFor(512, 1, false), 512 * 20);
+  TimePoint now{};
+  s.Start(now);
+  Drain(s);
+  const auto slow = std::chrono::milliseconds(900);
+  for (uint16_t block = 1; block <= 5; ++block) {
+    now += slow;
+    s.OnDatagram(Ack(block), now);
+    for (const Outgoing& o : Drain(s)) EXPECT_FALSE(o.retransmission);
+  }
+  ASSERT_TRUE(s.deadline().has_value());
+  const Duration wait = *s.deadline() - now;
+  EXPECT_GT(wait, seconds(1));
+  EXPECT_LE(wait, seconds(8));
+  // Answers at 1.3 s now come before the deadline: nothing is sent twice.
+  for (uint16_t block = 6; block <= 10; ++block) {
+    now += std::chrono::milliseconds(1300);
+    ASSERT_LT(now, *s.deadline());
+    s.OnDeadline(now);
+    s.OnDatagram(Ack(block), now);
+    for (const Outgoing& o : Drain(s)) EXPECT_FALSE(o.retransmission);
+  }
+  EXPECT_EQ(s.counters().retransmits, 0u);
+}
+
+// Karn's rule: an answer to a block that was sent twice is no sample (it
+// may answer either copy), so one very late answer does not stretch the wait.
+TEST(ReadTransfer, AnAnswerAfterARetransmissionIsNoRoundTripSample) {
+  TransferConfig config;
+  config.timeout = seconds(1);
+  config.max_timeout = seconds(8);
+  ReadTransfer s(config, OptionsFor(512, 1, false), 512 * 20);
+  TimePoint now{};
+  s.Start(now);
+  Drain(s);
+  now += seconds(1);
+  s.OnDeadline(now);  // DATA 1 again.
+  ASSERT_EQ(Drain(s).size(), 1u);
+  now += std::chrono::milliseconds(1900);
+  s.OnDatagram(Ack(1), now);
+  Drain(s);
+  ASSERT_TRUE(s.deadline().has_value());
+  EXPECT_EQ(*s.deadline() - now, seconds(1));
+}
+
+// A negotiated timeout binds (RFC 2349): it does not adapt.
+TEST(ReadTransfer, ANegotiatedTimeoutDoesNotAdapt) {
+  NegotiatedOptions options = OptionsFor(512, 1, false);
+  options.timeout_seconds = 2;
+  ReadTransfer s({}, options, 512 * 20);
+  TimePoint now{};
+  s.Start(now);
+  Drain(s);
+  for (uint16_t block = 1; block <= 5; ++block) {
+    now += std::chrono::milliseconds(1900);
+    s.OnDatagram(Ack(block), now);
+    Drain(s);
+  }
+  ASSERT_TRUE(s.deadline().has_value());
+  EXPECT_EQ(*s.deadline() - now, seconds(2));
+}
+
 TEST(ReadTransfer, StrangerPacketsGetError5AndDoNotDisturbTheTransfer) {
   // The driver routes by address and port; a stranger's datagram never
   // reaches the transfer and is answered from EncodeUnknownTransferIdError.
