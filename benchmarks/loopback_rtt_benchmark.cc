@@ -29,7 +29,7 @@ int BlockingUdp(io::SocketAddress* bound) {
   const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   io::SocketAddress any = *io::SocketAddress::Parse("127.0.0.1", 0);
   bind(fd, any.get(), any.length());
-  socklen_t length = sizeof(sockaddr_storage);
+  socklen_t length = io::SocketAddress::kCapacity;
   getsockname(fd, bound->mutable_get(), &length);
   return fd;
 }

@@ -78,8 +78,9 @@ void Shard::OnRequest(const io::Datagram& datagram) {
         StartTransfer(datagram, request);
         return;
       case RepeatVerdict::kPark:
-        t.parked.emplace(ParkedRequest{HeldRequest(datagram, request),
-                                       t.protocol->counters().packets_received});
+        t.parked = std::make_unique<ParkedRequest>(
+            ParkedRequest{HeldRequest(datagram, request),
+                          t.protocol->counters().packets_received});
         return;
     }
   }
@@ -205,7 +206,7 @@ uint32_t Shard::StartWaiting(const io::Datagram& datagram,
       OpenTransfer(datagram.source.Unmapped(), phase, request);
   Transfer& t = transfers_[index];
   t.peer = t.key;
-  t.request.emplace(datagram, request);
+  t.request = std::make_unique<HeldRequest>(datagram, request);
   t.context = std::move(context);
   t.started = now_;
   t.started_wall = env_.wall_now();
@@ -311,7 +312,7 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
     io::TimePoint since = now_;
     if (index.has_value()) {
       since = transfers_[*index].started;
-      if (transfers_[*index].request.has_value()) {
+      if (transfers_[*index].request != nullptr) {
         transfers_[*index].context = context;
         EndWaiting(*index, refusal);
         return;

@@ -65,7 +65,7 @@ void Shard::DeliverToTransfer(uint32_t index, const io::Datagram& datagram) {
   } else {
     t.protocol->OnDatagram(datagram.payload, now_);
   }
-  if (t.parked.has_value() && !t.protocol->finished() &&
+  if (t.parked != nullptr && !t.protocol->finished() &&
       t.protocol->counters().packets_received > t.parked->heard_before) {
     // The client answered this transfer after the request came: the
     // request was a repeat of the one that opened it. (Answered by the
@@ -215,11 +215,10 @@ void Shard::EndTransfer(uint32_t index) {
   if (t.receive_armed) {
     backend_->Cancel(CompletionTag(kTransferReceive, index, t.generation));
   }
-  std::optional<ParkedRequest> next = std::move(t.parked);
-  t.parked.reset();
+  std::unique_ptr<ParkedRequest> next = std::move(t.parked);
   CloseTransfer(index);
   MaybeRecycle(index);
-  if (!next.has_value() || stopping_) return;
+  if (next == nullptr || stopping_) return;
   // The transfer ended before its client spoke again: the request that
   // came meanwhile starts the client's next transfer, with no wait (on
   // probation when it may be a late copy of the one that just ended).

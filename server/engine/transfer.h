@@ -79,8 +79,9 @@ struct Transfer {
   // Where the transfer's packets go, and the local address they leave from.
   io::SocketAddress peer;
   io::SocketAddress local;
-  // The opening request, kept while the transfer waits for its response.
-  std::optional<HeldRequest> request;
+  // The opening request, kept while the transfer waits for its response
+  // (on the heap: most transfers hold none, and a table holds many).
+  std::unique_ptr<HeldRequest> request;
   size_t request_fingerprint = 0;
   RequestContext context;
 
@@ -145,7 +146,7 @@ struct Transfer {
   // or commit ends the transfer after the source timeout.
   io::TimePoint last_progress;
   io::DeadlineQueue::Slot timer;
-  std::optional<ParkedRequest> parked;
+  std::unique_ptr<ParkedRequest> parked;  // Rare: on the heap.
 
   bool live() const {
     return phase != TransferPhase::kFree && phase != TransferPhase::kEnded;

@@ -98,7 +98,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   }
   const MHD_DaemonInfo* info =
       MHD_get_daemon_info(server->daemon_, MHD_DAEMON_INFO_LISTEN_FD);
-  socklen_t length = sizeof(sockaddr_storage);
+  socklen_t length = io::SocketAddress::kCapacity;
   if (info != nullptr) {
     getsockname(info->listen_fd, server->address_.mutable_get(), &length);
   }

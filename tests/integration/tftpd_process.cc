@@ -430,7 +430,7 @@ RawClient::RawClient(const std::string& host) {
   address_ = *io::SocketAddress::Parse(host, 0);
   fd_ = socket(address_.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
   bind(fd_, address_.get(), address_.length());
-  socklen_t length = sizeof(sockaddr_storage);
+  socklen_t length = io::SocketAddress::kCapacity;
   getsockname(fd_, address_.mutable_get(), &length);
 }
 
