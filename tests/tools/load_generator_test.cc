@@ -2,6 +2,7 @@
 // happened, for successes and for each kind of failure.
 #include "tools/loadgen/load_generator.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -122,7 +123,7 @@ TEST_F(LoadGenerator, ClassifiesFailures) {
   const int quiet = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   io::SocketAddress address = *io::SocketAddress::Parse("127.0.0.1", 0);
   ASSERT_EQ(bind(quiet, address.get(), address.length()), 0);
-  socklen_t length = sizeof(sockaddr_storage);
+  socklen_t length = io::SocketAddress::kCapacity;
   getsockname(quiet, address.mutable_get(), &length);
   loadgen::LoadConfig silent = Config();
   silent.server = address;
@@ -135,6 +136,48 @@ TEST_F(LoadGenerator, ClassifiesFailures) {
   EXPECT_EQ(report->failures,
             (std::map<std::string, int64_t>{{"rrq_unanswered", 5}}))
       << report->ToTable();
+}
+
+// More clients than the generator may hold descriptors: one socket, each
+// client on a loopback address of its own, each told apart by where the
+// server's replies go. The server allows one transfer per address, so the
+// run passes only if every client really has its own.
+TEST_F(LoadGenerator, SharedSocketSimulatesClientsBeyondTheDescriptorLimit) {
+  TftpdProcess strict;
+  TFTPD_START_OR_SKIP(strict, files_.path(),
+                      {"--log_level=warning", "--single_port",
+                       "--max_transfers_per_address=1"},
+                      "127.0.0.1");
+  loadgen::LoadConfig config = Config();
+  config.server = *io::SocketAddress::Parse("127.0.0.1", strict.port());
+  config.shared_socket = true;
+  config.threads = 2;
+  config.blksize = 1428;
+  config.concurrency = 300;
+  config.transfers = 600;
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = 100;  // Far fewer than the 300 clients at once.
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  absl::StatusOr<loadgen::LoadReport> report = loadgen::RunLoad(config);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->transfers_ok, 600) << report->ToTable();
+  EXPECT_TRUE(report->failures.empty()) << report->ToTable();
+  EXPECT_EQ(strict.Stop(), 0);
+  EXPECT_TRUE(absl::StrContains(strict.log(), "transfers_completed=600"))
+      << strict.log();
+}
+
+TEST_F(LoadGenerator, SharedSocketNeedsALoopbackServer) {
+  loadgen::LoadConfig config = Config();
+  config.shared_socket = true;
+  config.server = *io::SocketAddress::Parse("192.0.2.1", 69);
+  absl::StatusOr<loadgen::LoadReport> report = loadgen::RunLoad(config);
+  ASSERT_FALSE(report.ok());
+  EXPECT_TRUE(absl::StrContains(report.status().message(), "127.0.0.0/8"))
+      << report.status();
 }
 
 TEST_F(LoadGenerator, BinaryPrintsJsonAndExitStatus) {

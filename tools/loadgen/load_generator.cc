@@ -1,5 +1,6 @@
 #include "tools/loadgen/load_generator.h"
 
+#include <netinet/in.h>
 #include <netinet/udp.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -15,11 +16,14 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "io/backend_factory.h"
+#include "io/control_messages.h"
 #include "io/deadline_queue.h"
 #include "io/event_backend.h"
+#include "io/udp_socket.h"
 #include "io/user_data.h"
 #include "protocol/download_transfer.h"
 #include "protocol/packet.h"
@@ -30,7 +34,26 @@ namespace {
 using io::Clock;
 using io::TimePoint;
 
-enum Kind : uint8_t { kReceive = 1, kSend = 2 };
+enum Kind : uint8_t { kReceive = 1, kSend = 2, kSharedReceive = 3 };
+
+// Simulated clients' addresses: 127.1.0.0 onwards, short of 127.255.255.255
+// (the loopback network's broadcast address).
+constexpr uint32_t kFirstClientAddress = 0x7F010000;
+constexpr uint32_t kClientAddresses = 0x7FFFFFFF - kFirstClientAddress;
+
+io::SocketAddress ClientAddress(uint32_t n) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(kFirstClientAddress + n);
+  return io::SocketAddress(reinterpret_cast<sockaddr*>(&address),
+                           sizeof address);
+}
+
+uint32_t Ipv4Of(const io::SocketAddress& address) {
+  if (address.family() != AF_INET) return 0;
+  return ntohl(reinterpret_cast<const sockaddr_in*>(address.get())
+                   ->sin_addr.s_addr);
+}
 
 uint64_t Tag(Kind kind, uint32_t index, uint32_t generation) {
   return io::UserData{kind, index, generation}.Pack();
@@ -77,7 +100,7 @@ class CheckingSink : public tftp::WriteSink {
   uint64_t total_ = 0;
 };
 
-// One simulated client transfer on its own socket.
+// One simulated client transfer, on its own socket or the worker's shared one.
 struct Transfer {
   uint32_t generation = 0;
   bool in_use = false;
@@ -92,13 +115,17 @@ struct Transfer {
   bool probing = false;
   TimePoint started;
   io::DeadlineQueue::Slot timer;
+  // On the shared socket: the client's own address, set on each send.
+  io::SocketAddress local;
   msghdr message{};
   iovec iov{};
   io::SocketAddress to;
+  uint8_t control[io::kSourceAddressControlSize];
   uint8_t buffer[tftp::kMaxRequestPacket];
 };
 
 struct Shared {
+  std::atomic<int64_t> started{0};
   std::atomic<int64_t> done{0};
   std::atomic<int64_t> ok{0};
   std::atomic<uint64_t> bytes{0};
@@ -106,15 +133,17 @@ struct Shared {
 
 class Worker {
  public:
-  // `source_base`: the first client address index this worker uses.
+  // `source_base`: the first client address index this worker uses;
+  // `source_count`: how many it may use on the shared socket.
   Worker(const LoadConfig& config, const std::vector<File>& files,
          int64_t transfers, int concurrency, uint32_t source_base,
-         Shared* shared)
+         uint32_t source_count, Shared* shared)
       : config_(config),
         files_(files),
         transfers_(transfers),
         concurrency_(std::max(1, concurrency)),
         source_base_(source_base),
+        source_count_(std::max<uint32_t>(1, source_count)),
         distinct_sources_(config.distinct_sources &&
                           config.server.family() == AF_INET &&
                           config.server.HostString().rfind("127.", 0) == 0),
@@ -133,25 +162,38 @@ class Worker {
 
  private:
   void Launch(TimePoint now, const File* file, bool probing, TimePoint started);
+  bool OpenSocket(Transfer& t, uint32_t index);
   void OnCompletion(const io::Completion& c);
+  void OnSharedReceive(const io::Completion& c);
+  void Deliver(uint32_t index, const io::Datagram& datagram);
+  void SendUnknownTransferId(Transfer& t, const io::SocketAddress& to);
   void AfterInput(uint32_t index);
   void Flush(uint32_t index);
   void Complete(uint32_t index);
   void Record(Transfer& t);
   void MaybeRelease(uint32_t index);
   uint32_t Allocate();
+  bool OnSharedSocket(const Transfer& t) const {
+    return shared_fd_ >= 0 && t.fd == shared_fd_;
+  }
 
   const LoadConfig& config_;
   const std::vector<File>& files_;
   const int64_t transfers_;
   const int concurrency_;
   const uint32_t source_base_;
+  const uint32_t source_count_;
   const bool distinct_sources_;
   Shared* shared_;
   tftp::TransferConfig transfer_config_;
   std::unique_ptr<io::EventBackend> backend_;
   std::deque<Transfer> slots_;
   std::vector<uint32_t> free_;
+  int shared_fd_ = -1;
+  // Shared socket: client address (host order) -> slot, and how many
+  // addresses were handed out.
+  absl::flat_hash_map<uint32_t, uint32_t> slot_by_address_;
+  uint32_t addresses_used_ = 0;
   io::DeadlineQueue timers_;
   TimePoint now_;
   int64_t started_ = 0;
@@ -179,6 +221,23 @@ absl::Status Worker::Run(TimePoint start) {
       io::CreateBackend(config_.io_backend, options);
   if (!backend.ok()) return backend.status();
   backend_ = std::move(backend->backend);
+  if (config_.shared_socket) {
+    io::ServiceSocketOptions socket_options;
+    socket_options.reuse_port = false;
+    // Every client's reply lands here: room for a burst of them.
+    socket_options.receive_buffer = 64 << 20;
+    absl::StatusOr<io::OpenedSocket> opened = io::OpenServiceSocket(
+        *io::SocketAddress::Parse("0.0.0.0", 0), socket_options);
+    if (!opened.ok()) return opened.status();
+    shared_fd_ = opened->fd;
+#ifdef UDP_GRO
+    if (gro()) {
+      const int on = 1;
+      setsockopt(shared_fd_, SOL_UDP, UDP_GRO, &on, sizeof on);
+    }
+#endif
+    backend_->Receive(shared_fd_, Tag(kSharedReceive, 0, 0));
+  }
   const TimePoint limit = start + config_.time_limit;
   size_t next_file = 0;
   now_ = Clock::now();
@@ -198,6 +257,7 @@ absl::Status Worker::Run(TimePoint start) {
       const File* file = &files_[next_file++ % files_.size()];
       ++started_;
       ++active_;
+      shared_->started.fetch_add(1, std::memory_order_relaxed);
       Launch(now_, file, config_.uefi_probe, now_);
     }
     if (finished_ == transfers_ && open_ == 0) break;
@@ -239,9 +299,10 @@ absl::Status Worker::Run(TimePoint start) {
         });
   }
   for (Transfer& t : slots_) {
-    if (t.fd >= 0) close(t.fd);
+    if (t.fd >= 0 && !OnSharedSocket(t)) close(t.fd);
   }
   backend_.reset();
+  if (shared_fd_ >= 0) close(shared_fd_);
   return absl::OkStatus();
 }
 
@@ -267,27 +328,8 @@ void Worker::Launch(TimePoint now, const File* file, bool probing,
   t.started = started;
   t.tid.reset();
   t.sink.Reset(file);
-  t.fd = socket(config_.server.family(),
-                SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  io::SocketAddress any = *io::SocketAddress::Parse(
-      config_.server.family() == AF_INET6 ? "::" : "0.0.0.0", 0);
-  if (distinct_sources_) {
-    const uint32_t n = source_base_ + index;
-    any = *io::SocketAddress::Parse(
-        absl::StrCat("127.", 1 + ((n >> 16) & 127), ".", (n >> 8) & 255, ".",
-                     n & 255),
-        0);
-  }
-#ifdef UDP_GRO
-  if (t.fd >= 0 && gro()) {
-    const int on = 1;
-    setsockopt(t.fd, SOL_UDP, UDP_GRO, &on, sizeof on);
-  }
-#endif
-  if (t.fd < 0 || bind(t.fd, any.get(), any.length()) != 0) {
+  if (!OpenSocket(t, index)) {
     ++report_.failures["no_socket"];
-    if (t.fd >= 0) close(t.fd);
-    t.fd = -1;
     t.active = false;
     --active_;
     ++finished_;
@@ -302,14 +344,51 @@ void Worker::Launch(TimePoint now, const File* file, bool probing,
   request.ask_tsize = config_.tsize || probing;
   request.probe_only = probing;
   t.transfer.emplace(transfer_config_, std::move(request), &t.sink);
-  backend_->Receive(t.fd, Tag(kReceive, index, t.generation));
-  ++t.inflight;
+  if (shared_fd_ < 0) {
+    backend_->Receive(t.fd, Tag(kReceive, index, t.generation));
+    ++t.inflight;
+  }
   t.transfer->Start(now);
   AfterInput(index);
 }
 
+bool Worker::OpenSocket(Transfer& t, uint32_t index) {
+  if (shared_fd_ >= 0) {
+    // A fresh address per transfer: a late datagram of an earlier transfer
+    // (the server's repeat of its last block) cannot reach a later one.
+    if (addresses_used_ == source_count_) return false;
+    const uint32_t n = source_base_ + addresses_used_++;
+    t.fd = shared_fd_;
+    t.local = ClientAddress(n);
+    slot_by_address_[Ipv4Of(t.local)] = index;
+    return true;
+  }
+  t.fd = socket(config_.server.family(),
+                SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (t.fd < 0) return false;
+  io::SocketAddress any = *io::SocketAddress::Parse(
+      config_.server.family() == AF_INET6 ? "::" : "0.0.0.0", 0);
+  if (distinct_sources_) any = ClientAddress(source_base_ + index);
+#ifdef UDP_GRO
+  if (gro()) {
+    const int on = 1;
+    setsockopt(t.fd, SOL_UDP, UDP_GRO, &on, sizeof on);
+  }
+#endif
+  if (bind(t.fd, any.get(), any.length()) != 0) {
+    close(t.fd);
+    t.fd = -1;
+    return false;
+  }
+  return true;
+}
+
 void Worker::OnCompletion(const io::Completion& c) {
   const io::UserData tag = io::UserData::Unpack(c.user_data);
+  if (tag.kind == kSharedReceive) {
+    OnSharedReceive(c);
+    return;
+  }
   if (tag.index >= slots_.size()) return;
   Transfer& t = slots_[tag.index];
   if (tag.generation != (t.generation & io::UserData::kGenerationMask)) return;
@@ -320,28 +399,7 @@ void Worker::OnCompletion(const io::Completion& c) {
     MaybeRelease(tag.index);
     return;
   }
-  if (c.datagram != nullptr && t.active) {
-    const io::SocketAddress& source = c.datagram->source;
-    if (!t.tid.has_value()) {
-      t.tid = source;  // The first reply fixes the server's TID.
-    }
-    if (source != *t.tid) {
-      uint8_t error[64];
-      const size_t size = tftp::EncodeUnknownTransferIdError(error);
-      sendto(t.fd, error, size, MSG_DONTWAIT, source.get(), source.length());
-    } else {
-      // A coalesced window is one datagram per segment_size bytes.
-      absl::Span<const uint8_t> rest = c.datagram->payload;
-      const size_t segment =
-          c.datagram->segment_size > 0 ? c.datagram->segment_size : rest.size();
-      do {
-        const size_t size = std::min(segment, rest.size());
-        t.transfer->OnDatagram(rest.first(size), now_);
-        rest.remove_prefix(size);
-      } while (!rest.empty() && t.active);
-      AfterInput(tag.index);
-    }
-  }
+  if (c.datagram != nullptr && t.active) Deliver(tag.index, *c.datagram);
   if (!c.more) {
     --t.inflight;
     if (t.active) {
@@ -350,6 +408,56 @@ void Worker::OnCompletion(const io::Completion& c) {
     }
     MaybeRelease(tag.index);
   }
+}
+
+void Worker::OnSharedReceive(const io::Completion& c) {
+  if (c.datagram != nullptr) {
+    const auto slot =
+        slot_by_address_.find(Ipv4Of(c.datagram->destination));
+    if (slot != slot_by_address_.end() && slots_[slot->second].active) {
+      Deliver(slot->second, *c.datagram);
+    }
+  }
+  if (!c.more) backend_->Receive(shared_fd_, Tag(kSharedReceive, 0, 0));
+}
+
+void Worker::Deliver(uint32_t index, const io::Datagram& datagram) {
+  Transfer& t = slots_[index];
+  const io::SocketAddress& source = datagram.source;
+  if (!t.tid.has_value()) {
+    t.tid = source;  // The first reply fixes the server's TID.
+  }
+  if (source != *t.tid) {
+    SendUnknownTransferId(t, source);
+    return;
+  }
+  // A coalesced window is one datagram per segment_size bytes.
+  absl::Span<const uint8_t> rest = datagram.payload;
+  const size_t segment =
+      datagram.segment_size > 0 ? datagram.segment_size : rest.size();
+  do {
+    const size_t size = std::min(segment, rest.size());
+    t.transfer->OnDatagram(rest.first(size), now_);
+    rest.remove_prefix(size);
+  } while (!rest.empty() && t.active);
+  AfterInput(index);
+}
+
+void Worker::SendUnknownTransferId(Transfer& t, const io::SocketAddress& to) {
+  uint8_t error[64];
+  iovec iov{error, tftp::EncodeUnknownTransferIdError(error)};
+  uint8_t control[io::kSourceAddressControlSize];
+  msghdr message{};
+  io::SocketAddress destination = to;
+  message.msg_name = destination.mutable_get();
+  message.msg_namelen = destination.length();
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  if (OnSharedSocket(t)) {
+    message.msg_control = control;
+    io::AppendSourceAddress(&message, sizeof control, t.local);
+  }
+  sendmsg(t.fd, &message, MSG_DONTWAIT);
 }
 
 void Worker::AfterInput(uint32_t index) {
@@ -381,6 +489,10 @@ void Worker::Flush(uint32_t index) {
   t.message.msg_namelen = t.to.length();
   t.message.msg_iov = &t.iov;
   t.message.msg_iovlen = 1;
+  if (OnSharedSocket(t)) {
+    t.message.msg_control = t.control;
+    io::AppendSourceAddress(&t.message, sizeof t.control, t.local);
+  }
   backend_->Send(t.fd, &t.message, Tag(kSend, index, t.generation));
   t.send_in_flight = true;
   ++t.inflight;
@@ -399,7 +511,7 @@ void Worker::Complete(uint32_t index) {
     ++finished_;
     shared_->done.fetch_add(1, std::memory_order_relaxed);
   }
-  backend_->Cancel(Tag(kReceive, index, t.generation));
+  if (!OnSharedSocket(t)) backend_->Cancel(Tag(kReceive, index, t.generation));
   MaybeRelease(index);
 }
 
@@ -449,7 +561,11 @@ void Worker::MaybeRelease(uint32_t index) {
       (t.fd >= 0 && t.transfer.has_value() && t.transfer->HasOutgoing())) {
     return;
   }
-  if (t.fd >= 0) close(t.fd);
+  if (OnSharedSocket(t)) {
+    slot_by_address_.erase(Ipv4Of(t.local));
+  } else if (t.fd >= 0) {
+    close(t.fd);
+  }
   t.fd = -1;
   t.transfer.reset();
   t.in_use = false;
@@ -500,6 +616,21 @@ absl::StatusOr<LoadReport> RunLoad(
     return absl::InvalidArgumentError(
         "concurrency and threads must be positive");
   }
+  if (config.shared_socket &&
+      (config.server.family() != AF_INET ||
+       (Ipv4Of(config.server) >> 24) != 127)) {
+    return absl::InvalidArgumentError(
+        "a shared socket simulates clients on loopback addresses: the server "
+        "must be on 127.0.0.0/8");
+  }
+  const uint32_t sources_per_thread =
+      kClientAddresses / static_cast<uint32_t>(config.threads);
+  if (config.shared_socket &&
+      config.transfers > int64_t{sources_per_thread} * config.threads) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a shared socket gives each transfer an address of its own: at most ",
+        int64_t{sources_per_thread} * config.threads, " transfers"));
+  }
   absl::StatusOr<std::vector<File>> files = LoadFiles(config);
   if (!files.ok()) return files.status();
   rusage before{};
@@ -512,9 +643,13 @@ absl::StatusOr<LoadReport> RunLoad(
                               (i < config.transfers % config.threads);
     const int concurrency = config.concurrency / config.threads +
                             (i < config.concurrency % config.threads ? 1 : 0);
-    workers.push_back(std::make_unique<Worker>(
-        config, *files, transfers, concurrency, source_base, &shared));
-    source_base += static_cast<uint32_t>(std::max(1, concurrency));
+    const uint32_t sources =
+        config.shared_socket ? sources_per_thread
+                             : static_cast<uint32_t>(std::max(1, concurrency));
+    workers.push_back(std::make_unique<Worker>(config, *files, transfers,
+                                               concurrency, source_base,
+                                               sources, &shared));
+    source_base += sources;
   }
   const TimePoint start = Clock::now();
   std::vector<absl::Status> statuses(workers.size());
@@ -531,8 +666,11 @@ absl::StatusOr<LoadReport> RunLoad(
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (progress && running.load() > 0) {
-      progress(LoadProgress{shared.done.load(), shared.ok.load(),
-                            shared.bytes.load()});
+      const int64_t done = shared.done.load();
+      progress(LoadProgress{
+          std::chrono::duration<double>(Clock::now() - start).count(),
+          shared.started.load() - done, done, shared.ok.load(),
+          shared.bytes.load()});
     }
   }
   for (std::thread& t : threads) t.join();

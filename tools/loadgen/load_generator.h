@@ -1,8 +1,9 @@
 // The load generator: simulates many booting clients against any TFTP
 // server. Each simulated transfer is a full client (protocol/download_transfer:
 // OACK checks, ACK per block or per window, rollover, retransmission) on its
-// own socket, driven by the io_uring event backend so that the generator is
-// not the bottleneck.
+// own socket, or, beyond the descriptor limit, on one socket per thread that
+// sends from a loopback address of its own; driven by the io_uring event
+// backend so that the generator is not the bottleneck.
 #ifndef TFTPD_TOOLS_LOADGEN_LOAD_GENERATOR_H_
 #define TFTPD_TOOLS_LOADGEN_LOAD_GENERATOR_H_
 
@@ -48,9 +49,18 @@ struct LoadConfig {
   // address (127.1.x.y), as machines in a rack do, so that the server's
   // per-address limits see many clients rather than one host.
   bool distinct_sources = true;
+  // No socket per client: each thread has one socket bound to the wildcard
+  // address, each client a loopback address of its own, chosen per datagram
+  // (IP_PKTINFO), and replies are told apart by the address they were sent
+  // to. For more simultaneous clients than the process may hold descriptors;
+  // an IPv4 loopback server only. A client's address is not used again by a
+  // later transfer of the run (up to 2^24 / threads transfers per thread).
+  bool shared_socket = false;
 };
 
 struct LoadProgress {
+  double seconds = 0;  // Since the run began.
+  int64_t active = 0;  // Started and not yet done.
   int64_t done = 0;
   int64_t ok = 0;
   uint64_t bytes = 0;

@@ -38,6 +38,11 @@ DEFINE_bool(distinct_sources, true,
             "Against a server on 127.x.y.z: each simulated client sends from "
             "its own loopback address (127.1.0.0 onwards), as machines in a "
             "rack do, so that per-address limits see many clients.");
+DEFINE_bool(shared_socket, false,
+            "No socket per client: one socket per thread, each client sending "
+            "from a loopback address of its own (IP_PKTINFO), told apart by "
+            "where replies are sent. For more clients than the descriptor "
+            "limit allows; the server must be on 127.0.0.0/8.");
 DEFINE_bool(busy_poll, false,
             "Spin instead of sleeping while waiting for packets: the lowest "
             "latency per packet (single-client measurements), a busy core.");
@@ -92,6 +97,7 @@ int Main(int argc, char** argv) {
   config.threads = FLAGS_threads;
   config.busy_poll = FLAGS_busy_poll;
   config.distinct_sources = FLAGS_distinct_sources;
+  config.shared_socket = FLAGS_shared_socket;
   std::optional<io::BackendKind> backend =
       io::ParseBackendKind(FLAGS_io_backend);
   if (!backend.has_value()) {
@@ -102,20 +108,21 @@ int Main(int argc, char** argv) {
   }
   config.io_backend = *backend;
   const bool tty = isatty(STDERR_FILENO);
-  double elapsed = 0;
+  bool printed = false;
   auto progress = [&](const loadgen::LoadProgress& p) {
-    elapsed += 1;
-    std::fprintf(stderr, "%s[%5.0f s] %lld/%lld done, %lld ok, %.1f MB%s",
-                 tty ? "\r" : "", elapsed, static_cast<long long>(p.done),
+    printed = true;
+    std::fprintf(stderr,
+                 "%s[%5.0f s] %lld/%lld done, %lld ok, %lld active, %.1f MB%s",
+                 tty ? "\r" : "", p.seconds, static_cast<long long>(p.done),
                  static_cast<long long>(FLAGS_transfers),
-                 static_cast<long long>(p.ok),
+                 static_cast<long long>(p.ok), static_cast<long long>(p.active),
                  static_cast<double>(p.bytes) / 1e6, tty ? "" : "\n");
   };
   absl::StatusOr<loadgen::LoadReport> report = loadgen::RunLoad(
       config, FLAGS_progress
                   ? std::function<void(const loadgen::LoadProgress&)>(progress)
                   : nullptr);
-  if (tty && FLAGS_progress && elapsed > 0) std::fprintf(stderr, "\n");
+  if (tty && printed) std::fprintf(stderr, "\n");
   if (!report.ok()) {
     std::fprintf(stderr, "tftp_loadgen: %s\n",
                  std::string(report.status().message()).c_str());
