@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <string>
@@ -152,6 +153,22 @@ absl::Status DropPrivileges(const std::string& root) {
               static_cast<int>(uid), static_cast<int>(gid), why);
   }
   return absl::OkStatus();
+}
+
+HostTransferLimits ReadHostTransferLimits(size_t reserved) {
+  HostTransferLimits limits;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    const size_t hard = limit.rlim_max == RLIM_INFINITY
+                            ? SIZE_MAX
+                            : static_cast<size_t>(limit.rlim_max);
+    limits.descriptors = hard > reserved ? hard - reserved : 0;
+  }
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  size_t low = 0;
+  size_t high = 0;
+  if (range >> low >> high && high >= low) limits.ports = high - low + 1;
+  return limits;
 }
 
 absl::Status RaiseDescriptorLimit(size_t needed, const std::string& what) {

@@ -29,6 +29,16 @@ absl::Status DropPrivileges(const std::string& root);
 // `what` names the flags that need them.
 absl::Status RaiseDescriptorLimit(size_t needed, const std::string& what);
 
+// What this host allows of transfers that each hold a socket (the default
+// mode): descriptors (RLIMIT_NOFILE's hard limit less `reserved`) and
+// ephemeral ports for one local address (net.ipv4.ip_local_port_range).
+// 0 where it cannot be read.
+struct HostTransferLimits {
+  size_t descriptors = 0;
+  size_t ports = 0;
+};
+HostTransferLimits ReadHostTransferLimits(size_t reserved);
+
 }  // namespace tftpd
 
 #endif  // TFTPD_SERVER_DAEMON_PROCESS_H_

@@ -76,6 +76,34 @@ StatusView StatusOf(const Server& server, const StatusBoard& board) {
   return view;
 }
 
+// How many transfers may be open at once, and what on this host bounds it,
+// so that an operator planning for a hall of machines knows before they
+// boot (the README's "Serving a whole hall" says what to raise).
+void LogTransferLimits(const ServerConfig& c, const HostTransferLimits& host) {
+  if (c.single_port) {
+    TFTPD_LOG(kInfo,
+              "up to %d transfers at once (--max_transfers); in single-port "
+              "mode a transfer holds no socket",
+              static_cast<int64_t>(c.max_transfers));
+    return;
+  }
+  TFTPD_LOG(kInfo,
+            "up to %d transfers at once (--max_transfers), each with a "
+            "socket; this host allows %d by descriptors (RLIMIT_NOFILE) and "
+            "%d by ephemeral ports per address (net.ipv4.ip_local_port_range)",
+            static_cast<int64_t>(c.max_transfers),
+            static_cast<int64_t>(host.descriptors),
+            static_cast<int64_t>(host.ports));
+  if (host.ports > 0 && static_cast<size_t>(c.max_transfers) > host.ports) {
+    TFTPD_LOG(kWarning,
+              "--max_transfers=%d exceeds the %d ephemeral ports of one "
+              "local address: widen net.ipv4.ip_local_port_range or run "
+              "with --single_port",
+              static_cast<int64_t>(c.max_transfers),
+              static_cast<int64_t>(host.ports));
+  }
+}
+
 }  // namespace
 
 int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
@@ -178,9 +206,11 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
   // Every transfer holds a socket (none in single-port mode); the rest is
   // a few per shard (service socket, ring, wake pipe), threads', the
   // metrics endpoint's connections and the files being mapped.
+  const size_t reserved_descriptors =
+      8 * static_cast<size_t>(config->threads) + 256;
   const size_t descriptors =
       (config->single_port ? 0 : config->max_transfers) +
-      8 * static_cast<size_t>(config->threads) + 256;
+      reserved_descriptors;
   if (absl::Status s = RaiseDescriptorLimit(
           descriptors, config->single_port ? "--threads" : "--max_transfers");
       !s.ok()) {
@@ -224,6 +254,7 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
           c.limits.max_windowsize, FLAGS_timeout, c.transfer.max_retries,
           static_cast<int>(c.max_transfers),
           (*server)->root().uses_openat2() ? "openat2" : "portable"));
+  LogTransferLimits(c, ReadHostTransferLimits(reserved_descriptors));
   if (c.inherited_socket >= 0) {
     TFTPD_LOG(kInfo,
               "serving on the socket systemd passed (--address and "

@@ -356,6 +356,12 @@ TEST(Lifecycle, TheDescriptorLimitIsRaisedForMaxTransfers) {
   EXPECT_GE(soft, 5000u) << limits;
   EXPECT_TRUE(absl::StrContains(server.log(), "descriptor limit raised"))
       << server.log();
+  // The log says what the limits allow, and what on this host bounds them.
+  EXPECT_TRUE(absl::StrContains(server.log(),
+                                "up to 5000 transfers at once (--max_transfers)"))
+      << server.log();
+  EXPECT_TRUE(absl::StrContains(server.log(), "by descriptors (RLIMIT_NOFILE)"))
+      << server.log();
 }
 
 // When no limit the process may set is enough, tftpd says what to set.
