@@ -18,6 +18,7 @@ it: the same code, two engines.
 Usage (as root, from the repository): benchmarks/compare.py [--quick]
             [--servers tftpd,tftpd-hpa,atftpd,dnsmasq] (also: tftpd-epoll,
             fbtftp, fbtftp-on-tftpd) [--cells a,b] [--json results.json]
+            [--hall] [--repeat 3]
 """
 
 import argparse
@@ -56,6 +57,26 @@ CELLS = [
     ("UEFI 1000x4MiB 1468 w4", "4m.bin", 1000, 1000, 1468, 4,
      ["--uefi_probe"]),
 ]
+HALL_CELLS = [
+    # A hall of machines: more clients than the generator may hold sockets
+    # (--shared_socket: each client a loopback address of its own), powered
+    # on over 20 s. tftpd serves 19,000 in its default mode (a socket each,
+    # as many as 20,000 descriptors allow) and 100,000 in single-port mode.
+    ("19000x256KiB 1428", "256k.bin", 19000, 19000, 1428, 0,
+     ["--shared_socket", "--ramp_up=20"]),
+    ("100000x256KiB 1428 single port", "256k.bin", 100000, 100000, 1428, 0,
+     ["--shared_socket", "--ramp_up=20"]),
+    ("100000x256KiB 1428 single port 1% loss", "256k.bin", 100000, 100000,
+     1428, 0, ["--shared_socket", "--ramp_up=20",
+               "--inject_faults=loss=0.01,seed=3"]),
+]
+# Cells for which tftpd runs with other flags (it is restarted for them).
+TFTPD_CELL_FLAGS = {
+    "100000x256KiB 1428 single port": ["--single_port",
+                                       "--max_transfers=110000"],
+    "100000x256KiB 1428 single port 1% loss": ["--single_port",
+                                               "--max_transfers=110000"],
+}
 QUICK_SCALE = {"100m.bin": "4m.bin"}
 
 PEER_PACKAGES = ["tftpd-hpa", "atftpd", "dnsmasq-base"]
@@ -134,7 +155,7 @@ def make_root():
     return root
 
 
-def server_command(name, paths, root):
+def server_command(name, paths, root, cell_flags=()):
     if name in ("tftpd", "tftpd-epoll"):
         # tftpd-epoll: the fallback backend, to compare it with io_uring.
         backend = "epoll" if name == "tftpd-epoll" else "auto"
@@ -142,7 +163,8 @@ def server_command(name, paths, root):
         # tftpd needs that many descriptors (hard limit here: 20,000).
         return [paths["tftpd"], "--root=" + root, "--address=127.0.0.1",
                 "--port=%d" % PORT, "--threads=1", "--log_level=warning",
-                "--max_transfers=19000", "--io_backend=" + backend]
+                "--max_transfers=19000", "--io_backend=" + backend] + list(
+                    cell_flags)
     if name in ("fbtftp", "fbtftp-on-tftpd"):
         # fbtftp's example, unchanged; PYTHONPATH picks the engine (see
         # start_server).
@@ -187,8 +209,8 @@ class Cgroup:
             pass
 
 
-def start_server(name, paths, root, cgroup):
-    command = server_command(name, paths, root)
+def start_server(name, paths, root, cgroup, cell_flags=()):
+    command = server_command(name, paths, root, cell_flags)
     # Join the cgroup, then become the server pinned to CPU 0.
     wrapper = ("echo $$ > %s/cgroup.procs && exec taskset -c 0 \"$@\""
                % cgroup.path)
@@ -274,6 +296,7 @@ def port_free():
 def run_server(name, paths, root, cells, time_limit):
     results = {}
     cgroup = Cgroup(name)
+    flags = []
     proc = start_server(name, paths, root, cgroup)
     if not wait_ready(paths):
         stop_server(proc)
@@ -281,6 +304,13 @@ def run_server(name, paths, root, cells, time_limit):
         return results
     for cell in cells:
         label, file, transfers, concurrency, blksize, window, extra = cell
+        wanted = (TFTPD_CELL_FLAGS.get(label, [])
+                  if name.startswith("tftpd") and name != "tftpd-hpa" else [])
+        if wanted != flags:
+            stop_server(proc)
+            flags = wanted
+            proc = start_server(name, paths, root, cgroup, flags)
+            wait_ready(paths)
         args = ["--files=" + file, "--transfers=%d" % transfers,
                 "--concurrency=%d" % concurrency,
                 "--verify_dir=" + root] + extra
@@ -290,11 +320,13 @@ def run_server(name, paths, root, cells, time_limit):
             args.append("--windowsize=%d" % window)
         if proc.poll() is not None:
             log("  %s exited; restarting it" % name)
-            proc = start_server(name, paths, root, cgroup)
+            proc = start_server(name, paths, root, cgroup, flags)
             wait_ready(paths)
         cpu_before = cgroup.cpu_seconds()
         reset_peak_rss(proc)
-        report = run_loadgen(paths, args, time_limit)
+        # The hall cells take minutes by design.
+        limit = max(time_limit, 900) if transfers >= 19000 else time_limit
+        report = run_loadgen(paths, args, limit)
         cpu = cgroup.cpu_seconds() - cpu_before
         if report is None:
             report = {"transfers_ok": 0, "transfers_failed": transfers,
@@ -335,6 +367,17 @@ def headline(label, report):
 def cpu_per_gb(report):
     gb = report.get("bytes", 0) / 1e9
     return report["server_cpu_seconds"] / gb if gb > 0 else float("nan")
+
+
+def medians(runs):
+    """Per cell, the run whose headline figure is the median of the runs."""
+    result = {}
+    for label in {label for run in runs for label in run}:
+        reports = sorted((run[label] for run in runs if label in run),
+                         key=lambda r: headline(label, r)[0])
+        result[label] = dict(reports[(len(reports) - 1) // 2],
+                             runs=len(reports))
+    return result
 
 
 def print_table(all_results, servers, cells):
@@ -383,6 +426,11 @@ def main():
     parser.add_argument("--time_limit", type=int, default=300,
                         help="seconds per cell")
     parser.add_argument("--json", default="", help="write results here too")
+    parser.add_argument("--hall", action="store_true",
+                        help="add the cells of a hall of machines (19,000 "
+                        "and 100,000 clients: many minutes per server)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each cell; the table gives the median")
     parser.add_argument("--fbtftp", default=FBTFTP,
                         help="fbtftp's source (for fbtftp, fbtftp-on-tftpd)")
     args = parser.parse_args()
@@ -393,7 +441,8 @@ def main():
     if os.cpu_count() < 2:
         log("warning: one CPU; servers and load generator will share it")
     servers = args.servers.split(",")
-    cells = [c for c in CELLS if not args.cells or
+    cells = [c for c in CELLS + (HALL_CELLS if args.hall else [])
+             if not args.cells or
              any(s in c[0] for s in args.cells.split(","))]
     if args.quick:
         cells = [(c[0], QUICK_SCALE.get(c[1], c[1])) + c[2:] for c in cells]
@@ -407,8 +456,9 @@ def main():
     try:
         for server in servers:
             log("%s:" % server)
-            all_results[server] = run_server(server, paths, root, cells,
-                                             args.time_limit)
+            runs = [run_server(server, paths, root, cells, args.time_limit)
+                    for _ in range(max(1, args.repeat))]
+            all_results[server] = medians(runs)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print("Loopback lock-step limit (blocking ping-pong, one CPU each): " +

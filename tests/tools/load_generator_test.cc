@@ -170,6 +170,24 @@ TEST_F(LoadGenerator, SharedSocketSimulatesClientsBeyondTheDescriptorLimit) {
       << strict.log();
 }
 
+// The generator's own bad network: every server meets the same one. The
+// downloads still complete, by retransmission.
+TEST_F(LoadGenerator, InjectedLossIsRecoveredByRetransmission) {
+  loadgen::LoadConfig config = Config();
+  config.files = {"initrd"};  // 50 blocks at 1428.
+  config.blksize = 1428;
+  config.transfers = 20;
+  config.concurrency = 20;
+  io::FaultPlan plan;
+  plan.seed = 5;
+  plan.loss = 0.05;
+  config.faults = plan;
+  absl::StatusOr<loadgen::LoadReport> report = loadgen::RunLoad(config);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->transfers_ok, 20) << report->ToTable();
+  EXPECT_GT(report->retransmits, 0u) << report->ToTable();
+}
+
 TEST_F(LoadGenerator, SharedSocketNeedsALoopbackServer) {
   loadgen::LoadConfig config = Config();
   config.shared_socket = true;

@@ -221,6 +221,11 @@ absl::Status Worker::Run(TimePoint start) {
       io::CreateBackend(config_.io_backend, options);
   if (!backend.ok()) return backend.status();
   backend_ = std::move(backend->backend);
+  if (config_.faults.has_value()) {
+    io::FaultPlan plan = *config_.faults;
+    plan.seed += source_base_;  // Each thread its own draws.
+    backend_ = io::InjectFaults(std::move(backend_), plan);
+  }
   if (config_.shared_socket) {
     io::ServiceSocketOptions socket_options;
     socket_options.reuse_port = false;

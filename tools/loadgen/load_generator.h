@@ -11,11 +11,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "io/backend_factory.h"
+#include "io/fault_injecting_backend.h"
 #include "io/socket_address.h"
 
 namespace loadgen {
@@ -56,6 +58,10 @@ struct LoadConfig {
   // an IPv4 loopback server only. A client's address is not used again by a
   // later transfer of the run (up to 2^24 / threads transfers per thread).
   bool shared_socket = false;
+  // A bad network between the clients and the server, on the clients' side
+  // (so every server meets the same one): datagrams lost, duplicated or
+  // delayed in both directions. Each thread draws from seed + its number.
+  std::optional<io::FaultPlan> faults;
 };
 
 struct LoadProgress {

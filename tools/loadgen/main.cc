@@ -43,6 +43,10 @@ DEFINE_bool(shared_socket, false,
             "from a loopback address of its own (IP_PKTINFO), told apart by "
             "where replies are sent. For more clients than the descriptor "
             "limit allows; the server must be on 127.0.0.0/8.");
+DEFINE_string(inject_faults, "",
+              "A bad network on the clients' side, the same for every server: "
+              "lose, duplicate and delay datagrams in both directions, e.g. "
+              "loss=0.01,seed=7 (the syntax of tftpd's --inject_faults).");
 DEFINE_bool(busy_poll, false,
             "Spin instead of sleeping while waiting for packets: the lowest "
             "latency per packet (single-client measurements), a busy core.");
@@ -98,6 +102,16 @@ int Main(int argc, char** argv) {
   config.busy_poll = FLAGS_busy_poll;
   config.distinct_sources = FLAGS_distinct_sources;
   config.shared_socket = FLAGS_shared_socket;
+  if (!FLAGS_inject_faults.empty()) {
+    absl::StatusOr<io::FaultPlan> plan =
+        io::ParseFaultPlan(FLAGS_inject_faults);
+    if (!plan.ok()) {
+      std::fprintf(stderr, "tftp_loadgen: --inject_faults: %s\n",
+                   std::string(plan.status().message()).c_str());
+      return 2;
+    }
+    config.faults = *plan;
+  }
   std::optional<io::BackendKind> backend =
       io::ParseBackendKind(FLAGS_io_backend);
   if (!backend.has_value()) {
