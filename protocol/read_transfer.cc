@@ -209,6 +209,18 @@ void ReadTransfer::Supersede() {
   if (SentEverything()) Finish(TransferOutcome::kSuperseded);
 }
 
+void ReadTransfer::AnswerAgain(TimePoint now) {
+  if (state_ == State::kAwaitOptionAck) {
+    control_ = Control::kOack;
+  } else if (state_ == State::kTransferring && !options_.has_oack() &&
+             acked_ == 0 && highest_sent_ > 0) {
+    QueueWindowFrom(1);  // DATA 1 opened it, and has not been acknowledged.
+  } else {
+    return;
+  }
+  timer_.Resend(now);
+}
+
 void ReadTransfer::Finish(TransferOutcome outcome) {
   state_ = State::kDone;
   result_.outcome = outcome;

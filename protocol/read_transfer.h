@@ -47,6 +47,7 @@ class ReadTransfer final : public ServerTransfer {
 
   bool SentEverything() const override;
   void Supersede() override;
+  void AnswerAgain(TimePoint now) override;
 
   bool HasOutgoing() const override;
   // The next packet is DATA: NextOutgoing writes only its 4-byte header, so

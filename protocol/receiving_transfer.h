@@ -89,6 +89,12 @@ class ReceivingTransfer {
   // The peer answered the opening packet with an OACK that settled these.
   void BeginReceiving(uint16_t blksize, uint16_t windowsize, TimePoint now);
   void QueueAck(bool retransmission);
+  // The opening packet again, while the peer has not answered it.
+  void RepeatOpening(TimePoint now) {
+    if (state_ != State::kOpening) return;
+    Queue(Control::kOpening, true);
+    timer_.Resend(now);
+  }
   void QueueError(ErrorCode code, absl::string_view message);
   void Finish(TransferOutcome outcome);
   void FailWith(TransferOutcome outcome, ErrorCode code,

@@ -35,6 +35,11 @@ class ServerTransfer {
   // a packet. A read whose last ACK never came ends kSuperseded; an upload
   // stays completed.
   virtual void Supersede() = 0;
+  // The peer sent the request that opened the transfer again before
+  // answering anything: queues the opening packet again (a retransmission),
+  // for when every copy of it was lost. Nothing once the peer has answered.
+  // Its retries start over.
+  virtual void AnswerAgain(TimePoint now) = 0;
 
   virtual bool HasOutgoing() const = 0;
   // The next packet is DATA (reads only): see ReadTransfer::NextIsData.

@@ -125,6 +125,15 @@ class RetransmitTimer {
     variation_ = (variation_ * 3 + error) / 4;
     smoothed_ = (smoothed_ * 7 + sample) / 8;
   }
+  // The packet in flight goes out again at the peer's request (not on
+  // expiry): its retries start over, and its answer is no sample, since it
+  // may answer either copy.
+  void Resend(TimePoint now) {
+    retries_ = 0;
+    wait_ = FirstWait();
+    deadline_ = now + wait_;
+    sent_at_.reset();
+  }
   // An expiry: returns false when the retries are used up.
   bool Backoff(TimePoint now) {
     if (retries_ >= max_retries_) return false;

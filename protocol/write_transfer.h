@@ -35,6 +35,7 @@ class WriteTransfer final : public ReceivingTransfer, public ServerTransfer {
   }
   bool SentEverything() const override { return dallying(); }
   void Supersede() override { EndDally(); }
+  void AnswerAgain(TimePoint now) override { RepeatOpening(now); }
   bool HasOutgoing() const override { return ReceivingTransfer::HasOutgoing(); }
   bool NextIsData() const override { return false; }
   Outgoing NextOutgoing(absl::Span<uint8_t> buffer) override {

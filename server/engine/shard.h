@@ -161,6 +161,10 @@ class Shard {
   // an open transfer; otherwise it is a request (or is ignored).
   void OnServiceDatagram(const io::Datagram& datagram);
   void OnRequest(const io::Datagram& datagram);
+  // A repeat of the request that opened transfer `index`, which its client
+  // has not answered: the first packet again once the transfer has gone
+  // quiet (see the definition).
+  void MaybeAnswerAgain(uint32_t index, size_t fingerprint);
   // A request that is not a repeat of an open transfer's: refuse it or
   // open its transfer. `request` views `datagram`.
   void StartTransfer(const io::Datagram& datagram,

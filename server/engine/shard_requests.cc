@@ -81,10 +81,31 @@ void Shard::OnRequest(const io::Datagram& datagram) {
         t.parked = std::make_unique<ParkedRequest>(
             ParkedRequest{HeldRequest(datagram, request),
                           t.protocol->counters().packets_received});
+        MaybeAnswerAgain(*open, fingerprint);
         return;
     }
   }
   StartTransfer(datagram, request);
+}
+
+void Shard::MaybeAnswerAgain(uint32_t index, size_t fingerprint) {
+  Transfer& t = transfers_[index];
+  // Only a client that has heard nothing: the transfer has spent the sends
+  // its request earned and gone quiet (each copy lost, or late behind a
+  // queue), and the client asks again. The repeat earns one more answer, so
+  // what an address that never answers can draw stays bounded (one send
+  // per datagram, within its address's budget); the transfer's unanswered
+  // life starts again from it. Earlier repeats wait for the transfer's own
+  // retransmission (see Engine.ARepeatWhileOpenIsRecognised).
+  if (t.peer_answered || t.sends_unanswered < kUnansweredSends ||
+      fingerprint != t.request_fingerprint || t.protocol == nullptr) {
+    return;
+  }
+  t.sends_unanswered = kUnansweredSends - 1;
+  t.credit = std::max(t.credit, kRequestCredit / kUnansweredSends);
+  t.launched = now_;
+  t.protocol->AnswerAgain(now_);
+  AfterInput(index);
 }
 
 void Shard::StartTransfer(const io::Datagram& datagram,

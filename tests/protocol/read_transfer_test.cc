@@ -441,6 +441,34 @@ TEST(ReadTransfer, AnAnswerAfterARetransmissionIsNoRoundTripSample) {
   EXPECT_EQ(*s.deadline() - now, seconds(1));
 }
 
+// The client asked again before answering: the opening packet goes out
+// again and its retries start over; once answered, a repeat changes nothing.
+TEST(ReadTransfer, AnswerAgainRepeatsTheOpeningPacketUntilAnswered) {
+  TransferConfig config;
+  config.max_retries = 1;
+  ReadTransfer s(config, OptionsFor(512, 1), 5000);
+  TimePoint now{};
+  s.Start(now);
+  ASSERT_EQ(Drain(s).size(), 1u);
+  now += seconds(1);
+  s.OnDeadline(now);  // Its one retry.
+  ASSERT_EQ(Drain(s).size(), 1u);
+  now += seconds(1);
+  s.AnswerAgain(now);
+  std::vector<Outgoing> again = Drain(s);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].opcode, Opcode::kOack);
+  EXPECT_TRUE(again[0].retransmission);
+  now += seconds(1);
+  s.OnDeadline(now);  // A retry again, not the end.
+  EXPECT_FALSE(s.finished());
+  EXPECT_EQ(Drain(s).size(), 1u);
+  s.OnDatagram(Ack(0), now);
+  ASSERT_EQ(Drain(s).size(), 1u);  // DATA 1.
+  s.AnswerAgain(now);
+  EXPECT_FALSE(s.HasOutgoing());
+}
+
 // A negotiated timeout binds (RFC 2349): it does not adapt.
 TEST(ReadTransfer, ANegotiatedTimeoutDoesNotAdapt) {
   NegotiatedOptions options = OptionsFor(512, 1, false);

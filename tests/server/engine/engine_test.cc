@@ -413,6 +413,48 @@ TEST(Engine, AClientThatNeverAnswersGetsTwoPacketsAndABriefLife) {
   EXPECT_EQ(Download(h, Client(2), "y").size(), 1600u);
 }
 
+// A client whose answers were all lost asks again: once the transfer has
+// spent the two sends its request earned and gone quiet, the repeated
+// request earns one more, and the client is served. (Parking the repeat
+// until the unanswered timeout left such clients waiting past their
+// retries when 100,000 booted at 1% loss.) What an address that never
+// answers draws stays one send per datagram it sends.
+TEST(Engine, ARepeatedRequestAfterEveryAnswerWasLostIsAnsweredAgain) {
+  const std::string content = TestContent(3000, 11);
+  auto handler = std::make_shared<BytesHandler>(content);
+  EngineHarness h([](ServerConfig& c) { c.unanswered_timeout = seconds(5); },
+                  handler);
+  const io::SocketAddress client = Client(1);
+  const std::string request = RequestPacket(1, "x", "octet", {"blksize", "1024"});
+  h.SendToService(client, request);
+  std::vector<Reply> first = To(h.Run(), client);
+  ASSERT_EQ(first.size(), 1u);  // The OACK: lost.
+  EXPECT_EQ(first[0].opcode(), kOack);
+  size_t sent = 0;
+  for (int i = 0; i < 3; ++i) sent += To(h.Advance(seconds(1)), client).size();
+  ASSERT_EQ(sent, 1u);  // Its one repeat: lost too. Then quiet.
+  h.SendToService(client, request);
+  std::vector<Reply> again = To(h.Run(), client);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].opcode(), kOack);
+  EXPECT_EQ(again[0].fd, first[0].fd);  // The same transfer.
+  // It lives another unanswered timeout from the repeat: the client's ACK
+  // four seconds later is still heard.
+  for (int i = 0; i < 4; ++i) h.Advance(seconds(1));
+  h.SendTo(again[0].fd, client, AckPacket(0));
+  std::string received;
+  for (uint16_t block = 1; block <= 3; ++block) {
+    std::vector<Reply> data = To(h.Run(), client);
+    ASSERT_EQ(data.size(), 1u) << "block " << block;
+    received += data[0].payload();
+    h.SendTo(again[0].fd, client, AckPacket(block));
+  }
+  h.Run();
+  EXPECT_EQ(received, content);
+  EXPECT_EQ(h.totals().transfers_completed, 1u);
+  EXPECT_EQ(h.totals().transfers_started, 1u);
+}
+
 // A full table evicts the transfer that has waited longest for its client;
 // transfers whose clients answered are never evicted.
 TEST(Engine, AFullTableEvictsTheOldestUnansweredTransfer) {
