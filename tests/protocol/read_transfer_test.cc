@@ -389,17 +389,30 @@ TEST(ReadTransfer, NegotiatedTimeoutSetsTheRetransmissionInterval) {
   EXPECT_EQ(*s.deadline() - TimePoint{}, seconds(5));
 }
 
+// A lock-step read of 20 blocks waiting 1 s before its first retransmission
+// and up to 8 s after, started at time zero with its DATA 1 taken.
+struct StartedRead {
+  static TransferConfig Config() {
+    TransferConfig config;
+    config.timeout = seconds(1);
+    config.max_timeout = seconds(8);
+    return config;
+  }
+  StartedRead() : s(Config(), OptionsFor(512, 1, false), 512 * 20) {
+    s.Start(now);
+    Drain(s);
+  }
+  ReadTransfer s;
+  TimePoint now{};
+};
+
 // Thousands of clients queued behind one another answer each block late
 // but surely: the wait grows with the round trips measured, so that a late
 // answer is not taken for a lost one.
 TEST(ReadTransfer, TheWaitAdaptsToSlowRoundTrips) {
-  TransferConfig config;
-  config.timeout = seconds(1);
-  config.max_timeout = seconds(8);
-  ReadTransfer s(config, OptionsFor(512, 1, false), 512 * 20);
-  TimePoint now{};
-  s.Start(now);
-  Drain(s);
+  StartedRead read;
+  ReadTransfer& s = read.s;
+  TimePoint& now = read.now;
   const auto slow = std::chrono::milliseconds(900);
   for (uint16_t block = 1; block <= 5; ++block) {
     now += slow;
@@ -424,13 +437,9 @@ TEST(ReadTransfer, TheWaitAdaptsToSlowRoundTrips) {
 // Karn's rule: an answer to a block that was sent twice is no sample (it
 // may answer either copy), so one very late answer does not stretch the wait.
 TEST(ReadTransfer, AnAnswerAfterARetransmissionIsNoRoundTripSample) {
-  TransferConfig config;
-  config.timeout = seconds(1);
-  config.max_timeout = seconds(8);
-  ReadTransfer s(config, OptionsFor(512, 1, false), 512 * 20);
-  TimePoint now{};
-  s.Start(now);
-  Drain(s);
+  StartedRead read;
+  ReadTransfer& s = read.s;
+  TimePoint& now = read.now;
   now += seconds(1);
   s.OnDeadline(now);  // DATA 1 again.
   ASSERT_EQ(Drain(s).size(), 1u);

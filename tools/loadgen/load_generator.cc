@@ -120,7 +120,7 @@ struct Transfer {
   msghdr message{};
   iovec iov{};
   io::SocketAddress to;
-  uint8_t control[io::kSourceAddressControlSize];
+  alignas(cmsghdr) uint8_t control[io::kSourceAddressControlSize];
   uint8_t buffer[tftp::kMaxRequestPacket];
 };
 
@@ -451,7 +451,7 @@ void Worker::Deliver(uint32_t index, const io::Datagram& datagram) {
 void Worker::SendUnknownTransferId(Transfer& t, const io::SocketAddress& to) {
   uint8_t error[64];
   iovec iov{error, tftp::EncodeUnknownTransferIdError(error)};
-  uint8_t control[io::kSourceAddressControlSize];
+  alignas(cmsghdr) uint8_t control[io::kSourceAddressControlSize];
   msghdr message{};
   io::SocketAddress destination = to;
   message.msg_name = destination.mutable_get();
