@@ -129,9 +129,7 @@ class RetransmitTimer {
   // expiry): its retries start over, and its answer is no sample, since it
   // may answer either copy.
   void Resend(TimePoint now) {
-    retries_ = 0;
-    wait_ = FirstWait();
-    deadline_ = now + wait_;
+    Restart(now, /*timed=*/false);
     sent_at_.reset();
   }
   // An expiry: returns false when the retries are used up.

@@ -78,7 +78,7 @@ StatusView StatusOf(const Server& server, const StatusBoard& board) {
 
 // How many transfers may be open at once, and what on this host bounds it,
 // so that an operator planning for a hall of machines knows before they
-// boot (the README's "Serving a whole hall" says what to raise).
+// boot (the README's "A hall of machines at once" says what to raise).
 void LogTransferLimits(const ServerConfig& c, const HostTransferLimits& host) {
   if (c.single_port) {
     TFTPD_LOG(kInfo,

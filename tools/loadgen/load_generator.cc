@@ -157,6 +157,15 @@ class Worker {
   absl::Status Run(TimePoint start);
   // A window can be taken in one receive when the server sends it with GSO.
   bool gro() const { return config_.windowsize > 1; }
+  // Lets `fd` take a window coalesced (UDP GRO) when windows are asked for.
+  void MaybeEnableGro(int fd) const {
+#ifdef UDP_GRO
+    if (gro()) {
+      const int on = 1;
+      setsockopt(fd, SOL_UDP, UDP_GRO, &on, sizeof on);
+    }
+#endif
+  }
   LoadReport& report() { return report_; }
   std::vector<double>& latencies() { return latencies_; }
 
@@ -235,12 +244,7 @@ absl::Status Worker::Run(TimePoint start) {
         *io::SocketAddress::Parse("0.0.0.0", 0), socket_options);
     if (!opened.ok()) return opened.status();
     shared_fd_ = opened->fd;
-#ifdef UDP_GRO
-    if (gro()) {
-      const int on = 1;
-      setsockopt(shared_fd_, SOL_UDP, UDP_GRO, &on, sizeof on);
-    }
-#endif
+    MaybeEnableGro(shared_fd_);
     backend_->Receive(shared_fd_, Tag(kSharedReceive, 0, 0));
   }
   const TimePoint limit = start + config_.time_limit;
@@ -374,12 +378,7 @@ bool Worker::OpenSocket(Transfer& t, uint32_t index) {
   io::SocketAddress any = *io::SocketAddress::Parse(
       config_.server.family() == AF_INET6 ? "::" : "0.0.0.0", 0);
   if (distinct_sources_) any = ClientAddress(source_base_ + index);
-#ifdef UDP_GRO
-  if (gro()) {
-    const int on = 1;
-    setsockopt(t.fd, SOL_UDP, UDP_GRO, &on, sizeof on);
-  }
-#endif
+  MaybeEnableGro(t.fd);
   if (bind(t.fd, any.get(), any.length()) != 0) {
     close(t.fd);
     t.fd = -1;
