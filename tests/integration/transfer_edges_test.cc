@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -22,13 +21,10 @@ constexpr int kOack = 6;
 // The transfer lines of `log`, once there are `want` of them or after 5 s.
 std::vector<std::string> TransferLines(const TftpdProcess& server,
                                        size_t want) {
-  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  std::string log = server.log();
-  while (CountOccurrences(log, " transfer peer=") < want &&
-         std::chrono::steady_clock::now() < limit) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    log = server.log();
-  }
+  WaitUntil([&] {
+    return CountOccurrences(server.log(), " transfer peer=") >= want;
+  });
+  const std::string log = server.log();
   std::vector<std::string> lines;
   for (absl::string_view line : absl::StrSplit(log, '\n')) {
     if (absl::StrContains(line, " transfer peer=")) {
@@ -161,6 +157,9 @@ TEST(TransferEdges, ClientsThatVanishCostBoundedTimeAndMemory) {
                       "127.0.0.1");
   const io::SocketAddress service =
       *io::SocketAddress::Parse("127.0.0.1", server.port());
+  // Descriptors of the idle server: a transfer's socket closes only after
+  // its record is logged, once nothing is in flight on it.
+  const int idle_fds = ReadProcessResources(server.pid()).fds;
   {  // One complete download first: the file is mapped and cached.
     const HandRead read =
         ReadTransferByHand(service, "kernel", std::chrono::seconds(2));
@@ -169,6 +168,10 @@ TEST(TransferEdges, ClientsThatVanishCostBoundedTimeAndMemory) {
   // Idle once that transfer has ended: only the per-address windows
   // (bounded tables) still change.
   server.LogOnceItContains("outcome=completed");
+  ASSERT_TRUE(WaitUntil(
+      [&] { return ReadProcessResources(server.pid()).fds == idle_fds; },
+      std::chrono::seconds(5)))
+      << "the completed transfer's socket stayed open";
   const ProcessResources before = ReadProcessResources(server.pid());
 
   constexpr int kClients = 300;
@@ -207,12 +210,10 @@ TEST(TransferEdges, ClientsThatVanishCostBoundedTimeAndMemory) {
     EXPECT_LE(packets[i], 2) << "client " << i;
     most = std::max(most, packets[i]);
   }
-  ProcessResources after = ReadProcessResources(server.pid());
-  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (after.fds != before.fds && std::chrono::steady_clock::now() < limit) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    after = ReadProcessResources(server.pid());
-  }
+  // Each socket closes once the receive cancelled on it has completed.
+  WaitUntil([&] { return ReadProcessResources(server.pid()).fds == idle_fds; },
+            std::chrono::seconds(5));
+  const ProcessResources after = ReadProcessResources(server.pid());
   std::printf("before: %s\nwith %d transfers open: %s\nafter: %s\n",
               Describe(before).c_str(), kClients, Describe(during).c_str(),
               Describe(after).c_str());
