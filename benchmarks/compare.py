@@ -118,10 +118,11 @@ def install_peers():
 
 
 def build_ours():
-    log("building tftpd, tftp_loadgen and the round-trip benchmark (-c opt)")
+    log("building tftpd, tftp_loadgen and the limit benchmarks (-c opt)")
     subprocess.run(["bazel", "build", "-c", "opt", "//server:tftpd",
                     "//tools/loadgen:tftp_loadgen", "//python:package",
-                    "//benchmarks:loopback_rtt_benchmark"], cwd=REPO,
+                    "//benchmarks:loopback_rtt_benchmark",
+                    "//benchmarks:request_ceiling_benchmark"], cwd=REPO,
                    check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     out = subprocess.run(["bazel", "info", "-c", "opt", "bazel-bin"], cwd=REPO,
@@ -132,7 +133,8 @@ def build_ours():
     paths = {}
     for name, rel in [("tftpd", "server/tftpd"),
                       ("loadgen", "tools/loadgen/tftp_loadgen"),
-                      ("rtt", "benchmarks/loopback_rtt_benchmark")]:
+                      ("rtt", "benchmarks/loopback_rtt_benchmark"),
+                      ("ceiling", "benchmarks/request_ceiling_benchmark")]:
         paths[name] = os.path.join(work, name)
         shutil.copy(os.path.join(bin_dir, rel), paths[name])
     # The Python package: its sources with the extension beside them.
@@ -343,18 +345,31 @@ def run_server(name, paths, root, cells, time_limit):
     return results
 
 
-def loopback_limits(paths):
-    """MB/s a lock-step client can reach at most, per blksize (10^6 bytes)."""
-    out = subprocess.run([paths["rtt"], "--benchmark_format=json",
+def benchmark_medians(binary):
+    """Each benchmark's median of 3 repetitions, by run name."""
+    out = subprocess.run([binary, "--benchmark_format=json",
                           "--benchmark_repetitions=3",
                           "--benchmark_report_aggregates_only=true"],
                          capture_output=True, text=True, check=True)
-    limits = {}
-    for b in json.loads(out.stdout)["benchmarks"]:
-        if b.get("aggregate_name") == "median":
-            blksize = int(b["run_name"].split("/")[1])
-            limits[blksize] = b["bytes_per_second"] / 1e6
+    return {b["run_name"]: b for b in json.loads(out.stdout)["benchmarks"]
+            if b.get("aggregate_name") == "median"}
+
+
+def loopback_limits(paths):
+    """MB/s (10^6 bytes) a lock-step client can reach, per blksize: with
+    both sides blocking in recv, and with both spinning (the true limit)."""
+    limits = {"blocking": {}, "spinning": {}}
+    for name, b in benchmark_medians(paths["rtt"]).items():
+        kind = "spinning" if name.startswith("BM_Spinning") else "blocking"
+        limits[kind][int(name.split("/")[1])] = b["bytes_per_second"] / 1e6
     return limits
+
+
+def request_ceiling(paths):
+    """Transfers/s of the cheapest RRQ -> DATA -> ACK exchange in the 1 KiB
+    cell's shape (benchmarks/request_ceiling_benchmark.cc)."""
+    medians_by_name = benchmark_medians(paths["ceiling"])
+    return next(iter(medians_by_name.values()))["transfers_per_second"]
 
 
 def headline(label, report):
@@ -450,6 +465,7 @@ def main():
     paths.update(build_ours())
     paths["fbtftp"] = args.fbtftp
     limits = loopback_limits(paths)
+    ceiling = request_ceiling(paths)
     root = make_root()
     os.makedirs(CGROUP, exist_ok=True)
     all_results = {}
@@ -461,13 +477,24 @@ def main():
             all_results[server] = medians(runs)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print("Loopback lock-step limit (blocking ping-pong, one CPU each): " +
-          ", ".join("blksize %d: %.1f MB/s" % kv for kv in sorted(limits.items())))
+    for kind in ("blocking", "spinning"):
+        print("Loopback lock-step limit (%s ping-pong, one CPU each): " % kind +
+              ", ".join("blksize %d: %.1f MB/s" % kv
+                        for kv in sorted(limits[kind].items())))
+    print("Per-request ceiling (syscalls alone, 1 KiB through 200 clients): "
+          "%.0f transfers/s" % ceiling)
+    for server, results in all_results.items():
+        for label, report in results.items():
+            if "1KiB" in label and ceiling > 0:
+                print("  %s, %s: %.0f%% of it" % (
+                    server, label,
+                    100 * report.get("transfers_per_second", 0) / ceiling))
     print()
     print_table(all_results, servers, cells)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"loopback_limit_mb_per_second": limits,
+                       "request_ceiling_transfers_per_second": ceiling,
                        "results": all_results}, f, indent=1)
 
 

@@ -70,6 +70,8 @@ struct BackendStats {
   uint64_t enter_calls = 0;  // System calls that submitted or waited.
   uint64_t operations = 0;   // Operations submitted.
   uint64_t completions = 0;  // Completions handed to the caller.
+  uint64_t spins = 0;        // Waits that spun before sleeping...
+  uint64_t spins_found = 0;  // ...and found a completion without sleeping.
 };
 
 // One instance per thread; none of its methods may be called from another.
@@ -107,6 +109,12 @@ class EventBackend {
   virtual absl::StatusOr<int> Poll(
       std::optional<TimePoint> deadline,
       absl::FunctionRef<void(const Completion&)> handler) = 0;
+
+  // From now on Poll, before it sleeps, looks for completions for up to
+  // `limit` (zero, the default: it sleeps at once), backing off after spins
+  // that find nothing (io/spin_backoff.h). A spin returns early at Poll's
+  // deadline. Backends that cannot spin ignore it.
+  virtual void SpinBeforeSleeping(Clock::duration limit) {}
 
   virtual BackendStats stats() const = 0;
 };

@@ -146,6 +146,9 @@ class FaultInjectingBackend : public EventBackend {
   absl::Status RegisterBuffers(absl::Span<const iovec> regions) override {
     return inner_->RegisterBuffers(regions);
   }
+  void SpinBeforeSleeping(Clock::duration limit) override {
+    inner_->SpinBeforeSleeping(limit);
+  }
   BackendStats stats() const override { return inner_->stats(); }
   const FaultCounts& counts() const { return counts_; }
 

@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "io/control_messages.h"
 #include "io/event_backend.h"
+#include "io/spin_backoff.h"
 
 namespace io {
 namespace {
@@ -68,10 +69,16 @@ class IoUringBackend final : public EventBackend {
   absl::StatusOr<int> Poll(
       std::optional<TimePoint> deadline,
       absl::FunctionRef<void(const Completion&)> handler) override;
+  void SpinBeforeSleeping(Clock::duration limit) override {
+    spin_limit_ = limit;
+  }
   BackendStats stats() const override { return stats_; }
 
  private:
   IoUringBackend() = default;
+  // Submits, then asks for completions until one is ready or the spin's
+  // time (cut at `deadline`) is up; whether one is ready.
+  bool Spin(std::optional<TimePoint> deadline);
   absl::Status Init(const BackendOptions& options);
   absl::Status CheckOpcodes();
   absl::Status CheckMultishotReceive();
@@ -109,6 +116,8 @@ class IoUringBackend final : public EventBackend {
   // the next io_uring_enter has consumed them.
   std::deque<__kernel_timespec> pending_timespecs_;
   std::vector<iovec> registered_;
+  Clock::duration spin_limit_ = Clock::duration::zero();
+  SpinBackoff spin_backoff_;
   BackendStats stats_;
 };
 
@@ -393,12 +402,38 @@ void IoUringBackend::ParseDatagram(uint8_t* buffer, int length, Datagram* out) {
   out->truncated = (header->flags & MSG_TRUNC) != 0;
 }
 
+bool IoUringBackend::Spin(std::optional<TimePoint> deadline) {
+  ++stats_.spins;
+  if (io_uring_sq_ready(&ring_) > 0) {
+    io_uring_submit(&ring_);
+    ++stats_.enter_calls;
+  }
+  TimePoint until = Clock::now() + spin_limit_;
+  if (deadline.has_value()) until = std::min(until, *deadline);
+  do {
+    // With IORING_SETUP_DEFER_TASKRUN a completion is only posted when this
+    // thread enters the kernel to ask for it (min_complete 0: no sleep).
+    io_uring_get_events(&ring_);
+    ++stats_.enter_calls;
+    if (io_uring_cq_ready(&ring_) > 0) {
+      ++stats_.spins_found;
+      spin_backoff_.Found();
+      return true;
+    }
+  } while (Clock::now() < until);
+  spin_backoff_.FoundNothing();
+  return false;
+}
+
 absl::StatusOr<int> IoUringBackend::Poll(
     std::optional<TimePoint> deadline,
     absl::FunctionRef<void(const Completion&)> handler) {
   io_uring_cqe* cqe = nullptr;
-  int r;
-  if (deadline.has_value()) {
+  int r = 0;
+  if (spin_limit_ > Clock::duration::zero() && io_uring_cq_ready(&ring_) == 0 &&
+      spin_backoff_.ShouldSpin() && Spin(deadline)) {
+    // Found without sleeping: nothing to wait for.
+  } else if (deadline.has_value()) {
     const auto wait =
         std::max(Clock::duration::zero(), *deadline - Clock::now());
     __kernel_timespec ts =

@@ -51,6 +51,10 @@ class MemoryBackend final : public EventBackend {
     wait_limit_ = limit;
   }
 
+  // What the caller last asked a Poll to spin for (the memory backend
+  // never sleeps, so never spins).
+  Clock::duration spin_limit() const { return spin_limit_; }
+
   absl::string_view name() const override { return "memory"; }
   void Receive(int fd, uint64_t user_data) override;
   void ReceiveLarge(int fd, uint64_t user_data) override;
@@ -65,6 +69,9 @@ class MemoryBackend final : public EventBackend {
   absl::StatusOr<int> Poll(
       std::optional<TimePoint> deadline,
       absl::FunctionRef<void(const Completion&)> handler) override;
+  void SpinBeforeSleeping(Clock::duration limit) override {
+    spin_limit_ = limit;
+  }
   BackendStats stats() const override { return stats_; }
 
  private:
@@ -89,6 +96,7 @@ class MemoryBackend final : public EventBackend {
   void CollectReads(int timeout_ms);
   void CollectTimers();
 
+  Clock::duration spin_limit_ = Clock::duration::zero();
   const BackendOptions options_;
   const std::function<TimePoint()> now_;
   struct Armed {

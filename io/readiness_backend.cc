@@ -23,6 +23,7 @@
 #include "io/control_messages.h"
 #include "io/event_backend.h"
 #include "io/readiness_poller.h"
+#include "io/spin_backoff.h"
 
 namespace io {
 namespace {
@@ -95,6 +96,10 @@ class ReadinessBackend final : public EventBackend {
       std::optional<TimePoint> deadline,
       absl::FunctionRef<void(const Completion&)> handler) override;
 
+  void SpinBeforeSleeping(Clock::duration limit) override {
+    spin_limit_ = limit;
+  }
+
   BackendStats stats() const override {
     BackendStats stats = stats_;
     stats.enter_calls += poller_->syscalls();
@@ -125,6 +130,10 @@ class ReadinessBackend final : public EventBackend {
   void Complete(uint64_t user_data, int32_t result) {
     ready_.push_back(Completion{user_data, result, false, nullptr});
   }
+  // Asks the poller without sleeping until it reports events or the spin's
+  // time (cut at `until`) is up; the events found, 0 when none.
+  absl::StatusOr<int> Spin(absl::Span<ReadinessPoller::Event> events,
+                           std::optional<TimePoint> until);
   void TrySends(int fd);
   void TryReads(int fd);
   void ReceiveFrom(int fd, absl::FunctionRef<void(const Completion&)> handler,
@@ -134,6 +143,8 @@ class ReadinessBackend final : public EventBackend {
   void Update(int fd);
 
   std::unique_ptr<ReadinessPoller> poller_;
+  Clock::duration spin_limit_ = Clock::duration::zero();
+  SpinBackoff spin_backoff_;
   const size_t small_size_;
   const size_t large_size_;
   std::vector<uint8_t> buffer_;
@@ -290,6 +301,26 @@ void ReadinessBackend::Update(int fd) {
   }
 }
 
+absl::StatusOr<int> ReadinessBackend::Spin(
+    absl::Span<ReadinessPoller::Event> events, std::optional<TimePoint> until) {
+  ++stats_.spins;
+  TimePoint end = Clock::now() + spin_limit_;
+  if (until.has_value()) end = std::min(end, *until);
+  timespec no_wait{0, 0};
+  do {
+    absl::StatusOr<int> n = poller_->Wait(events, &no_wait);
+    if (!n.ok() || *n > 0) {
+      if (n.ok()) {
+        ++stats_.spins_found;
+        spin_backoff_.Found();
+      }
+      return n;
+    }
+  } while (Clock::now() < end);
+  spin_backoff_.FoundNothing();
+  return 0;
+}
+
 absl::StatusOr<int> ReadinessBackend::Poll(
     std::optional<TimePoint> deadline,
     absl::FunctionRef<void(const Completion&)> handler) {
@@ -306,19 +337,28 @@ absl::StatusOr<int> ReadinessBackend::Poll(
       (!until.has_value() || timers_.begin()->first < *until)) {
     until = timers_.begin()->first;
   }
-  timespec timeout{0, 0};
-  timespec* wait = nullptr;
-  if (!ready_.empty()) {
-    wait = &timeout;
-  } else if (until.has_value()) {
-    const auto left = std::max(Clock::duration::zero(), *until - Clock::now());
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left);
-    timeout.tv_sec = ns.count() / 1'000'000'000;
-    timeout.tv_nsec = ns.count() % 1'000'000'000;
-    wait = &timeout;
-  }
   ReadinessPoller::Event events[kMaxEvents];
-  absl::StatusOr<int> n = poller_->Wait(absl::MakeSpan(events), wait);
+  absl::StatusOr<int> n = 0;
+  if (ready_.empty() && spin_limit_ > Clock::duration::zero() &&
+      spin_backoff_.ShouldSpin()) {
+    n = Spin(absl::MakeSpan(events), until);
+  }
+  if (n.ok() && *n == 0) {
+    timespec timeout{0, 0};
+    timespec* wait = nullptr;
+    if (!ready_.empty()) {
+      wait = &timeout;
+    } else if (until.has_value()) {
+      const auto left =
+          std::max(Clock::duration::zero(), *until - Clock::now());
+      const auto ns =
+          std::chrono::duration_cast<std::chrono::nanoseconds>(left);
+      timeout.tv_sec = ns.count() / 1'000'000'000;
+      timeout.tv_nsec = ns.count() % 1'000'000'000;
+      wait = &timeout;
+    }
+    n = poller_->Wait(absl::MakeSpan(events), wait);
+  }
   if (!n.ok()) return n.status();
 
   int handled = 0;

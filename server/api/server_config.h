@@ -85,6 +85,11 @@ struct ServerConfig {
   // refused_resources).
   uint64_t max_netascii_size = 16 << 20;
   uint64_t netascii_cache_bytes = 64 << 20;
+  // While a shard serves 1 to kSpinningTransfers transfers, it looks for
+  // completions this long before sleeping (zero: never); see
+  // io/spin_backoff.h.
+  std::chrono::microseconds spin{50};
+  static constexpr size_t kSpinningTransfers = 8;
   // On Stop, transfers in progress get this long to finish.
   std::chrono::milliseconds shutdown_grace{2000};
   // Datagram sends in flight per shard; transfers wait for a free one.

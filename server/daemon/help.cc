@@ -28,7 +28,7 @@ const std::vector<GroupPlan>& Plan() {
       {"Serving",
        {"root", "address", "port", "port_file", "map_file", "threads",
         "single_port", "listener", "io_backend", "blksize_max",
-        "windowsize_max", "timeout", "max_timeout", "retries",
+        "windowsize_max", "timeout", "max_timeout", "retries", "spin_us",
         "resend_on_duplicate_ack", "source_timeout", "permissive",
         "portable_resolver"}},
       {"Limits and defences",

@@ -173,6 +173,13 @@ absl::Status Shard::Start() {
 bool Shard::Turn() {
   FlushReady();
   if (stopping_ && ShutdownComplete()) return false;
+  // A few transfers: their next datagrams may come sooner than a sleeping
+  // core wakes. None (idle) or many (never short of work): no spin.
+  const size_t open = transfers_.open();
+  backend_->SpinBeforeSleeping(
+      open > 0 && open <= ServerConfig::kSpinningTransfers
+          ? std::chrono::duration_cast<io::Clock::duration>(config_.spin)
+          : io::Clock::duration::zero());
   // One clock read per batch: the completions of a batch arrived together.
   bool clock_read = false;
   absl::StatusOr<int> polled =

@@ -138,6 +138,40 @@ TYPED_TEST(EventBackendTest, MultishotReceiveDeliversEveryDatagram) {
   }
 }
 
+TYPED_TEST(EventBackendTest, ASpinFindsAWaitingDatagramWithoutSleeping) {
+  OpenedSocket server = this->Open("127.0.0.1");
+  OpenedSocket client = this->Open("127.0.0.1");
+  this->SendTo(client, server.bound, "already here");
+  this->backend_->SpinBeforeSleeping(std::chrono::seconds(1));
+  this->backend_->Receive(server.fd, 5);
+  std::vector<std::string> payloads;
+  ASSERT_EQ(this->Collect(1, &payloads).size(), 1u);
+  EXPECT_EQ(payloads[0], "already here");
+  const BackendStats stats = this->backend_->stats();
+  EXPECT_EQ(stats.spins, 1u);
+  EXPECT_EQ(stats.spins_found, 1u);
+}
+
+TYPED_TEST(EventBackendTest, ASpinThatFindsNothingBacksOff) {
+  this->backend_->SpinBeforeSleeping(milliseconds(1));
+  auto poll = [&] {
+    auto polled = this->backend_->Poll(Clock::now() + milliseconds(2),
+                                       [](const Completion&) {});
+    ASSERT_TRUE(polled.ok()) << polled.status();
+    EXPECT_EQ(*polled, 0);
+  };
+  poll();  // Spins in vain, then sleeps out the deadline...
+  EXPECT_EQ(this->backend_->stats().spins, 1u);
+  EXPECT_EQ(this->backend_->stats().spins_found, 0u);
+  poll();  // ...so the next wait sleeps at once...
+  EXPECT_EQ(this->backend_->stats().spins, 1u);
+  poll();  // ...and the one after spins again.
+  EXPECT_EQ(this->backend_->stats().spins, 2u);
+  this->backend_->SpinBeforeSleeping(Clock::duration::zero());
+  for (int i = 0; i < 3; ++i) poll();
+  EXPECT_EQ(this->backend_->stats().spins, 2u);
+}
+
 TYPED_TEST(EventBackendTest, DualStackReportsIpv4DestinationAndMappedSource) {
   OpenedSocket server = this->Open("::");
   OpenedSocket client = this->Open("127.0.0.1");

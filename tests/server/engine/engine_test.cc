@@ -70,6 +70,33 @@ TEST(Engine, DownloadsLockStepAndRecyclesTheSlot) {
   EXPECT_EQ(h.totals().transfers_completed, 2u);
 }
 
+// A shard spins before sleeping only while a few transfers run: their next
+// ACK may come sooner than a sleeping core wakes. Idle, it must not burn a
+// core; with many transfers it is never short of work.
+TEST(Engine, SpinsOnlyWhileAFewTransfersRun) {
+  auto handler = std::make_shared<BytesHandler>(TestContent(1600, 4));
+  EngineHarness h({}, handler);
+  const io::Clock::duration spin = std::chrono::microseconds(50);
+  h.Run();
+  EXPECT_EQ(h.backend().spin_limit(), io::Clock::duration::zero());
+  std::vector<io::SocketAddress> clients;
+  for (size_t i = 0; i <= ServerConfig::kSpinningTransfers; ++i) {
+    clients.push_back(Client(i + 1));
+    h.SendToService(clients.back(), RequestPacket(1, "x"));
+    h.Run();
+    EXPECT_EQ(h.backend().spin_limit(),
+              i < ServerConfig::kSpinningTransfers ? spin
+                                                   : io::Clock::duration::zero())
+        << (i + 1) << " transfers";
+  }
+  for (const io::SocketAddress& client : clients) {
+    h.SendToService(client, ErrorPacket(0, "done"));
+  }
+  h.Advance(seconds(10));  // Every transfer ended.
+  EXPECT_EQ(h.shard().open_transfers(), 0u);
+  EXPECT_EQ(h.backend().spin_limit(), io::Clock::duration::zero());
+}
+
 // Uploads at every blksize a client may ask for: granted as asked, and the
 // bytes arrive whole.
 TEST(Engine, UploadsArriveWholeAtEveryBlksize) {
