@@ -35,7 +35,11 @@ ResolvedResponse RespondWithBytes(std::string bytes, bool netascii) {
 
 Resolution ResolveFile(const std::string& path, tftp::TransferMode mode,
                        const ResolutionContext& context) {
-  OpenedFile opened = context.root.OpenFile(path);
+  // A file already mapped here need not be opened again.
+  OpenedFile opened = context.root.OpenFile(
+      path, [&](const struct stat& info) {
+        return context.files.Holds(info);
+      });
   if (!opened.ok()) {
     return Refusal{opened.error, opened.message,
                    opened.error == tftp::ErrorCode::kFileNotFound
@@ -47,7 +51,7 @@ Resolution ResolveFile(const std::string& path, tftp::TransferMode mode,
     file = context.files.Adopt(opened.info, nullptr);  // Nothing to map.
   }
   if (file == nullptr) return LoadFile{opened.fd, opened.info, {}};
-  close(opened.fd);
+  if (opened.fd >= 0) close(opened.fd);
   std::variant<Refusal, ResolvedResponse> used =
       RespondWithFile(file, mode, context);
   if (auto* refusal = std::get_if<Refusal>(&used)) return std::move(*refusal);

@@ -63,6 +63,10 @@ class FileCache {
   // The mapping of this file version with one more reference, or null when
   // there is none yet (map it with a FileLoader, then Adopt it).
   SharedFile* Find(const struct stat& info);
+  // Whether that version is here (takes no reference).
+  bool Holds(const struct stat& info) const {
+    return files_.contains(FileVersion::Of(info));
+  }
   // Takes `data`, the read-only mapping of the whole file (null for an empty
   // file), unless a mapping of that version appeared meanwhile (then `data`
   // is unmapped); returns the version's mapping with one more reference.

@@ -62,10 +62,12 @@ int Openat2(int, const char*, uint64_t, uint64_t) {
 #endif
 
 // Checks that `path_fd` (an O_PATH descriptor) is a regular file (readable by
-// everyone, when `world_readable_only`), then opens it for reading through
-// `open_for_read` and checks it is still the same file.
+// everyone, when `world_readable_only`), then, unless the caller already
+// holds that version, opens it for reading through `open_for_read` and
+// checks it is still the same file.
 template <typename OpenForRead>
 OpenedFile OpenRegular(int path_fd, bool world_readable_only,
+                       absl::FunctionRef<bool(const struct stat&)> already_held,
                        OpenForRead open_for_read) {
   struct stat before;
   if (fstat(path_fd, &before) != 0) {
@@ -81,6 +83,12 @@ OpenedFile OpenRegular(int path_fd, bool world_readable_only,
   // to a server running as root (--permissive serves it).
   if (world_readable_only && (before.st_mode & S_IROTH) == 0) {
     return Refuse(ErrorCode::kAccessViolation, "file is not world-readable");
+  }
+  if (already_held(before)) {
+    OpenedFile out;
+    out.info = before;
+    out.already_held = true;
+    return out;
   }
   // O_NONBLOCK: should the name have been swapped for a FIFO meanwhile,
   // opening it must not block the shard.
@@ -138,20 +146,24 @@ RootDirectory::~RootDirectory() {
   if (fd_ >= 0) close(fd_);
 }
 
-OpenedFile RootDirectory::OpenFile(absl::string_view name) const {
+OpenedFile RootDirectory::OpenFile(
+    absl::string_view name,
+    absl::FunctionRef<bool(const struct stat&)> already_held) const {
   while (!name.empty() && name.front() == '/') name.remove_prefix(1);
   if (name.empty()) {
     return Refuse(ErrorCode::kAccessViolation, "not a regular file");
   }
   const std::string relative(name);
   if (use_openat2_.load(std::memory_order_relaxed)) {
-    OpenedFile out = OpenWithOpenat2(relative);
+    OpenedFile out = OpenWithOpenat2(relative, already_held);
     if (use_openat2_.load(std::memory_order_relaxed)) return out;
   }
-  return OpenPortably(relative);
+  return OpenPortably(relative, already_held);
 }
 
-OpenedFile RootDirectory::OpenWithOpenat2(const std::string& name) const {
+OpenedFile RootDirectory::OpenWithOpenat2(
+    const std::string& name,
+    absl::FunctionRef<bool(const struct stat&)> already_held) const {
   constexpr uint64_t kResolve = kBeneath;
   const int path_fd = Openat2(fd_, name.c_str(), O_PATH | O_CLOEXEC, kResolve);
   if (path_fd < 0) {
@@ -161,12 +173,14 @@ OpenedFile RootDirectory::OpenWithOpenat2(const std::string& name) const {
     }
     return RefuseErrno(errno);
   }
-  return OpenRegular(path_fd, world_readable_only_, [&] {
+  return OpenRegular(path_fd, world_readable_only_, already_held, [&] {
     return Openat2(fd_, name.c_str(), kReadFlags, kResolve);
   });
 }
 
-OpenedFile RootDirectory::OpenPortably(const std::string& name) const {
+OpenedFile RootDirectory::OpenPortably(
+    const std::string& name,
+    absl::FunctionRef<bool(const struct stat&)> already_held) const {
   std::vector<std::string> parts = absl::StrSplit(name, '/', absl::SkipEmpty());
   std::vector<std::string> components;
   for (std::string& part : parts) {
@@ -204,7 +218,7 @@ OpenedFile RootDirectory::OpenPortably(const std::string& name) const {
     close(dir);
     return Refuse(ErrorCode::kAccessViolation, "symlinks are not followed");
   }
-  OpenedFile out = OpenRegular(path_fd, world_readable_only_, [&] {
+  OpenedFile out = OpenRegular(path_fd, world_readable_only_, already_held, [&] {
     return openat(dir, leaf.c_str(), kReadFlags | O_NOFOLLOW);
   });
   close(dir);

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "protocol/tftp.h"
@@ -27,8 +28,11 @@ struct OpenedFile {
   // When fd < 0: the ERROR to answer with.
   tftp::ErrorCode error = tftp::ErrorCode::kNotDefined;
   std::string message;
+  // The caller already held the version found (see OpenFile): nothing was
+  // opened, fd is -1 and `info` says which version it is.
+  bool already_held = false;
 
-  bool ok() const { return fd >= 0; }
+  bool ok() const { return fd >= 0 || already_held; }
 };
 
 // The directory an upload's file lives in, and the file's name there.
@@ -54,8 +58,13 @@ class RootDirectory {
   RootDirectory& operator=(const RootDirectory&) = delete;
   ~RootDirectory();
 
-  // Opens `name` (as a client sent it) for reading.
-  OpenedFile OpenFile(absl::string_view name) const;
+  // Opens `name` (as a client sent it) for reading. When `already_held`
+  // says the caller holds the version found (a cache of mapped files), the
+  // file is checked but not opened: one open, stat and close fewer.
+  OpenedFile OpenFile(
+      absl::string_view name,
+      absl::FunctionRef<bool(const struct stat&)> already_held =
+          [](const struct stat&) { return false; }) const;
   // For an upload of `name`: opens the directory it would live in, resolved
   // beneath the root as reads are (no directory is ever created).
   OpenedDirectory OpenParentDirectory(absl::string_view name) const;
@@ -68,8 +77,12 @@ class RootDirectory {
  private:
   RootDirectory(int fd, std::string path, bool use_openat2)
       : fd_(fd), path_(std::move(path)), use_openat2_(use_openat2) {}
-  OpenedFile OpenWithOpenat2(const std::string& name) const;
-  OpenedFile OpenPortably(const std::string& name) const;
+  OpenedFile OpenWithOpenat2(
+      const std::string& name,
+      absl::FunctionRef<bool(const struct stat&)> already_held) const;
+  OpenedFile OpenPortably(
+      const std::string& name,
+      absl::FunctionRef<bool(const struct stat&)> already_held) const;
 
   int fd_ = -1;
   std::string path_;
