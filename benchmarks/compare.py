@@ -469,12 +469,17 @@ def main():
     root = make_root()
     os.makedirs(CGROUP, exist_ok=True)
     all_results = {}
+    runs = {server: [] for server in servers}
     try:
-        for server in servers:
-            log("%s:" % server)
-            runs = [run_server(server, paths, root, cells, args.time_limit)
-                    for _ in range(max(1, args.repeat))]
-            all_results[server] = medians(runs)
+        # Rounds of every server in turn, so that a machine whose speed
+        # drifts (a shared host) touches each server alike.
+        for round_number in range(max(1, args.repeat)):
+            for server in servers:
+                log("%s (run %d of %d):" % (server, round_number + 1,
+                                            max(1, args.repeat)))
+                runs[server].append(
+                    run_server(server, paths, root, cells, args.time_limit))
+        all_results = {server: medians(runs[server]) for server in servers}
     finally:
         shutil.rmtree(root, ignore_errors=True)
     for kind in ("blocking", "spinning"):

@@ -13,7 +13,6 @@
 #include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
@@ -593,14 +592,21 @@ absl::StatusOr<std::vector<File>> LoadFiles(const LoadConfig& config) {
     File file;
     file.name = name;
     if (!config.verify_dir.empty()) {
-      std::ifstream in(config.verify_dir + "/" + name, std::ios::binary);
+      std::ifstream in(config.verify_dir + "/" + name,
+                       std::ios::binary | std::ios::ate);
       if (!in) {
         return absl::NotFoundError(
             absl::StrCat("no local copy of ", name, " in ", config.verify_dir));
       }
-      std::stringstream s;
-      s << in.rdbuf();
-      file.content = s.str();
+      // One read into a string of the file's size (a stream buffer would
+      // copy a 100 MiB file several times over).
+      file.content.resize(static_cast<size_t>(in.tellg()));
+      in.seekg(0);
+      if (!in.read(file.content.data(),
+                   static_cast<std::streamsize>(file.content.size()))) {
+        return absl::DataLossError(
+            absl::StrCat("could not read the local copy of ", name));
+      }
       file.have_content = true;
     }
     files.push_back(std::move(file));
