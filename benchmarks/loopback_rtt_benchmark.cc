@@ -7,8 +7,6 @@
 // blksize / round trip of the spinning run is the most a single
 // windowsize-1 client can get on this machine, whatever the server.
 // Run: bazel run -c opt //benchmarks:loopback_rtt_benchmark
-#include <pthread.h>
-#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,25 +16,12 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "io/udp_socket.h"
+#include "benchmarks/loopback.h"
 
 namespace {
 
-void PinTo(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu % static_cast<int>(std::thread::hardware_concurrency()), &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
-int BlockingUdp(io::SocketAddress* bound) {
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  io::SocketAddress any = *io::SocketAddress::Parse("127.0.0.1", 0);
-  bind(fd, any.get(), any.length());
-  socklen_t length = io::SocketAddress::kCapacity;
-  getsockname(fd, bound->mutable_get(), &length);
-  return fd;
-}
+using benchmarks::LoopbackSocket;
+using benchmarks::PinTo;
 
 // recv that blocks, or that polls until a datagram is there.
 ssize_t Receive(int fd, char* buffer, size_t size, bool spin) {
@@ -51,8 +36,8 @@ void RoundTrips(benchmark::State& state, bool spin) {
   const size_t data_size = 4 + static_cast<size_t>(state.range(0));
   io::SocketAddress server_address;
   io::SocketAddress client_address;
-  const int server = BlockingUdp(&server_address);
-  const int client = BlockingUdp(&client_address);
+  const int server = LoopbackSocket(0, &server_address);
+  const int client = LoopbackSocket(0, &client_address);
   std::atomic<bool> stop{false};
   // The "client": answers every DATA with an ACK.
   std::thread echo([&] {

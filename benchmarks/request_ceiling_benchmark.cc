@@ -8,8 +8,6 @@
 // real server does at least this much per request, so transfers/s here is
 // the most any server can reach on this machine in that cell.
 // Run: bazel run -c opt //benchmarks:request_ceiling_benchmark
-#include <pthread.h>
-#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,6 +18,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "benchmarks/loopback.h"
 #include "io/socket_address.h"
 
 namespace {
@@ -30,21 +29,8 @@ constexpr uint16_t kBlocks = kFileSize / kBlksize + 1;
 constexpr int kClients = 200;
 constexpr int kTransfersPerRun = 5000;
 
-void PinTo(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu % static_cast<int>(std::thread::hardware_concurrency()), &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
-}
-
-int LoopbackSocket(io::SocketAddress* bound) {
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  io::SocketAddress any = *io::SocketAddress::Parse("127.0.0.1", 0);
-  bind(fd, any.get(), any.length());
-  socklen_t length = io::SocketAddress::kCapacity;
-  getsockname(fd, bound->mutable_get(), &length);
-  return fd;
-}
+using benchmarks::LoopbackSocket;
+using benchmarks::PinTo;
 
 uint16_t BlockOf(const char* packet) {
   return static_cast<uint16_t>((static_cast<uint8_t>(packet[2]) << 8) |
@@ -105,7 +91,7 @@ void Serve(int service, const std::atomic<bool>& stop) {
 
 void BM_RequestCeiling(benchmark::State& state) {
   io::SocketAddress service_address;
-  const int service = LoopbackSocket(&service_address);
+  const int service = LoopbackSocket(SOCK_NONBLOCK, &service_address);
   const int receive_buffer = 16 << 20;
   setsockopt(service, SOL_SOCKET, SO_RCVBUF, &receive_buffer,
              sizeof receive_buffer);
@@ -116,7 +102,7 @@ void BM_RequestCeiling(benchmark::State& state) {
   std::vector<int> clients(kClients);
   for (int& fd : clients) {
     io::SocketAddress bound;
-    fd = LoopbackSocket(&bound);
+    fd = LoopbackSocket(SOCK_NONBLOCK, &bound);
     epoll_event watch{EPOLLIN, {.fd = fd}};
     epoll_ctl(poller, EPOLL_CTL_ADD, fd, &watch);
   }
