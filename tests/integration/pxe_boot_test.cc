@@ -54,6 +54,9 @@ constexpr char kOvmfVars[] = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 // A boot takes 20 to 40 s here; the limit leaves room for a machine busy with
 // other tests (the test prints each boot's time).
 constexpr auto kBootLimit = std::chrono::seconds(150);
+// --timeout 1 s doubling to --max_timeout 2 s over 5 retries: 11 s, and a
+// loaded machine's margin.
+constexpr auto kInitrdRecordLimit = std::chrono::seconds(20);
 
 // A file iPXE fetches into the initramfs. iPXE asks for blksize 1432.
 struct Payload {
@@ -184,9 +187,10 @@ class PxeBoot : public ::testing::Test {
 
   // The server's transfer line for `file`, once there (the line is written
   // when the final ACK is read).
-  std::string TransferLine(const TftpdProcess& server,
-                           const std::string& needle) {
-    const std::string log = server.LogOnceItContains(needle);
+  std::string TransferLine(
+      const TftpdProcess& server, const std::string& needle,
+      std::chrono::milliseconds limit = std::chrono::milliseconds(2000)) {
+    const std::string log = server.LogOnceItContains(needle, limit);
     for (absl::string_view line : absl::StrSplit(log, '\n')) {
       if (absl::StrContains(line, needle)) return std::string(line);
     }
@@ -324,7 +328,8 @@ TEST_F(PxeBoot, UefiPxeLoadsIpxeWhichBootsLinux) {
           .ok());
   TftpdProcess server;
   TFTPD_START_OR_SKIP(server, root_.path(),
-                      {"--port=69", "--map_file=" + config.Join("map")},
+                      {"--port=69", "--map_file=" + config.Join("map"),
+                       "--max_timeout=2"},
                       "10.0.2.2");
 
   std::vector<std::string> argv = MachineArgs(qemu_);
@@ -359,11 +364,24 @@ TEST_F(PxeBoot, UefiPxeLoadsIpxeWhichBootsLinux) {
   EXPECT_TRUE(absl::StrContains(
       nbp, absl::StrCat("bytes=", ReadFile(kIpxeEfi).size(), " ")))
       << nbp;
-  for (const char* name : {"vmlinuz", "initrd.cpio"}) {
-    const std::string line =
-        TransferLine(server, absl::StrCat("file=", name, " "));
-    EXPECT_TRUE(absl::StrContains(line, "outcome=completed")) << line;
-  }
+  // iPXE fetches the initrd, then runs `boot`, whose ExitBootServices resets
+  // the NIC: the initrd's final ACK may still sit in the firmware's transmit
+  // queue and never leave. The kernel's marker proves the client has every
+  // byte; the server, never told so, ends that transfer after its retries
+  // (--max_timeout keeps that wait short). The kernel's final ACK goes out
+  // ahead of the initrd's request, so that transfer must complete.
+  const std::string kernel = TransferLine(server, "file=vmlinuz ");
+  std::printf("%s\n", kernel.c_str());
+  EXPECT_TRUE(absl::StrContains(kernel, "outcome=completed"))
+      << kernel << "\n"
+      << server.log();
+  const std::string initrd = TransferLine(server, "file=initrd.cpio ",
+                                          kInitrdRecordLimit);
+  std::printf("%s\n", initrd.c_str());
+  EXPECT_TRUE(absl::StrContains(initrd, "outcome=completed") ||
+              absl::StrContains(initrd, "outcome=timed_out"))
+      << initrd << "\n"
+      << server.log();
 }
 
 }  // namespace
