@@ -433,6 +433,10 @@ absl::StatusOr<int> IoUringBackend::Poll(
   if (spin_limit_ > Clock::duration::zero() && io_uring_cq_ready(&ring_) == 0 &&
       spin_backoff_.ShouldSpin() && Spin(deadline)) {
     // Found without sleeping: nothing to wait for.
+  } else if (deadline.has_value() && *deadline <= Clock::now()) {
+    // A wait of zero arms no timer (a costly one on a virtual machine): one
+    // enter that submits and posts what is ready.
+    r = io_uring_submit_and_get_events(&ring_);
   } else if (deadline.has_value()) {
     const auto wait =
         std::max(Clock::duration::zero(), *deadline - Clock::now());

@@ -322,6 +322,29 @@ TYPED_TEST(EventBackendTest, PollReturnsAtTheDeadlineWithNothingToDo) {
   EXPECT_GE(Clock::now() - start, milliseconds(20));
 }
 
+// A generator that busy-polls, or a shard whose timers are due, polls with a
+// deadline already past: one look, which still submits and delivers.
+TYPED_TEST(EventBackendTest, APastDeadlineSubmitsAndDeliversWhatIsReady) {
+  OpenedSocket server = this->Open("127.0.0.1");
+  OpenedSocket client = this->Open("127.0.0.1");
+  this->SendTo(client, server.bound, "waiting");
+  this->backend_->Receive(server.fd, 6);
+  std::vector<std::string> payloads;
+  auto polled = this->backend_->Poll(
+      Clock::now() - milliseconds(1), [&](const Completion& c) {
+        ASSERT_NE(c.datagram, nullptr);
+        payloads.emplace_back(
+            reinterpret_cast<const char*>(c.datagram->payload.data()),
+            c.datagram->payload.size());
+      });
+  ASSERT_TRUE(polled.ok()) << polled.status();
+  EXPECT_EQ(*polled, 1);
+  EXPECT_EQ(payloads, std::vector<std::string>{"waiting"});
+  polled = this->backend_->Poll(Clock::now(), [](const Completion&) {});
+  ASSERT_TRUE(polled.ok()) << polled.status();
+  EXPECT_EQ(*polled, 0);
+}
+
 TYPED_TEST(EventBackendTest, CancelEndsReceivesAndTimers) {
   OpenedSocket server = this->Open("127.0.0.1");
   this->backend_->Receive(server.fd, 10);
