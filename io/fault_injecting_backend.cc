@@ -146,6 +146,7 @@ class FaultInjectingBackend : public EventBackend {
   absl::Status RegisterBuffers(absl::Span<const iovec> regions) override {
     return inner_->RegisterBuffers(regions);
   }
+  void Close(int fd) override { inner_->Close(fd); }
   void SpinBeforeSleeping(Clock::duration limit) override {
     inner_->SpinBeforeSleeping(limit);
   }

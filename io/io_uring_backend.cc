@@ -65,6 +65,7 @@ class IoUringBackend final : public EventBackend {
             uint64_t user_data) override;
   void Timer(TimePoint deadline, uint64_t user_data) override;
   void Cancel(uint64_t user_data) override;
+  void Close(int fd) override;
   absl::Status RegisterBuffers(absl::Span<const iovec> regions) override;
   absl::StatusOr<int> Poll(
       std::optional<TimePoint> deadline,
@@ -235,6 +236,7 @@ absl::Status IoUringBackend::CheckOpcodes() {
       {IORING_OP_RECVMSG, "RECVMSG"}, {IORING_OP_SENDMSG, "SENDMSG"},
       {IORING_OP_READ, "READ"},       {IORING_OP_READ_FIXED, "READ_FIXED"},
       {IORING_OP_TIMEOUT, "TIMEOUT"}, {IORING_OP_ASYNC_CANCEL, "ASYNC_CANCEL"},
+      {IORING_OP_CLOSE, "CLOSE"},
   };
   absl::Status status;
   for (const Needed& n : kNeeded) {
@@ -282,7 +284,14 @@ absl::Status IoUringBackend::CheckMultishotReceive() {
 }
 
 IoUringBackend::~IoUringBackend() {
-  if (ring_ready_) io_uring_queue_exit(&ring_);
+  if (ring_ready_) {
+    // A close queued but never submitted would leak its descriptor.
+    for (unsigned i = ring_.sq.sqe_head; i != ring_.sq.sqe_tail; ++i) {
+      const io_uring_sqe& sqe = ring_.sq.sqes[i & ring_.sq.ring_mask];
+      if (sqe.opcode == IORING_OP_CLOSE) close(sqe.fd);
+    }
+    io_uring_queue_exit(&ring_);
+  }
   for (BufferRing* ring : {&small_, &large_}) {
     if (ring->ring != nullptr) munmap(ring->ring, ring->ring_bytes);
     if (ring->buffers != nullptr) munmap(ring->buffers, ring->buffers_bytes);
@@ -359,6 +368,12 @@ void IoUringBackend::Timer(TimePoint deadline, uint64_t user_data) {
 void IoUringBackend::Cancel(uint64_t user_data) {
   io_uring_sqe* sqe = GetSqe();
   io_uring_prep_cancel64(sqe, user_data, IORING_ASYNC_CANCEL_ALL);
+  io_uring_sqe_set_data64(sqe, kInternalUserData);
+}
+
+void IoUringBackend::Close(int fd) {
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_close(sqe, fd);
   io_uring_sqe_set_data64(sqe, kInternalUserData);
 }
 

@@ -32,14 +32,18 @@ int OpenUdp(int family) {
   return socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 }
 
+// Binds `fd`; closes it on failure.
+absl::Status Bind(int fd, const SocketAddress& address) {
+  if (bind(fd, address.get(), address.length()) == 0) return absl::OkStatus();
+  const int error = errno;
+  close(fd);
+  return Errno(absl::StrCat("bind ", address.ToString()), error);
+}
+
 // Binds `fd` and reports what it got; closes `fd` on failure.
 absl::StatusOr<OpenedSocket> BindAndDescribe(int fd,
                                              const SocketAddress& address) {
-  if (bind(fd, address.get(), address.length()) != 0) {
-    const int error = errno;
-    close(fd);
-    return Errno(absl::StrCat("bind ", address.ToString()), error);
-  }
+  if (absl::Status s = Bind(fd, address); !s.ok()) return s;
   absl::StatusOr<SocketAddress> bound = BoundAddress(fd);
   if (!bound.ok()) {
     close(fd);
@@ -170,7 +174,10 @@ absl::StatusOr<OpenedSocket> OpenTransferSocket(const SocketAddress& local) {
     const int zero = 0;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
   }
-  return BindAndDescribe(fd, address);
+  // The port the kernel picks is not looked up: a transfer never needs it,
+  // and asking would cost a system call per request.
+  if (absl::Status s = Bind(fd, address); !s.ok()) return s;
+  return OpenedSocket{fd, address, 0};
 }
 
 }  // namespace io

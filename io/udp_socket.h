@@ -19,7 +19,8 @@ struct ServiceSocketOptions {
 
 struct OpenedSocket {
   int fd = -1;
-  SocketAddress bound;        // With the port the kernel chose for port 0.
+  // With the port the kernel chose for port 0 (a transfer socket's stays 0).
+  SocketAddress bound;
   size_t receive_buffer = 0;  // What the kernel granted (SO_RCVBUF).
 };
 
@@ -38,7 +39,7 @@ absl::StatusOr<OpenedSocket> AdoptServiceSocket(
     int fd, const ServiceSocketOptions& options);
 
 // A non-blocking UDP socket bound to `local` (its port is ignored) with an
-// ephemeral port. Pass the destination address a request arrived at, so that
+// ephemeral port, which `bound` leaves 0. Pass the destination address a request arrived at, so that
 // the reply comes from the address the client contacted.
 absl::StatusOr<OpenedSocket> OpenTransferSocket(const SocketAddress& local);
 

@@ -38,7 +38,13 @@ ShardEnvironment SystemEnvironment(io::BackendKind kind) {
   env.open_transfer_socket = [](const io::SocketAddress& local) {
     return io::OpenTransferSocket(local);
   };
-  env.close_socket = [](int fd) { close(fd); };
+  env.close_socket = [](io::EventBackend* backend, int fd) {
+    if (backend != nullptr) {
+      backend->Close(fd);
+    } else {
+      close(fd);
+    }
+  };
   return env;
 }
 
@@ -88,7 +94,7 @@ Shard::Shard(int id, const ShardParts& parts, io::OpenedSocket service,
 Shard::~Shard() {
   for (uint32_t i = 0; i < transfers_.size(); ++i) {
     Transfer& t = transfers_[i];
-    if (t.fd >= 0 && !t.shares_service) env_.close_socket(t.fd);
+    if (t.fd >= 0 && !t.shares_service) env_.close_socket(nullptr, t.fd);
     // The stream may outlive this shard (a cache holds it).
     if (t.stream != nullptr && t.subscription != 0) {
       t.stream->Unsubscribe(t.subscription);
@@ -102,7 +108,9 @@ Shard::~Shard() {
              static_cast<size_t>(l->info.st_size));
     }
   }
-  if (owns_service_ && service_.fd >= 0) env_.close_socket(service_.fd);
+  if (owns_service_ && service_.fd >= 0) {
+    env_.close_socket(nullptr, service_.fd);
+  }
   if (wake_fd_ >= 0) close(wake_fd_);
   if (wake_write_fd_ >= 0) close(wake_write_fd_);
 }

@@ -55,7 +55,9 @@ struct ShardEnvironment {
   // A transfer's own socket, answering from `local` (see io/udp_socket.h).
   std::function<absl::StatusOr<io::OpenedSocket>(const io::SocketAddress&)>
       open_transfer_socket;
-  std::function<void(int fd)> close_socket;
+  // Closes a socket: queued through `backend` with the operations before it
+  // when one is given, at once when null (the shard is ending).
+  std::function<void(io::EventBackend* backend, int fd)> close_socket;
 };
 
 // The kernel's: `kind`'s backend, the steady and system clocks, UDP sockets.

@@ -238,7 +238,7 @@ void Shard::MaybeRecycle(uint32_t index) {
   // Nothing in flight may outlive the socket, and the ready queue must not
   // hold an index that a new transfer could take.
   if (t.phase != TransferPhase::kEnded || t.inflight > 0 || t.in_ready) return;
-  if (t.fd >= 0 && !t.shares_service) env_.close_socket(t.fd);
+  if (t.fd >= 0 && !t.shares_service) env_.close_socket(backend_.get(), t.fd);
   if (t.file != nullptr) files_.Release(t.file);
   if (t.stream != nullptr && t.subscription != 0) {
     t.stream->Unsubscribe(t.subscription);

@@ -345,6 +345,29 @@ TYPED_TEST(EventBackendTest, APastDeadlineSubmitsAndDeliversWhatIsReady) {
   EXPECT_EQ(*polled, 0);
 }
 
+bool IsOpen(int fd) { return fcntl(fd, F_GETFD) >= 0 || errno != EBADF; }
+
+// A socket whose receive was cancelled is closed behind the cancellation:
+// by the next Poll at the latest, whatever the backend queues.
+TYPED_TEST(EventBackendTest, CloseEndsTheDescriptorByTheNextPoll) {
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(fd, 0);
+  this->backend_->Receive(fd, 12);
+  this->backend_->Cancel(12);
+  this->backend_->Close(fd);
+  EXPECT_EQ(this->Collect(1).size(), 1u);  // The receive's last completion.
+  EXPECT_FALSE(IsOpen(fd));
+}
+
+// A close still queued when the backend goes is not lost with it.
+TYPED_TEST(EventBackendTest, AQueuedCloseIsDoneWhenTheBackendEnds) {
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  ASSERT_GE(fd, 0);
+  this->backend_->Close(fd);
+  this->backend_.reset();
+  EXPECT_FALSE(IsOpen(fd));
+}
+
 TYPED_TEST(EventBackendTest, CancelEndsReceivesAndTimers) {
   OpenedSocket server = this->Open("127.0.0.1");
   this->backend_->Receive(server.fd, 10);

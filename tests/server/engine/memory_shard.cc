@@ -58,7 +58,7 @@ MemoryShard::MemoryShard(ServerConfig config,
     bound.set_port(static_cast<uint16_t>(20000 + fd % 40000));
     return io::OpenedSocket{fd, bound, 0};
   };
-  env.close_socket = [this](int fd) {
+  env.close_socket = [this](io::EventBackend*, int fd) {
     if (fd == kServiceFd) return;
     if (open_sockets_.erase(fd) != 1 && bad_close_ < 0) bad_close_ = fd;
     closed_sockets_.insert(fd);
