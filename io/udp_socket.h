@@ -39,8 +39,9 @@ absl::StatusOr<OpenedSocket> AdoptServiceSocket(
     int fd, const ServiceSocketOptions& options);
 
 // A non-blocking UDP socket bound to `local` (its port is ignored) with an
-// ephemeral port, which `bound` leaves 0. Pass the destination address a request arrived at, so that
-// the reply comes from the address the client contacted.
+// ephemeral port, which `bound` leaves 0. Pass the destination address a
+// request arrived at, so that the reply comes from the address the client
+// contacted.
 absl::StatusOr<OpenedSocket> OpenTransferSocket(const SocketAddress& local);
 
 }  // namespace io
