@@ -426,16 +426,13 @@ void IoUringBackend::ParseDatagram(uint8_t* buffer, int length, Datagram* out) {
 
 bool IoUringBackend::Spin(std::optional<TimePoint> deadline) {
   ++stats_.spins;
-  if (io_uring_sq_ready(&ring_) > 0) {
-    io_uring_submit(&ring_);
-    ++stats_.enter_calls;
-  }
   TimePoint until = Clock::now() + spin_limit_;
   if (deadline.has_value()) until = std::min(until, *deadline);
   do {
     // With IORING_SETUP_DEFER_TASKRUN a completion is only posted when this
-    // thread enters the kernel to ask for it (min_complete 0: no sleep).
-    io_uring_get_events(&ring_);
+    // thread enters the kernel to ask for it (min_complete 0: no sleep); the
+    // same enter submits what is queued.
+    io_uring_submit_and_get_events(&ring_);
     ++stats_.enter_calls;
     if (io_uring_cq_ready(&ring_) > 0) {
       ++stats_.spins_found;
