@@ -73,9 +73,12 @@ struct ServerConfig {
   size_t max_transfers = 10000;
   // Per client address: transfers, request rate, unverified bytes.
   AddressLimits address_limits;
-  // A transfer whose client never answered ends after this long, and is
-  // the first to make room when the table is full.
-  std::chrono::milliseconds unanswered_timeout{5000};
+  // A transfer whose client never answered ends this long after it last
+  // sent to it, and is the first to make room when the table is full.
+  // Longer than a client's longest wait between its own retransmissions
+  // (8 s is common, and transfer.max_timeout's default) plus a round trip:
+  // a client whose every answer was lost is still heard when it repeats.
+  std::chrono::milliseconds unanswered_timeout{10000};
   // SO_RCVBUF of each service socket: room for a burst of requests.
   size_t receive_buffer = 16 << 20;
   // Netascii responses are encoded in memory; larger files are refused,

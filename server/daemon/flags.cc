@@ -72,11 +72,13 @@ DEFINE_int32(unverified_bytes_max, 8192,
              "answers it bounds what spoofed requests make tftpd send to "
              "their victim. An address that answers on a transfer's own port "
              "is exempt for 5 minutes. 0: no limit.");
-DEFINE_double(unanswered_timeout, 5,
+DEFINE_double(unanswered_timeout, 10,
               "Seconds a transfer whose client has never answered is kept "
-              "(whatever timeout it asked for): spoofed requests hold their "
-              "places briefly, and the oldest of them make room for new "
-              "requests when the table is full.");
+              "after its latest packet to that client (whatever timeout it "
+              "asked for): longer than a client's longest wait between its "
+              "retransmissions, so that one whose answers were lost is still "
+              "heard; the oldest of such transfers (spoofed requests) make "
+              "room for new requests when the table is full.");
 DEFINE_int64(rcvbuf, 16 << 20,
              "SO_RCVBUF of each service socket in bytes: room for a burst of "
              "requests. The default holds more than 10,000 requests; the log "

@@ -140,6 +140,7 @@ bool Shard::MaySend(Transfer& t, size_t bytes, bool retransmission) {
       return false;
     }
     ++t.sends_unanswered;
+    t.unanswered_since = now_;
   }
   t.credit -= static_cast<uint32_t>(bytes);
   return true;

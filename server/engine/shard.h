@@ -241,7 +241,7 @@ class Shard {
   // address's budget), which the bytes are taken from.
   bool MaySend(Transfer& t, size_t bytes, bool retransmission);
   io::TimePoint UnansweredDeadline(const Transfer& t) const {
-    return t.launched + config_.unanswered_timeout;
+    return t.unanswered_since + config_.unanswered_timeout;
   }
   // Frees an ended transfer's slot once nothing of it is in flight.
   void MaybeRecycle(uint32_t index);

@@ -103,7 +103,7 @@ void Shard::MaybeAnswerAgain(uint32_t index, size_t fingerprint) {
   }
   t.sends_unanswered = kUnansweredSends - 1;
   t.credit = std::max(t.credit, kRequestCredit / kUnansweredSends);
-  t.launched = now_;
+  t.unanswered_since = now_;
   t.protocol->AnswerAgain(now_);
   AfterInput(index);
 }
@@ -396,7 +396,7 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
   t.response = response.response;
   t.context = std::move(context);
   t.last_progress = now_;
-  t.launched = now_;
+  t.unanswered_since = now_;
   t.pulled = pulled;
   tftp::TransferConfig transfer_config = config_.transfer;
   if (response.retry.retries.has_value()) {

@@ -139,8 +139,11 @@ struct Transfer {
   bool commit_started = false;
 
   io::TimePoint started;
-  // When its first packet was queued: the unanswered timeout runs from here.
-  io::TimePoint launched;
+  // When it last sent to a client that has not answered (or, before its
+  // first packet, when it opened): the unanswered timeout runs from here, so
+  // that a client whose answer to the repeat was lost is still heard when
+  // it answers again on its own, longer timer.
+  io::TimePoint unanswered_since;
   std::chrono::system_clock::time_point started_wall;
   // When the stream last delivered or the commit began: a stalled source
   // or commit ends the transfer after the source timeout.

@@ -117,7 +117,7 @@ void Shard::StartUpload(const io::Datagram& datagram,
   t.started = now_;
   t.started_wall = env_.wall_now();
   t.last_progress = now_;
-  t.launched = now_;
+  t.unanswered_since = now_;
   t.sink = std::move(sink);
   t.sink_adapter = std::make_unique<UploadSinkAdapter>(t.sink.get());
   auto writing = std::make_unique<tftp::WriteTransfer>(
