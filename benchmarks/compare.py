@@ -6,9 +6,13 @@ The peers come from Debian: their packages are downloaded with apt-get and
 unpacked into a private directory (tftpd-hpa and atftpd conflict as packages,
 and none of their services is ever started); only their libraries are
 installed. Every server runs in the foreground on 127.0.0.1:69, one after the
-other, pinned to CPU 0 and inside its own cpuacct cgroup, so that CPU time
+other, pinned to CPU 0 and inside its own cgroups: cpuacct, so that CPU time
 includes forked children (tftpd-hpa forks a process per transfer and ignores
-SIGCHLD). The load generator (tools/loadgen) runs pinned to CPU 1.
+SIGCHLD), and memory and pids, which bound what a server that forks or spawns
+a thread per client may take of the machine in the hall cells (a refused fork
+or thread is that server's failure, not the machine's). The load generator
+(tools/loadgen) runs pinned to CPU 1. In the hall cells (--hall) the server
+has the whole machine instead: it and the generator share both CPUs.
 
 fbtftp and fbtftp-on-tftpd are one Python program, fbtftp's
 examples/server.py, run on fbtftp itself (../shared/reference/fbtftp, or
@@ -24,6 +28,7 @@ Usage (as root, from the repository): benchmarks/compare.py [--quick]
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -35,7 +40,11 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER_DIR = os.path.expanduser("~/.cache/tftpd-bench/peers")
 FBTFTP = os.path.join(os.path.dirname(REPO), "shared", "reference", "fbtftp")
-CGROUP = "/sys/fs/cgroup/cpuacct/tftpd-bench"
+CGROUP_ROOT = "/sys/fs/cgroup"
+# What one server may take: a third of this machine's memory, and fewer
+# processes and threads than kernel.pid_max (32,768 here) leaves the rest.
+CGROUP_LIMITS = {"memory": {"memory.limit_in_bytes": str(8 << 30)},
+                 "pids": {"pids.max": "20000"}}
 PORT = 69
 MIB = 1 << 20
 
@@ -62,6 +71,9 @@ HALL_CELLS = [
     # (--shared_socket: each client a loopback address of its own), powered
     # on over 20 s. tftpd serves 19,000 in its default mode (a socket each,
     # as many as 20,000 descriptors allow) and 100,000 in single-port mode.
+    # Here the server has the whole machine, as a boot server would: it and
+    # the generator share both CPUs, unpinned (a server that forks or runs
+    # threads uses both; tftpd runs a shard on each).
     ("19000x256KiB 1428", "256k.bin", 19000, 19000, 1428, 0,
      ["--shared_socket", "--ramp_up=20"]),
     ("100000x256KiB 1428 single port", "256k.bin", 100000, 100000, 1428, 0,
@@ -70,11 +82,13 @@ HALL_CELLS = [
      1428, 0, ["--shared_socket", "--ramp_up=20",
                "--inject_faults=loss=0.01,seed=3"]),
 ]
+HALL_LABELS = {cell[0] for cell in HALL_CELLS}
 # Cells for which tftpd runs with other flags (it is restarted for them).
 TFTPD_CELL_FLAGS = {
-    "100000x256KiB 1428 single port": ["--single_port",
+    "19000x256KiB 1428": ["--threads=2"],
+    "100000x256KiB 1428 single port": ["--threads=2", "--single_port",
                                        "--max_transfers=110000"],
-    "100000x256KiB 1428 single port 1% loss": ["--single_port",
+    "100000x256KiB 1428 single port 1% loss": ["--threads=2", "--single_port",
                                                "--max_transfers=110000"],
 }
 QUICK_SCALE = {"100m.bin": "4m.bin"}
@@ -196,26 +210,39 @@ def server_command(name, paths, root, cell_flags=()):
 
 
 class Cgroup:
+    """One server's cgroups (v1): cpuacct to count, memory and pids to bound."""
+
     def __init__(self, name):
-        self.path = os.path.join(CGROUP, name)
-        os.makedirs(self.path, exist_ok=True)
+        self.paths = {}
+        for controller in ("cpuacct", "memory", "pids"):
+            path = os.path.join(CGROUP_ROOT, controller, "tftpd-bench", name)
+            os.makedirs(path, exist_ok=True)
+            for knob, value in CGROUP_LIMITS.get(controller, {}).items():
+                with open(os.path.join(path, knob), "w") as f:
+                    f.write(value)
+            self.paths[controller] = path
+
+    def join_command(self):
+        """Shell words that move the shell ($$) into every one of them."""
+        return " && ".join("echo $$ > %s/cgroup.procs" % path
+                           for path in self.paths.values())
 
     def cpu_seconds(self):
-        with open(os.path.join(self.path, "cpuacct.usage")) as f:
+        with open(os.path.join(self.paths["cpuacct"], "cpuacct.usage")) as f:
             return int(f.read()) / 1e9
 
     def remove(self):
-        try:
-            os.rmdir(self.path)
-        except OSError:
-            pass
+        for path in self.paths.values():
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
 
 
-def start_server(name, paths, root, cgroup, cell_flags=()):
+def start_server(name, paths, root, cgroup, cell_flags=(), cpus="0"):
     command = server_command(name, paths, root, cell_flags)
-    # Join the cgroup, then become the server pinned to CPU 0.
-    wrapper = ("echo $$ > %s/cgroup.procs && exec taskset -c 0 \"$@\""
-               % cgroup.path)
+    # Join the cgroups, then become the server pinned to its CPUs.
+    wrapper = cgroup.join_command() + ' && exec taskset -c %s "$@"' % cpus
     env = dict(os.environ)
     if name == "fbtftp":
         env["PYTHONPATH"] = paths["fbtftp"]
@@ -228,8 +255,8 @@ def start_server(name, paths, root, cgroup, cell_flags=()):
     return proc
 
 
-def run_loadgen(paths, args, time_limit):
-    command = ["taskset", "-c", "1", paths["loadgen"], "--host=127.0.0.1",
+def run_loadgen(paths, args, time_limit, cpus="1"):
+    command = ["taskset", "-c", cpus, paths["loadgen"], "--host=127.0.0.1",
                "--port=%d" % PORT, "--json", "--progress=false",
                "--time_limit=%d" % time_limit] + args
     out = subprocess.run(command, capture_output=True, text=True)
@@ -295,10 +322,10 @@ def port_free():
         s.close()
 
 
-def run_server(name, paths, root, cells, time_limit):
+def run_server(name, paths, root, cells, time_limit, hall_time_limit):
     results = {}
     cgroup = Cgroup(name)
-    flags = []
+    flags, cpus = [], "0"
     proc = start_server(name, paths, root, cgroup)
     if not wait_ready(paths):
         stop_server(proc)
@@ -306,12 +333,14 @@ def run_server(name, paths, root, cells, time_limit):
         return results
     for cell in cells:
         label, file, transfers, concurrency, blksize, window, extra = cell
+        hall = label in HALL_LABELS
         wanted = (TFTPD_CELL_FLAGS.get(label, [])
                   if name.startswith("tftpd") and name != "tftpd-hpa" else [])
-        if wanted != flags:
+        wanted_cpus = "0-1" if hall else "0"
+        if (wanted, wanted_cpus) != (flags, cpus):
             stop_server(proc)
-            flags = wanted
-            proc = start_server(name, paths, root, cgroup, flags)
+            flags, cpus = wanted, wanted_cpus
+            proc = start_server(name, paths, root, cgroup, flags, cpus)
             wait_ready(paths)
         args = ["--files=" + file, "--transfers=%d" % transfers,
                 "--concurrency=%d" % concurrency,
@@ -322,13 +351,15 @@ def run_server(name, paths, root, cells, time_limit):
             args.append("--windowsize=%d" % window)
         if proc.poll() is not None:
             log("  %s exited; restarting it" % name)
-            proc = start_server(name, paths, root, cgroup, flags)
+            proc = start_server(name, paths, root, cgroup, flags, cpus)
             wait_ready(paths)
         cpu_before = cgroup.cpu_seconds()
         reset_peak_rss(proc)
-        # The hall cells take minutes by design.
-        limit = max(time_limit, 900) if transfers >= 19000 else time_limit
-        report = run_loadgen(paths, args, limit)
+        if hall:
+            report = run_loadgen(paths, args + ["--threads=2"],
+                                 hall_time_limit, cpus="0-1")
+        else:
+            report = run_loadgen(paths, args, time_limit)
         cpu = cgroup.cpu_seconds() - cpu_before
         if report is None:
             report = {"transfers_ok": 0, "transfers_failed": transfers,
@@ -440,6 +471,10 @@ def main():
                         help="4 MiB instead of 100 MiB for single clients")
     parser.add_argument("--time_limit", type=int, default=300,
                         help="seconds per cell")
+    parser.add_argument("--hall_time_limit", type=int, default=400,
+                        help="seconds per hall cell: what a server has not "
+                        "served by then counts as failed (tftpd needs about "
+                        "230 s for the slowest)")
     parser.add_argument("--json", default="", help="write results here too")
     parser.add_argument("--hall", action="store_true",
                         help="add the cells of a hall of machines (19,000 "
@@ -451,6 +486,10 @@ def main():
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("compare.py needs root (port 69, cgroups, apt-get)")
+    # Every server may open as many descriptors as this host allows (tftpd
+    # raises its own limit; the peers would otherwise keep the soft one).
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     if not port_free():
         sys.exit("port 69 on 127.0.0.1 is in use; stop that server first")
     if os.cpu_count() < 2:
@@ -467,7 +506,6 @@ def main():
     limits = loopback_limits(paths)
     ceiling = request_ceiling(paths)
     root = make_root()
-    os.makedirs(CGROUP, exist_ok=True)
     all_results = {}
     runs = {server: [] for server in servers}
     try:
@@ -478,7 +516,12 @@ def main():
                 log("%s (run %d of %d):" % (server, round_number + 1,
                                             max(1, args.repeat)))
                 runs[server].append(
-                    run_server(server, paths, root, cells, args.time_limit))
+                    run_server(server, paths, root, cells, args.time_limit,
+                               args.hall_time_limit))
+                if args.json:
+                    # Every run so far, for a matrix cut short.
+                    with open(args.json + ".runs", "w") as f:
+                        json.dump(runs, f, indent=1)
         all_results = {server: medians(runs[server]) for server in servers}
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -216,9 +216,19 @@ TEST_F(LoadGenerator, BinaryPrintsJsonAndExitStatus) {
   EXPECT_TRUE(absl::StrContains(ok.output, "\"transfers_ok\":10")) << ok.output;
   CommandResult failed =
       RunCommand({"tools/loadgen/tftp_loadgen", "--port=" + port,
-                  "--files=missing", "--transfers=3", "--progress=false"});
+                  "--files=missing", "--transfers=3", "--progress=false",
+                  "--log_failures"});
   EXPECT_EQ(failed.exit_code, 1) << failed.output;
   EXPECT_TRUE(absl::StrContains(failed.output, "error_1 3")) << failed.output;
+  // --log_failures: a line for each failed transfer, naming its client.
+  size_t lines = 0;
+  for (absl::string_view line : absl::StrSplit(failed.output, '\n')) {
+    if (absl::StartsWith(line, "failed client=127.") &&
+        absl::StrContains(line, "file=missing")) {
+      ++lines;
+    }
+  }
+  EXPECT_EQ(lines, 3u) << failed.output;
   CommandResult usage = RunCommand({"tools/loadgen/tftp_loadgen"});
   EXPECT_EQ(usage.exit_code, 2);
 }

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -18,6 +19,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "io/backend_factory.h"
 #include "io/control_messages.h"
 #include "io/deadline_queue.h"
@@ -204,6 +206,7 @@ class Worker {
   uint32_t addresses_used_ = 0;
   io::DeadlineQueue timers_;
   TimePoint now_;
+  TimePoint run_start_;
   int64_t started_ = 0;
   int64_t finished_ = 0;
   int active_ = 0;
@@ -213,6 +216,7 @@ class Worker {
 };
 
 absl::Status Worker::Run(TimePoint start) {
+  run_start_ = start;
   io::BackendOptions options;
   const unsigned payload =
       std::max<unsigned>(config_.blksize, tftp::kDefaultBlockSize) + 4;
@@ -521,6 +525,29 @@ void Worker::Complete(uint32_t index) {
 void Worker::Record(Transfer& t) {
   const tftp::DownloadTransfer& s = *t.transfer;
   const tftp::TransferResult& r = s.result();
+  if (config_.log_failures && !(s.transfer_complete() &&
+                                !t.sink.content_mismatch())) {
+    const tftp::TransferCounters& c = s.counters();
+    io::SocketAddress client = t.local;
+    if (client.family() == AF_UNSPEC && t.fd >= 0) {
+      // A socket of its own: the address it was bound to.
+      sockaddr_storage bound{};
+      socklen_t length = sizeof bound;
+      if (getsockname(t.fd, reinterpret_cast<sockaddr*>(&bound), &length) == 0) {
+        client = io::SocketAddress(reinterpret_cast<sockaddr*>(&bound), length);
+      }
+    }
+    std::cerr << absl::StrFormat(
+        "failed client=%s server=%s file=%s outcome=%s error=\"%s\" "
+        "bytes=%d packets_received=%d packets_sent=%d retransmits=%d "
+        "started=%.3fs ended=%.3fs\n",
+        client.family() == AF_UNSPEC ? "-" : client.ToString(),
+        t.tid.has_value() ? t.tid->ToString() : "-", t.file->name,
+        tftp::TransferOutcomeName(r.outcome), r.error_message, t.sink.total(),
+        c.packets_received, c.packets_sent, c.retransmits,
+        std::chrono::duration<double>(t.started - run_start_).count(),
+        std::chrono::duration<double>(now_ - run_start_).count());
+  }
   if (s.transfer_complete()) {
     const File& file = *t.file;
     const uint64_t expected = file.have_content

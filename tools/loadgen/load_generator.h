@@ -62,6 +62,9 @@ struct LoadConfig {
   // (so every server meets the same one): datagrams lost, duplicated or
   // delayed in both directions. Each thread draws from seed + its number.
   std::optional<io::FaultPlan> faults;
+  // A line on stderr for each failed transfer: which client, how far it
+  // got, and how; to match with the server's log.
+  bool log_failures = false;
 };
 
 struct LoadProgress {

@@ -53,6 +53,9 @@ DEFINE_bool(busy_poll, false,
 DEFINE_string(io_backend, "auto",
               "Event backend: auto (io_uring, else epoll), io_uring or epoll.");
 DEFINE_bool(json, false, "Print one JSON object instead of the table.");
+DEFINE_bool(log_failures, false,
+            "Print a line on stderr for each failed transfer: the client's "
+            "address, the server's, how far it got and how it ended.");
 DEFINE_bool(progress, true, "Print a progress line every second (stderr).");
 
 namespace {
@@ -100,6 +103,7 @@ int Main(int argc, char** argv) {
   config.time_limit = Millis(FLAGS_time_limit);
   config.threads = FLAGS_threads;
   config.busy_poll = FLAGS_busy_poll;
+  config.log_failures = FLAGS_log_failures;
   config.distinct_sources = FLAGS_distinct_sources;
   config.shared_socket = FLAGS_shared_socket;
   if (!FLAGS_inject_faults.empty()) {
