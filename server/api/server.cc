@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <future>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,13 @@
 #include "server/engine/shard.h"
 
 namespace tftpd {
+
+size_t ServiceReceiveBuffer(const ServerConfig& c, size_t sockets) {
+  if (!c.single_port) return c.receive_buffer;
+  const size_t per_socket = (c.max_transfers + sockets - 1) / sockets;
+  return std::max(c.receive_buffer,
+                  per_socket * ServerConfig::kReceiveBufferPerTransfer);
+}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   if (config.threads < 1) {
@@ -31,11 +39,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   }
   if (c.inherited_socket >= 0) c.listener = ListenerMode::kSingle;
   const bool single = c.listener == ListenerMode::kSingle;
+  server->requested_receive_buffer_ =
+      ServiceReceiveBuffer(c, single ? 1 : static_cast<size_t>(c.threads));
   io::SocketAddress address = c.address;
   std::vector<io::OpenedSocket> sockets;
   if (c.inherited_socket >= 0) {
     io::ServiceSocketOptions options;
-    options.receive_buffer = c.receive_buffer;
+    options.receive_buffer = server->requested_receive_buffer_;
     absl::StatusOr<io::OpenedSocket> socket =
         io::AdoptServiceSocket(c.inherited_socket, options);
     if (!socket.ok()) return socket.status();
@@ -44,7 +54,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
   }
   for (int i = 0; c.inherited_socket < 0 && i < (single ? 1 : c.threads); ++i) {
     io::ServiceSocketOptions options;
-    options.receive_buffer = c.receive_buffer;
+    options.receive_buffer = server->requested_receive_buffer_;
     options.reuse_port = !single;
     absl::StatusOr<io::OpenedSocket> socket =
         io::OpenServiceSocket(address, options);

@@ -28,6 +28,14 @@ class AddressGuard;  // server/engine/address_guard.h
 class Shard;         // server/engine/shard.h
 class TransferBudget;  // server/engine/transfer_budget.h
 
+// The SO_RCVBUF each of `sockets` service sockets asks for. In single-port
+// mode every transfer's ACKs arrive there rather than on a socket of its
+// own: room for each transfer a socket may serve, so that a shard running
+// behind delays acknowledgements instead of dropping them (each drop costs
+// its client a retransmission timeout; under 100,000 clients at 1% loss the
+// drops, not the loss, made clients give up).
+size_t ServiceReceiveBuffer(const ServerConfig& c, size_t sockets);
+
 class Server {
  public:
   // Opens the root and binds every shard's socket (so that a port already in
@@ -48,8 +56,10 @@ class Server {
 
   // The bound address, with the actual port.
   const io::SocketAddress& address() const { return address_; }
-  // The receive buffer the kernel granted each service socket.
+  // The receive buffer the kernel granted each service socket, and what was
+  // asked for (ServiceReceiveBuffer).
   size_t receive_buffer() const { return receive_buffer_; }
+  size_t requested_receive_buffer() const { return requested_receive_buffer_; }
   const ServerConfig& config() const { return config_; }
   // After Start: the event backend the shards use, and why the preferred one
   // was refused (empty when it was not).
@@ -75,6 +85,7 @@ class Server {
   std::unique_ptr<StatsDispatcher> stats_;
   io::SocketAddress address_;
   size_t receive_buffer_ = 0;
+  size_t requested_receive_buffer_ = 0;
   std::vector<std::unique_ptr<Shard>> shards_;
   // Declared after the shards: destroyed (its threads joined) before them,
   // since its jobs report to them.

@@ -79,8 +79,13 @@ struct ServerConfig {
   // (8 s is common, and transfer.max_timeout's default) plus a round trip:
   // a client whose every answer was lost is still heard when it repeats.
   std::chrono::milliseconds unanswered_timeout{10000};
-  // SO_RCVBUF of each service socket: room for a burst of requests.
+  // SO_RCVBUF of each service socket: room for a burst of requests. In
+  // single-port mode at least kReceiveBufferPerTransfer for each transfer
+  // the socket may serve (see ServiceReceiveBuffer).
   size_t receive_buffer = 16 << 20;
+  // The kernel doubles what SO_RCVBUF asks for and counts 832 bytes for a
+  // queued ACK on Linux 6.1: this is room for an ACK and its repeat.
+  static constexpr size_t kReceiveBufferPerTransfer = 1024;
   // Netascii responses are encoded in memory; larger files are refused,
   // and each shard keeps at most netascii_cache_bytes of such images (idle
   // files' images make room; a request finding every byte in use is

@@ -81,9 +81,12 @@ DEFINE_double(unanswered_timeout, 10,
               "room for new requests when the table is full.");
 DEFINE_int64(rcvbuf, 16 << 20,
              "SO_RCVBUF of each service socket in bytes: room for a burst of "
-             "requests. The default holds more than 10,000 requests; the log "
-             "says if the kernel grants less (raise net.core.rmem_max, or run "
-             "with CAP_NET_ADMIN).");
+             "requests. The default holds more than 10,000 requests. With "
+             "--single_port, where every transfer's ACKs arrive on the "
+             "service sockets, at least 1 KiB per transfer a socket may "
+             "serve (--max_transfers / sockets). The log says if the kernel "
+             "grants less (raise net.core.rmem_max, or run with "
+             "CAP_NET_ADMIN).");
 DEFINE_double(shutdown_grace, 2.0,
               "Seconds transfers may run on after SIGINT or SIGTERM; a second "
               "signal stops at once.");

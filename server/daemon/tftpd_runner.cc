@@ -246,13 +246,14 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
           "tftpd serving %s on %s (UDP port %d) with %d shards on %s, %s "
           "listener%s; "
           "blksize_max=%d windowsize_max=%d timeout=%.1fs retries=%d "
-          "max_transfers=%d resolver=%s",
+          "max_transfers=%d rcvbuf=%d resolver=%s",
           (*server)->root().path(), (*server)->address().ToString(),
           (*server)->address().port(), c.threads, (*server)->backend_name(),
           c.listener == ListenerMode::kSingle ? "single" : "reuseport",
           c.single_port ? ", single port" : "", c.limits.max_blksize,
           c.limits.max_windowsize, FLAGS_timeout, c.transfer.max_retries,
           static_cast<int>(c.max_transfers),
+          static_cast<int64_t>((*server)->receive_buffer()),
           (*server)->root().uses_openat2() ? "openat2" : "portable"));
   LogTransferLimits(c, ReadHostTransferLimits(reserved_descriptors));
   if (c.inherited_socket >= 0) {
@@ -275,13 +276,14 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
                 "will be refused");
     }
   }
-  if ((*server)->receive_buffer() < c.receive_buffer) {
+  if ((*server)->receive_buffer() < (*server)->requested_receive_buffer()) {
     TFTPD_LOG(kWarning,
               "the kernel capped the service socket receive buffer at %d "
               "bytes (asked for %d); raise net.core.rmem_max or run with "
-              "CAP_NET_ADMIN to hold larger request bursts",
+              "CAP_NET_ADMIN to hold larger bursts of requests (and, in "
+              "single-port mode, of ACKs)",
               static_cast<int64_t>((*server)->receive_buffer()),
-              static_cast<int64_t>(c.receive_buffer));
+              static_cast<int64_t>((*server)->requested_receive_buffer()));
   }
   std::unique_ptr<MetricsServer> metrics;
   if (!FLAGS_metrics_address.empty()) {

@@ -51,6 +51,28 @@ std::string Describe(const DownloadReport& report) {
   return out;
 }
 
+// The server's log lines about each failed job's client (its "client="
+// address and port), to tell where a rare failure's packets went.
+std::string ServerLinesAbout(const std::string& log,
+                             const DownloadReport& report) {
+  std::string out;
+  for (const std::string& job : report.failed_jobs) {
+    const size_t at = job.find("client=");
+    if (at == std::string::npos) continue;
+    const size_t end = job.find(' ', at);
+    const std::string peer = "peer=" + job.substr(at + 7, end - at - 7) + " ";
+    out += "server log for " + peer + ":\n";
+    for (size_t line = 0; line < log.size();) {
+      size_t next = log.find('\n', line);
+      if (next == std::string::npos) next = log.size();
+      const std::string text = log.substr(line, next - line);
+      if (text.find(peer) != std::string::npos) out += text + "\n";
+      line = next + 1;
+    }
+  }
+  return out;
+}
+
 TEST(Faults, TransfersMatchUnderLossDuplicationAndReordering) {
   // Sizes around block boundaries (512 and 1428), an empty file, and a few
   // larger ones.
@@ -69,7 +91,8 @@ TEST(Faults, TransfersMatchUnderLossDuplicationAndReordering) {
   // with a probability of about 0.19).
   TFTPD_START_OR_SKIP(
       server, root.path(),
-      {"--log_level=warning",
+      // Debug: every request and transfer's end, for ServerLinesAbout.
+      {"--log_level=debug",
        "--inject_faults=loss=0.1,duplicate=0.05,reorder=0.05,seed=20261121",
        "--timeout=0.2", "--max_timeout=1", "--retries=20",
        // Duplicated and delayed datagrams raise what an address receives
@@ -101,7 +124,7 @@ TEST(Faults, TransfersMatchUnderLossDuplicationAndReordering) {
         *io::SocketAddress::Parse("127.0.0.1", server.port()), jobs, options);
     EXPECT_EQ(report.completed, static_cast<int>(kPerWindow))
         << "windowsize " << windowsize << ":\n"
-        << Describe(report);
+        << Describe(report) << ServerLinesAbout(server.log(), report);
     total_completed += report.completed;
   }
   EXPECT_EQ(server.Stop(), 0);

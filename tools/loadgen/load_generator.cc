@@ -56,6 +56,11 @@ uint32_t Ipv4Of(const io::SocketAddress& address) {
                    ->sin_addr.s_addr);
 }
 
+// What a datagram of `payload` bytes takes of a receive buffer once queued:
+// the kernel counts its whole buffer and bookkeeping (832 bytes for an ACK,
+// 2,304 for 1,428 bytes of DATA on loopback, measured on Linux 6.1).
+size_t QueuedDatagramSize(size_t payload) { return payload + 1024; }
+
 uint64_t Tag(Kind kind, uint32_t index, uint32_t generation) {
   return io::UserData{kind, index, generation}.Pack();
 }
@@ -241,8 +246,13 @@ absl::Status Worker::Run(TimePoint start) {
   if (config_.shared_socket) {
     io::ServiceSocketOptions socket_options;
     socket_options.reuse_port = false;
-    // Every client's reply lands here: room for a burst of them.
-    socket_options.receive_buffer = 64 << 20;
+    // Every client's reply lands here: room for what all of them can have
+    // in flight at once (a window each), so that a generator running behind
+    // delays its clients' replies rather than losing them.
+    socket_options.receive_buffer = std::max<size_t>(
+        64 << 20, size_t{static_cast<unsigned>(concurrency_)} *
+                      std::max<uint16_t>(1, config_.windowsize) *
+                      QueuedDatagramSize(payload));
     absl::StatusOr<io::OpenedSocket> opened = io::OpenServiceSocket(
         *io::SocketAddress::Parse("0.0.0.0", 0), socket_options);
     if (!opened.ok()) return opened.status();
