@@ -32,6 +32,7 @@ import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -507,7 +508,7 @@ def main():
     paths.update(build_ours())
     paths["fbtftp"] = args.fbtftp
     limits = loopback_limits(paths)
-    ceiling = request_ceiling(paths)
+    ceilings = []  # One per round.
     root = make_root()
     all_results = {}
     runs = {server: [] for server in servers}
@@ -515,6 +516,10 @@ def main():
         # Rounds of every server in turn, so that a machine whose speed
         # drifts (a shared host) touches each server alike.
         for round_number in range(max(1, args.repeat)):
+            # The ceiling beside each round, not once: this machine's speed
+            # drifts by half within minutes, and a cell's share of the
+            # ceiling means something only against the ceiling of its time.
+            ceilings.append(request_ceiling(paths))
             for server in servers:
                 log("%s (run %d of %d):" % (server, round_number + 1,
                                             max(1, args.repeat)))
@@ -532,20 +537,29 @@ def main():
         print("Loopback lock-step limit (%s ping-pong, one CPU each): " % kind +
               ", ".join("blksize %d: %.1f MB/s" % kv
                         for kv in sorted(limits[kind].items())))
+    ceiling = statistics.median(ceilings)
     print("Per-request ceiling (syscalls alone, 1 KiB through 200 clients): "
-          "%.0f transfers/s" % ceiling)
-    for server, results in all_results.items():
-        for label, report in results.items():
-            if "1KiB" in label and ceiling > 0:
-                print("  %s, %s: %.0f%% of it" % (
-                    server, label,
-                    100 * report.get("transfers_per_second", 0) / ceiling))
+          "%.0f transfers/s (median; by round: %s)" % (
+              ceiling, ", ".join("%.0f" % c for c in ceilings)))
+    for server in servers:
+        for label in all_results[server]:
+            if "1KiB" not in label:
+                continue
+            # Each round's figure against that round's ceiling.
+            shares = [100 * run[label].get("transfers_per_second", 0) / c
+                      for run, c in zip(runs[server], ceilings)
+                      if run.get(label) and c > 0]
+            if shares:
+                print("  %s, %s: %.0f%% of it (median; by round: %s)" % (
+                    server, label, statistics.median(shares),
+                    ", ".join("%.0f%%" % x for x in shares)))
     print()
     print_table(all_results, servers, cells)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"loopback_limit_mb_per_second": limits,
                        "request_ceiling_transfers_per_second": ceiling,
+                       "request_ceiling_by_round": ceilings,
                        "results": all_results}, f, indent=1)
 
 
