@@ -22,12 +22,17 @@ class WorkerPool {
  public:
   // `run` does a job on a pool thread. At destruction, jobs not started go
   // to `drop` instead (on the destroying thread), so that what they hold is
-  // released; jobs running finish.
+  // released; jobs running finish. `on_start`, when given, runs first on
+  // each pool thread (its scheduling policy, say).
   WorkerPool(int threads, std::function<void(Job&)> run,
-             std::function<void(Job&)> drop)
+             std::function<void(Job&)> drop,
+             std::function<void()> on_start = nullptr)
       : run_(std::move(run)), drop_(std::move(drop)) {
     for (int i = 0; i < std::max(1, threads); ++i) {
-      threads_.emplace_back([this] { Work(); });
+      threads_.emplace_back([this, on_start] {
+        if (on_start != nullptr) on_start();
+        Work();
+      });
     }
   }
   WorkerPool(const WorkerPool&) = delete;

@@ -10,25 +10,49 @@ namespace py = pybind11;
 namespace tftpd::python {
 
 PythonSource::~PythonSource() {
-  if (!data_ || !Py_IsInitialized()) {
-    data_.release();  // The interpreter is gone: nothing to drop.
+  if (!reader_ || !Py_IsInitialized()) {
+    reader_.release();  // The interpreter is gone: nothing to drop.
+    read_.release();
     return;
   }
   Gil gil;
-  data_ = py::object();
+  read_ = py::object();
+  reader_ = py::object();
+}
+
+absl::Status PythonSource::Failed(const py::error_already_set& error) {
+  try {
+    reader_.attr("failed")(error.value());
+  } catch (const py::error_already_set&) {
+    // The log failed too; the client is told all the same.
+  }
+  return absl::UnknownError("Error while reading from source");
 }
 
 absl::StatusOr<size_t> PythonSource::ReadBlocks(absl::Span<uint8_t> buffer,
                                                 size_t block_size) {
   Gil gil;  // Read takes it again: a count, not a wait.
-  return ResponseSource::ReadBlocks(buffer, block_size);
+  if (!reader_) return absl::FailedPreconditionError("response data closed");
+  try {
+    // Looked up once for the blocks, not per block: no name made, hashed
+    // and looked up for each of a response's thousands of reads.
+    read_ = reader_.attr("data").attr("read");
+  } catch (const py::error_already_set& error) {
+    return Failed(error);
+  }
+  absl::StatusOr<size_t> filled = ResponseSource::ReadBlocks(buffer, block_size);
+  read_ = py::object();
+  return filled;
 }
 
 absl::StatusOr<size_t> PythonSource::Read(absl::Span<uint8_t> buffer) {
   Gil gil;
-  if (!data_) return absl::FailedPreconditionError("response data closed");
+  if (!reader_) return absl::FailedPreconditionError("response data closed");
   try {
-    py::object chunk = data_.attr("read")(buffer.size());
+    // The data's own read, called from here: no Python frame of the
+    // package's between, once per block.
+    py::object read = read_ ? read_ : reader_.attr("data").attr("read");
+    py::object chunk = read(buffer.size());
     if (chunk.is_none()) return 0;
     Py_buffer view;
     if (PyObject_GetBuffer(chunk.ptr(), &view, PyBUF_SIMPLE) != 0) {
@@ -40,21 +64,21 @@ absl::StatusOr<size_t> PythonSource::Read(absl::Span<uint8_t> buffer) {
     std::memcpy(buffer.data(), view.buf, n);
     PyBuffer_Release(&view);
     return n;
-  } catch (const py::error_already_set&) {
-    // fbtftp's words to the client; the package logged the exception.
-    return absl::UnknownError("Error while reading from source");
+  } catch (const py::error_already_set& error) {
+    return Failed(error);
   }
 }
 
 void PythonSource::Close() {
   Gil gil;
-  if (!data_) return;
+  if (!reader_) return;
   try {
-    data_.attr("close")();
+    reader_.attr("close")();
   } catch (const py::error_already_set&) {
     // The package logs it; the transfer is over either way.
   }
-  data_ = py::object();
+  read_ = py::object();
+  reader_ = py::object();
 }
 
 }  // namespace tftpd::python

@@ -1,6 +1,6 @@
-// A Python file-like object (fbtftp's ResponseData) as a ResponseSource:
-// read(n) and close() are called on the server's source threads with the
-// GIL held only for the call.
+// A Python response (fbtftp's ResponseData, in the package's _Reader) as a
+// ResponseSource: read(n) and close() are called on the server's source
+// threads with the GIL held only for the calls.
 #ifndef TFTPD_PYTHON_CORE_PYTHON_SOURCE_H_
 #define TFTPD_PYTHON_CORE_PYTHON_SOURCE_H_
 
@@ -12,12 +12,13 @@ namespace tftpd::python {
 
 class PythonSource final : public ResponseSource {
  public:
-  // `data` has read(n) -> bytes-like and close().
-  explicit PythonSource(pybind11::object data) : data_(std::move(data)) {}
+  // `reader` has `data` (with read(n) -> bytes-like), failed(exception),
+  // told what read raised, and close().
+  explicit PythonSource(pybind11::object reader) : reader_(std::move(reader)) {}
   ~PythonSource() override;
 
   absl::StatusOr<size_t> Read(absl::Span<uint8_t> buffer) override;
-  // The blocks under one hold of the GIL.
+  // The blocks under one hold of the GIL, with one lookup of read.
   absl::StatusOr<size_t> ReadBlocks(absl::Span<uint8_t> buffer,
                                     size_t block_size) override;
   // Calls close() and lets go of the object, so that the last reference
@@ -25,7 +26,11 @@ class PythonSource final : public ResponseSource {
   void Close() override;
 
  private:
-  pybind11::object data_;  // Touched only with the GIL held.
+  // Hands what read raised to the reader; fbtftp's words for the client.
+  absl::Status Failed(const pybind11::error_already_set& error);
+
+  pybind11::object reader_;  // Touched only with the GIL held.
+  pybind11::object read_;    // reader_.data.read, during ReadBlocks.
 };
 
 }  // namespace tftpd::python

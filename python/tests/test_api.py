@@ -2,6 +2,7 @@
 and the handlers are given and asked, what clients get, and the statistics."""
 
 import hashlib
+import logging
 import os
 import signal
 import subprocess
@@ -50,6 +51,22 @@ class Recorded(ResponseData):
         self._log.append(("close",))
 
 
+class Failing(ResponseData):
+    """One block, then the disk is gone."""
+
+    def __init__(self):
+        self.reads = 0
+
+    def read(self, n):
+        self.reads += 1
+        if self.reads > 1:
+            raise OSError("disk gone")
+        return b"f" * n
+
+    def size(self):
+        return 10 ** 6
+
+
 class Handler(BaseHandler):
     def __init__(self, server_addr, peer, path, options, server):
         self._server = server
@@ -88,6 +105,8 @@ class Server(BaseServer):
             raise RuntimeError("inventory unreachable")
         if path == "text":
             return StringResponseData("one\ntwo\n")
+        if path == "failing":
+            return Failing()
         log = []
         self.calls.append((path, log))
         return Recorded(self.contents.get(path, b"x" * 700), log)
@@ -168,6 +187,24 @@ def test_file_not_found_is_error_1_and_other_exceptions_error_0(serve):
     assert errors == [("broken", 0), ("missing", 1)]
 
 
+def test_what_read_raises_is_error_0_and_goes_to_the_log(serve, caplog):
+    server = Server({})
+    with caplog.at_level(logging.ERROR):
+        with serve(server) as port:
+            with pytest.raises(TftpError) as failed:
+                Client(port).read("failing")
+            server.wait_sessions(1)
+    assert failed.value.code == 0
+    assert failed.value.message == "Error while reading from source"
+    assert server.sessions[0].error == {
+        "error_code": 0, "error_message": "Error while reading from source"}
+    logged = [r for r in caplog.records
+              if r.getMessage() == "Error while reading from source: disk gone"]
+    assert len(logged) == 1
+    assert logged[0].levelno == logging.ERROR
+    assert isinstance(logged[0].exc_info[1], OSError)  # With its traceback.
+
+
 def test_a_handler_of_none_drops_the_request_without_an_answer(serve):
     server = Server({"a": b"answer"})
     with serve(server) as port:
@@ -216,6 +253,20 @@ def test_a_requests_own_retries_and_timeout_are_honoured(serve):
     assert stats.error["error_code"] == 0
     assert "timeout" in stats.error["error_message"]
     assert stats.duration() < 10
+    assert server.calls[0][1][-1] == ("close",)
+
+
+def test_a_client_that_never_answers_still_ends_its_session(serve):
+    # Nothing acknowledged, not even the first block: the session still
+    # ends, with fbtftp's timeout error, and the server keeps nothing of it.
+    server = Server({"impatient": generated(5000, 5)})
+    with serve(server) as port:
+        client = Client(port)
+        client.send_request("impatient")
+        client.receive()  # DATA 1, never acknowledged.
+        server.wait_sessions(1)
+        assert not server._sessions
+    assert "timeout" in server.sessions[0].error["error_message"]
     assert server.calls[0][1][-1] == ("close",)
 
 

@@ -41,23 +41,21 @@ class StringResponseData(ResponseData):
 
 
 class _Reader:
-    """The response as the engine reads it, on its source threads: what a
-    read or close raises goes to the log, and the client gets fbtftp's
-    "Error while reading from source"."""
+    """The response as the engine reads it, on its source threads. The
+    engine calls the data's own read for each block (no frame of ours
+    between them) and hands what it raises to failed(), for the log; the
+    client gets fbtftp's "Error while reading from source". What close
+    raises goes to the log."""
 
     def __init__(self, data):
-        self._data = data
+        self.data = data
 
-    def read(self, n):
-        try:
-            return self._data.read(n)
-        except Exception as e:
-            logging.exception("Error while reading from source: %s" % e)
-            raise
+    def failed(self, e):
+        logging.error("Error while reading from source: %s" % e, exc_info=e)
 
     def close(self):
         try:
-            self._data.close()
+            self.data.close()
         except Exception as e:
             logging.exception("Exception raised when closing response data: %s" % e)
 
@@ -168,7 +166,7 @@ class BaseHandler:
         stats.options_acked = acknowledged
         self._block_size = record["blksize"]
         outcome = record["outcome"]
-        if outcome == "timed_out":
+        if outcome in ("timed_out", "unanswered"):
             stats.error = {
                 "error_code": constants.ERR_UNDEFINED,
                 "error_message": "timeout after {} retransmits.".format(record["retransmits"]),

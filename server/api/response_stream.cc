@@ -122,8 +122,20 @@ bool ResponseStream::Append(absl::string_view bytes) {
 
 bool ResponseStream::AppendLocked(absl::string_view bytes,
                                   uint64_t source_bytes) {
+  if (!AdmitLocked(bytes.size(), source_bytes)) return false;
+  if (!bytes.empty()) {
+    // Into the ring (bytes.size() is at most its size; the second mapping
+    // takes what passes its end), or the reserved space.
+    std::memcpy(const_cast<uint8_t*>(At(state_.available)), bytes.data(),
+                bytes.size());
+  }
+  PublishLocked(bytes.size());
+  return true;
+}
+
+bool ResponseStream::AdmitLocked(uint64_t size, uint64_t source_bytes) {
   if (state_.complete || state_.failed) return false;
-  const uint64_t end = state_.available + bytes.size();
+  const uint64_t end = state_.available + size;
   source_bytes_ += source_bytes;
   const char* problem = nullptr;
   if (end > max_size_) {
@@ -139,16 +151,13 @@ bool ResponseStream::AppendLocked(absl::string_view bytes,
     NotifyLocked();
     return false;
   }
-  if (!bytes.empty()) {
-    // Into the ring (bytes.size() is at most its size; the second mapping
-    // takes what passes its end), or the reserved space.
-    std::memcpy(const_cast<uint8_t*>(At(state_.available)), bytes.data(),
-                bytes.size());
-  }
-  state_.available = end;
+  return true;
+}
+
+void ResponseStream::PublishLocked(uint64_t size) {
+  state_.available += size;
   state_.begun = true;
   NotifyLocked();
-  return true;
 }
 
 bool ResponseStream::Finish() {

@@ -123,6 +123,11 @@ class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
                  std::optional<uint64_t> size);
   bool Append(absl::string_view bytes);
   bool AppendLocked(absl::string_view bytes, uint64_t source_bytes);
+  // The `size` bytes past `available` may be published (`source_bytes`
+  // before netascii): false, and the stream failed, when not.
+  bool AdmitLocked(uint64_t size, uint64_t source_bytes);
+  // The `size` bytes written past `available` are readable.
+  void PublishLocked(uint64_t size);
   bool Finish();
   bool FinishLocked();
   void Fail(tftp::ErrorCode code, absl::string_view message);
@@ -148,6 +153,9 @@ class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
   // Maps the ring twice in a row, so that a block crossing its end reads
   // on; false when the kernel refuses.
   bool MapRing(uint64_t size);
+  // The ring, once the stream is pulled and its reader attached (in either
+  // order); the stream fails when it cannot be mapped.
+  void MapRingLocked();
 
   std::shared_ptr<ResponseSource> source_;
   SourceExecutor executor_;

@@ -50,6 +50,7 @@ bool ResponseStream::BeginPull(std::shared_ptr<ResponseSource> source,
   state_.begun = true;
   state_.pulled = true;
   state_.size = size;
+  MapRingLocked();  // For a reader attached already.
   NotifyLocked();
   RunDue(lock);
   return true;
@@ -66,16 +67,20 @@ bool ResponseStream::AttachReader(uint64_t subscription, size_t block_size,
     block_size_ = std::max<size_t>(block_size, 1);
     read_ahead_ = std::max<uint64_t>(read_ahead, block_size_);
     netascii_ = netascii;
-    // Room for the unacknowledged bytes up to the read-ahead and the block
-    // read past it; netascii encoding may double what one read brings.
-    const uint64_t ring = read_ahead_ + 2 * block_size_;
-    if (state_.pulled && ring_ == nullptr &&
-        !MapRing(netascii ? 2 * ring : ring)) {
-      FailLocked(tftp::ErrorCode::kNotDefined, "out of memory for the response");
-    }
+    MapRingLocked();
   }
   RunDue(lock);
   return true;
+}
+
+void ResponseStream::MapRingLocked() {
+  if (!state_.pulled || !ever_read_ || ring_ != nullptr) return;
+  // Room for the unacknowledged bytes up to the read-ahead and the block
+  // read past it; netascii encoding may double what one read brings.
+  const uint64_t ring = read_ahead_ + 2 * block_size_;
+  if (!MapRing(netascii_ ? 2 * ring : ring)) {
+    FailLocked(tftp::ErrorCode::kNotDefined, "out of memory for the response");
+  }
 }
 
 void ResponseStream::Consumed(uint64_t subscription, uint64_t offset) {
@@ -149,7 +154,7 @@ void ResponseStream::RunDue(std::unique_lock<std::mutex>& lock) {
 }
 
 void ResponseStream::Pump() {
-  std::vector<uint8_t> blocks;
+  std::vector<uint8_t> blocks;  // When not read into the ring.
   std::vector<uint8_t> encoded;
   tftp::NetasciiEncoder encoder;
   std::unique_lock<std::mutex> lock(mutex_);
@@ -157,23 +162,32 @@ void ResponseStream::Pump() {
          state_.available < WantedLocked()) {
     // Whole blocks up to the read-ahead, in one call to the source.
     const size_t size = block_size_;
-    const uint64_t missing = WantedLocked() - state_.available;
+    const uint64_t missing =
+        std::min(WantedLocked() - state_.available, read_ahead_);
     const size_t count = static_cast<size_t>((missing + size - 1) / size);
     const bool netascii = netascii_;
-    lock.unlock();
-    blocks.resize(count * size);
-    absl::StatusOr<size_t> filled =
-        source_->ReadBlocks(absl::MakeSpan(blocks), size);
-    absl::string_view bytes;
-    if (filled.ok()) {
-      bytes = absl::string_view(reinterpret_cast<const char*>(blocks.data()),
-                                std::min(*filled, blocks.size()));
+    // Plain bytes are read straight into the ring past `available`, where
+    // no reader looks until they are published; it has room for the
+    // read-ahead and the block read past it. (A reader attached before the
+    // source began has no ring: its bytes are appended.)
+    const bool in_place = !netascii && ring_size_ != 0;
+    absl::Span<uint8_t> into;
+    if (in_place) {
+      into = absl::MakeSpan(const_cast<uint8_t*>(At(state_.available)),
+                            count * size);
     }
+    lock.unlock();
+    if (!in_place) {
+      blocks.resize(count * size);
+      into = absl::MakeSpan(blocks);
+    }
+    absl::StatusOr<size_t> filled = source_->ReadBlocks(into, size);
+    const size_t read = filled.ok() ? std::min(*filled, into.size()) : 0;
+    absl::string_view bytes(reinterpret_cast<const char*>(into.data()), read);
     if (filled.ok() && netascii) {
-      encoded.resize(2 * bytes.size());
+      encoded.resize(2 * read);
       const tftp::NetasciiEncoder::Progress p = encoder.Encode(
-          absl::MakeConstSpan(blocks.data(), bytes.size()),
-          absl::MakeSpan(encoded));
+          absl::MakeConstSpan(blocks.data(), read), absl::MakeSpan(encoded));
       bytes = absl::string_view(reinterpret_cast<const char*>(encoded.data()),
                                 p.produced);
     }
@@ -185,8 +199,13 @@ void ResponseStream::Pump() {
                      : filled.status().message());
       break;
     }
-    if (!AppendLocked(bytes, std::min(*filled, blocks.size()))) break;
-    if (*filled < blocks.size()) {
+    if (in_place) {
+      if (!AdmitLocked(read, read)) break;
+      PublishLocked(read);
+    } else if (!AppendLocked(bytes, read)) {
+      break;
+    }
+    if (read < into.size()) {
       FinishLocked();
       break;
     }

@@ -30,10 +30,16 @@ struct TransferStats {
   std::string path;            // After the remap rules.
   int shard = 0;
   uint64_t request_id = 0;  // As in the request's RequestContext.
-  // completed, peer_error, timed_out, protocol_error or aborted; for a
-  // request the handler refused (or its response failed before sending)
-  // refused, and dropped for one it dropped (Response::Drop).
+  // completed, peer_error, timed_out, protocol_error, aborted or
+  // superseded; unanswered when the server gave up on a client that never
+  // answered (a forged request, most often); for a request the handler
+  // refused (or its response failed before sending) refused, and dropped
+  // for one it dropped (Response::Drop). Every request that reached the
+  // handler ends in one record.
   std::string outcome;
+  // Its client answered at least once (so it receives at its address): a
+  // forged request's record never has this.
+  bool client_answered = false;
   // The ERROR that ended or refused the transfer, sent or received; 0 and
   // empty when it completed, timed out or was dropped.
   uint16_t error_code = 0;

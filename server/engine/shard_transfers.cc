@@ -192,15 +192,22 @@ void Shard::EndTransfer(uint32_t index) {
   if (!t.live() || t.waiting()) return;
   if (t.peer_answered) {
     RecordTransfer(t, id_, now_, counters_, stats_);
-  } else if (t.on_probation) {
-    // Its client never answered: a late copy of the request that opened
-    // the transfer that ended just before.
-    Bump(counters_.duplicate_requests);
   } else {
-    // Never a transfer: its client (if there was one) never answered.
-    Bump(counters_.transfers_unanswered);
-    TFTPD_LOG(kDebug, "unanswered request peer=%s file=%s", t.peer.ToString(),
-              LogValue(t.context.requested_path));
+    // Not counted as a transfer, but its request reached the handler and
+    // has a record as every such request has: a program keeps what it
+    // needs for a request until the record comes (the Python package, its
+    // handlers). Its first answer was an ERROR, or nothing came back.
+    PostTransferRecord(t, id_, now_, counters_, stats_);
+    if (t.on_probation) {
+      // A late copy of the request that opened the transfer that ended
+      // just before.
+      Bump(counters_.duplicate_requests);
+    } else {
+      // Its client (if there was one) never answered.
+      Bump(counters_.transfers_unanswered);
+      TFTPD_LOG(kDebug, "unanswered request peer=%s file=%s",
+                t.peer.ToString(), LogValue(t.context.requested_path));
+    }
   }
   if (t.sink != nullptr && !t.commit_started) {
     // Ended before every block came: nothing of it may remain.

@@ -73,7 +73,11 @@ TransferStats MakeStats(const Transfer& t, int shard, io::TimePoint now) {
   stats.path = t.context.path;
   stats.shard = shard;
   stats.request_id = t.context.request_id;
-  stats.outcome = std::string(tftp::TransferOutcomeName(result.outcome));
+  stats.client_answered = t.peer_answered;
+  // In progress: the server gave up on a client that never answered.
+  stats.outcome = result.outcome == tftp::TransferOutcome::kInProgress
+                      ? "unanswered"
+                      : std::string(tftp::TransferOutcomeName(result.outcome));
   if (EndedByError(result.outcome)) {
     stats.error_code = result.error_code;
     stats.error_message = result.error_message;
@@ -150,11 +154,16 @@ void RecordTransfer(const Transfer& t, int shard, io::TimePoint now,
   if (EndedByError(result.outcome)) {
     Bump(counters.failed_by_code[ErrorCodeBucket(result.error_code)]);
   }
+  PostTransferRecord(t, shard, now, counters, stats);
+  CountOutcome(result.outcome, counters);
+  if (LogEnabled(LogLevel::kInfo)) WriteTransferLine(t, now);
+}
+
+void PostTransferRecord(const Transfer& t, int shard, io::TimePoint now,
+                        ShardCounters& counters, StatsDispatcher* stats) {
   if (stats != nullptr && stats->wants_transfers()) {
     if (!stats->Post(MakeStats(t, shard, now))) Bump(counters.stats_dropped);
   }
-  CountOutcome(result.outcome, counters);
-  if (LogEnabled(LogLevel::kInfo)) WriteTransferLine(t, now);
 }
 
 }  // namespace tftpd

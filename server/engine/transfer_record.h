@@ -16,9 +16,14 @@ namespace tftpd {
 // its client stopped answering, or its client moved on to another transfer.
 bool EndedByError(tftp::TransferOutcome outcome);
 
-// `t`'s protocol side has finished at `now`. `stats` may be null.
+// `t`'s protocol side has finished at `now`: counted, logged and its
+// statistics record posted. `stats` may be null.
 void RecordTransfer(const Transfer& t, int shard, io::TimePoint now,
                     ShardCounters& counters, StatsDispatcher* stats);
+
+// Only `t`'s statistics record. `stats` may be null.
+void PostTransferRecord(const Transfer& t, int shard, io::TimePoint now,
+                        ShardCounters& counters, StatsDispatcher* stats);
 
 // A request the handler (or the response it gave) refused or dropped: its
 // statistics record, outcome "refused" or "dropped". `stats` may be null.

@@ -25,12 +25,10 @@ void StatusBoard::OnTransfer(const TransferStats& stats) {
         stats.error_code, stats.error_message});
     if (failures_.size() > max_failures_) failures_.pop_back();
   }
-  // Files of transfers only: a refused request costs its sender nothing,
-  // so a flood of forged names must not push real files out.
-  if (stats.upload || max_files_ == 0 || stats.outcome == "refused" ||
-      stats.outcome == "dropped") {
-    return;
-  }
+  // Files of transfers whose clients answered only: a forged request costs
+  // its sender nothing, so a flood of forged names must not push real files
+  // out.
+  if (stats.upload || max_files_ == 0 || !stats.client_answered) return;
   auto found = std::find_if(files_.begin(), files_.end(), [&](const FileCount& f) {
     return f.name == stats.requested_path;
   });

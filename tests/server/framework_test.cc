@@ -143,6 +143,7 @@ TEST_F(Framework, TheHandlerSeesTheRequestAndBytesAreSent) {
   ASSERT_EQ(transfers.size(), 1u);
   const TransferStats& s = transfers[0];
   EXPECT_EQ(s.outcome, "completed");
+  EXPECT_TRUE(s.client_answered);
   EXPECT_EQ(s.requested_path, "/Boot/CFG");
   EXPECT_EQ(s.blksize, 600);
   EXPECT_EQ(s.bytes_sent, 1021u);

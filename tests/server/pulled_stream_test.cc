@@ -1,6 +1,7 @@
 // Pulled streams on their own: reads bounded by the read-ahead, memory
 // given back behind the reader, the source closed exactly once however the
 // stream ends, and the source threads' shutdown.
+#include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -77,6 +78,22 @@ TEST(PulledStream, ItsMemoryIsARingTheSizeOfTheReadAhead) {
     for (uint64_t o = at; o < available; o += 997) {
       const uint64_t read_start = o / 1000 * 1000;  // Each Read fills a block.
       ASSERT_EQ(*stream->At(o), 'a' + read_start % 26) << "offset " << o;
+    }
+  }
+}
+
+TEST(PulledStream, AReaderAttachedBeforeTheSourceBeganReadsFromARingToo) {
+  auto source = std::make_shared<Source>(1 << 20);
+  auto [stream, writer] = ResponseStream::Create();
+  const uint64_t reader = stream->Subscribe([] {}, kInline);
+  ASSERT_TRUE(stream->AttachReader(reader, 1000, 64 << 10, false));
+  ASSERT_TRUE(writer.BeginPull(source, 1 << 20));
+  EXPECT_GE(stream->ring_size(), (64u << 10) + 1000);
+  EXPECT_LE(stream->ring_size(), (64u << 10) + 8192);
+  for (uint64_t at = 0; at < (1 << 20) - 1000; at += 7000) {
+    stream->Consumed(reader, at);
+    for (uint64_t o = at; o < stream->state().available; o += 997) {
+      ASSERT_EQ(*stream->At(o), 'a' + o / 1000 * 1000 % 26) << "offset " << o;
     }
   }
 }
@@ -163,6 +180,25 @@ TEST(SourceThreads, AJobPostedWhileTheThreadsStopStillRuns) {
     }
     EXPECT_EQ(closes.load(), 1);
   }
+}
+
+TEST(SourceThreads, WakeWithoutPreemptingTheShards) {
+  // A shard posts a read on the ACK that makes it due: a source thread that
+  // preempted the shard there, on a core they share, switched back and forth
+  // once per read. Batch threads wait for the shard to sleep or its slice to
+  // end.
+  SourceThreads threads(1);
+  std::mutex mutex;
+  std::condition_variable ran;
+  int policy = -1;
+  threads.Run([&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    policy = sched_getscheduler(0);
+    ran.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(mutex);
+  ran.wait(lock, [&] { return policy != -1; });
+  EXPECT_EQ(policy, SCHED_BATCH);
 }
 
 }  // namespace

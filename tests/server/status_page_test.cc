@@ -21,10 +21,12 @@ TEST(StatusPage, NamesFromClientsStayValidJsonAndInertHtml) {
   EXPECT_EQ(HtmlText("a\tb"), "a?b");
 }
 
-TransferStats Record(const std::string& file, const std::string& outcome) {
+TransferStats Record(const std::string& file, const std::string& outcome,
+                     bool client_answered = true) {
   TransferStats stats;
   stats.requested_path = file;
   stats.outcome = outcome;
+  stats.client_answered = client_answered;
   stats.start_time = std::chrono::system_clock::now();
   return stats;
 }
@@ -53,7 +55,11 @@ TEST(StatusBoard, AFloodOfRefusedNamesNeitherGrowsItNorHidesTheBusiestFile) {
   StatusBoard board(/*max_failures=*/4, /*max_files=*/8);
   for (int i = 0; i < 50; ++i) board.OnTransfer(Record("pxelinux.0", "completed"));
   for (int i = 0; i < 10000; ++i) {
-    board.OnTransfer(Record(absl::StrCat("forged-", i), "refused"));
+    board.OnTransfer(Record(absl::StrCat("forged-", i), "refused", false));
+    // Forged requests for names that exist: their transfers' clients never
+    // answer, or the first answer was an ERROR.
+    board.OnTransfer(Record(absl::StrCat("forged-", i), "unanswered", false));
+    board.OnTransfer(Record(absl::StrCat("forged-", i), "aborted", false));
   }
   const std::vector<StatusBoard::FileCount> top = board.top_files(100);
   ASSERT_EQ(top.size(), 1u);

@@ -51,12 +51,21 @@ class PullHandler : public RequestHandler {
     if (request.path == "missing") {
       return Response::Refuse(tftp::ErrorCode::kFileNotFound, "not here");
     }
+    if (request.path == "failing") return Response::Pull(Failing());
     source = std::make_shared<CountingSource>(content_);
     return Response::Pull(source, content_.size());
   }
   std::shared_ptr<CountingSource> source;
 
  private:
+  static std::shared_ptr<ResponseSource> Failing() {
+    class Source : public ResponseSource {
+      absl::StatusOr<size_t> Read(absl::Span<uint8_t>) override {
+        return absl::UnavailableError("inventory unreachable");
+      }
+    };
+    return std::make_shared<Source>();
+  }
   const std::string content_;
 };
 
@@ -193,6 +202,52 @@ TEST(Pulled, DropsAreSilentAndRefusalsAndDropsHaveARecord) {
   EXPECT_EQ(records->list[1].error_message, "not here");
   EXPECT_EQ(records->list[1].options_requested.size(), 1u);
   EXPECT_NE(records->list[0].request_id, records->list[1].request_id);
+}
+
+TEST(Pulled, ATransferWhoseClientNeverSpokeHasARecordToo) {
+  // A program keeps what it needs for each request until its record comes
+  // (the Python package, its handlers): a transfer whose first answer was
+  // an error, or whose client never acknowledged, must end in one too.
+  auto records = std::make_shared<Records>();
+  auto handler = std::make_shared<PullHandler>("content");
+  EngineHarness h(
+      [records](ServerConfig& c) {
+        c.transfer.max_retries = 1;
+        c.on_transfer_end = [records](const TransferStats& s) {
+          std::lock_guard<std::mutex> lock(records->mutex);
+          records->list.push_back(s);
+        };
+      },
+      handler);
+  h.SendToService(Client(1), RequestPacket(1, "failing"));
+  std::vector<Reply> failed = To(
+      h.RunUntil([&] { return h.shard().open_transfers() == 0; }), Client(1));
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].opcode(), kError);
+  h.SendToService(Client(2), RequestPacket(1, "silent"));
+  std::vector<Reply> sent;
+  h.RunUntil([&] {
+    for (const Reply& r : To(h.Run(), Client(2))) sent.push_back(r);
+    return !sent.empty();
+  });
+  ASSERT_EQ(sent.size(), 1u);  // DATA 1, never acknowledged.
+  EXPECT_EQ(sent[0].opcode(), kData);
+  for (int i = 0; i < 10 && h.shard().open_transfers() > 0; ++i) {
+    h.Advance(seconds(10));
+  }
+  h.RunUntil([&] { return records->size() == 2; });
+  std::lock_guard<std::mutex> lock(records->mutex);
+  ASSERT_EQ(records->list.size(), 2u);
+  EXPECT_EQ(records->list[0].requested_path, "failing");
+  EXPECT_EQ(records->list[0].outcome, "aborted");
+  EXPECT_EQ(records->list[0].error_message, "inventory unreachable");
+  EXPECT_EQ(records->list[1].requested_path, "silent");
+  EXPECT_EQ(records->list[1].outcome, "unanswered");
+  EXPECT_FALSE(records->list[0].client_answered);
+  EXPECT_FALSE(records->list[1].client_answered);
+  // Counted as before: neither was a transfer its client took part in.
+  EXPECT_EQ(h.totals().transfers_unanswered, 2u);
+  EXPECT_EQ(h.totals().transfers_finished, 0u);
 }
 
 TEST(Pulled, AStreamDroppedByItsWriterSendsNothing) {
