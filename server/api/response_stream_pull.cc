@@ -154,7 +154,7 @@ void ResponseStream::RunDue(std::unique_lock<std::mutex>& lock) {
 }
 
 void ResponseStream::Pump() {
-  std::vector<uint8_t> blocks;  // When not read into the ring.
+  std::vector<uint8_t> blocks;  // Netascii: the source's bytes, to encode.
   std::vector<uint8_t> encoded;
   tftp::NetasciiEncoder encoder;
   std::unique_lock<std::mutex> lock(mutex_);
@@ -166,30 +166,29 @@ void ResponseStream::Pump() {
         std::min(WantedLocked() - state_.available, read_ahead_);
     const size_t count = static_cast<size_t>((missing + size - 1) / size);
     const bool netascii = netascii_;
-    // Plain bytes are read straight into the ring past `available`, where
-    // no reader looks until they are published; it has room for the
-    // read-ahead and the block read past it. (A reader attached before the
-    // source began has no ring: its bytes are appended.)
-    const bool in_place = !netascii && ring_size_ != 0;
+    // Plain bytes are read straight into the ring (mapped once a reader is
+    // attached) past `available`, where no reader looks until they are
+    // published; it has room for the read-ahead and the block read past it.
+    // Netascii is read aside and encoded into it.
     absl::Span<uint8_t> into;
-    if (in_place) {
+    if (!netascii) {
       into = absl::MakeSpan(const_cast<uint8_t*>(At(state_.available)),
                             count * size);
     }
     lock.unlock();
-    if (!in_place) {
+    if (netascii) {
       blocks.resize(count * size);
       into = absl::MakeSpan(blocks);
     }
     absl::StatusOr<size_t> filled = source_->ReadBlocks(into, size);
     const size_t read = filled.ok() ? std::min(*filled, into.size()) : 0;
-    absl::string_view bytes(reinterpret_cast<const char*>(into.data()), read);
+    absl::string_view encoded_bytes;
     if (filled.ok() && netascii) {
       encoded.resize(2 * read);
       const tftp::NetasciiEncoder::Progress p = encoder.Encode(
           absl::MakeConstSpan(blocks.data(), read), absl::MakeSpan(encoded));
-      bytes = absl::string_view(reinterpret_cast<const char*>(encoded.data()),
-                                p.produced);
+      encoded_bytes = absl::string_view(
+          reinterpret_cast<const char*>(encoded.data()), p.produced);
     }
     lock.lock();
     if (!filled.ok()) {
@@ -199,11 +198,11 @@ void ResponseStream::Pump() {
                      : filled.status().message());
       break;
     }
-    if (in_place) {
+    if (netascii) {
+      if (!AppendLocked(encoded_bytes, read)) break;
+    } else {
       if (!AdmitLocked(read, read)) break;
       PublishLocked(read);
-    } else if (!AppendLocked(bytes, read)) {
-      break;
     }
     if (read < into.size()) {
       FinishLocked();
