@@ -11,6 +11,7 @@
 
 #include "python/core/gil.h"
 #include "python/core/python_handler.h"
+#include "python/core/python_reference.h"
 #include "server/api/server.h"
 #include "server/api/stats_callbacks.h"
 
@@ -45,6 +46,11 @@ py::dict StatsDict(const TransferStats& s) {
   d["retransmits"] = s.retransmits;
   d["blksize"] = s.blksize;
   d["windowsize"] = s.windowsize;
+  // Only the package attaches sessions, and only PythonReferences. Taken,
+  // so that it goes with this dict, not later with the record.
+  d["session"] = s.session != nullptr
+                     ? static_cast<PythonReference*>(s.session.get())->Take()
+                     : py::none();
   return d;
 }
 
@@ -92,6 +98,7 @@ class PyServer {
         static_cast<int64_t>(settings["timeout"].cast<double>() * 1000));
     c.stats_interval = std::chrono::milliseconds(static_cast<int64_t>(
         settings["stats_interval"].cast<double>() * 1000));
+    c.max_queued_records = settings["max_queued_records"].cast<size_t>();
     c.limits.max_windowsize = settings["windowsize_max"].cast<uint16_t>();
     c.address_limits.max_transfers = 0;  // fbtftp has no such limit.
     handler_ = std::make_shared<PythonHandler>(
@@ -151,6 +158,7 @@ class PyServer {
       handler_->Shutdown();
     }
     handler_.reset();
+    ReleaseDeferredReferences();  // What the engine's threads let go of.
   }
 
   py::dict Totals() const {
@@ -191,6 +199,7 @@ PYBIND11_MODULE(_core, m) {
                              [](const Responder& r) { return r.context().request_id; })
       .def("set_retry_policy", &Responder::SetRetryPolicy)
       .def("begin", &Responder::Begin, py::arg("data"), py::arg("size"))
+      .def("set_session", &Responder::SetSession)
       .def("fail", &Responder::Fail)
       .def("drop", &Responder::Drop);
   py::class_<PyServer>(m, "Server")

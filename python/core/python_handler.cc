@@ -1,5 +1,6 @@
 #include "python/core/python_handler.h"
 
+#include "python/core/python_reference.h"
 #include "python/core/python_source.h"
 #include "server/worker_pool.h"
 #include "python/core/gil.h"
@@ -25,6 +26,10 @@ void Responder::Fail(int code, const std::string& message) {
 }
 
 void Responder::Drop() { writer_.Drop(); }
+
+void Responder::SetSession(py::object session) {
+  writer_.SetSession(std::make_shared<PythonReference>(std::move(session)));
+}
 
 PythonHandler::PythonHandler(py::object dispatch, int threads,
                              size_t max_waiting)

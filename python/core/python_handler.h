@@ -33,6 +33,9 @@ class Responder {
   void Begin(pybind11::object data, std::optional<uint64_t> size);
   void Fail(int code, const std::string& message);
   void Drop();
+  // Before begin: what the request's statistics record carries back
+  // (its "session"), kept until then by the engine, not by Python.
+  void SetSession(pybind11::object session);
 
  private:
   RequestContext context_;

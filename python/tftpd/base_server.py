@@ -35,6 +35,7 @@ class BaseServer:
         max_waiting_requests=4096,
         windowsize_max=64,
         shutdown_grace=2.0,
+        max_queued_records=65536,
     ):
         """Binds the socket at once (port 0: the kernel picks one, readable
         from self._listener); serving starts with run().
@@ -53,7 +54,10 @@ class BaseServer:
         (reading responses), max_transfers, max_waiting_requests (requests
         waiting for a handler thread; more are refused "server busy"),
         windowsize_max (RFC 7440, which fbtftp does not offer), shutdown_grace
-        (seconds transfers get to finish when the server stops).
+        (seconds transfers get to finish when the server stops),
+        max_queued_records (session records waiting for the handlers' stats
+        callbacks; past them, records are dropped and counted in
+        stats_dropped, and their sessions end without a callback).
         """
         self._address = address
         self._port = port
@@ -81,11 +85,9 @@ class BaseServer:
             "retries": int(retries),
             "timeout": float(timeout),
             "stats_interval": float(stats_interval_seconds),
+            "max_queued_records": int(max_queued_records),
         }
         self._core = None
-        # Handlers whose session the engine has yet to report, by request.
-        self._sessions = {}
-        self._sessions_lock = threading.Lock()
         self._dispatched = threading.Event()
         self._serving = threading.Event()  # Set while run() serves.
 
@@ -167,8 +169,10 @@ class BaseServer:
         if handler is None:
             responder.drop()
             return
-        with self._sessions_lock:
-            self._sessions[responder.request_id] = handler
+        # The engine keeps the handler until the session's record, which
+        # carries it back (or, dropped, lets go of it): nothing here to
+        # outlive a record lost to a stats callback that fell behind.
+        responder.set_session(handler)
         try:
             handler._answer(responder)
         except Exception as e:
@@ -176,8 +180,7 @@ class BaseServer:
             responder.fail(constants.ERR_UNDEFINED, str(e))
 
     def _session_ended(self, record):
-        with self._sessions_lock:
-            handler = self._sessions.pop(record["request_id"], None)
+        handler = record["session"]
         if handler is not None:
             handler._ended(record)
 

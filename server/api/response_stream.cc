@@ -202,6 +202,17 @@ bool ResponseStream::SetRetryPolicy(const RetryPolicy& retry) {
   return true;
 }
 
+bool ResponseStream::SetSession(std::shared_ptr<void> session) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  session_ = std::move(session);
+  return true;
+}
+
+std::shared_ptr<void> ResponseStream::TakeSession() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return std::move(session_);
+}
+
 void ResponseStream::FailLocked(tftp::ErrorCode code,
                                 absl::string_view message) {
   if (state_.complete || state_.failed) return;
@@ -255,6 +266,9 @@ void StreamWriter::Drop() {
 }
 bool StreamWriter::SetRetryPolicy(const RetryPolicy& retry) {
   return stream_ != nullptr && stream_->SetRetryPolicy(retry);
+}
+bool StreamWriter::SetSession(std::shared_ptr<void> session) {
+  return stream_ != nullptr && stream_->SetSession(std::move(session));
 }
 bool StreamWriter::abandoned() const {
   return stream_ == nullptr || stream_.use_count() == 1;

@@ -113,6 +113,10 @@ class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
   // source not yet closed is closed through `executor`.
   void Abandon(const SourceExecutor& executor);
 
+  // What the producer attached (StreamWriter::SetSession), once: the engine
+  // moves it into the request's statistics record.
+  std::shared_ptr<void> TakeSession();
+
  private:
   friend class StreamWriter;
   explicit ResponseStream(uint64_t max_size);
@@ -134,6 +138,7 @@ class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
   void FailLocked(tftp::ErrorCode code, absl::string_view message);
   void Drop();
   bool SetRetryPolicy(const RetryPolicy& retry);
+  bool SetSession(std::shared_ptr<void> session);
 
   // Pulled streams (response_stream_pull.cc).
   struct Subscriber {
@@ -175,6 +180,7 @@ class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
   uint64_t committed_ = 0;
   mutable std::mutex mutex_;
   State state_;  // Guarded by mutex_.
+  std::shared_ptr<void> session_;  // Guarded by mutex_.
   std::vector<Subscriber> subscribers_;
   uint64_t next_subscription_ = 1;
 };
@@ -204,6 +210,12 @@ class StreamWriter {
   void Drop();
   // Before Begin: this request's own retransmission settings.
   bool SetRetryPolicy(const RetryPolicy& retry);
+  // What the producer keeps for this request until its statistics record
+  // (a handler object, say): the engine hands it over in the record
+  // (TransferStats::session) and lets go of it, so that it is released
+  // with the record, delivered or dropped, and never kept in a table that
+  // a lost record would leave behind. Any time before BeginPull.
+  bool SetSession(std::shared_ptr<void> session);
   // No transfer or other holder reads the stream any more: the producer may
   // stop early.
   bool abandoned() const;

@@ -73,7 +73,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
     Server* raw = server.get();
     server->stats_ = std::make_unique<StatsDispatcher>(
         c.on_transfer_end, c.on_server_stats, c.stats_interval,
-        [raw] { return raw->ShardTotals(); });
+        [raw] { return raw->ShardTotals(); }, c.max_queued_records);
   }
   server->receive_buffer_ = sockets.front().receive_buffer;
   server->loader_ = std::make_unique<FileLoader>(c.loader_threads);

@@ -133,6 +133,9 @@ struct ServerConfig {
   TransferStatsCallback on_transfer_end;
   ServerStatsCallback on_server_stats;
   std::chrono::milliseconds stats_interval{60000};
+  // Transfer records waiting for on_transfer_end: past this many, a
+  // callback that fell behind loses records (counted in stats_dropped).
+  size_t max_queued_records = 65536;
 };
 
 }  // namespace tftpd

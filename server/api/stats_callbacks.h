@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -58,6 +59,10 @@ struct TransferStats {
   std::optional<uint64_t> response_size;
   int blksize = 512;
   int windowsize = 1;
+  // What the handler attached to its streamed response
+  // (StreamWriter::SetSession): the record holds the last reference the
+  // engine kept, so it goes when the record does, delivered or dropped.
+  std::shared_ptr<void> session;
 };
 
 // The counts over one interval (get-and-reset: each delivery starts from
@@ -69,8 +74,9 @@ struct ServerStats {
   std::vector<ServerTotals> shards;
 };
 
-// Called once per transfer, when it ends; a request whose client never
-// answered is no transfer and is only counted (transfers_unanswered).
+// Called once per request that reached the handler, when it ends (outcome
+// says how); one whose client never answered is not counted as a transfer
+// (transfers_unanswered).
 using TransferStatsCallback = std::function<void(const TransferStats&)>;
 using ServerStatsCallback = std::function<void(const ServerStats&)>;
 

@@ -4,6 +4,7 @@
 #ifndef TFTPD_SERVER_ENGINE_REFUSAL_H_
 #define TFTPD_SERVER_ENGINE_REFUSAL_H_
 
+#include <memory>
 #include <string>
 
 #include "protocol/tftp.h"
@@ -20,6 +21,8 @@ struct Refusal {
   bool logged = true;
   // No ERROR at all: the handler dropped the request (Response::Drop).
   bool dropped = false;
+  // What the handler attached to the refused stream, for the record.
+  std::shared_ptr<void> session = nullptr;
 };
 
 }  // namespace tftpd

@@ -77,6 +77,7 @@ static Resolution ResolveKind(Response response, tftp::TransferMode mode,
         Refusal refusal{state.error_code, state.error_message,
                         RefusalReason::k_source_failed};
         refusal.dropped = state.dropped;
+        refusal.session = response.stream()->TakeSession();
         return refusal;
       }
       if (!state.begun) return AwaitStream{response.stream()};

@@ -185,8 +185,10 @@ class Shard {
   // A waiting transfer's response is ready.
   void Resume(uint32_t index, ResolvedResponse response);
   // A waiting transfer ends before any packet of it was sent: refused, or
-  // (at shutdown) dropped without a word.
-  void EndWaiting(uint32_t index, const std::optional<Refusal>& refusal);
+  // (evicted, or at shutdown) without a word. Either way its record goes
+  // out, with `session` (else its stream's; stats_callbacks.h).
+  void EndWaiting(uint32_t index, std::optional<Refusal> refusal,
+                  std::shared_ptr<void> session = nullptr);
   // The transfer's socket: a new one answering from the address the client
   // sent to, or in single-port mode the service socket. Sets `peer` to
   // where its packets go.

@@ -308,17 +308,27 @@ void Shard::Resume(uint32_t index, ResolvedResponse response) {
          std::move(response), index);
 }
 
-void Shard::EndWaiting(uint32_t index, const std::optional<Refusal>& refusal) {
+void Shard::EndWaiting(uint32_t index, std::optional<Refusal> refusal,
+                       std::shared_ptr<void> session) {
   Transfer& t = transfers_[index];
   const io::SocketAddress source = t.request->source();
   const io::SocketAddress destination = t.request->destination();
   const RequestContext context = t.context;
   const io::TimePoint since = t.started;
+  if (session == nullptr && t.stream != nullptr) {
+    session = t.stream->TakeSession();
+  }
   CloseTransfer(index);
   MaybeRecycle(index);
   if (refusal.has_value()) {
+    refusal->session = std::move(session);
     Refuse(source, destination, context.requested_path, *refusal, &context,
            since);
+  } else {
+    // Given up without a word; its handler still gets its record.
+    const io::Clock::duration waited = now_ - since;
+    RecordUnanswered(context, std::move(session), env_.wall_now() - waited,
+                     waited, counters_, stats_);
   }
 }
 
@@ -326,7 +336,9 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
                    RequestContext context, ResolvedResponse response,
                    std::optional<uint32_t> index) {
   // Refused, or without a word when `refusal` is empty.
-  auto give_up = [&](const std::optional<Refusal>& refusal) {
+  auto give_up = [&](std::optional<Refusal> refusal) {
+    std::shared_ptr<void> session =
+        response.stream != nullptr ? response.stream->TakeSession() : nullptr;
     if (response.file != nullptr) files_.Release(response.file);
     // A source nobody will read is closed on the source threads.
     if (response.stream != nullptr) response.stream->Abandon(source_executor_);
@@ -335,7 +347,7 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
       since = transfers_[*index].started;
       if (transfers_[*index].request != nullptr) {
         transfers_[*index].context = context;
-        EndWaiting(*index, refusal);
+        EndWaiting(*index, std::move(refusal), std::move(session));
         return;
       }
       // Resume took the request: refuse from what Launch was given.
@@ -343,8 +355,13 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
       MaybeRecycle(*index);
     }
     if (refusal.has_value()) {
+      refusal->session = std::move(session);
       Refuse(datagram.source, datagram.destination, request.filename,
              *refusal, &context, since);
+    } else {
+      const io::Clock::duration waited = now_ - since;
+      RecordUnanswered(context, std::move(session), env_.wall_now() - waited,
+                       waited, counters_, stats_);
     }
   };
   tftp::NegotiatedOptions negotiated;

@@ -74,6 +74,7 @@ TransferStats MakeStats(const Transfer& t, int shard, io::TimePoint now) {
   stats.shard = shard;
   stats.request_id = t.context.request_id;
   stats.client_answered = t.peer_answered;
+  if (t.stream != nullptr) stats.session = t.stream->TakeSession();
   // In progress: the server gave up on a client that never answered.
   stats.outcome = result.outcome == tftp::TransferOutcome::kInProgress
                       ? "unanswered"
@@ -124,11 +125,12 @@ bool EndedByError(tftp::TransferOutcome outcome) {
          outcome != tftp::TransferOutcome::kSuperseded;
 }
 
-void RecordRefusal(const RequestContext& context, const Refusal& refusal,
-                   std::chrono::system_clock::time_point start,
-                   io::Clock::duration waited, ShardCounters& counters,
-                   StatsDispatcher* stats) {
-  if (stats == nullptr || !stats->wants_transfers()) return;
+namespace {
+
+// What every record of a request that never became a transfer carries.
+TransferStats RequestRecord(const RequestContext& context,
+                            std::chrono::system_clock::time_point start,
+                            io::Clock::duration waited) {
   TransferStats record;
   record.peer = context.peer;
   record.server_address = context.server_address;
@@ -136,15 +138,44 @@ void RecordRefusal(const RequestContext& context, const Refusal& refusal,
   record.path = context.path;
   record.shard = context.shard;
   record.request_id = context.request_id;
+  record.options_requested = context.options;
+  record.start_time = start;
+  record.duration = waited;
+  return record;
+}
+
+void Post(TransferStats record, ShardCounters& counters,
+          StatsDispatcher* stats) {
+  if (!stats->Post(std::move(record))) Bump(counters.stats_dropped);
+}
+
+}  // namespace
+
+void RecordRefusal(const RequestContext& context, const Refusal& refusal,
+                   std::chrono::system_clock::time_point start,
+                   io::Clock::duration waited, ShardCounters& counters,
+                   StatsDispatcher* stats) {
+  if (stats == nullptr || !stats->wants_transfers()) return;
+  TransferStats record = RequestRecord(context, start, waited);
   record.outcome = refusal.dropped ? "dropped" : "refused";
   if (!refusal.dropped) {
     record.error_code = static_cast<uint16_t>(refusal.code);
     record.error_message = refusal.message;
   }
-  record.options_requested = context.options;
-  record.start_time = start;
-  record.duration = waited;
-  if (!stats->Post(std::move(record))) Bump(counters.stats_dropped);
+  record.session = refusal.session;
+  Post(std::move(record), counters, stats);
+}
+
+void RecordUnanswered(const RequestContext& context,
+                      std::shared_ptr<void> session,
+                      std::chrono::system_clock::time_point start,
+                      io::Clock::duration waited, ShardCounters& counters,
+                      StatsDispatcher* stats) {
+  if (stats == nullptr || !stats->wants_transfers()) return;
+  TransferStats record = RequestRecord(context, start, waited);
+  record.outcome = "unanswered";
+  record.session = std::move(session);
+  Post(std::move(record), counters, stats);
 }
 
 void RecordTransfer(const Transfer& t, int shard, io::TimePoint now,

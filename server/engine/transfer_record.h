@@ -3,6 +3,8 @@
 #ifndef TFTPD_SERVER_ENGINE_TRANSFER_RECORD_H_
 #define TFTPD_SERVER_ENGINE_TRANSFER_RECORD_H_
 
+#include <memory>
+
 #include "io/event_backend.h"
 #include "protocol/transfer.h"
 #include "server/engine/refusal.h"
@@ -31,6 +33,16 @@ void RecordRefusal(const RequestContext& context, const Refusal& refusal,
                    std::chrono::system_clock::time_point start,
                    io::Clock::duration waited, ShardCounters& counters,
                    StatsDispatcher* stats);
+
+// A request whose response had not begun when the shard gave up on it
+// (evicted for a newer one, or the server stopping): its statistics record,
+// outcome "unanswered", carrying the handler's `session`. `stats` may be
+// null.
+void RecordUnanswered(const RequestContext& context,
+                      std::shared_ptr<void> session,
+                      std::chrono::system_clock::time_point start,
+                      io::Clock::duration waited, ShardCounters& counters,
+                      StatsDispatcher* stats);
 
 }  // namespace tftpd
 

@@ -33,7 +33,8 @@ MemoryShard::MemoryShard(ServerConfig config,
     // Records reach the test on the dispatcher's thread, as in a server.
     stats_ = std::make_unique<StatsDispatcher>(
         config_.on_transfer_end, nullptr, std::chrono::hours(1),
-        [] { return std::vector<ServerTotals>{}; });
+        [] { return std::vector<ServerTotals>{}; },
+        config_.max_queued_records);
     stats_->Start();
     parts.stats = stats_.get();
   }

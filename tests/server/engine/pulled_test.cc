@@ -4,6 +4,8 @@
 // request's own retries and timeout, and a statistics record for requests
 // refused or dropped.
 #include <atomic>
+#include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -248,6 +250,126 @@ TEST(Pulled, ATransferWhoseClientNeverSpokeHasARecordToo) {
   // Counted as before: neither was a transfer its client took part in.
   EXPECT_EQ(h.totals().transfers_unanswered, 2u);
   EXPECT_EQ(h.totals().transfers_finished, 0u);
+}
+
+TEST(Pulled, TheRecordBringsBackTheSessionAndNothingElseKeepsIt) {
+  // A program attaches what it keeps for a request (the Python package,
+  // its handler) to the stream; the record carries it back, and the engine
+  // keeps no other reference: a record dropped because the callback fell
+  // behind lets go of it, or a table of the program's would hold it.
+  class WithSession : public RequestHandler {
+   public:
+    Response Handle(const RequestContext& request) override {
+      auto [stream, writer] = ResponseStream::Create();
+      auto session = std::make_shared<std::string>(request.path);
+      sessions.push_back(session);
+      EXPECT_TRUE(writer.SetSession(session));
+      if (request.path == "refused") {
+        writer.Fail(tftp::ErrorCode::kFileNotFound, "not here");
+      } else {
+        writer.BeginPull(std::make_shared<CountingSource>("content"), 7);
+      }
+      return Response::Stream(std::move(stream));
+    }
+    std::vector<std::weak_ptr<std::string>> sessions;
+  };
+  struct Delivery {
+    Records records;
+    std::mutex mutex;
+    std::condition_variable released;
+    bool release = false;
+  };
+  auto delivery = std::make_shared<Delivery>();
+  auto handler = std::make_shared<WithSession>();
+  EngineHarness h(
+      [delivery](ServerConfig& c) {
+        c.max_queued_records = 1;
+        c.on_transfer_end = [delivery](const TransferStats& s) {
+          {
+            std::lock_guard<std::mutex> lock(delivery->records.mutex);
+            delivery->records.list.push_back(s);
+          }
+          // The callback is stuck until the test lets it go.
+          std::unique_lock<std::mutex> lock(delivery->mutex);
+          delivery->released.wait(lock, [&] { return delivery->release; });
+        };
+      },
+      handler);
+  auto serve = [&](const io::SocketAddress& client) {
+    h.SendToService(client, RequestPacket(1, "served"));
+    std::vector<Reply> data = To(h.Run(), client);
+    ASSERT_EQ(data.size(), 1u);
+    EXPECT_EQ(data[0].payload(), "content");
+    h.SendTo(data[0].fd, client, AckPacket(1));
+    h.RunUntil([&] { return h.shard().open_transfers() == 0; });
+  };
+  h.SendToService(Client(1), RequestPacket(1, "refused"));
+  h.RunUntil([&] { return delivery->records.size() == 1; });  // Stuck on it.
+  serve(Client(2));  // Its record waits in the queue.
+  serve(Client(3));  // Its record finds the queue full.
+  EXPECT_EQ(h.totals().stats_dropped, 1u);
+  ASSERT_EQ(handler->sessions.size(), 3u);
+  EXPECT_TRUE(handler->sessions[2].expired());
+  {
+    std::lock_guard<std::mutex> lock(delivery->mutex);
+    delivery->release = true;
+  }
+  delivery->released.notify_all();
+  h.RunUntil([&] { return delivery->records.size() == 2; });
+  std::lock_guard<std::mutex> lock(delivery->records.mutex);
+  const std::vector<TransferStats>& list = delivery->records.list;
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].outcome, "refused");
+  EXPECT_EQ(list[0].session, handler->sessions[0].lock());
+  EXPECT_EQ(list[1].outcome, "completed");
+  EXPECT_EQ(list[1].session, handler->sessions[1].lock());
+  delivery->records.list.clear();
+  EXPECT_TRUE(handler->sessions[0].expired());
+  EXPECT_TRUE(handler->sessions[1].expired());
+}
+
+TEST(Pulled, ARequestGivenUpBeforeItsResponseBeganHasARecordToo) {
+  // Evicted for a newer request, or still waiting when the server stops:
+  // no answer goes out, but the handler saw the request and gets its
+  // record, with what it attached.
+  class Undecided : public RequestHandler {
+   public:
+    Response Handle(const RequestContext& request) override {
+      auto [stream, writer] = ResponseStream::Create();
+      writer.SetSession(std::make_shared<std::string>(request.requested_path));
+      writers.push_back(std::move(writer));
+      return Response::Stream(std::move(stream));
+    }
+    std::vector<StreamWriter> writers;
+  };
+  auto records = std::make_shared<Records>();
+  EngineHarness h(
+      [records](ServerConfig& c) {
+        c.max_transfers = 1;
+        c.on_transfer_end = [records](const TransferStats& s) {
+          std::lock_guard<std::mutex> lock(records->mutex);
+          records->list.push_back(s);
+        };
+      },
+      std::make_shared<Undecided>());
+  h.SendToService(Client(1), RequestPacket(1, "first"));
+  h.Run();
+  h.SendToService(Client(2), RequestPacket(1, "second"));  // Evicts it.
+  h.RunUntil([&] { return records->size() == 1; });
+  EXPECT_EQ(h.totals().transfers_evicted, 1u);
+  h.shard().RequestStop(/*immediate=*/true);
+  h.RunUntil([&] { return records->size() == 2; });
+  std::lock_guard<std::mutex> lock(records->mutex);
+  ASSERT_EQ(records->list.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const TransferStats& record = records->list[i];
+    EXPECT_EQ(record.requested_path, i == 0 ? "first" : "second");
+    EXPECT_EQ(record.outcome, "unanswered");
+    EXPECT_FALSE(record.client_answered);
+    ASSERT_NE(record.session, nullptr);
+    EXPECT_EQ(*std::static_pointer_cast<std::string>(record.session),
+              record.requested_path);
+  }
 }
 
 TEST(Pulled, AStreamDroppedByItsWriterSendsNothing) {
