@@ -18,18 +18,17 @@ std::atomic<bool> any_deferred{false};
 
 PythonReference::~PythonReference() {
   if (object_ == nullptr) return;
-  if (PyGILState_Check()) {
-    Py_DECREF(object_);
-    return;
-  }
+  // Always deferred, even where the GIL may be held: asking Python whether
+  // it is would itself be a call into Python on a shard.
   std::lock_guard<std::mutex> lock(deferred_mutex);
   deferred.push_back(object_);
   any_deferred.store(true, std::memory_order_release);
 }
 
 pybind11::object PythonReference::Take() {
-  return pybind11::reinterpret_steal<pybind11::object>(
-      std::exchange(object_, Py_NewRef(Py_None)));
+  PyObject* object = std::exchange(object_, nullptr);
+  if (object == nullptr) return pybind11::none();
+  return pybind11::reinterpret_steal<pybind11::object>(object);
 }
 
 void ReleaseDeferredReferences() {

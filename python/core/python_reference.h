@@ -1,8 +1,8 @@
 // A Python object the engine's C++ holds (a handler, carried in its
 // session's statistics record), released only with the GIL. Its last
-// reference often goes on a thread that must not take the GIL: a shard
-// dropping a record, the statistics thread after a delivery. Such a release
-// waits for the next thread that takes it through Gil (gil.h).
+// reference often goes on a thread that must not take the GIL (a shard
+// dropping a record), so the release waits for the next thread that takes
+// it through Gil (gil.h); a delivered record's is taken at once.
 #ifndef TFTPD_PYTHON_CORE_PYTHON_REFERENCE_H_
 #define TFTPD_PYTHON_CORE_PYTHON_REFERENCE_H_
 
