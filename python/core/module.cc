@@ -177,6 +177,9 @@ class PyServer {
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "The tftpd engine behind the tftpd and fbtftp packages.";
+  m.def("release_deferred_references", &ReleaseDeferredReferences,
+        "Releases the Python objects the engine let go of without the GIL "
+        "(handlers of sessions whose records were dropped).");
   py::class_<Responder>(m, "Responder")
       .def_property_readonly("path",
                              [](const Responder& r) { return r.context().path; })

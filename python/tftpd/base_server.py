@@ -124,8 +124,11 @@ class BaseServer:
                 if run_once and self._dispatched.is_set():
                     break
                 # Wakes for close() at once; the timeout lets Python deliver
-                # signals (KeyboardInterrupt) to this thread.
+                # signals (KeyboardInterrupt) to this thread, and frees
+                # handlers whose records were dropped while nothing else
+                # called into Python.
                 self._stopped.wait(0.5)
+                _core.release_deferred_references()
         finally:
             self._serving.clear()
             if self._core is not None:
