@@ -131,6 +131,25 @@ def test_fbtftp_is_this_package():
     assert fbtftp.constants.ERR_FILE_NOT_FOUND == 1
 
 
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"handler_threads": 0},
+        {"source_threads": -1},
+        {"max_transfers": 0},
+        {"max_waiting_requests": 1.5},
+        {"windowsize_max": 65536},
+        {"max_queued_records": 0},
+        {"threads": 0},
+        {"shutdown_grace": -1},
+    ],
+)
+def test_a_bad_engine_setting_is_refused_by_name(setting):
+    name = next(iter(setting))
+    with pytest.raises(ValueError, match=name):
+        Server({}, **setting)
+
+
 def test_read_is_asked_for_the_block_size_and_close_always(serve):
     content = generated(10000, 1)
     server = Server({"a": content})

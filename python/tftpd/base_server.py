@@ -59,6 +59,20 @@ class BaseServer:
         callbacks; past them, records are dropped and counted in
         stats_dropped, and their sessions end without a callback).
         """
+        for name, value, least, most in (
+            ("threads", 1 if threads is None else threads, 1, None),
+            ("handler_threads", handler_threads, 1, None),
+            ("source_threads", source_threads, 1, None),
+            ("max_transfers", max_transfers, 1, None),
+            ("max_waiting_requests", max_waiting_requests, 1, None),
+            ("windowsize_max", windowsize_max, 1, 65535),
+            ("max_queued_records", max_queued_records, 1, None),
+        ):
+            if not isinstance(value, int) or value < least or (most is not None and value > most):
+                bound = "at least %d" % least if most is None else "from %d to %d" % (least, most)
+                raise ValueError("%s must be a whole number %s, not %r" % (name, bound, value))
+        if not shutdown_grace >= 0:
+            raise ValueError("shutdown_grace must be 0 or more seconds, not %r" % (shutdown_grace,))
         self._address = address
         self._port = port
         self._retries = retries
