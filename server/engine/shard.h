@@ -189,6 +189,12 @@ class Shard {
   // out, with `session` (else its stream's; stats_callbacks.h).
   void EndWaiting(uint32_t index, std::optional<Refusal> refusal,
                   std::shared_ptr<void> session = nullptr);
+  // A request that ends before its transfer began, refused or given up
+  // without a word: its record goes out either way, with `session`.
+  void EndUnstarted(const io::SocketAddress& to, const io::SocketAddress& from,
+                    absl::string_view filename, std::optional<Refusal> refusal,
+                    const RequestContext& context, io::TimePoint since,
+                    std::shared_ptr<void> session);
   // The transfer's socket: a new one answering from the address the client
   // sent to, or in single-port mode the service socket. Sets `peer` to
   // where its packets go.

@@ -320,16 +320,25 @@ void Shard::EndWaiting(uint32_t index, std::optional<Refusal> refusal,
   }
   CloseTransfer(index);
   MaybeRecycle(index);
+  EndUnstarted(source, destination, context.requested_path, std::move(refusal),
+               context, since, std::move(session));
+}
+
+void Shard::EndUnstarted(const io::SocketAddress& to,
+                         const io::SocketAddress& from,
+                         absl::string_view filename,
+                         std::optional<Refusal> refusal,
+                         const RequestContext& context, io::TimePoint since,
+                         std::shared_ptr<void> session) {
   if (refusal.has_value()) {
     refusal->session = std::move(session);
-    Refuse(source, destination, context.requested_path, *refusal, &context,
-           since);
-  } else {
-    // Given up without a word; its handler still gets its record.
-    const io::Clock::duration waited = now_ - since;
-    RecordUnanswered(context, std::move(session), env_.wall_now() - waited,
-                     waited, counters_, stats_);
+    Refuse(to, from, filename, *refusal, &context, since);
+    return;
   }
+  // Given up without a word; its handler still gets its record.
+  const io::Clock::duration waited = now_ - since;
+  RecordUnanswered(context, std::move(session), env_.wall_now() - waited,
+                   waited, counters_, stats_);
 }
 
 void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
@@ -354,15 +363,8 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
       CloseTransfer(*index);
       MaybeRecycle(*index);
     }
-    if (refusal.has_value()) {
-      refusal->session = std::move(session);
-      Refuse(datagram.source, datagram.destination, request.filename,
-             *refusal, &context, since);
-    } else {
-      const io::Clock::duration waited = now_ - since;
-      RecordUnanswered(context, std::move(session), env_.wall_now() - waited,
-                       waited, counters_, stats_);
-    }
+    EndUnstarted(datagram.source, datagram.destination, request.filename,
+                 std::move(refusal), context, since, std::move(session));
   };
   tftp::NegotiatedOptions negotiated;
   if (tftp::ProtocolStatus s = tftp::NegotiateOptions(

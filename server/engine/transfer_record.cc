@@ -193,7 +193,7 @@ void RecordTransfer(const Transfer& t, int shard, io::TimePoint now,
 void PostTransferRecord(const Transfer& t, int shard, io::TimePoint now,
                         ShardCounters& counters, StatsDispatcher* stats) {
   if (stats != nullptr && stats->wants_transfers()) {
-    if (!stats->Post(MakeStats(t, shard, now))) Bump(counters.stats_dropped);
+    Post(MakeStats(t, shard, now), counters, stats);
   }
 }
 
