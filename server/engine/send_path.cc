@@ -33,6 +33,16 @@ void AddressMessage(SendSlot& slot, const io::SocketAddress& to,
   slot.message.msg_controllen = 0;
 }
 
+// Asks for `size` bytes at `data` to be brought into the cache. The kernel
+// copies each payload into its datagram only when the batch is submitted;
+// a pulled stream's ring was written a read-ahead ago and has left the
+// cache since (1,000 rings of 64 KiB), and loading its lines now, for every
+// send of the batch at once, overlaps misses the copy would take one by one.
+void Prefetch(const uint8_t* data, size_t size) {
+  constexpr size_t kLine = 64;
+  for (size_t at = 0; at < size; at += kLine) __builtin_prefetch(data + at);
+}
+
 }  // namespace
 
 void Shard::FlushReady() {
@@ -68,10 +78,11 @@ void Shard::SendNext(uint32_t index) {
   auto add = [&](uint8_t* header, const tftp::Outgoing& packet) {
     slot.iov[iov_count++] = {header, packet.header_size};
     if (packet.payload_size > 0) {
-      slot.iov[iov_count++] = {
+      uint8_t* payload =
           const_cast<uint8_t*>(t.pulled ? t.stream->At(packet.payload_offset)
-                                    : t.response.data() + packet.payload_offset),
-          packet.payload_size};
+                                        : t.response.data() + packet.payload_offset);
+      Prefetch(payload, packet.payload_size);
+      slot.iov[iov_count++] = {payload, packet.payload_size};
     }
     bytes += packet.header_size + packet.payload_size;
     Bump(counters_.packets_sent);
