@@ -233,6 +233,8 @@ class Shard {
   void OnTransferReceive(uint32_t index, const io::Completion& completion);
   void DeliverToTransfer(uint32_t index, const io::Datagram& datagram);
   void AfterInput(uint32_t index);
+  // A pulled stream is told how far its client has acknowledged.
+  void ReportConsumed(Transfer& t);
   void Schedule(uint32_t index);
   void FireTimers();
   void OnTimer(uint32_t index);

@@ -100,11 +100,7 @@ void Shard::OnFirstAnswer(uint32_t index) {
 void Shard::AfterInput(uint32_t index) {
   Transfer& t = transfers_[index];
   if (!t.live() || t.waiting()) return;
-  if (t.pulled) {
-    // What the client has acknowledged is not read again: the stream
-    // reads further ahead and gives the memory back.
-    t.stream->Consumed(t.subscription, t.protocol->counters().bytes_transferred);
-  }
+  if (t.pulled) ReportConsumed(t);
   if (t.writing != nullptr && t.writing->committing() && !t.commit_started) {
     StartCommit(index);
   }
@@ -120,6 +116,23 @@ void Shard::AfterInput(uint32_t index) {
   } else {
     Schedule(index);
   }
+}
+
+void Shard::ReportConsumed(Transfer& t) {
+  // What the client has acknowledged is not read again: the stream reads
+  // further ahead and gives the memory back. Each report takes the
+  // stream's lock, so a lock-step client's is sent every few blocks, not
+  // per ACK (the stream reads when half its read-ahead, 64 KiB or more, is
+  // missing: a few blocks late changes nothing); at once when the transfer
+  // waits for the stream's bytes (nothing to send, nothing in flight).
+  constexpr uint64_t kReportStep = 8 << 10;
+  const uint64_t acknowledged = t.protocol->counters().bytes_transferred;
+  if (acknowledged == t.consumed_reported) return;
+  const bool starved =
+      !t.protocol->HasOutgoing() && !t.protocol->deadline().has_value();
+  if (acknowledged < t.consumed_reported + kReportStep && !starved) return;
+  t.consumed_reported = acknowledged;
+  t.stream->Consumed(t.subscription, acknowledged);
 }
 
 void Shard::Schedule(uint32_t index) {

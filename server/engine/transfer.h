@@ -125,8 +125,10 @@ struct Transfer {
   std::shared_ptr<const std::string> bytes;
   std::shared_ptr<ResponseStream> stream;
   uint64_t subscription = 0;
-  // The stream is pulled: its reader position is reported as ACKs come.
+  // The stream is pulled: its reader position is reported as ACKs come,
+  // a few blocks at a time (`consumed_reported`: the last reported).
   bool pulled = false;
+  uint64_t consumed_reported = 0;
   // The response's own retransmission settings, kept while it waits.
   RetryPolicy retry;
   absl::Span<const uint8_t> response;
