@@ -68,6 +68,16 @@ class Response {
     return *this;
   }
   const RetryPolicy& retry() const { return retry_; }
+  // What the program keeps for this request until its statistics record
+  // (TransferStats::session), whatever the answer, a refusal or a drop
+  // included: the engine hands it over in the record and keeps no other
+  // reference (as StreamWriter::SetSession does for a stream, whose own
+  // wins when both are set).
+  Response& WithSession(std::shared_ptr<void> session) {
+    session_ = std::move(session);
+    return *this;
+  }
+  std::shared_ptr<void> TakeSession() { return std::move(session_); }
 
   Kind kind() const { return kind_; }
   // kFile: the path; kBytes: the bytes; kRefusal: the message.
@@ -83,6 +93,7 @@ class Response {
   std::shared_ptr<ResponseStream> stream_;
   tftp::ErrorCode code_ = tftp::ErrorCode::kNotDefined;
   RetryPolicy retry_;
+  std::shared_ptr<void> session_;
 };
 
 // Where an upload goes. Build one with the static functions.

@@ -59,9 +59,10 @@ struct TransferStats {
   std::optional<uint64_t> response_size;
   int blksize = 512;
   int windowsize = 1;
-  // What the handler attached to its streamed response
-  // (StreamWriter::SetSession): the record holds the last reference the
-  // engine kept, so it goes when the record does, delivered or dropped.
+  // What the handler attached to its response (Response::WithSession, or
+  // its stream's StreamWriter::SetSession): the record holds the last
+  // reference the engine kept, so it goes when the record does, delivered
+  // or dropped.
   std::shared_ptr<void> session;
 };
 

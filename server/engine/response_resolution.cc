@@ -50,7 +50,7 @@ Resolution ResolveFile(const std::string& path, tftp::TransferMode mode,
   if (file == nullptr && opened.info.st_size == 0) {
     file = context.files.Adopt(opened.info, nullptr);  // Nothing to map.
   }
-  if (file == nullptr) return LoadFile{opened.fd, opened.info, {}};
+  if (file == nullptr) return LoadFile{opened.fd, opened.info, {}, nullptr};
   if (opened.fd >= 0) close(opened.fd);
   std::variant<Refusal, ResolvedResponse> used =
       RespondWithFile(file, mode, context);
@@ -80,7 +80,7 @@ static Resolution ResolveKind(Response response, tftp::TransferMode mode,
         refusal.session = response.stream()->TakeSession();
         return refusal;
       }
-      if (!state.begun) return AwaitStream{response.stream()};
+      if (!state.begun) return AwaitStream{response.stream(), nullptr};
       std::variant<Refusal, ResolvedResponse> used =
           RespondWithStream(response.stream(), mode);
       if (auto* r = std::get_if<Refusal>(&used)) return std::move(*r);
@@ -100,7 +100,15 @@ static Resolution ResolveKind(Response response, tftp::TransferMode mode,
 Resolution ResolveResponse(Response response, tftp::TransferMode mode,
                            const ResolutionContext& context) {
   const RetryPolicy retry = response.retry();
+  std::shared_ptr<void> session = response.TakeSession();
   Resolution resolution = ResolveKind(std::move(response), mode, context);
+  // Whatever became of the request, its record brings the session back (a
+  // refused stream's own, when it had one).
+  std::visit(
+      [&](auto& resolved) {
+        if (resolved.session == nullptr) resolved.session = std::move(session);
+      },
+      resolution);
   // A stream's own settings (its writer's) win over the Response's.
   auto merge = [&](RetryPolicy& into) {
     if (!into.retries.has_value()) into.retries = retry.retries;

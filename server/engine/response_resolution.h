@@ -32,6 +32,7 @@ struct ResolvedResponse {
   std::optional<uint64_t> announced_size;
   // The request's own retransmission settings.
   RetryPolicy retry;
+  std::shared_ptr<void> session;  // Response::WithSession's.
 };
 
 // A file version no transfer on this shard has mapped: the loader maps it
@@ -40,11 +41,13 @@ struct LoadFile {
   int fd = -1;
   struct stat info {};
   RetryPolicy retry;
+  std::shared_ptr<void> session;
 };
 
 // A stream that has not begun: the transfer waits for it.
 struct AwaitStream {
   std::shared_ptr<ResponseStream> stream;
+  std::shared_ptr<void> session;
 };
 
 using Resolution =

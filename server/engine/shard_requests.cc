@@ -148,6 +148,7 @@ void Shard::StartTransfer(const io::Datagram& datagram,
         StartWaiting(datagram, request, std::move(context),
                      TransferPhase::kWaitingForFile);
     transfers_[index].retry = load->retry;
+    transfers_[index].session = std::move(load->session);
     const uint32_t generation = transfers_[index].generation;
     const struct stat info = load->info;
     loader_->Load(
@@ -164,6 +165,7 @@ void Shard::StartTransfer(const io::Datagram& datagram,
                      TransferPhase::kWaitingForStream);
     Transfer& t = transfers_[index];
     t.stream = std::get<AwaitStream>(resolution).stream;
+    t.session = std::move(std::get<AwaitStream>(resolution).session);
     SubscribeToStream(index);
     // It may have begun between state() and Subscribe.
     PostStreamProgress(index, t.generation);
@@ -315,9 +317,7 @@ void Shard::EndWaiting(uint32_t index, std::optional<Refusal> refusal,
   const io::SocketAddress destination = t.request->destination();
   const RequestContext context = t.context;
   const io::TimePoint since = t.started;
-  if (session == nullptr && t.stream != nullptr) {
-    session = t.stream->TakeSession();
-  }
+  if (session == nullptr) session = TakeSession(t);
   CloseTransfer(index);
   MaybeRecycle(index);
   EndUnstarted(source, destination, context.requested_path, std::move(refusal),
@@ -348,6 +348,7 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
   auto give_up = [&](std::optional<Refusal> refusal) {
     std::shared_ptr<void> session =
         response.stream != nullptr ? response.stream->TakeSession() : nullptr;
+    if (session == nullptr) session = std::move(response.session);
     if (response.file != nullptr) files_.Release(response.file);
     // A source nobody will read is closed on the source threads.
     if (response.stream != nullptr) response.stream->Abandon(source_executor_);
@@ -417,6 +418,8 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
   t.last_progress = now_;
   t.unanswered_since = now_;
   t.pulled = pulled;
+  // A transfer that waited keeps what it was given when it began waiting.
+  if (response.session != nullptr) t.session = std::move(response.session);
   tftp::TransferConfig transfer_config = config_.transfer;
   if (response.retry.retries.has_value()) {
     transfer_config.max_retries = std::max(0, *response.retry.retries);

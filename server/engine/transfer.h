@@ -131,6 +131,9 @@ struct Transfer {
   uint64_t consumed_reported = 0;
   // The response's own retransmission settings, kept while it waits.
   RetryPolicy retry;
+  // What the handler's Response attached (Response::WithSession): moved
+  // into the request's record, the only place it is kept.
+  std::shared_ptr<void> session;
   absl::Span<const uint8_t> response;
 
   // An upload's sink, behind the protocol's WriteSink; `commit_started`
@@ -161,6 +164,17 @@ struct Transfer {
            phase == TransferPhase::kWaitingForStream;
   }
 };
+
+// What the program attached to `t`'s request, for its record: the stream's
+// (StreamWriter::SetSession), else the Response's. Taken: nothing of the
+// transfer keeps it after.
+inline std::shared_ptr<void> TakeSession(Transfer& t) {
+  std::shared_ptr<void> session =
+      t.stream != nullptr ? t.stream->TakeSession() : nullptr;
+  if (session == nullptr) session = std::move(t.session);
+  t.session = nullptr;  // The stream's won: the Response's goes.
+  return session;
+}
 
 }  // namespace tftpd
 

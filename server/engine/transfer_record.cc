@@ -61,7 +61,7 @@ void WriteTransferLine(const Transfer& t, io::TimePoint now) {
                       t.writing != nullptr ? " upload" : ""));
 }
 
-TransferStats MakeStats(const Transfer& t, int shard, io::TimePoint now) {
+TransferStats MakeStats(Transfer& t, int shard, io::TimePoint now) {
   const tftp::TransferResult& result = t.protocol->result();
   const tftp::TransferCounters& counters = t.protocol->counters();
   const tftp::NegotiatedOptions& options = t.protocol->options();
@@ -74,7 +74,7 @@ TransferStats MakeStats(const Transfer& t, int shard, io::TimePoint now) {
   stats.shard = shard;
   stats.request_id = t.context.request_id;
   stats.client_answered = t.peer_answered;
-  if (t.stream != nullptr) stats.session = t.stream->TakeSession();
+  stats.session = TakeSession(t);
   // In progress: the server gave up on a client that never answered.
   stats.outcome = result.outcome == tftp::TransferOutcome::kInProgress
                       ? "unanswered"
@@ -178,7 +178,7 @@ void RecordUnanswered(const RequestContext& context,
   Post(std::move(record), counters, stats);
 }
 
-void RecordTransfer(const Transfer& t, int shard, io::TimePoint now,
+void RecordTransfer(Transfer& t, int shard, io::TimePoint now,
                     ShardCounters& counters, StatsDispatcher* stats) {
   const tftp::TransferResult& result = t.protocol->result();
   Bump(counters.transfers_finished);
@@ -190,7 +190,7 @@ void RecordTransfer(const Transfer& t, int shard, io::TimePoint now,
   if (LogEnabled(LogLevel::kInfo)) WriteTransferLine(t, now);
 }
 
-void PostTransferRecord(const Transfer& t, int shard, io::TimePoint now,
+void PostTransferRecord(Transfer& t, int shard, io::TimePoint now,
                         ShardCounters& counters, StatsDispatcher* stats) {
   if (stats != nullptr && stats->wants_transfers()) {
     Post(MakeStats(t, shard, now), counters, stats);

@@ -20,11 +20,11 @@ bool EndedByError(tftp::TransferOutcome outcome);
 
 // `t`'s protocol side has finished at `now`: counted, logged and its
 // statistics record posted. `stats` may be null.
-void RecordTransfer(const Transfer& t, int shard, io::TimePoint now,
+void RecordTransfer(Transfer& t, int shard, io::TimePoint now,
                     ShardCounters& counters, StatsDispatcher* stats);
 
 // Only `t`'s statistics record. `stats` may be null.
-void PostTransferRecord(const Transfer& t, int shard, io::TimePoint now,
+void PostTransferRecord(Transfer& t, int shard, io::TimePoint now,
                         ShardCounters& counters, StatsDispatcher* stats);
 
 // A request the handler (or the response it gave) refused or dropped: its

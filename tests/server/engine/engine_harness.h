@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -91,6 +92,24 @@ class EngineHarness {
   std::unique_ptr<MemoryShard> memory_;
   std::vector<Reply> pending_;
   bool finished_ = false;
+};
+
+// Statistics records, as the dispatcher's thread delivers them.
+struct Records {
+  std::mutex mutex;
+  std::vector<TransferStats> list;
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return list.size();
+  }
+  // A ServerConfig::on_transfer_end that keeps each record in `records`.
+  static std::function<void(const TransferStats&)> Keep(
+      std::shared_ptr<Records> records) {
+    return [records](const TransferStats& s) {
+      std::lock_guard<std::mutex> lock(records->mutex);
+      records->list.push_back(s);
+    };
+  }
 };
 
 // A client at 127.1.x.y:port.

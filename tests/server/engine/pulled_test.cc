@@ -163,25 +163,12 @@ TEST(Pulled, AStreamServesOneTransfer) {
   EXPECT_EQ(second[0].opcode(), kError);
 }
 
-// Records arrive on the dispatcher's thread.
-struct Records {
-  std::mutex mutex;
-  std::vector<TransferStats> list;
-  size_t size() {
-    std::lock_guard<std::mutex> lock(mutex);
-    return list.size();
-  }
-};
-
 TEST(Pulled, DropsAreSilentAndRefusalsAndDropsHaveARecord) {
   auto records = std::make_shared<Records>();
   auto handler = std::make_shared<PullHandler>("x");
   EngineHarness h(
       [records](ServerConfig& c) {
-        c.on_transfer_end = [records](const TransferStats& s) {
-          std::lock_guard<std::mutex> lock(records->mutex);
-          records->list.push_back(s);
-        };
+        c.on_transfer_end = Records::Keep(records);
       },
       handler);
   h.SendToService(Client(1), RequestPacket(1, "drop"));
@@ -215,10 +202,7 @@ TEST(Pulled, ATransferWhoseClientNeverSpokeHasARecordToo) {
   EngineHarness h(
       [records](ServerConfig& c) {
         c.transfer.max_retries = 1;
-        c.on_transfer_end = [records](const TransferStats& s) {
-          std::lock_guard<std::mutex> lock(records->mutex);
-          records->list.push_back(s);
-        };
+        c.on_transfer_end = Records::Keep(records);
       },
       handler);
   h.SendToService(Client(1), RequestPacket(1, "failing"));
@@ -346,10 +330,7 @@ TEST(Pulled, ARequestGivenUpBeforeItsResponseBeganHasARecordToo) {
   EngineHarness h(
       [records](ServerConfig& c) {
         c.max_transfers = 1;
-        c.on_transfer_end = [records](const TransferStats& s) {
-          std::lock_guard<std::mutex> lock(records->mutex);
-          records->list.push_back(s);
-        };
+        c.on_transfer_end = Records::Keep(records);
       },
       std::make_shared<Undecided>());
   h.SendToService(Client(1), RequestPacket(1, "first"));
