@@ -346,6 +346,29 @@ def test_a_session_whose_record_is_dropped_keeps_nothing(serve):
     assert len(server.sessions) == 2
 
 
+def test_a_request_given_up_while_get_handler_runs_still_ends_its_session(serve):
+    # The engine may give up on a request while get_handler is still making
+    # its handler: here a newer request evicts it (max_transfers=1). Its
+    # record may come before the handler exists; the handler, once made,
+    # still gets its stats callback, and its response is closed.
+    server = Server({"fast": generated(700, 6)}, max_transfers=1)
+    with serve(server) as port:
+        Client(port).send_request("slow")  # get_handler waits for release.
+        deadline = time.monotonic() + 30
+        while not any(r[2] == "slow" for r in server.requests):
+            assert time.monotonic() < deadline
+            server.session_event.wait(0.05)
+        got, _ = Client(port).read("fast")
+        assert got == generated(700, 6)
+        assert server._core.totals().get("transfers_evicted", 0) == 1
+        server.release.set()
+        server.wait_sessions(2)
+    slow = [s for s in server.sessions if s.file_path == "slow"]
+    assert len(slow) == 1
+    assert "timeout" in slow[0].error["error_message"]
+    assert [log for path, log in server.calls if path == "slow"] == [[("close",)]]
+
+
 def test_close_is_called_when_the_client_gives_up(serve):
     server = Server({"a": generated(100000, 4)})
     with serve(server) as port:

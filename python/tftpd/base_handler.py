@@ -150,6 +150,14 @@ class BaseHandler:
         responder.begin(_Reader(self._response_data), None if size is None else int(size))
         return True
 
+    def _given_up(self, record):
+        """The engine gave up on the request before it was answered: no
+        source thread will close the response, so it is closed here, and
+        the session ends with the engine's record."""
+        if self._response_data is not None:
+            _Reader(self._response_data).close()
+        self._ended(record)
+
     def _ended(self, record):
         """The engine's record of the session: fills the stats, calls back."""
         stats = self._stats

@@ -174,6 +174,10 @@ class BaseServer:
         for name, value in responder.options:
             options[name] = value
         server_addr = (self._address, self._listener.getsockname()[1])
+        # Attached before get_handler runs: the engine may give up on the
+        # request meanwhile, and its record must still find the handler.
+        session = _Session()
+        responder.set_session(session)
         handler = None
         try:
             handler = self.get_handler(server_addr, peer, path, options)
@@ -189,7 +193,12 @@ class BaseServer:
         # The engine keeps the handler until the session's record, which
         # carries it back (or, dropped, lets go of it): nothing here to
         # outlive a record lost to a stats callback that fell behind.
-        responder.set_session(handler)
+        record = session.attach(handler)
+        if record is not None:
+            # Given up while get_handler ran (evicted for a newer request,
+            # or the server stopping): no client reads an answer now.
+            handler._given_up(record)
+            return
         try:
             handler._answer(responder)
         except Exception as e:
@@ -197,7 +206,8 @@ class BaseServer:
             responder.fail(constants.ERR_UNDEFINED, str(e))
 
     def _session_ended(self, record):
-        handler = record["session"]
+        session = record["session"]
+        handler = session.ended(record) if session is not None else None
         if handler is not None:
             handler._ended(record)
 
@@ -210,3 +220,28 @@ class BaseServer:
             self._server_stats_callback(self._server_stats)
         except Exception as exc:
             logging.exception(str(exc))
+
+
+class _Session:
+    """What a request's record carries back: its handler, once get_handler
+    has made it. A record that comes first (the engine gave up on the
+    request while get_handler ran) is kept for the handler to end with."""
+
+    __slots__ = ("_lock", "_handler", "_record")
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._handler = None
+        self._record = None
+
+    def attach(self, handler):
+        """The handler is made: the record, if it came already."""
+        with self._lock:
+            self._handler = handler
+            return self._record
+
+    def ended(self, record):
+        """The record came: the handler, if it is made already."""
+        with self._lock:
+            self._record = record
+            return self._handler
