@@ -349,6 +349,10 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
     std::shared_ptr<void> session =
         response.stream != nullptr ? response.stream->TakeSession() : nullptr;
     if (session == nullptr) session = std::move(response.session);
+    // What a request that waited was given when it began waiting.
+    if (session == nullptr && index.has_value()) {
+      session = TakeSession(transfers_[*index]);
+    }
     if (response.file != nullptr) files_.Release(response.file);
     // A source nobody will read is closed on the source threads.
     if (response.stream != nullptr) response.stream->Abandon(source_executor_);

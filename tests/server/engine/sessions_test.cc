@@ -130,5 +130,38 @@ TEST(Sessions, EveryKindOfResponseBringsItsSessionBackInItsRecordAlone) {
   }
 }
 
+TEST(Sessions, ARequestGivenUpAfterWaitingBringsItsSessionBack) {
+  // The file is mapped, or the stream begins, while the request waits; then
+  // no socket is left for its transfer, and it goes unanswered (deferred:
+  // the client's repeat of it may find one).
+  auto records = std::make_shared<Records>();
+  auto handler = std::make_shared<EveryKind>();
+  EngineHarness h(
+      [records](ServerConfig& c) {
+        c.on_transfer_end = Records::Keep(records);
+      },
+      handler);
+  h.memory().set_socket_limit(0);
+  h.root().Write("kernel", "boot");
+  h.SendToService(Client(1), RequestPacket(1, "kernel"));
+  h.SendToService(Client(2), RequestPacket(1, "later"));
+  h.Run();
+  ASSERT_TRUE(handler->later.Begin(4));
+  h.RunUntil([&] { return records->size() == 2; });
+
+  std::lock_guard<std::mutex> lock(records->mutex);
+  ASSERT_EQ(records->list.size(), 2u);
+  for (const TransferStats& record : records->list) {
+    const std::string& name = record.requested_path;
+    EXPECT_EQ(record.outcome, "unanswered") << name;
+    ASSERT_NE(record.session, nullptr) << name;
+    EXPECT_EQ(record.session, handler->sessions[name].lock()) << name;
+  }
+  records->list.clear();
+  for (const auto& [name, session] : handler->sessions) {
+    EXPECT_TRUE(session.expired()) << name << " is still held";
+  }
+}
+
 }  // namespace
 }  // namespace tftpd::testing
