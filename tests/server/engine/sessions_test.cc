@@ -64,14 +64,36 @@ class EveryKind : public RequestHandler {
   }
 };
 
+// A shard answering with EveryKind, keeping every record.
+struct Served {
+  std::shared_ptr<Records> records = std::make_shared<Records>();
+  std::shared_ptr<EveryKind> handler = std::make_shared<EveryKind>();
+  EngineHarness h{[records = records](ServerConfig& c) {
+                    c.on_transfer_end = Records::Keep(records);
+                  },
+                  handler};
+};
+
+// Each record holds its request's session; once the records go, nothing
+// holds any.
+void ExpectSessionsComeBackAlone(Served& served) {
+  std::lock_guard<std::mutex> lock(served.records->mutex);
+  for (const TransferStats& record : served.records->list) {
+    const std::string& name = record.requested_path;
+    ASSERT_NE(record.session, nullptr) << name;
+    EXPECT_EQ(record.session, served.handler->sessions[name].lock()) << name;
+  }
+  served.records->list.clear();
+  for (const auto& [name, session] : served.handler->sessions) {
+    EXPECT_TRUE(session.expired()) << name << " is still held";
+  }
+}
+
 TEST(Sessions, EveryKindOfResponseBringsItsSessionBackInItsRecordAlone) {
-  auto records = std::make_shared<Records>();
-  auto handler = std::make_shared<EveryKind>();
-  EngineHarness h(
-      [records](ServerConfig& c) {
-        c.on_transfer_end = Records::Keep(records);
-      },
-      handler);
+  Served served;
+  EngineHarness& h = served.h;
+  EveryKind* handler = served.handler.get();
+  Records* records = served.records.get();
   h.root().Write("kernel", "boot");
   // A download of one short block: DATA 1, ACK 1.
   auto download = [&](size_t client, const std::string& name,
@@ -116,31 +138,26 @@ TEST(Sessions, EveryKindOfResponseBringsItsSessionBackInItsRecordAlone) {
     return records->size() == 6 && h.shard().open_transfers() == 0;
   });
 
-  std::lock_guard<std::mutex> lock(records->mutex);
-  ASSERT_EQ(records->list.size(), 6u);
-  for (const TransferStats& record : records->list) {
-    const std::string& name = record.requested_path;
-    ASSERT_NE(record.session, nullptr) << name;
-    EXPECT_EQ(record.session, handler->sessions[name].lock()) << name;
-    EXPECT_EQ(*std::static_pointer_cast<std::string>(record.session), name);
+  {
+    std::lock_guard<std::mutex> lock(records->mutex);
+    ASSERT_EQ(records->list.size(), 6u);
+    for (const TransferStats& record : records->list) {
+      ASSERT_NE(record.session, nullptr) << record.requested_path;
+      EXPECT_EQ(*std::static_pointer_cast<std::string>(record.session),
+                record.requested_path);
+    }
   }
-  records->list.clear();
-  for (const auto& [name, session] : handler->sessions) {
-    EXPECT_TRUE(session.expired()) << name << " is still held";
-  }
+  ExpectSessionsComeBackAlone(served);
 }
 
 TEST(Sessions, ARequestGivenUpAfterWaitingBringsItsSessionBack) {
   // The file is mapped, or the stream begins, while the request waits; then
   // no socket is left for its transfer, and it goes unanswered (deferred:
   // the client's repeat of it may find one).
-  auto records = std::make_shared<Records>();
-  auto handler = std::make_shared<EveryKind>();
-  EngineHarness h(
-      [records](ServerConfig& c) {
-        c.on_transfer_end = Records::Keep(records);
-      },
-      handler);
+  Served served;
+  EngineHarness& h = served.h;
+  EveryKind* handler = served.handler.get();
+  Records* records = served.records.get();
   h.memory().set_socket_limit(0);
   h.root().Write("kernel", "boot");
   h.SendToService(Client(1), RequestPacket(1, "kernel"));
@@ -149,18 +166,14 @@ TEST(Sessions, ARequestGivenUpAfterWaitingBringsItsSessionBack) {
   ASSERT_TRUE(handler->later.Begin(4));
   h.RunUntil([&] { return records->size() == 2; });
 
-  std::lock_guard<std::mutex> lock(records->mutex);
-  ASSERT_EQ(records->list.size(), 2u);
-  for (const TransferStats& record : records->list) {
-    const std::string& name = record.requested_path;
-    EXPECT_EQ(record.outcome, "unanswered") << name;
-    ASSERT_NE(record.session, nullptr) << name;
-    EXPECT_EQ(record.session, handler->sessions[name].lock()) << name;
+  {
+    std::lock_guard<std::mutex> lock(records->mutex);
+    ASSERT_EQ(records->list.size(), 2u);
+    for (const TransferStats& record : records->list) {
+      EXPECT_EQ(record.outcome, "unanswered") << record.requested_path;
+    }
   }
-  records->list.clear();
-  for (const auto& [name, session] : handler->sessions) {
-    EXPECT_TRUE(session.expired()) << name << " is still held";
-  }
+  ExpectSessionsComeBackAlone(served);
 }
 
 }  // namespace
