@@ -351,7 +351,8 @@ def test_a_request_given_up_while_get_handler_runs_still_ends_its_session(serve)
     # its handler: here a newer request evicts it (max_transfers=1). Its
     # record may come before the handler exists; the handler, once made,
     # still gets its stats callback, and its response is closed.
-    server = Server({"fast": generated(700, 6)}, max_transfers=1)
+    # One shard, so that the two requests share its one transfer.
+    server = Server({"fast": generated(700, 6)}, max_transfers=1, threads=1)
     with serve(server) as port:
         Client(port).send_request("slow")  # get_handler waits for release.
         deadline = time.monotonic() + 30
