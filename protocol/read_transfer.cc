@@ -33,6 +33,7 @@ void ReadTransfer::OnDatagram(absl::Span<const uint8_t> datagram,
                              TimePoint now) {
   if (state_ == State::kNotStarted || state_ == State::kDone) return;
   ++counters_.packets_received;
+  advanced_ = false;
   const std::optional<Opcode> opcode = PeekOpcode(datagram);
   if (opcode == Opcode::kAck) {
     AckPacket ack;
@@ -92,6 +93,7 @@ void ReadTransfer::OnAck(uint16_t wire_block, TimePoint now) {
   }
   counters_.blocks_acknowledged += block - acked_;
   acked_ = block;
+  advanced_ = true;
   timer_.Answered(now);
   counters_.bytes_transferred = std::min<uint64_t>(
       acked_ * options_.blksize, size_known_ ? available_ : UINT64_MAX);
@@ -127,14 +129,22 @@ void ReadTransfer::OnDataAvailable(uint64_t available, bool complete,
   available_ = std::max(available_, available);
   size_known_ = complete;
   if (state_ != State::kTransferring) return;
-  const uint64_t window_end = acked_ + options_.windowsize;
-  const uint64_t last = std::min(window_end, LastReadyBlock());
+  if (ExtendWindow() && !timer_.deadline().has_value()) timer_.Restart(now);
+}
+
+void ReadTransfer::SetWindowLimit(uint16_t blocks) {
+  window_limit_ = std::max<uint16_t>(blocks, 1);
+  if (state_ == State::kTransferring) ExtendWindow();
+}
+
+bool ReadTransfer::ExtendWindow() {
+  const uint64_t last = std::min<uint64_t>(acked_ + window(), LastReadyBlock());
   if (QueueEmpty()) {
-    if (highest_sent_ + 1 > last) return;
+    if (highest_sent_ + 1 > last) return false;
     queue_next_ = highest_sent_ + 1;
   }
   queue_last_ = std::max(queue_last_, last);
-  if (!timer_.deadline().has_value()) timer_.Restart(now);
+  return true;
 }
 
 void ReadTransfer::Abort(ErrorCode code, absl::string_view message) {
@@ -179,8 +189,7 @@ Outgoing ReadTransfer::NextOutgoing(absl::Span<uint8_t> buffer) {
 
 void ReadTransfer::QueueWindowFrom(uint64_t first) {
   queue_next_ = first;
-  queue_last_ =
-      std::min<uint64_t>(acked_ + options_.windowsize, LastReadyBlock());
+  queue_last_ = std::min<uint64_t>(acked_ + window(), LastReadyBlock());
 }
 
 uint64_t ReadTransfer::LastReadyBlock() const {

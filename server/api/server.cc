@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "server/engine/address_guard.h"
 #include "server/engine/shard.h"
+#include "server/observability/log.h"
+#include "server/uploads/disk_upload_sink.h"
 
 namespace tftpd {
 
@@ -87,6 +89,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerConfig config) {
     }
     server->write_root_ =
         std::make_unique<RootDirectory>(std::move(*write_root));
+    // What a crash left of the uploads then in progress.
+    if (const size_t removed =
+            RemoveUploadLeftovers(server->write_root_->path());
+        removed > 0) {
+      TFTPD_LOG(kInfo, "removed %d unfinished uploads left by an earlier run",
+                static_cast<int>(removed));
+    }
     server->committer_ =
         std::make_unique<UploadCommitter>(c.commit_threads, c.commit_queue);
   }

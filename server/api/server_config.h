@@ -68,6 +68,11 @@ struct ServerConfig {
   // firewalls that let only port 69 through). Off: each transfer has its
   // own port, its TID, as RFC 1350 intends.
   bool single_port = false;
+  // With single_port and allow_write: uploads are accepted there too. Off by
+  // default: nothing received on the service port proves where it came
+  // from, so a forger who never reads a reply could upload under any
+  // address, past every rule that trusts the peer's address.
+  bool single_port_uploads = false;
   tftp::OptionLimits limits;
   tftp::TransferConfig transfer;
   size_t max_transfers = 10000;

@@ -134,6 +134,13 @@ DEFINE_bool(single_port, false,
             "told apart by the client's address and port), for clients behind "
             "NAT or firewalls that let only the service port through. Off: "
             "each transfer has a port of its own, as RFC 1350 intends.");
+DEFINE_bool(single_port_uploads, false,
+            "With --single_port and --allow_write: accept uploads in "
+            "single-port mode too. Off by default: nothing received on the "
+            "service port proves where it came from, so a forger who never "
+            "reads a reply can send a WRQ and its blocks under any address, "
+            "past every rule that trusts the client's address (a map rule "
+            "with \\i, a handler checking the peer).");
 DEFINE_bool(allow_write, false,
             "Accept uploads (WRQ) into --write_root. Off by default. Each "
             "upload goes to a temporary file in its directory and is renamed "
@@ -243,6 +250,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
         "--listener must be auto, reuseport or single");
   }
   config.single_port = FLAGS_single_port;
+  config.single_port_uploads = FLAGS_single_port_uploads;
   if (FLAGS_blksize_max < tftp::kMinBlockSize ||
       FLAGS_blksize_max > tftp::kMaxBlockSize) {
     return absl::InvalidArgumentError("--blksize_max must be 8..65464");
@@ -355,6 +363,10 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   if (FLAGS_max_upload_bytes > 0) {
     config.limits.max_upload_size =
         static_cast<uint64_t>(FLAGS_max_upload_bytes);
+  }
+  if (FLAGS_single_port_uploads && !(FLAGS_single_port && FLAGS_allow_write)) {
+    return absl::InvalidArgumentError(
+        "--single_port_uploads needs --single_port and --allow_write");
   }
   if ((FLAGS_create || FLAGS_overwrite || !FLAGS_write_root.empty()) &&
       !FLAGS_allow_write) {

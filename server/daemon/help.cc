@@ -27,7 +27,7 @@ const std::vector<GroupPlan>& Plan() {
   static const auto* plan = new std::vector<GroupPlan>{
       {"Serving",
        {"root", "address", "port", "port_file", "map_file", "threads",
-        "single_port", "listener", "io_backend", "blksize_max",
+        "single_port", "single_port_uploads", "listener", "io_backend", "blksize_max",
         "windowsize_max", "timeout", "max_timeout", "retries", "spin_us",
         "resend_on_duplicate_ack", "source_timeout", "permissive",
         "portable_resolver"}},

@@ -20,19 +20,25 @@ RepeatVerdict ClassifyRepeat(const Transfer& open, size_t fingerprint) {
 }
 
 std::optional<Refusal> CheckAdmission(tftp::Opcode opcode,
-                                      const AdmissionLimits& limits) {
+                                      const AdmissionLimits& limits,
+                                      absl::FunctionRef<bool()> find_place) {
   if (opcode == tftp::Opcode::kWrq && !limits.uploads_enabled) {
     return Refusal{tftp::ErrorCode::kIllegalOperation, "uploads are disabled",
                    RefusalReason::k_uploads_disabled};
   }
-  if (!limits.has_place) {
-    return Refusal{tftp::ErrorCode::kNotDefined, "server busy, try again",
-                   RefusalReason::k_busy, /*logged=*/false};
+  if (opcode == tftp::Opcode::kWrq && limits.uploads_unproven) {
+    return Refusal{tftp::ErrorCode::kIllegalOperation,
+                   "uploads are disabled in single-port mode",
+                   RefusalReason::k_uploads_disabled};
   }
   if (!limits.address_allowed) {
     return Refusal{tftp::ErrorCode::kNotDefined,
                    "too many transfers from this address",
                    RefusalReason::k_per_address, /*logged=*/false};
+  }
+  if (!find_place()) {
+    return Refusal{tftp::ErrorCode::kNotDefined, "server busy, try again",
+                   RefusalReason::k_busy, /*logged=*/false};
   }
   return std::nullopt;
 }

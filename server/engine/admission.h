@@ -8,6 +8,7 @@
 #include <optional>
 #include <variant>
 
+#include "absl/functional/function_ref.h"
 #include "io/event_backend.h"
 #include "io/socket_address.h"
 #include "protocol/packet.h"
@@ -34,14 +35,19 @@ RepeatVerdict ClassifyRepeat(const Transfer& open, size_t fingerprint);
 
 struct AdmissionLimits {
   bool uploads_enabled = false;
-  // A place for the transfer (Shard::FindPlace).
-  bool has_place = true;
+  // Uploads arrive on the service port (single-port mode), where nothing
+  // proves the client's address, and the operator has not accepted that.
+  bool uploads_unproven = false;
   // The client's address is under its own transfer limit.
   bool address_allowed = true;
 };
-// Why a new transfer cannot open, or nullopt when it can.
+// Why a new transfer cannot open, or nullopt when it can. `find_place`
+// (Shard::FindPlace, which may evict a transfer to make room) is asked
+// last, only for a request nothing else refuses: a stream of refused
+// requests evicts nobody.
 std::optional<Refusal> CheckAdmission(tftp::Opcode opcode,
-                                      const AdmissionLimits& limits);
+                                      const AdmissionLimits& limits,
+                                      absl::FunctionRef<bool()> find_place);
 
 // The handler's view of `request` from `datagram`, its name rewritten by
 // `remap` (may be null); a refusal when a rule refuses the name.

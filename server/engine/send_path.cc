@@ -74,6 +74,9 @@ void Shard::SendNext(uint32_t index) {
   slots_.Take();
   size_t iov_count = 0;
   size_t bytes = 0;
+  // Counted once the batch is sure to go (MaySend may hold it back).
+  uint64_t payload_bytes = 0;
+  uint64_t retransmissions = 0;
   // Straight from the shared mapping: no copy of file bytes in user space.
   auto add = [&](uint8_t* header, const tftp::Outgoing& packet) {
     slot.iov[iov_count++] = {header, packet.header_size};
@@ -85,9 +88,8 @@ void Shard::SendNext(uint32_t index) {
       slot.iov[iov_count++] = {payload, packet.payload_size};
     }
     bytes += packet.header_size + packet.payload_size;
-    Bump(counters_.packets_sent);
-    Bump(counters_.bytes_sent, packet.payload_size);
-    if (packet.retransmission) Bump(counters_.retransmits);
+    payload_bytes += packet.payload_size;
+    if (packet.retransmission) ++retransmissions;
   };
   add(slot.header, out);
   // The rest of a window joins the first block in one UDP GSO send: every
@@ -115,6 +117,9 @@ void Shard::SendNext(uint32_t index) {
     slots_.Give(slot_index);
     return;
   }
+  Bump(counters_.packets_sent, segments);
+  Bump(counters_.bytes_sent, payload_bytes);
+  if (retransmissions > 0) Bump(counters_.retransmits, retransmissions);
   AddressMessage(slot, t.peer, iov_count);
   slot.segmented = segments > 1;
   if (slot.segmented) {
@@ -139,21 +144,21 @@ void Shard::SendNext(uint32_t index) {
 }
 
 bool Shard::MaySend(Transfer& t, size_t bytes, bool retransmission) {
-  if (t.peer_answered && !t.shares_service) return true;  // Proven.
-  if (bytes > t.credit) return false;
-  if (!t.peer_answered) {
-    // A request earns its first answer and one repeat of it; the repeat
-    // draws on its address's budget too (unless the address proved itself
-    // lately).
-    if (t.sends_unanswered >= kUnansweredSends) return false;
-    if (retransmission &&
-        !guard_->AllowUnverified(t.peer, static_cast<uint32_t>(bytes), now_)) {
+  switch (t.credit.Check(bytes, retransmission)) {
+    case PeerCredit::Verdict::kHold:
       return false;
-    }
-    ++t.sends_unanswered;
-    t.unanswered_since = now_;
+    case PeerCredit::Verdict::kSendIfAddressAllows:
+      // Unless the address proved itself lately.
+      if (!guard_->AllowUnverified(t.peer, static_cast<uint32_t>(bytes),
+                                   now_)) {
+        return false;
+      }
+      break;
+    case PeerCredit::Verdict::kSend:
+      break;
   }
-  t.credit -= static_cast<uint32_t>(bytes);
+  if (!t.peer_answered) t.unanswered_since = now_;
+  t.credit.Spent(bytes);
   return true;
 }
 

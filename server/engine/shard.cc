@@ -335,7 +335,7 @@ void Shard::OnMessage(InboxMessage& message) {
     snapshot->collector->Add(Snapshot());
   } else if (std::holds_alternative<EvictionRequest>(message)) {
     // Another shard may have evicted meanwhile, or a transfer ended.
-    if (budget_->OverLimit()) EvictUnanswered(std::nullopt);
+    if (budget_->OverLimit()) EvictOne(std::nullopt);
   }
 }
 

@@ -213,9 +213,11 @@ class Shard {
   // repeats a transfer that just ended).
   uint32_t OpenTransfer(const io::SocketAddress& key, TransferPhase phase,
                         const tftp::Request& request);
-  // Ends the open transfer that has waited longest for its client's first
-  // answer, other than `except`; false when there is none.
-  bool EvictUnanswered(std::optional<uint32_t> except);
+  // Ends the open transfer, other than `except`, that a new request may
+  // take the place of: the one that has waited longest for its client's
+  // first answer; in single-port mode the one whose client has been silent
+  // longest. False when there is none.
+  bool EvictOne(std::optional<uint32_t> except);
   // Whether a new transfer has a place: a free one; else one an unanswered
   // transfer of this shard gives up; else one beyond the limit while
   // another shard evicts such a transfer.
@@ -246,9 +248,12 @@ class Shard {
   // The client's first answer on transfer `index`: it counts as a transfer
   // now, and in its address's limit.
   void OnFirstAnswer(uint32_t index);
-  // Whether `bytes` more may go to `t`'s peer: always once it proved it
-  // receives; until then within its credit (and a repeat within its
-  // address's budget), which the bytes are taken from.
+  // A datagram from transfer `index`'s peer was taken: what it earns
+  // (PeerCredit), and the window that follows from it.
+  void Credit(uint32_t index);
+  // Whether `bytes` more may go to `t`'s peer (PeerCredit; a repeat to a
+  // peer that never answered within its address's budget too); when so,
+  // they are taken from its credit.
   bool MaySend(Transfer& t, size_t bytes, bool retransmission);
   io::TimePoint UnansweredDeadline(const Transfer& t) const {
     return t.unanswered_since + config_.unanswered_timeout;

@@ -97,12 +97,10 @@ void Shard::MaybeAnswerAgain(uint32_t index, size_t fingerprint) {
   // per datagram, within its address's budget); the transfer's unanswered
   // life starts again from it. Earlier repeats wait for the transfer's own
   // retransmission (see Engine.ARepeatWhileOpenIsRecognised).
-  if (t.peer_answered || t.sends_unanswered < kUnansweredSends ||
-      fingerprint != t.request_fingerprint || t.protocol == nullptr) {
+  if (t.peer_answered || fingerprint != t.request_fingerprint ||
+      t.protocol == nullptr || !t.credit.OnRepeatedRequest()) {
     return;
   }
-  t.sends_unanswered = kUnansweredSends - 1;
-  t.credit = std::max(t.credit, kRequestCredit / kUnansweredSends);
   t.unanswered_since = now_;
   t.protocol->AnswerAgain(now_);
   AfterInput(index);
@@ -113,9 +111,15 @@ void Shard::StartTransfer(const io::Datagram& datagram,
   const io::SocketAddress key = datagram.source.Unmapped();
   AdmissionLimits limits;
   limits.uploads_enabled = committer_ != nullptr;
-  limits.has_place = FindPlace();
-  limits.address_allowed = guard_->TransferAllowed(key);
-  if (std::optional<Refusal> refusal = CheckAdmission(request.opcode, limits)) {
+  limits.uploads_unproven =
+      config_.single_port && !config_.single_port_uploads;
+  // In single-port mode no transfer is its address's for sure (anyone can
+  // ACK on the service port): the limit per address would be a forger's
+  // to use up. The table's eviction of the peer silent longest bounds it.
+  limits.address_allowed =
+      config_.single_port || guard_->TransferAllowed(key);
+  if (std::optional<Refusal> refusal = CheckAdmission(
+          request.opcode, limits, [this] { return FindPlace(); })) {
     Refuse(datagram.source, datagram.destination, request.filename, *refusal);
     return;
   }
@@ -195,11 +199,11 @@ uint32_t Shard::OpenTransfer(const io::SocketAddress& key,
 
 bool Shard::FindPlace() {
   if (budget_->HasRoom()) return true;
-  // A full table makes room by evicting the transfer that has waited
-  // longest for a client that never answered (as a SYN-flood defence drops
-  // half-open connections first): requests forged in a flood hold their
-  // places only until real requests need them.
-  if (EvictUnanswered(std::nullopt) && budget_->HasRoom()) return true;
+  // A full table makes room by evicting a transfer whose client has not
+  // proven itself (EvictOne; as a SYN-flood defence drops half-open
+  // connections first): requests forged in a flood hold their places only
+  // until real requests need them.
+  if (EvictOne(std::nullopt) && budget_->HasRoom()) return true;
   // Such transfers may be on other shards only (the kernel's hash chose
   // where each request went): the one holding the most evicts for this.
   const int target = budget_->EvictionTarget(id_);
@@ -208,16 +212,21 @@ bool Shard::FindPlace() {
   return true;
 }
 
-bool Shard::EvictUnanswered(std::optional<uint32_t> except) {
-  const std::optional<uint32_t> oldest = transfers_.OldestUnanswered(except);
-  if (!oldest.has_value()) return false;
+bool Shard::EvictOne(std::optional<uint32_t> except) {
+  // On its own port a transfer whose client answered is kept; on the
+  // service port no answer proves a client, and a real one is heard every
+  // round trip: the transfer whose peer is silent longest goes.
+  const std::optional<uint32_t> victim =
+      config_.single_port ? transfers_.SilentLongest(except)
+                          : transfers_.OldestUnanswered(except);
+  if (!victim.has_value()) return false;
   Bump(counters_.transfers_evicted);
-  Transfer& t = transfers_[*oldest];
+  Transfer& t = transfers_[*victim];
   t.parked.reset();  // Its client's other requests go with it.
   if (t.waiting()) {
-    EndWaiting(*oldest, std::nullopt);
+    EndWaiting(*victim, std::nullopt);
   } else {
-    EndTransfer(*oldest);
+    EndTransfer(*victim);
   }
   return true;
 }
@@ -386,7 +395,7 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
       OpenTransferSocket(datagram, &peer);
   if (!socket.ok()) {
     TFTPD_LOG(kWarning, "shard %d: %s", id_, socket.status().message());
-    if (EvictUnanswered(index)) {
+    if (EvictOne(index)) {
       // Out of descriptors: an unanswered transfer gives its socket up. It
       // closes once its operations complete, so this request goes
       // unanswered (not refused: an ERROR would end the client's boot),
@@ -436,6 +445,10 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
       transfer_config, negotiated,
       t.stream == nullptr ? std::optional<uint64_t>(t.response.size())
                           : std::nullopt);
+  t.credit = PeerCredit(t.shares_service);
+  t.credit.SetWindowShape(tftp::kDataHeaderSize + negotiated.blksize,
+                          negotiated.windowsize);
+  reading->SetWindowLimit(t.credit.window_blocks());
   t.reading = reading.get();
   t.protocol = std::move(reading);
   TFTPD_LOG(kDebug, "RRQ peer=%s file=%s mode=%s options=%d", peer.ToString(),

@@ -50,9 +50,8 @@ void Shard::OnTransferReceive(uint32_t index, const io::Completion& c) {
 void Shard::DeliverToTransfer(uint32_t index, const io::Datagram& datagram) {
   Transfer& t = transfers_[index];
   Bump(counters_.packets_received);
+  if (t.shares_service) transfers_.Heard(index);
   if (!t.peer_answered) OnFirstAnswer(index);
-  // On the service port anyone may have sent it: it earns a bounded answer.
-  if (t.shares_service) t.credit = kDatagramCredit;
   if (t.protocol->finished()) {  // Over its address's limit.
     AfterInput(index);
     return;
@@ -65,6 +64,7 @@ void Shard::DeliverToTransfer(uint32_t index, const io::Datagram& datagram) {
   } else {
     t.protocol->OnDatagram(datagram.payload, now_);
   }
+  Credit(index);
   if (t.parked != nullptr && !t.protocol->finished() &&
       t.protocol->counters().packets_received > t.parked->heard_before) {
     // The client answered this transfer after the request came: the
@@ -81,13 +81,17 @@ void Shard::DeliverToTransfer(uint32_t index, const io::Datagram& datagram) {
 void Shard::OnFirstAnswer(uint32_t index) {
   Transfer& t = transfers_[index];
   t.peer_answered = true;
-  budget_->Answered(id_);
   // A transfer it wanted (not a late copy of a request, when on probation).
   t.on_probation = false;
   Bump(counters_.transfers_started);
-  // On its own port, the client is where its request said: not a spoofed
-  // address. The service port proves nothing (anyone knows it).
-  if (!t.shares_service) guard_->Verified(t.peer, now_);
+  // The service port proves nothing (anyone knows it and can ACK there
+  // blindly): such a transfer stays evictable, and is not its address's.
+  if (t.shares_service) return;
+  // On its own port, the client is where its request said, or a forger
+  // found the port: the place is kept, but the address is not trusted
+  // beyond this transfer (see PeerCredit).
+  t.evictable = false;
+  budget_->Proven(id_);
   if (!guard_->TransferAllowed(t.key)) {
     t.protocol->Abort(tftp::ErrorCode::kNotDefined,
                       "too many transfers from this address");
@@ -95,6 +99,20 @@ void Shard::OnFirstAnswer(uint32_t index) {
   }
   guard_->AddTransfer(t.key);
   t.counted_for_address = true;
+}
+
+void Shard::Credit(uint32_t index) {
+  Transfer& t = transfers_[index];
+  if (t.credit.proven()) return;
+  // Whatever it is, it earns a bounded answer: anyone may have sent it.
+  t.credit.OnDatagram(t.reading != nullptr && t.reading->AcknowledgedAll());
+  if (t.reading != nullptr) t.reading->SetWindowLimit(t.credit.window_blocks());
+  if (t.credit.proven()) {
+    // Whole windows acknowledged, round after round: the address is where
+    // its requests say, and its other requests need not be held to the
+    // budget of strangers for a while.
+    guard_->Verified(t.peer, now_);
+  }
 }
 
 void Shard::AfterInput(uint32_t index) {
@@ -248,7 +266,7 @@ void Shard::EndTransfer(uint32_t index) {
 void Shard::CloseTransfer(uint32_t index) {
   Transfer& t = transfers_[index];
   transfers_.End(index);
-  budget_->Ended(id_, t.peer_answered);
+  budget_->Ended(id_, t.evictable);
   if (t.counted_for_address) guard_->EndTransfer(t.key);
   counters_.transfers_active.store(transfers_.open(), std::memory_order_relaxed);
 }

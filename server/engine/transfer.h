@@ -21,6 +21,7 @@
 #include "protocol/tftp.h"
 #include "protocol/write_transfer.h"
 #include "server/engine/held_request.h"
+#include "server/engine/peer_credit.h"
 #include "server/files/file_cache.h"
 #include "server/api/request_handler.h"
 #include "server/api/response_stream.h"
@@ -49,18 +50,6 @@ enum class TransferPhase : uint8_t {
 absl::string_view TransferPhaseName(TransferPhase phase);
 bool IsAllowedTransition(TransferPhase from, TransferPhase to);
 
-// What a peer that has not proven it receives may draw from the server. A
-// peer proves it by answering on a transfer's own port, which only a client
-// that received the transfer's first packet knows; in single-port mode no
-// peer can (the service port is no secret), so every datagram there earns
-// at most kDatagramCredit bytes of answers, retransmissions included, and a
-// window is at most half of it (send, and send again once).
-inline constexpr uint32_t kUnansweredSends = 2;  // A first answer, a repeat.
-inline constexpr uint32_t kRequestCredit = static_cast<uint32_t>(
-    kUnansweredSends * (tftp::kDataHeaderSize + tftp::kDefaultBlockSize));
-inline constexpr uint32_t kDatagramCredit = 32 * 1024;
-inline constexpr uint32_t kUnprovenWindowBytes = kDatagramCredit / 2;
-
 // A request from a transfer's client that arrived while it was open: a
 // repeat of the one that opened it, or the client's next transfer (see
 // Shard::OnRequest).
@@ -69,6 +58,8 @@ struct ParkedRequest {
   // Datagrams the transfer had received from its client when this came.
   uint64_t heard_before = 0;
 };
+
+inline constexpr uint32_t kNoTransferLink = UINT32_MAX;
 
 struct Transfer {
   uint32_t generation = 0;
@@ -98,12 +89,14 @@ struct Transfer {
   // not counted as one (transfers_started, its log line, its statistics),
   // its life is the unanswered timeout, and it is the first to be evicted.
   bool peer_answered = false;
-  // Counted in its address's open transfers (once answered).
+  // The shared places' to evict for a new request (TransferBudget): until
+  // its client answers on its own port; in single-port mode always.
+  bool evictable = true;
+  // Counted in its address's open transfers (once answered on its own
+  // port).
   bool counted_for_address = false;
-  // Bytes it may still send before its peer proves it receives (see
-  // kDatagramCredit); unused once proven.
-  uint32_t credit = kRequestCredit;
-  uint8_t sends_unanswered = 0;
+  // What it may still send before its peer proves it receives.
+  PeerCredit credit;
   // Opened by the same request, from the same address and port, as a
   // transfer that ended cleanly a moment ago (recent_transfers.h): either
   // the client wants the file again or this is a late copy of that request.
@@ -142,6 +135,11 @@ struct Transfer {
   std::shared_ptr<UploadSink> sink;
   std::unique_ptr<tftp::WriteSink> sink_adapter;
   bool commit_started = false;
+
+  // Its place in the table's order of open transfers by when their client
+  // was last heard (TransferTable::SilentLongest).
+  uint32_t heard_before = kNoTransferLink;
+  uint32_t heard_after = kNoTransferLink;
 
   io::TimePoint started;
   // When it last sent to a client that has not answered (or, before its

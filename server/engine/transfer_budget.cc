@@ -13,7 +13,7 @@ int TransferBudget::EvictionTarget(int shard) const {
   int target = -1;
   size_t most = 0;
   for (size_t i = 0; i < shards_.size(); ++i) {
-    const size_t held = unanswered(static_cast<int>(i));
+    const size_t held = evictable(static_cast<int>(i));
     if (static_cast<int>(i) != shard && held > most) {
       most = held;
       target = static_cast<int>(i);
@@ -24,15 +24,15 @@ int TransferBudget::EvictionTarget(int shard) const {
 
 void TransferBudget::Opened(int shard) {
   open_.fetch_add(1, std::memory_order_relaxed);
-  shards_[shard].unanswered.fetch_add(1, std::memory_order_relaxed);
+  shards_[shard].evictable.fetch_add(1, std::memory_order_relaxed);
 }
 
-void TransferBudget::Answered(int shard) {
-  shards_[shard].unanswered.fetch_sub(1, std::memory_order_relaxed);
+void TransferBudget::Proven(int shard) {
+  shards_[shard].evictable.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void TransferBudget::Ended(int shard, bool answered) {
-  if (!answered) Answered(shard);
+void TransferBudget::Ended(int shard, bool evictable) {
+  if (evictable) Proven(shard);
   open_.fetch_sub(1, std::memory_order_relaxed);
 }
 

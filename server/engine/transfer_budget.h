@@ -1,9 +1,10 @@
 // The places for transfers, --max_transfers of them, shared by all of a
 // server's shards. One count, so that how the kernel's hash spreads clients
 // over the shards never refuses a client while another shard has room; and
-// each shard's transfers still waiting for their client's first answer, so
-// that a shard whose transfers have all been answered can have another shard
-// evict one of those (a request forged in a flood) for a real client.
+// each shard's evictable transfers (waiting for their client's first answer;
+// in single-port mode, where no answer proves a client, all of them), so
+// that a shard with none can have another shard evict one (a request forged
+// in a flood) for a real client.
 //
 // Any thread; every count is one atomic, read without locks. A shard checks
 // for room and then opens, so shards deciding at the same instant may open
@@ -26,7 +27,7 @@ class TransferBudget {
 
   // Fewer than max transfers are open.
   bool HasRoom() const { return open() < max_; }
-  // Every place is taken and `shard` holds no unanswered transfer: the
+  // Every place is taken and `shard` holds no evictable transfer: the
   // shard that holds the most, which is to evict one while the asking shard
   // opens its transfer in one of the places kept beyond the limit for that
   // (one per shard); -1 when no other shard holds one or those places are
@@ -35,23 +36,23 @@ class TransferBudget {
   // More transfers are open than the limit: an eviction asked for is due.
   bool OverLimit() const { return open() > max_; }
 
-  // A transfer opened in `shard`; it waits for its client's first answer.
+  // A transfer opened in `shard`; it is evictable.
   void Opened(int shard);
-  // The transfer's client answered for the first time.
-  void Answered(int shard);
-  // A transfer ended; `answered`: its client had answered.
-  void Ended(int shard, bool answered);
+  // The transfer's client proved itself: it is no longer evictable.
+  void Proven(int shard);
+  // A transfer ended, `evictable` or not.
+  void Ended(int shard, bool evictable);
 
   size_t open() const { return open_.load(std::memory_order_relaxed); }
-  size_t unanswered(int shard) const {
-    return shards_[shard].unanswered.load(std::memory_order_relaxed);
+  size_t evictable(int shard) const {
+    return shards_[shard].evictable.load(std::memory_order_relaxed);
   }
   size_t max() const { return max_; }
 
  private:
   // Its own cache line: each shard writes only its own.
   struct alignas(64) ShardCount {
-    std::atomic<size_t> unanswered{0};
+    std::atomic<size_t> evictable{0};
   };
 
   const size_t max_;

@@ -97,7 +97,7 @@ void Shard::StartUpload(const io::Datagram& datagram,
   if (!socket.ok()) {
     TFTPD_LOG(kWarning, "shard %d: %s", id_, socket.status().message());
     committer_->Abandon(std::move(sink));
-    if (EvictUnanswered(std::nullopt)) {
+    if (EvictOne(std::nullopt)) {
       // As for reads (Launch): the client's repeat is served.
       Bump(counters_.requests_deferred);
       return;
@@ -111,6 +111,7 @@ void Shard::StartUpload(const io::Datagram& datagram,
   Transfer& t = transfers_[i];
   t.fd = socket->fd;
   t.shares_service = config_.single_port;
+  t.credit = PeerCredit(t.shares_service);
   t.local = socket->bound;
   t.peer = peer;
   t.context = std::move(context);

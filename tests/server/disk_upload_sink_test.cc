@@ -230,6 +230,68 @@ TEST_P(DiskUpload, AFullDiskIsError3AndLeavesNothing) {
   EXPECT_TRUE(Listing(base_ / "root" / "configs").empty());
 }
 
+// Content from the network never runs with another user's rights: a
+// replaced set-user-ID, set-group-ID or sticky file loses those bits, as the
+// kernel clears the first two on a write by a process without CAP_FSETID
+// (tftpd may run as root).
+TEST_P(DiskUpload, AReplacedFileLosesItsSetIdAndStickyBits) {
+  for (const mode_t before : {04777, 02777, 06777, 01777}) {
+    const fs::path target = base_ / "root" / "configs" / "tool.sh";
+    std::ofstream(target) << "old";
+    ASSERT_EQ(chmod(target.c_str(), before), 0);
+    auto sink = Open("configs/tool.sh", /*create=*/false, /*overwrite=*/true);
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    ASSERT_TRUE((*sink)->Write(0, Bytes("#!/bin/sh\n")).ok());
+    ASSERT_TRUE((*sink)->Commit(10).ok());
+    struct stat info;
+    ASSERT_EQ(stat(target.c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 07777, 0777u) << std::oct << before;
+    EXPECT_EQ(Slurp(target), "#!/bin/sh\n");
+  }
+}
+
+// A WRQ alone (a forged one never sends a block) leaves nothing on disk;
+// the temporary file comes with the first block.
+TEST_P(DiskUpload, NothingIsMadeBeforeTheFirstBlock) {
+  {
+    auto sink = Open("configs/forged.cfg");
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    EXPECT_TRUE(Listing(base_ / "root" / "configs").empty());
+    ASSERT_TRUE((*sink)->Write(0, Bytes("x")).ok());
+    EXPECT_EQ(Listing(base_ / "root" / "configs").size(), 1u);
+  }
+  EXPECT_TRUE(Listing(base_ / "root" / "configs").empty());
+  // An empty upload has no block: the commit makes the file.
+  auto empty = Open("configs/empty.cfg");
+  ASSERT_TRUE(empty.ok());
+  ASSERT_TRUE((*empty)->Commit(0).ok());
+  EXPECT_EQ(Listing(base_ / "root" / "configs"),
+            std::vector<std::string>{"empty.cfg"});
+}
+
+// What a crash leaves (temporary files of uploads in progress) is removed
+// at the next start, in every directory below the root; nothing else is,
+// and no link is followed out of it.
+TEST_P(DiskUpload, LeftoversOfACrashAreRemovedAndNothingElse) {
+  const fs::path configs = base_ / "root" / "configs";
+  fs::create_directories(configs / "deep" / "er");
+  std::ofstream(configs / ".tftpd-upload-0123456789abcdef") << "half";
+  std::ofstream(configs / "deep" / "er" / ".tftpd-upload-fedcba9876543210")
+      << "half";
+  std::ofstream(configs / ".tftpd-upload-notours") << "keep";
+  std::ofstream(configs / "switch.cfg") << "keep";
+  fs::create_directories(base_ / "elsewhere");
+  std::ofstream(base_ / "elsewhere" / ".tftpd-upload-0000000000000000")
+      << "outside the root";
+  fs::create_directory_symlink(base_ / "elsewhere", configs / "link");
+  EXPECT_EQ(RemoveUploadLeftovers((base_ / "root").string()), 2u);
+  EXPECT_EQ(Listing(configs),
+            (std::vector<std::string>{".tftpd-upload-notours", "deep", "link",
+                                      "switch.cfg"}));
+  EXPECT_TRUE(Listing(configs / "deep" / "er").empty());
+  EXPECT_TRUE(fs::exists(base_ / "elsewhere" / ".tftpd-upload-0000000000000000"));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Resolvers, DiskUpload,
     ::testing::Values(RootDirectory::Resolver::kAuto,

@@ -14,7 +14,7 @@ TEST(TransferBudget, HasRoomUntilEveryPlaceIsTaken) {
   budget.Opened(1);
   EXPECT_FALSE(budget.HasRoom());
   EXPECT_FALSE(budget.OverLimit());
-  budget.Ended(1, /*answered=*/false);
+  budget.Ended(1, /*evictable=*/true);
   EXPECT_TRUE(budget.HasRoom());
   EXPECT_EQ(budget.open(), 2u);
 }
@@ -24,14 +24,14 @@ TEST(TransferBudget, CountsEachShardsUnansweredTransfers) {
   budget.Opened(0);
   budget.Opened(0);
   budget.Opened(1);
-  EXPECT_EQ(budget.unanswered(0), 2u);
-  budget.Answered(0);
-  EXPECT_EQ(budget.unanswered(0), 1u);
-  budget.Ended(0, /*answered=*/true);
-  EXPECT_EQ(budget.unanswered(0), 1u);
-  budget.Ended(0, /*answered=*/false);
-  EXPECT_EQ(budget.unanswered(0), 0u);
-  EXPECT_EQ(budget.unanswered(1), 1u);
+  EXPECT_EQ(budget.evictable(0), 2u);
+  budget.Proven(0);
+  EXPECT_EQ(budget.evictable(0), 1u);
+  budget.Ended(0, /*evictable=*/false);
+  EXPECT_EQ(budget.evictable(0), 1u);
+  budget.Ended(0, /*evictable=*/true);
+  EXPECT_EQ(budget.evictable(0), 0u);
+  EXPECT_EQ(budget.evictable(1), 1u);
   EXPECT_EQ(budget.open(), 1u);
 }
 
@@ -45,8 +45,8 @@ TEST(TransferBudget, TheEvictionTargetIsAnotherShardHoldingTheMostUnanswered) {
   EXPECT_EQ(budget.EvictionTarget(2), 0);  // The first of equals.
   // Shard 0's transfer answered, shard 1's too: only shard 2 holds any,
   // and it cannot ask itself.
-  budget.Answered(0);
-  budget.Answered(1);
+  budget.Proven(0);
+  budget.Proven(1);
   EXPECT_EQ(budget.EvictionTarget(0), 2);
   EXPECT_EQ(budget.EvictionTarget(2), -1);
 }
@@ -61,7 +61,7 @@ TEST(TransferBudget, OneTransferPerShardMayOpenBeyondTheLimit) {
   EXPECT_EQ(budget.EvictionTarget(0), 1);
   budget.Opened(0);
   EXPECT_EQ(budget.EvictionTarget(0), -1);
-  budget.Ended(1, /*answered=*/false);
+  budget.Ended(1, /*evictable=*/true);
   EXPECT_EQ(budget.EvictionTarget(0), 1);
 }
 

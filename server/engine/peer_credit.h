@@ -1,0 +1,101 @@
+// What a transfer may send to its peer before the peer has proven that it
+// receives: the one home of the rules that bound what a forged request, or
+// a forger who never reads a reply, can make the server send.
+//
+// A request's source address can be forged, and so can any datagram a
+// forger can aim without reading a reply: one to the service port (its
+// port is no secret), and, after spraying every ephemeral port, one to a
+// transfer's own port. A peer stands in one of three places:
+//
+// - unanswered: nothing heard on the transfer yet. It earns its first
+//   answer and one repeat (kRequestCredit bytes); the repeat also comes out
+//   of its address's budget (AddressGuard::AllowUnverified). A repeat of
+//   its request earns one more send.
+// - heard: it sent something on the transfer, which a forger can do blindly
+//   (on the service port; on a transfer's own port after a spray). Each of
+//   its datagrams earns two windows (sent, and sent again once), and the
+//   window starts at kUnprovenWindowBytes (at least one block) and doubles
+//   only when a datagram acknowledges everything sent: a blind forger must
+//   aim one more datagram per window, and in normal mode spray every port
+//   again for it, not knowing which one hit.
+// - proven (normal mode only): the window has grown to the size the client
+//   negotiated and whole windows were acknowledged kProofRounds times.
+//   Sends are no longer counted, and the address is trusted for a while
+//   (AddressGuard::Verified). In single-port mode nothing proves a peer.
+#ifndef TFTPD_SERVER_ENGINE_PEER_CREDIT_H_
+#define TFTPD_SERVER_ENGINE_PEER_CREDIT_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "protocol/tftp.h"
+
+namespace tftpd {
+
+inline constexpr uint32_t kUnansweredSends = 2;  // A first answer, a repeat.
+inline constexpr uint32_t kRequestCredit = static_cast<uint32_t>(
+    kUnansweredSends * (tftp::kDataHeaderSize + tftp::kDefaultBlockSize));
+// What one datagram from a peer that has not proven itself earns at least.
+inline constexpr uint32_t kDatagramCredit = 32 * 1024;
+// A window such a peer is sent, at most (but one block): half of what one
+// datagram earns, so that it can be sent and sent again once.
+inline constexpr uint32_t kUnprovenWindowBytes = kDatagramCredit / 2;
+// Whole windows acknowledged, at the negotiated size, that prove a peer.
+inline constexpr uint32_t kProofRounds = 2;
+
+enum class PeerStanding : uint8_t { kUnanswered, kHeard, kProven };
+
+class PeerCredit {
+ public:
+  // `shared_port`: the transfer answers from the service port (single-port
+  // mode), where no peer is ever proven.
+  explicit PeerCredit(bool shared_port = false) : shared_port_(shared_port) {}
+
+  // A read's shape, once negotiated: `packet_bytes` per DATA packet
+  // (header and blksize), `negotiated_window` blocks per window.
+  void SetWindowShape(size_t packet_bytes, uint16_t negotiated_window);
+  // The window the peer may be sent now, in blocks (at least 1).
+  uint16_t window_blocks() const { return window_blocks_; }
+
+  // A datagram from the peer on the transfer. `acknowledged_all`: it
+  // acknowledged every DATA block sent so far (a read's whole window).
+  void OnDatagram(bool acknowledged_all);
+  // The request that opened the transfer came again while its peer has
+  // heard nothing: one more send, if the first two were spent; false when
+  // the request earns nothing (the peer answered, or sends are left).
+  bool OnRepeatedRequest();
+
+  enum class Verdict : uint8_t {
+    kSend,
+    // Only if the peer's address has budget for it (a repeat to a peer that
+    // never answered).
+    kSendIfAddressAllows,
+    kHold,
+  };
+  // Whether `bytes` more may go now; `retransmission`: they went before.
+  Verdict Check(size_t bytes, bool retransmission) const;
+  // `bytes` went (after a Check that allowed them).
+  void Spent(size_t bytes);
+
+  PeerStanding standing() const { return standing_; }
+  bool proven() const { return standing_ == PeerStanding::kProven; }
+  bool shared_port() const { return shared_port_; }
+  uint32_t credit() const { return credit_; }
+
+ private:
+  // What one datagram from a heard peer earns: two windows.
+  uint32_t DatagramCredit() const;
+
+  bool shared_port_;
+  PeerStanding standing_ = PeerStanding::kUnanswered;
+  uint32_t credit_ = kRequestCredit;
+  uint32_t sends_unanswered_ = 0;
+  size_t packet_bytes_ = tftp::kDataHeaderSize + tftp::kDefaultBlockSize;
+  uint16_t negotiated_window_ = 1;
+  uint16_t window_blocks_ = 1;
+  uint32_t full_rounds_ = 0;
+};
+
+}  // namespace tftpd
+
+#endif  // TFTPD_SERVER_ENGINE_PEER_CREDIT_H_
