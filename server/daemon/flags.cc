@@ -46,8 +46,10 @@ DEFINE_bool(resend_on_duplicate_ack, false,
 DEFINE_int32(max_transfers, 10000,
              "Transfers open at once, over all shards. When full, the "
              "transfer that has waited longest for a client that never "
-             "answered makes room; only when every client has answered is a "
-             "request refused with ERROR 0 'server busy'. Each transfer holds "
+             "answered makes room (with --single_port, where no answer proves "
+             "a client, the transfer whose client has been silent longest); "
+             "only when every client has answered is a request refused with "
+             "ERROR 0 'server busy'. Each transfer holds "
              "a socket (not with --single_port): tftpd raises its descriptor "
              "limit to what this needs at start, or fails saying what to "
              "set.");
@@ -60,7 +62,9 @@ DEFINE_int32(max_transfers_per_address, 128,
              "Transfers open at once from one client address (any port) "
              "whose client has answered; more are refused with ERROR 0. "
              "Transfers not yet answered do not count: a request forged "
-             "with a client's address cannot use up its share. 0: no limit.");
+             "with a client's address cannot use up its share. Not applied "
+             "with --single_port, where a forger can answer for any address. "
+             "0: no limit.");
 DEFINE_int32(requests_per_second_per_address, 1000,
              "Requests accepted per second from one client address and port "
              "(a forger does not know a real client's port); more are refused "
@@ -70,8 +74,9 @@ DEFINE_int32(unverified_bytes_max, 8192,
              "answered, beyond each request's first answer: retransmissions, "
              "ERRORs to requests and ERROR 5 to strangers. With the first "
              "answers it bounds what spoofed requests make tftpd send to "
-             "their victim. An address that answers on a transfer's own port "
-             "is exempt for 5 minutes. 0: no limit.");
+             "their victim. An address proven on a transfer's own port (whole "
+             "windows acknowledged, round after round) is exempt for 5 "
+             "minutes. 0: no limit.");
 DEFINE_double(unanswered_timeout, 10,
               "Seconds a transfer whose client has never answered is kept "
               "after its latest packet to that client (whatever timeout it "
@@ -135,7 +140,7 @@ DEFINE_bool(single_port, false,
             "NAT or firewalls that let only the service port through. Off: "
             "each transfer has a port of its own, as RFC 1350 intends.");
 DEFINE_bool(single_port_uploads, false,
-            "With --single_port and --allow_write: accept uploads in "
+            "With --single_port: accept uploads (--allow_write) in "
             "single-port mode too. Off by default: nothing received on the "
             "service port proves where it came from, so a forger who never "
             "reads a reply can send a WRQ and its blocks under any address, "
@@ -152,7 +157,8 @@ DEFINE_bool(create, false, "With --allow_write: uploads may create new files.");
 DEFINE_bool(overwrite, false,
             "With --allow_write: uploads may replace existing files that are "
             "world-writable (as tftpd-hpa; any file with --permissive). A "
-            "replaced file keeps its mode.");
+            "replaced file keeps its permission bits, never its set-user-ID, "
+            "set-group-ID or sticky bit.");
 DEFINE_string(umask, "077",
               "With --allow_write: the permission bits (octal) taken from "
               "0666 for files uploads create; 077 makes them private, 022 "
@@ -364,9 +370,8 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
     config.limits.max_upload_size =
         static_cast<uint64_t>(FLAGS_max_upload_bytes);
   }
-  if (FLAGS_single_port_uploads && !(FLAGS_single_port && FLAGS_allow_write)) {
-    return absl::InvalidArgumentError(
-        "--single_port_uploads needs --single_port and --allow_write");
+  if (FLAGS_single_port_uploads && !FLAGS_single_port) {
+    return absl::InvalidArgumentError("--single_port_uploads needs --single_port");
   }
   if ((FLAGS_create || FLAGS_overwrite || !FLAGS_write_root.empty()) &&
       !FLAGS_allow_write) {

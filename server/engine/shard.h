@@ -39,6 +39,7 @@
 #include "server/files/root_directory.h"
 #include "server/api/server_config.h"
 #include "server/api/source_threads.h"
+#include "server/observability/line_budget.h"
 #include "server/observability/server_stats.h"
 #include "server/observability/stats_dispatcher.h"
 #include "server/uploads/upload_committer.h"
@@ -207,6 +208,9 @@ class Shard {
               absl::string_view filename, const Refusal& refusal,
               const RequestContext* context = nullptr,
               std::optional<io::TimePoint> since = std::nullopt);
+  // A refusal's log line, within refusal_lines_.
+  void LogRefusal(const io::SocketAddress& to, absl::string_view filename,
+                  const Refusal& refusal);
   // Subscribes transfer `index` to its stream's progress.
   uint64_t SubscribeToStream(uint32_t index);
   // Lists a new transfer, opened by `request`, as open (on probation when it
@@ -324,6 +328,10 @@ class Shard {
   io::TimePoint stop_deadline_;
   io::TimePoint exit_deadline_;
   ShardCounters counters_;
+  // Refusals are answered to peers that never answered, which a flood of
+  // forged requests multiplies: their lines are bounded.
+  static constexpr uint32_t kRefusalLinesPerSecond = 20;
+  LineBudget refusal_lines_{kRefusalLinesPerSecond};
   std::string backend_name_;
   std::string fallback_reason_;
 };

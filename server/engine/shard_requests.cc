@@ -525,17 +525,34 @@ void Shard::Refuse(const io::SocketAddress& to, const io::SocketAddress& from,
               to.Unmapped().ToString(), LogValue(filename));
     return;
   }
-  if (refusal.logged) {
-    TFTPD_LOG(kInfo,
-              "refused request peer=%s file=%s reason=%s error=%d message=%s",
-              to.Unmapped().ToString(), LogValue(filename),
-              std::string(RefusalReasonName(refusal.reason)),
-              static_cast<int>(refusal.code), LogValue(refusal.message));
-  }
+  if (refusal.logged) LogRefusal(to, filename, refusal);
   Bump(counters_.requests_refused);
   Bump(counters_.refused_by_reason[static_cast<size_t>(refusal.reason)]);
   SendError(service_.fd, to, &from, refusal.code, refusal.message,
             std::nullopt);
+}
+
+void Shard::LogRefusal(const io::SocketAddress& to, absl::string_view filename,
+                       const Refusal& refusal) {
+  const int64_t second =
+      std::chrono::duration_cast<std::chrono::seconds>(now_.time_since_epoch())
+          .count();
+  uint64_t held_back = 0;
+  if (!refusal_lines_.Allow(second, &held_back)) {
+    Bump(counters_.refusals_not_logged);
+    return;
+  }
+  if (held_back > 0) {
+    TFTPD_LOG(kInfo,
+              "shard %d: %d refusals not logged (at most %d lines a second)",
+              id_, static_cast<int>(held_back),
+              static_cast<int>(kRefusalLinesPerSecond));
+  }
+  TFTPD_LOG(kInfo,
+            "refused request peer=%s file=%s reason=%s error=%d message=%s",
+            to.Unmapped().ToString(), LogValue(filename),
+            std::string(RefusalReasonName(refusal.reason)),
+            static_cast<int>(refusal.code), LogValue(refusal.message));
 }
 
 }  // namespace tftpd

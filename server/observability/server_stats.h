@@ -52,6 +52,9 @@ namespace tftpd {
     "ended transfers forgotten before their linger: the table was full")      \
   X(commits_refused,                                                          \
     "completed uploads refused: --commit_queue uploads waited to be stored")  \
+  X(refusals_not_logged,                                                      \
+    "refused requests whose log line was held back (over 20 a second a "      \
+    "shard)")                                                                 \
   X(amplification_drops,                                                      \
     "packets not sent: their peer had not proven it receives and had had "    \
     "its share (first answers, the address's unverified budget, or in "       \

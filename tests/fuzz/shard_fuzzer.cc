@@ -142,6 +142,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint8_t mode = in.Byte();
   config.single_port = (mode & 1) != 0;
   config.allow_write = (mode & 2) != 0;
+  config.single_port_uploads = (mode & 4) != 0;
   config.max_transfers = 1 + (mode >> 4) % 6;
   config.address_limits.requests_per_second = 20;
   config.transfer.timeout = std::chrono::seconds(1);

@@ -3,6 +3,8 @@
 // that do not complete, that are too large, that would replace a file, or
 // that race for one name leave nothing half-written and get clear ERRORs.
 #include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/integration/tftpd_process.h"
@@ -82,14 +85,16 @@ int UploadByHand(RawClient& client, const io::SocketAddress& service,
 
 class Uploads : public ::testing::Test {
  protected:
-  void Start(std::vector<std::string> flags) {
+  void Start(std::vector<std::string> flags) { Start(server_, flags); }
+  // A server of its own (a restart) on the same roots; service_ is its.
+  void Start(TftpdProcess& server, std::vector<std::string> flags) {
     flags.push_back("--allow_write");
     flags.push_back("--write_root=" + incoming_.path());
     flags.push_back("--timeout=0.3");
     flags.push_back("--max_timeout=0.6");
     flags.push_back("--retries=2");
-    TFTPD_START_OR_SKIP(server_, root_.path(), flags, "127.0.0.1");
-    service_ = *io::SocketAddress::Parse("127.0.0.1", server_.port());
+    TFTPD_START_OR_SKIP(server, root_.path(), flags, "127.0.0.1");
+    service_ = *io::SocketAddress::Parse("127.0.0.1", server.port());
   }
   std::string Port() const { return std::to_string(server_.port()); }
 
@@ -333,6 +338,74 @@ TEST_F(Uploads, NamesStayInsideTheWriteRoot) {
   auto reply = text.Receive();
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(OpcodeOf(reply->first), kError);
+}
+
+// Content from the network never runs with another user's rights: a
+// replaced set-user-ID (or set-group-ID, or sticky) file loses those bits,
+// whoever tftpd runs as. Before, curl's upload over a root-owned 4777 file
+// left -rwsrwxrwx root holding it.
+TEST_F(Uploads, AReplacedSetIdFileLosesItsBits) {
+  for (const char* name : {"suid.sh", "sgid.sh", "sticky.sh"}) {
+    incoming_.Write(name, "old");
+  }
+  ASSERT_EQ(chmod(incoming_.Join("suid.sh").c_str(), 04777), 0);
+  ASSERT_EQ(chmod(incoming_.Join("sgid.sh").c_str(), 06777), 0);
+  ASSERT_EQ(chmod(incoming_.Join("sticky.sh").c_str(), 01777), 0);
+  std::vector<std::string> flags = {"--overwrite"};
+  if (geteuid() == 0) flags.push_back("--user=root");  // As the finding ran.
+  Start(flags);
+  sources_.Write("payload.sh", "#!/bin/sh\nid\n");
+  for (const char* name : {"suid.sh", "sgid.sh", "sticky.sh"}) {
+    const CommandResult result =
+        RunCommand({"curl", "-sS", "--max-time", "30", "-T",
+                    sources_.Join("payload.sh"),
+                    "tftp://127.0.0.1:" + Port() + "/" + name});
+    ASSERT_EQ(result.exit_code, 0) << name << ": " << result.output;
+    EXPECT_EQ(ReadFile(incoming_.Join(name)), "#!/bin/sh\nid\n");
+    struct stat info;
+    ASSERT_EQ(stat(incoming_.Join(name).c_str(), &info), 0);
+    EXPECT_EQ(info.st_mode & 07777, 0777u) << name;
+  }
+}
+
+// A WRQ alone (a forged one never sends a block) leaves nothing on disk;
+// what a crash leaves of an upload in progress is gone once tftpd has
+// started again. Before, every WRQ made an empty temporary file, and one
+// killed mid-upload stayed across restarts.
+TEST_F(Uploads, NeitherAForgedRequestNorACrashLeavesAFile) {
+  Start({"--create"});
+  RawClient forger;
+  forger.SendTo(service_, RequestPacket(2, "forged.cfg"));
+  ASSERT_TRUE(forger.Receive().has_value());  // ACK 0: the WRQ was taken.
+  EXPECT_TRUE(Listing(incoming_.path()).empty());
+  RawClient client;
+  EXPECT_EQ(UploadByHand(client, service_, "half.cfg", TestContent(10 * 512, 3),
+                         {}, /*stop_after=*/3),
+            -1);
+  ASSERT_EQ(Listing(incoming_.path()).size(), 1u);
+  server_.Signal(SIGKILL);
+  server_.Stop();
+  ASSERT_EQ(Listing(incoming_.path()).size(), 1u);  // Left by the crash.
+  incoming_.Write("kept.cfg", "not an upload in progress");
+  TftpdProcess restarted;
+  Start(restarted, {"--create"});
+  EXPECT_EQ(Listing(incoming_.path()), std::vector<std::string>{"kept.cfg"});
+  EXPECT_TRUE(absl::StrContains(restarted.log(), "removed 1 unfinished uploads"))
+      << restarted.log();
+}
+
+// In single-port mode nothing proves where a WRQ and its blocks came from:
+// uploads there are refused unless the operator turns them on.
+TEST_F(Uploads, SinglePortUploadsNeedTheirOwnFlag) {
+  Start({"--create", "--single_port", "--single_port_uploads=false"});
+  RawClient refused;
+  EXPECT_EQ(UploadByHand(refused, service_, "a.cfg", "x"), 4);
+  EXPECT_TRUE(Listing(incoming_.path()).empty());
+  TftpdProcess allowing;
+  Start(allowing, {"--create", "--single_port", "--single_port_uploads"});
+  RawClient accepted;
+  EXPECT_EQ(UploadByHand(accepted, service_, "a.cfg", "x"), 0);
+  EXPECT_TRUE(WaitUntil([&] { return Listing(incoming_.path()).size() == 1; }));
 }
 
 TEST(UploadsOff, WriteRequestsAreRefusedByDefault) {

@@ -290,5 +290,22 @@ TEST(Forgers, SinglePortUploadsNeedTheirOwnSetting) {
   }
 }
 
+// Finding: 5,000 forged requests for a missing file wrote 5,000 log lines.
+// Refusals' lines are bounded (20 a second a shard); the rest are counted,
+// and written as one summary line before the next line.
+TEST(Forgers, ForgedRefusalsWriteABoundedLog) {
+  EngineHarness h;  // Files from its empty root: every request is refused.
+  for (size_t i = 0; i < 5000; ++i) {
+    h.SendToService(Forged(i), RequestPacket(1, "missing.img"));
+  }
+  h.Run();
+  EXPECT_EQ(h.totals().refused(RefusalReason::k_not_found), 5000u);
+  EXPECT_EQ(h.totals().refusals_not_logged, 5000u - 20);
+  h.Advance(seconds(1));
+  h.SendToService(Forged(1, 1), RequestPacket(1, "missing.img"));
+  h.Run();
+  EXPECT_EQ(h.totals().refusals_not_logged, 5000u - 20);
+}
+
 }  // namespace
 }  // namespace tftpd::testing
