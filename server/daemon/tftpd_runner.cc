@@ -71,6 +71,7 @@ StatusView StatusOf(const Server& server, const StatusBoard& board) {
   view.transfers = server.Transfers();
   view.shards = server.ShardTotals();
   view.failures = board.failures();
+  view.unanswered_failures = board.unanswered_failures();
   view.files = board.top_files(10);
   view.now = std::chrono::system_clock::now();
   return view;

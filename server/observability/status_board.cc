@@ -18,12 +18,14 @@ bool IsFailure(const std::string& outcome) {
 void StatusBoard::OnTransfer(const TransferStats& stats) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (IsFailure(stats.outcome)) {
-    failures_.push_front(Failure{
+    std::deque<Failure>& ring =
+        stats.client_answered ? failures_ : unanswered_failures_;
+    ring.push_front(Failure{
         stats.start_time + std::chrono::duration_cast<
                                std::chrono::system_clock::duration>(stats.duration),
         stats.peer.ToString(), stats.requested_path, stats.outcome,
         stats.error_code, stats.error_message});
-    if (failures_.size() > max_failures_) failures_.pop_back();
+    if (ring.size() > max_failures_) ring.pop_back();
   }
   // Files of transfers whose clients answered only: a forged request costs
   // its sender nothing, so a flood of forged names must not push real files
@@ -49,6 +51,11 @@ void StatusBoard::OnTransfer(const TransferStats& stats) {
 std::vector<StatusBoard::Failure> StatusBoard::failures() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return {failures_.begin(), failures_.end()};
+}
+
+std::vector<StatusBoard::Failure> StatusBoard::unanswered_failures() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return {unanswered_failures_.begin(), unanswered_failures_.end()};
 }
 
 std::vector<StatusBoard::FileCount> StatusBoard::top_files(size_t n) const {

@@ -1,7 +1,10 @@
 // What the status page remembers between requests, fed by the transfer
 // records (TransferStats, on the statistics thread): the last failures and
-// the most requested files. Both are bounded whatever clients ask for: a
-// ring of failures, and the files of transfers (refused requests cost their
+// the most requested files. Both are bounded whatever clients ask for: two
+// rings of failures, one for clients that answered and one for requests
+// whose sender never did (refused, or unanswered: forged ones among them,
+// which cost their sender nothing and so must not push a real client's
+// failure out), and the files of transfers (refused requests cost their
 // sender nothing and are not counted) in a table of fixed size, by the
 // space-saving count: a new name takes the place of the least counted one
 // and inherits its count, so any file asked for more often than once in
@@ -40,7 +43,10 @@ class StatusBoard {
 
   // Any thread.
   void OnTransfer(const TransferStats& stats);
-  std::vector<Failure> failures() const;          // Newest first.
+  // Failures of clients that answered, newest first.
+  std::vector<Failure> failures() const;
+  // Failures of requests whose sender never answered, newest first.
+  std::vector<Failure> unanswered_failures() const;
   std::vector<FileCount> top_files(size_t n) const;  // Most counted first.
   // Names that took the place of a less requested one (the table was full).
   uint64_t files_replaced() const;
@@ -50,6 +56,7 @@ class StatusBoard {
   const size_t max_files_;
   mutable std::mutex mutex_;
   std::deque<Failure> failures_;
+  std::deque<Failure> unanswered_failures_;
   std::vector<FileCount> files_;
   uint64_t files_replaced_ = 0;
 };

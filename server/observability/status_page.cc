@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/observability/json_string.h"
 
 namespace tftpd {
 namespace {
@@ -52,23 +53,46 @@ th{background:#eef1f5;font-weight:600}td.n{text-align:right;font-variant-numeric
 .muted{color:#777}.bad{color:#b3261e}
 )";
 
-}  // namespace
-
-std::string JsonString(std::string_view text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      absl::StrAppendFormat(&out, "\\u%04x", c);
-    } else {
-      out += static_cast<char>(c);
-    }
+std::string FailuresJson(const std::vector<StatusBoard::Failure>& failures) {
+  std::string out = "[";
+  for (size_t i = 0; i < failures.size(); ++i) {
+    const StatusBoard::Failure& f = failures[i];
+    absl::StrAppend(&out, i == 0 ? "" : ",", "{\"time\":", UnixSeconds(f.when),
+                    ",\"client\":", JsonString(f.peer), ",\"file\":",
+                    JsonString(f.file), ",\"outcome\":", JsonString(f.outcome),
+                    ",\"error_code\":", f.error_code, ",\"error_message\":",
+                    JsonString(f.error_message), "}");
   }
-  out += '"';
-  return out;
+  return out + "]";
 }
+
+void AppendFailures(absl::string_view title, absl::string_view none,
+                    const std::vector<StatusBoard::Failure>& failures,
+                    std::chrono::system_clock::time_point now,
+                    std::string* out) {
+  absl::StrAppend(out, "<h2>", title, "</h2>\n");
+  if (failures.empty()) {
+    absl::StrAppend(out, "<p class=\"muted\">", none, "</p>\n");
+    return;
+  }
+  absl::StrAppend(out,
+                  "<table><tr><th>ended</th><th>client</th><th>file</th>"
+                  "<th>outcome</th><th>ERROR</th></tr>\n");
+  for (const StatusBoard::Failure& f : failures) {
+    absl::StrAppend(
+        out, "<tr><td class=\"n\">",
+        absl::StrFormat("%.0f s ago", Seconds(now - f.when)), "</td><td>",
+        HtmlText(f.peer), "</td><td>", HtmlText(f.file),
+        "</td><td class=\"bad\">", HtmlText(f.outcome), "</td><td>",
+        f.error_code == 0 && f.error_message.empty()
+            ? ""
+            : absl::StrCat(f.error_code, " ", HtmlText(f.error_message)),
+        "</td></tr>\n");
+  }
+  absl::StrAppend(out, "</table>\n");
+}
+
+}  // namespace
 
 std::string HtmlText(std::string_view text) {
   std::string out;
@@ -108,16 +132,10 @@ std::string RenderStatusJson(StatusView view) {
         t.windowsize, ",\"age_seconds\":",
         absl::StrFormat("%.3f", Seconds(t.age)), "}");
   }
-  absl::StrAppend(&out, "],\"failures\":[");
-  for (size_t i = 0; i < view.failures.size(); ++i) {
-    const StatusBoard::Failure& f = view.failures[i];
-    absl::StrAppend(&out, i == 0 ? "" : ",", "{\"time\":", UnixSeconds(f.when),
-                    ",\"client\":", JsonString(f.peer), ",\"file\":",
-                    JsonString(f.file), ",\"outcome\":", JsonString(f.outcome),
-                    ",\"error_code\":", f.error_code, ",\"error_message\":",
-                    JsonString(f.error_message), "}");
-  }
-  absl::StrAppend(&out, "],\"files\":[");
+  absl::StrAppend(&out, "],\"failures\":", FailuresJson(view.failures),
+                  ",\"unanswered_failures\":",
+                  FailuresJson(view.unanswered_failures));
+  absl::StrAppend(&out, ",\"files\":[");
   for (size_t i = 0; i < view.files.size(); ++i) {
     absl::StrAppend(&out, i == 0 ? "" : ",", "{\"file\":",
                     JsonString(view.files[i].name), ",\"requests\":",
@@ -184,26 +202,14 @@ std::string RenderStatusHtml(StatusView view) {
     }
   }
 
-  absl::StrAppend(&out, "<h2>Last failures</h2>\n");
-  if (view.failures.empty()) {
-    absl::StrAppend(&out, "<p class=\"muted\">None since start.</p>\n");
-  } else {
-    absl::StrAppend(&out,
-                    "<table><tr><th>ended</th><th>client</th><th>file</th>"
-                    "<th>outcome</th><th>ERROR</th></tr>\n");
-    for (const StatusBoard::Failure& f : view.failures) {
-      absl::StrAppend(
-          &out, "<tr><td class=\"n\">",
-          absl::StrFormat("%.0f s ago", Seconds(view.now - f.when)),
-          "</td><td>", HtmlText(f.peer), "</td><td>", HtmlText(f.file),
-          "</td><td class=\"bad\">", HtmlText(f.outcome), "</td><td>",
-          f.error_code == 0 && f.error_message.empty()
-              ? ""
-              : absl::StrCat(f.error_code, " ", HtmlText(f.error_message)),
-          "</td></tr>\n");
-    }
-    absl::StrAppend(&out, "</table>\n");
-  }
+  AppendFailures("Last failures", "None since start.", view.failures,
+                 view.now, &out);
+  AppendFailures(
+      "Requests whose sender never answered",
+      "None since start. (Refused requests and answers no client took up "
+      "show here, apart from real clients' failures: forged ones among "
+      "them cost their sender nothing.)",
+      view.unanswered_failures, view.now, &out);
 
   absl::StrAppend(&out, "<h2>Most requested files</h2>\n");
   if (view.files.empty()) {

@@ -21,6 +21,7 @@ struct StatusView {
   std::vector<TransferSnapshot> transfers;
   std::vector<ServerTotals> shards;  // Since start, one per shard.
   std::vector<StatusBoard::Failure> failures;
+  std::vector<StatusBoard::Failure> unanswered_failures;
   std::vector<StatusBoard::FileCount> files;
   std::chrono::system_clock::time_point now;
 };
@@ -32,9 +33,6 @@ inline constexpr size_t kStatusRowsMax = 1000;
 std::string RenderStatusJson(StatusView view);
 std::string RenderStatusHtml(StatusView view);
 
-// Text as a JSON string, quotes included. Bytes that are not printable
-// ASCII are escaped as \u00XX, so any name a client sends stays valid JSON.
-std::string JsonString(std::string_view text);
 // Text safe inside HTML elements and attribute values.
 std::string HtmlText(std::string_view text);
 
