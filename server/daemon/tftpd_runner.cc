@@ -152,6 +152,9 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
       options->connection = FLAGS_upload_database;
       options->table = FLAGS_upload_table;
       options->spool_directory = FLAGS_upload_spool;
+      options->statement_timeout =
+          std::chrono::duration_cast<std::chrono::milliseconds>(
+              config->source_timeout / 2);
       config->handler = PostgresUploadHandler(
           config->handler != nullptr ? config->handler
                                      : std::make_shared<FileHandler>(),

@@ -119,7 +119,7 @@ void Shard::AfterInput(uint32_t index) {
   Transfer& t = transfers_[index];
   if (!t.live() || t.waiting()) return;
   if (t.pulled) ReportConsumed(t);
-  if (t.writing != nullptr && t.writing->committing() && !t.commit_started) {
+  if (t.writing != nullptr && t.writing->committing() && t.commit == nullptr) {
     StartCommit(index);
   }
   if (t.protocol->HasOutgoing()) {
@@ -212,8 +212,23 @@ void Shard::OnTimer(uint32_t index) {
   }
   if (t.writing != nullptr && t.writing->committing() &&
       now_ >= t.last_progress + config_.source_timeout) {
-    t.writing->OnCommitFailed(tftp::ErrorCode::kNotDefined,
-                              "the upload could not be stored in time");
+    if (t.commit->Withdraw()) {
+      // It never began: the file will not appear, and the client hears so.
+      t.writing->OnCommitFailed(tftp::ErrorCode::kNotDefined,
+                                "the upload could not be stored in time");
+    } else {
+      // It is running: what it does decides what the client hears (a
+      // failure told now could be followed by the file appearing). The
+      // store's own timeouts bound it (PostgreSQL's statement timeout).
+      TFTPD_LOG(kWarning,
+                "upload peer=%s file=%s: storing it takes longer than %d ms",
+                t.peer.ToString(), LogValue(t.context.requested_path),
+                static_cast<int>(std::chrono::duration_cast<
+                                     std::chrono::milliseconds>(
+                                     config_.source_timeout)
+                                     .count()));
+      t.last_progress = now_;
+    }
   }
   AfterInput(index);
 }
@@ -240,7 +255,7 @@ void Shard::EndTransfer(uint32_t index) {
                 t.peer.ToString(), LogValue(t.context.requested_path));
     }
   }
-  if (t.sink != nullptr && !t.commit_started) {
+  if (t.sink != nullptr && t.commit == nullptr) {
     // Ended before every block came: nothing of it may remain.
     committer_->Abandon(std::move(t.sink));
   }

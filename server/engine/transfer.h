@@ -26,6 +26,7 @@
 #include "server/api/request_handler.h"
 #include "server/api/response_stream.h"
 #include "server/api/upload_sink.h"
+#include "server/uploads/upload_committer.h"
 
 namespace tftpd {
 
@@ -129,12 +130,12 @@ struct Transfer {
   std::shared_ptr<void> session;
   absl::Span<const uint8_t> response;
 
-  // An upload's sink, behind the protocol's WriteSink; `commit_started`
-  // once its commit is handed to the committer (it must not be abandoned
-  // then).
+  // An upload's sink, behind the protocol's WriteSink; `commit` once its
+  // commit is handed to the committer (the sink must not be abandoned
+  // then, unless the commit is withdrawn).
   std::shared_ptr<UploadSink> sink;
   std::unique_ptr<tftp::WriteSink> sink_adapter;
-  bool commit_started = false;
+  std::shared_ptr<CommitTicket> commit;
 
   // Its place in the table's order of open transfers by when their client
   // was last heard (TransferTable::SilentLongest).

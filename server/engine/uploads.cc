@@ -138,7 +138,7 @@ void Shard::StartCommit(uint32_t index) {
   Transfer& t = transfers_[index];
   t.last_progress = now_;  // The commit's wait is bounded from here.
   const uint32_t generation = t.generation;
-  const bool queued = committer_->Commit(
+  t.commit = committer_->Commit(
       t.sink, t.writing->counters().bytes_transferred,
       [this, index, generation](const absl::Status& status) {
         inbox_.Post(CommitDone{index, generation, status.ok(),
@@ -146,8 +146,7 @@ void Shard::StartCommit(uint32_t index) {
                                std::string(status.message())});
       });
   // Not queued, it is not started: the transfer's end abandons the sink.
-  t.commit_started = queued;
-  if (!queued) {
+  if (t.commit == nullptr) {
     // The store is behind: the client hears so (it may try again later),
     // and nothing of the upload remains.
     Bump(counters_.commits_refused);

@@ -105,9 +105,13 @@ class PostgresUploadSink final : public UploadSink {
       return absl::InternalError("upload size does not match");
     }
     // A database that does not answer fails the upload in bounded time
-    // (a connect_timeout in the connection string wins).
-    const char* keywords[] = {"connect_timeout", "dbname", nullptr};
-    const char* values[] = {"10", options_->connection.c_str(), nullptr};
+    // (a connect_timeout or options in the connection string win).
+    const std::string statement_timeout = absl::StrCat(
+        "-c statement_timeout=",
+        std::max<int64_t>(1, options_->statement_timeout.count()));
+    const char* keywords[] = {"connect_timeout", "options", "dbname", nullptr};
+    const char* values[] = {"10", statement_timeout.c_str(),
+                            options_->connection.c_str(), nullptr};
     Connection db(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
     if (db == nullptr || PQstatus(db.get()) != CONNECTION_OK) {
       return absl::UnavailableError(absl::StrCat(

@@ -13,6 +13,7 @@
 #ifndef TFTPD_SERVER_UPLOADS_POSTGRES_UPLOAD_SINK_H_
 #define TFTPD_SERVER_UPLOADS_POSTGRES_UPLOAD_SINK_H_
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,6 +33,12 @@ struct PostgresUploadOptions {
   std::string table = "tftp_uploads";
   // Where uploads wait for their commit (on a file system with O_TMPFILE).
   std::string spool_directory = "/var/tmp";
+  // Each statement's bound (PostgreSQL's statement_timeout; one set in the
+  // connection string's options wins): a database that hangs fails the
+  // upload, and frees its committer thread, instead of holding both. tftpd
+  // sets half of --source_timeout, so that the outcome is known before the
+  // transfer's deadline.
+  std::chrono::milliseconds statement_timeout{15000};
   // Fields taken from an upload's content, its first MiB (run on a
   // committer thread); the default finds a FortiGate or Cisco-style
   // hostname.

@@ -12,18 +12,20 @@ UploadCommitter::UploadCommitter(int threads, size_t max_queued)
 
 UploadCommitter::~UploadCommitter() = default;
 
-bool UploadCommitter::Commit(std::shared_ptr<UploadSink> sink, uint64_t size,
-                             Done done) {
-  Job job{std::move(sink), size, std::move(done)};
-  return pool_.TryPost(job, max_queued_);
+std::shared_ptr<CommitTicket> UploadCommitter::Commit(
+    std::shared_ptr<UploadSink> sink, uint64_t size, Done done) {
+  auto ticket = std::make_shared<CommitTicket>();
+  Job job{std::move(sink), size, std::move(done), ticket};
+  if (!pool_.TryPost(job, max_queued_)) return nullptr;
+  return ticket;
 }
 
 void UploadCommitter::Abandon(std::shared_ptr<UploadSink> sink) {
-  pool_.Post(Job{std::move(sink), 0, nullptr});
+  pool_.Post(Job{std::move(sink), 0, nullptr, nullptr});
 }
 
 void UploadCommitter::Run(Job& job) {
-  if (!job.done) {
+  if (!job.done || !job.ticket->Begin()) {
     job.sink->Abandon();
     return;
   }

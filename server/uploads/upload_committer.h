@@ -4,6 +4,7 @@
 #ifndef TFTPD_SERVER_UPLOADS_UPLOAD_COMMITTER_H_
 #define TFTPD_SERVER_UPLOADS_UPLOAD_COMMITTER_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -14,6 +15,25 @@
 #include "server/worker_pool.h"
 
 namespace tftpd {
+
+// A commit handed to the committer, shared by the shard that waits for it
+// and the thread that runs it: until it begins it may be withdrawn (its
+// upload then never appears, and the client may be told so); once begun, its
+// outcome is what the client hears.
+class CommitTicket {
+ public:
+  // Committer thread: the commit begins, unless it was withdrawn.
+  bool Begin() { return Move(kWaiting, kRunning); }
+  // Any thread: withdraws a commit that has not begun; false once it has.
+  bool Withdraw() { return Move(kWaiting, kWithdrawn); }
+
+ private:
+  enum : uint8_t { kWaiting, kRunning, kWithdrawn };
+  bool Move(uint8_t from, uint8_t to) {
+    return state_.compare_exchange_strong(from, to);
+  }
+  std::atomic<uint8_t> state_{kWaiting};
+};
 
 class UploadCommitter {
  public:
@@ -27,10 +47,13 @@ class UploadCommitter {
   ~UploadCommitter();
 
   // sink->Commit(size), then `done` with its outcome, on a committer
-  // thread; false (nothing done) when max_queued commits wait already: the
-  // store is slower than uploads arrive, and a client that is told so can
-  // try again, while a queue without a bound would hold every upload.
-  bool Commit(std::shared_ptr<UploadSink> sink, uint64_t size, Done done);
+  // thread; its ticket, by which it may be withdrawn until it begins (a
+  // withdrawn commit abandons its sink, and `done` is not called). Null
+  // (nothing done) when max_queued commits wait already: the store is
+  // slower than uploads arrive, and a client that is told so can try again,
+  // while a queue without a bound would hold every upload.
+  std::shared_ptr<CommitTicket> Commit(std::shared_ptr<UploadSink> sink,
+                                       uint64_t size, Done done);
   // sink->Abandon() on a committer thread (never refused: each transfer
   // abandons at most once, so these are bounded by the transfer table).
   void Abandon(std::shared_ptr<UploadSink> sink);
@@ -40,6 +63,7 @@ class UploadCommitter {
     std::shared_ptr<UploadSink> sink;
     uint64_t size = 0;
     Done done;  // Empty for an abandon.
+    std::shared_ptr<CommitTicket> ticket;  // A commit's.
   };
   static void Run(Job& job);
 

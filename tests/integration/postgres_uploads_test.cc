@@ -106,6 +106,7 @@ class PostgresServer {
     running_ = false;
   }
 
+  uint16_t port() const { return port_; }
   std::string Connection() const {
     return absl::StrCat("host=127.0.0.1 port=", port_,
                         " user=postgres dbname=postgres");
@@ -238,6 +239,56 @@ TEST(PostgresUploads, ALargeUploadIsSpooledNotHeldInMemory) {
   // 33 MiB under TSan).
   EXPECT_LT(after - before, 64 * 1024);
   EXPECT_EQ(server.Stop(), 0) << server.log();
+}
+
+// A database that hangs (here a session holding the table's lock) fails
+// the upload within the statement timeout, half of --source_timeout,
+// instead of holding a committer thread; the client is told so, and no row
+// appears once the database answers again. Before, the client was told
+// "could not be stored in time" while the insert waited on, and the row
+// appeared when the lock went.
+TEST(PostgresUploads, AHungDatabaseFailsTheUploadAndLeavesNoRow) {
+  PostgresServer db;
+  const std::string problem = db.Init();
+  ASSERT_TRUE(problem.empty()) << problem;
+  TempDir root;
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, root.path(),
+                      {"--allow_write", "--upload_database=" + db.Connection(),
+                       "--source_timeout=4"},
+                      "127.0.0.1");
+  const std::string port = std::to_string(server.port());
+  TempDir sources;
+  sources.Write("a.conf", "hostname a\n");
+  CommandResult put =
+      RunCommand({"tftp", "-m", "binary", "127.0.0.1", port, "-c", "put",
+                  sources.Join("a.conf"), "first.conf"});
+  ASSERT_EQ(put.exit_code, 0) << put.output << server.log();
+
+  BackgroundProcess locker;
+  ASSERT_TRUE(locker
+                  .Start({"psql", "-h", "127.0.0.1", "-p",
+                          std::to_string(db.port()),
+                          "-U", "postgres", "-d", "postgres", "-c",
+                          "BEGIN; LOCK TABLE tftp_uploads IN ACCESS EXCLUSIVE "
+                          "MODE; SELECT pg_sleep(600);"})
+                  .ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return db.Query("SELECT count(*) FROM pg_locks WHERE relation = "
+                        "'tftp_uploads'::regclass AND mode = "
+                        "'AccessExclusiveLock' AND granted") == "1";
+      },
+      std::chrono::seconds(20)));
+  put = RunCommand({"tftp", "-m", "binary", "127.0.0.1", port, "-c", "put",
+                    sources.Join("a.conf"), "while-hung.conf"});
+  EXPECT_NE(put.output.find("statement timeout"), std::string::npos)
+      << put.output << server.log();
+  db.Query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+           "query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()");
+  // Stopping waits for every commit that began.
+  EXPECT_EQ(server.Stop(), 0) << server.log();
+  EXPECT_EQ(db.Query("SELECT file_name FROM tftp_uploads"), "first.conf");
 }
 
 }  // namespace
