@@ -76,6 +76,7 @@ Shard::Shard(int id, const ShardParts& parts, io::OpenedSocket service,
       files_(config_.netascii_cache_bytes),
       max_transfers_(std::max<size_t>(
           1, (config_.max_transfers + config_.threads - 1) / config_.threads)),
+      eviction_draws_(static_cast<uint32_t>(id) + 1),
       recent_(kRecentLinger, max_transfers_),
       slots_(std::max<size_t>(config_.send_slots, 16)) {
   // A pipe wakes the loop (a stop, the inbox): its read end has a read

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -218,9 +219,7 @@ class Shard {
   uint32_t OpenTransfer(const io::SocketAddress& key, TransferPhase phase,
                         const tftp::Request& request);
   // Ends the open transfer, other than `except`, that a new request may
-  // take the place of: the one that has waited longest for its client's
-  // first answer; in single-port mode the one whose client has been silent
-  // longest. False when there is none.
+  // take the place of (eviction.h); false when there is none.
   bool EvictOne(std::optional<uint32_t> except);
   // Whether a new transfer has a place: a free one; else one an unanswered
   // transfer of this shard gives up; else one beyond the limit while
@@ -315,6 +314,9 @@ class Shard {
   const size_t max_transfers_;
 
   TransferTable transfers_;
+  // Draws for single-port mode's eviction sample (eviction.h): seeded by
+  // the shard's id, so that a run is repeatable.
+  std::minstd_rand eviction_draws_;
   RecentTransfers recent_;
   SendSlots slots_;
   // UDP GSO for windows (Linux 4.18); off for good after an EIO.

@@ -6,6 +6,7 @@
 
 #include "protocol/options.h"
 #include "server/engine/admission.h"
+#include "server/engine/eviction.h"
 #include "server/engine/shard.h"
 #include "server/engine/transfer_record.h"
 #include "server/observability/log.h"
@@ -213,12 +214,11 @@ bool Shard::FindPlace() {
 }
 
 bool Shard::EvictOne(std::optional<uint32_t> except) {
-  // On its own port a transfer whose client answered is kept; on the
-  // service port no answer proves a client, and a real one is heard every
-  // round trip: the transfer whose peer is silent longest goes.
+  // The placement rules: eviction.h.
   const std::optional<uint32_t> victim =
-      config_.single_port ? transfers_.SilentLongest(except)
-                          : transfers_.OldestUnanswered(except);
+      config_.single_port
+          ? ChooseSinglePortEviction(transfers_, except, now_, eviction_draws_)
+          : transfers_.OldestUnanswered(except);
   if (!victim.has_value()) return false;
   Bump(counters_.transfers_evicted);
   Transfer& t = transfers_[*victim];

@@ -50,7 +50,7 @@ void Shard::OnTransferReceive(uint32_t index, const io::Completion& c) {
 void Shard::DeliverToTransfer(uint32_t index, const io::Datagram& datagram) {
   Transfer& t = transfers_[index];
   Bump(counters_.packets_received);
-  if (t.shares_service) transfers_.Heard(index);
+  t.answers.Heard(now_);
   if (!t.peer_answered) OnFirstAnswer(index);
   if (t.protocol->finished()) {  // Over its address's limit.
     AfterInput(index);

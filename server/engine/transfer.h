@@ -62,6 +62,29 @@ struct ParkedRequest {
 
 inline constexpr uint32_t kNoTransferLink = UINT32_MAX;
 
+// How promptly a transfer's peer answers what the transfer sends. A real
+// client answers within a round trip; a forger that never reads a reply
+// answers on a clock of its own, whatever was sent, and one that stops
+// answering is silent ever longer. (Single-port mode's eviction weighs it:
+// eviction.h.)
+struct AnswerDelay {
+  // The first send since the peer was last heard, while none answered it.
+  std::optional<io::TimePoint> unanswered_send;
+  io::Clock::duration smoothed{};
+  bool measured = false;
+
+  void Sent(io::TimePoint now) {
+    if (!unanswered_send.has_value()) unanswered_send = now;
+  }
+  void Heard(io::TimePoint now) {
+    if (!unanswered_send.has_value()) return;
+    const io::Clock::duration sample = now - *unanswered_send;
+    smoothed = measured ? (smoothed * 3 + sample) / 4 : sample;
+    measured = true;
+    unanswered_send.reset();
+  }
+};
+
 struct Transfer {
   uint32_t generation = 0;
   TransferPhase phase = TransferPhase::kFree;
@@ -137,10 +160,10 @@ struct Transfer {
   std::unique_ptr<tftp::WriteSink> sink_adapter;
   std::shared_ptr<CommitTicket> commit;
 
-  // Its place in the table's order of open transfers by when their client
-  // was last heard (TransferTable::SilentLongest).
-  uint32_t heard_before = kNoTransferLink;
-  uint32_t heard_after = kNoTransferLink;
+  // Its place in the table's list of open transfers (TransferTable).
+  uint32_t open_position = kNoTransferLink;
+  // How promptly its peer answers (single-port mode's eviction).
+  AnswerDelay answers;
 
   io::TimePoint started;
   // When it last sent to a client that has not answered (or, before its

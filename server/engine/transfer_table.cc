@@ -83,7 +83,8 @@ uint32_t TransferTable::Open(const io::SocketAddress& key,
   MoveTo(index, phase);
   slots_[index].key = key;
   by_peer_[key] = index;
-  Append(index);
+  slots_[index].open_position = static_cast<uint32_t>(open_list_.size());
+  open_list_.push_back(index);
   if (opened_.size() >= 2 * slots_.size() + 16) {
     std::erase_if(opened_, [this](const std::pair<uint32_t, uint32_t>& e) {
       return !Unanswered(e);
@@ -108,50 +109,6 @@ std::optional<uint32_t> TransferTable::OldestUnanswered(
   return std::nullopt;
 }
 
-void TransferTable::Heard(uint32_t index) {
-  if (silent_last_ == index) return;
-  Unlink(index);
-  Append(index);
-}
-
-std::optional<uint32_t> TransferTable::SilentLongest(
-    std::optional<uint32_t> except) const {
-  uint32_t index = silent_first_;
-  if (index != kNoTransferLink && index == except) {
-    index = slots_[index].heard_after;
-  }
-  if (index == kNoTransferLink) return std::nullopt;
-  return index;
-}
-
-void TransferTable::Unlink(uint32_t index) {
-  Transfer& t = slots_[index];
-  if (t.heard_before != kNoTransferLink) {
-    slots_[t.heard_before].heard_after = t.heard_after;
-  } else if (silent_first_ == index) {
-    silent_first_ = t.heard_after;
-  }
-  if (t.heard_after != kNoTransferLink) {
-    slots_[t.heard_after].heard_before = t.heard_before;
-  } else if (silent_last_ == index) {
-    silent_last_ = t.heard_before;
-  }
-  t.heard_before = kNoTransferLink;
-  t.heard_after = kNoTransferLink;
-}
-
-void TransferTable::Append(uint32_t index) {
-  Transfer& t = slots_[index];
-  t.heard_before = silent_last_;
-  t.heard_after = kNoTransferLink;
-  if (silent_last_ != kNoTransferLink) {
-    slots_[silent_last_].heard_after = index;
-  } else {
-    silent_first_ = index;
-  }
-  silent_last_ = index;
-}
-
 void TransferTable::MoveTo(uint32_t index, TransferPhase phase) {
   Transfer& t = slots_[index];
   CheckTransition(t.phase, phase);
@@ -161,7 +118,12 @@ void TransferTable::MoveTo(uint32_t index, TransferPhase phase) {
 void TransferTable::End(uint32_t index) {
   Transfer& t = slots_[index];
   by_peer_.erase(t.key);
-  Unlink(index);
+  // Out of the open list: the last open transfer takes its position.
+  const uint32_t last = open_list_.back();
+  open_list_[t.open_position] = last;
+  slots_[last].open_position = t.open_position;
+  open_list_.pop_back();
+  t.open_position = kNoTransferLink;
   MoveTo(index, TransferPhase::kEnded);
 }
 

@@ -44,14 +44,20 @@ class TransferTable {
   // answer, other than `except`, if any: the one to evict when the table
   // is full.
   std::optional<uint32_t> OldestUnanswered(std::optional<uint32_t> except);
-  // The client of open transfer `index` was heard (its request, or any
-  // datagram since).
-  void Heard(uint32_t index);
-  // The open transfer whose client has been silent longest, other than
-  // `except`: the one to evict in single-port mode, where no answer proves
-  // a client real, but a real client is heard every round trip and a
-  // forger that keeps a thousand transfers alive is heard from each seldom.
-  std::optional<uint32_t> SilentLongest(std::optional<uint32_t> except) const;
+  // Up to `n` open transfers other than `except`, drawn at random (with
+  // `random`, a value per draw) from all the open ones: O(n) whatever
+  // their number.
+  template <typename Random>
+  std::vector<uint32_t> Sample(size_t n, std::optional<uint32_t> except,
+                               Random& random) const {
+    std::vector<uint32_t> drawn;
+    if (open_list_.empty()) return drawn;
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t index = open_list_[random() % open_list_.size()];
+      if (index != except) drawn.push_back(index);
+    }
+    return drawn;
+  }
 
   // Open transfers (listed in the peer table).
   size_t open() const { return by_peer_.size(); }
@@ -60,8 +66,6 @@ class TransferTable {
 
  private:
   bool Unanswered(const std::pair<uint32_t, uint32_t>& entry) const;
-  void Unlink(uint32_t index);
-  void Append(uint32_t index);
 
   std::deque<Transfer> slots_;
   std::vector<uint32_t> free_;
@@ -70,9 +74,9 @@ class TransferTable {
   // transfers since answered or ended are dropped lazily, and the whole is
   // compacted when it outgrows the slots twice over.
   std::deque<std::pair<uint32_t, uint32_t>> opened_;
-  // Open transfers, silent longest first (linked through the transfers).
-  uint32_t silent_first_ = kNoTransferLink;
-  uint32_t silent_last_ = kNoTransferLink;
+  // The open transfers, in no order (each knows its position): a draw
+  // among them costs one lookup.
+  std::vector<uint32_t> open_list_;
 };
 
 }  // namespace tftpd
