@@ -436,6 +436,12 @@ RawClient::RawClient(const std::string& host) {
 
 RawClient::~RawClient() { close(fd_); }
 
+void RawClient::SetReceiveBuffer(int bytes) {
+  if (setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0) {
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+  }
+}
+
 void RawClient::SendTo(const io::SocketAddress& to, const std::string& bytes) {
   sendto(fd_, bytes.data(), bytes.size(), 0, to.get(), to.length());
 }

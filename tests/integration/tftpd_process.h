@@ -154,6 +154,9 @@ class RawClient {
   std::optional<std::pair<std::string, io::SocketAddress>> Receive(
       std::chrono::milliseconds limit = std::chrono::milliseconds(2000));
   const io::SocketAddress& address() const { return address_; }
+  // Room for `bytes` of datagrams not yet read (beyond net.core.rmem_max
+  // when root): for a socket that counts what a flood sends it.
+  void SetReceiveBuffer(int bytes);
 
  private:
   int fd_ = -1;
