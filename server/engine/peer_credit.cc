@@ -9,8 +9,9 @@ void PeerCredit::SetWindowShape(size_t packet_bytes,
   packet_bytes_ = std::max<size_t>(packet_bytes, 1);
   negotiated_window_ = std::max<uint16_t>(negotiated_window, 1);
   const size_t fits = kUnprovenWindowBytes / packet_bytes_;
-  window_blocks_ = static_cast<uint16_t>(
+  initial_window_ = static_cast<uint16_t>(
       std::clamp<size_t>(fits, 1, negotiated_window_));
+  window_blocks_ = initial_window_;
 }
 
 uint32_t PeerCredit::DatagramCredit() const {
@@ -20,17 +21,17 @@ uint32_t PeerCredit::DatagramCredit() const {
 }
 
 void PeerCredit::OnDatagram(bool acknowledged_all) {
-  if (standing_ == PeerStanding::kProven) return;
-  standing_ = PeerStanding::kHeard;
   if (acknowledged_all && !shared_port_) {
     if (window_blocks_ < negotiated_window_) {
       window_blocks_ = static_cast<uint16_t>(
           std::min<uint32_t>(2u * window_blocks_, negotiated_window_));
-    } else if (++full_rounds_ >= kProofRounds) {
+    } else if (standing_ != PeerStanding::kProven &&
+               ++full_rounds_ >= kProofRounds) {
       standing_ = PeerStanding::kProven;
-      return;
     }
   }
+  if (standing_ == PeerStanding::kProven) return;
+  standing_ = PeerStanding::kHeard;
   credit_ = DatagramCredit();
 }
 

@@ -22,6 +22,11 @@
 //   negotiated and whole windows were acknowledged kProofRounds times.
 //   Sends are no longer counted, and the address is trusted for a while
 //   (AddressGuard::Verified). In single-port mode nothing proves a peer.
+//
+// Whatever the standing, a retransmission timeout (what was sent went
+// unanswered) starts the window small again, and whole windows grow it
+// back: a forger that stops after being proven draws one small window a
+// retry, not the negotiated one.
 #ifndef TFTPD_SERVER_ENGINE_PEER_CREDIT_H_
 #define TFTPD_SERVER_ENGINE_PEER_CREDIT_H_
 
@@ -60,6 +65,8 @@ class PeerCredit {
   // A datagram from the peer on the transfer. `acknowledged_all`: it
   // acknowledged every DATA block sent so far (a read's whole window).
   void OnDatagram(bool acknowledged_all);
+  // What was sent went unanswered until its retransmission timeout.
+  void OnTimeout() { window_blocks_ = initial_window_; }
   // The request that opened the transfer came again while its peer has
   // heard nothing: one more send, if the first two were spent; false when
   // the request earns nothing (the peer answered, or sends are left).
@@ -92,6 +99,7 @@ class PeerCredit {
   uint32_t sends_unanswered_ = 0;
   size_t packet_bytes_ = tftp::kDataHeaderSize + tftp::kDefaultBlockSize;
   uint16_t negotiated_window_ = 1;
+  uint16_t initial_window_ = 1;
   uint16_t window_blocks_ = 1;
   uint32_t full_rounds_ = 0;
 };

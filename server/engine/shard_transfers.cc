@@ -204,6 +204,12 @@ void Shard::OnTimer(uint32_t index) {
     EndTransfer(index);
     return;
   }
+  if (t.reading != nullptr && t.protocol->deadline().has_value() &&
+      now_ >= *t.protocol->deadline()) {
+    // What was sent went unanswered: the window starts small again.
+    t.credit.OnTimeout();
+    t.reading->SetWindowLimit(t.credit.window_blocks());
+  }
   t.protocol->OnDeadline(now_);  // Does nothing if it is not yet due.
   if (t.stream != nullptr && !t.protocol->finished() &&
       !t.protocol->deadline().has_value() &&

@@ -19,7 +19,14 @@ constexpr size_t kBlock65464 = 4 + 65464;
 
 // One step of a peer's life, and what is checked after it.
 struct Step {
-  enum Kind { kSend, kResend, kDatagram, kWholeWindow, kRepeatedRequest };
+  enum Kind {
+    kSend,
+    kResend,
+    kDatagram,
+    kWholeWindow,
+    kRepeatedRequest,
+    kTimeout
+  };
   Kind kind;
   size_t bytes = 0;  // kSend, kResend: the size asked for.
   // kSend, kResend: the verdict expected (the bytes are spent unless held);
@@ -60,6 +67,9 @@ TEST_P(CreditRules, DecideAsTheRowSays) {
       case Step::kWholeWindow:
         credit.OnDatagram(/*acknowledged_all=*/true);
         break;
+      case Step::kTimeout:
+        credit.OnTimeout();
+        break;
       case Step::kRepeatedRequest:
         EXPECT_EQ(credit.OnRepeatedRequest(), step.verdict == Verdict::kSend)
             << row.name << ", step " << i;
@@ -76,6 +86,7 @@ const Step Send(size_t bytes, Verdict v = Verdict::kSend) {
 const Step Resend(size_t bytes, Verdict v) { return {Step::kResend, bytes, v}; }
 const Step Datagram() { return {Step::kDatagram}; }
 const Step WholeWindow() { return {Step::kWholeWindow}; }
+const Step Timeout() { return {Step::kTimeout}; }
 const Step Repeat(bool earns) {
   return {Step::kRepeatedRequest, 0, earns ? Verdict::kSend : Verdict::kHold};
 }
@@ -121,6 +132,15 @@ INSTANTIATE_TEST_SUITE_P(
         Row{"lock_step_is_proven_after_the_rounds", false, kBlock512, 1,
             {Datagram(), WholeWindow(), WholeWindow()}, 1,
             PeerStanding::kProven},
+        // A timeout starts the window small again, proven or not; whole
+        // windows grow it back.
+        Row{"a_timeout_starts_the_window_small_again", false, kBlock1468, 64,
+            {Datagram(), WholeWindow(), WholeWindow(), WholeWindow(),
+             WholeWindow(), WholeWindow(), Timeout()},
+            11, PeerStanding::kProven},
+        Row{"whole_windows_grow_it_back", false, kBlock1468, 64,
+            {Datagram(), WholeWindow(), Timeout(), WholeWindow(), WholeWindow()},
+            44, PeerStanding::kHeard},
         // Each datagram earns 32 KiB (or two windows, if more) afresh.
         Row{"a_datagram_earns_32_KiB_afresh", false, kBlock1468, 4,
             {Datagram(), Send(4 * kBlock1468), Resend(4 * kBlock1468, Verdict::kSend),
