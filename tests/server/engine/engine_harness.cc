@@ -197,6 +197,17 @@ std::vector<Reply> To(const std::vector<Reply>& replies,
   return mine;
 }
 
+Response BytesHandler::Handle(const RequestContext& request) {
+  if (request.path == "missing") {
+    return Response::Refuse(tftp::ErrorCode::kFileNotFound, "no");
+  }
+  return Response::Bytes(content_);
+}
+
+UploadResponse BytesHandler::HandleUpload(const RequestContext& request) {
+  return UploadResponse::Sink(uploads.Open(request.path));
+}
+
 io::SocketAddress Client(size_t i, uint16_t port) {
   io::SocketAddress address = ClientAddress(i);
   address.set_port(port);

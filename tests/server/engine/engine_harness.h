@@ -48,6 +48,19 @@ class MemoryUploads {
   friend class MemorySink;
 };
 
+// Serves `content` for every name but "missing" (ERROR 1), and takes
+// uploads into memory.
+class BytesHandler : public RequestHandler {
+ public:
+  explicit BytesHandler(std::string content) : content_(std::move(content)) {}
+  Response Handle(const RequestContext& request) override;
+  UploadResponse HandleUpload(const RequestContext& request) override;
+  MemoryUploads uploads;
+
+ private:
+  const std::string content_;
+};
+
 class EngineHarness {
  public:
   static constexpr int kServiceFd = MemoryShard::kServiceFd;

@@ -24,21 +24,6 @@ constexpr int kAck = 4;
 constexpr int kError = 5;
 constexpr int kOack = 6;
 
-class BytesHandler : public RequestHandler {
- public:
-  explicit BytesHandler(std::string content) : content_(std::move(content)) {}
-  Response Handle(const RequestContext&) override {
-    return Response::Bytes(content_);
-  }
-  UploadResponse HandleUpload(const RequestContext& request) override {
-    return UploadResponse::Sink(uploads.Open(request.path));
-  }
-  MemoryUploads uploads;
-
- private:
-  const std::string content_;
-};
-
 // A forged client at 127.5.x.y: never one of Client()'s addresses.
 io::SocketAddress Forged(size_t i, uint16_t port = 50000) {
   return *io::SocketAddress::Parse(

@@ -16,17 +16,6 @@ namespace {
 constexpr int kData = 3;
 constexpr int kOack = 6;
 
-class BytesHandler : public RequestHandler {
- public:
-  explicit BytesHandler(std::string content) : content_(std::move(content)) {}
-  Response Handle(const RequestContext&) override {
-    return Response::Bytes(content_);
-  }
-
- private:
-  const std::string content_;
-};
-
 std::vector<TransferSnapshot> TakeSnapshot(EngineHarness& h) {
   auto collector = std::make_shared<SnapshotCollector>(1);
   h.shard().RequestSnapshot(collector);
