@@ -33,7 +33,7 @@ void ReadTransfer::OnDatagram(absl::Span<const uint8_t> datagram,
                              TimePoint now) {
   if (state_ == State::kNotStarted || state_ == State::kDone) return;
   ++counters_.packets_received;
-  advanced_ = false;
+  window_acknowledged_ = false;
   const std::optional<Opcode> opcode = PeekOpcode(datagram);
   if (opcode == Opcode::kAck) {
     AckPacket ack;
@@ -92,8 +92,8 @@ void ReadTransfer::OnAck(uint16_t wire_block, TimePoint now) {
     return;
   }
   counters_.blocks_acknowledged += block - acked_;
+  window_acknowledged_ = block >= queue_last_;  // Before the next is queued.
   acked_ = block;
-  advanced_ = true;
   timer_.Answered(now);
   counters_.bytes_transferred = std::min<uint64_t>(
       acked_ * options_.blksize, size_known_ ? available_ : UINT64_MAX);

@@ -52,11 +52,10 @@ class ReadTransfer final : public ServerTransfer {
   uint16_t window() const {
     return std::min<uint16_t>(options_.windowsize, window_limit_);
   }
-  // The last datagram acknowledged new blocks, and with them every block
-  // sent so far: a whole window of DATA made its round trip.
-  bool AcknowledgedAll() const {
-    return state_ == State::kTransferring && advanced_ && acked_ > 0 &&
-           acked_ == highest_sent_;
+  // The last datagram acknowledged the whole window of DATA in flight (up
+  // to its last block): a window made its round trip.
+  bool AcknowledgedWindow() const {
+    return state_ == State::kTransferring && window_acknowledged_;
   }
 
   bool SentEverything() const override;
@@ -128,8 +127,8 @@ class ReadTransfer final : public ServerTransfer {
   uint64_t queue_last_ = 0;
   bool resent_for_duplicate_ = false;
   uint16_t window_limit_ = UINT16_MAX;
-  // The last datagram acknowledged something new.
-  bool advanced_ = false;
+  // The last datagram acknowledged the whole window in flight.
+  bool window_acknowledged_ = false;
   TransferResult result_;
   TransferCounters counters_;
 };

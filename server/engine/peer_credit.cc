@@ -20,8 +20,8 @@ uint32_t PeerCredit::DatagramCredit() const {
       std::max<size_t>(kDatagramCredit, 2 * window));
 }
 
-void PeerCredit::OnDatagram(bool acknowledged_all) {
-  if (acknowledged_all && !shared_port_) {
+void PeerCredit::OnDatagram(bool whole_window) {
+  if (whole_window && !shared_port_) {
     if (window_blocks_ < negotiated_window_) {
       window_blocks_ = static_cast<uint16_t>(
           std::min<uint32_t>(2u * window_blocks_, negotiated_window_));

@@ -15,7 +15,7 @@
 //   (on the service port; on a transfer's own port after a spray). Each of
 //   its datagrams earns two windows (sent, and sent again once), and the
 //   window starts at kUnprovenWindowBytes (at least one block) and doubles
-//   only when a datagram acknowledges everything sent: a blind forger must
+//   only when a datagram acknowledges the whole window: a blind forger must
 //   aim one more datagram per window, and in normal mode spray every port
 //   again for it, not knowing which one hit.
 // - proven (normal mode only): the window has grown to the size the client
@@ -62,9 +62,9 @@ class PeerCredit {
   // The window the peer may be sent now, in blocks (at least 1).
   uint16_t window_blocks() const { return window_blocks_; }
 
-  // A datagram from the peer on the transfer. `acknowledged_all`: it
-  // acknowledged every DATA block sent so far (a read's whole window).
-  void OnDatagram(bool acknowledged_all);
+  // A datagram from the peer on the transfer. `whole_window`: it
+  // acknowledged a read's whole window in flight.
+  void OnDatagram(bool whole_window);
   // What was sent went unanswered until its retransmission timeout.
   void OnTimeout() { window_blocks_ = initial_window_; }
   // The request that opened the transfer came again while its peer has

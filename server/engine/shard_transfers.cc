@@ -103,11 +103,12 @@ void Shard::OnFirstAnswer(uint32_t index) {
 
 void Shard::Credit(uint32_t index) {
   Transfer& t = transfers_[index];
-  if (t.credit.proven()) return;
-  // Whatever it is, it earns a bounded answer: anyone may have sent it.
-  t.credit.OnDatagram(t.reading != nullptr && t.reading->AcknowledgedAll());
+  const bool was_proven = t.credit.proven();
+  // Whatever it is, it earns a bounded answer: anyone may have sent it
+  // (once proven, only the window grows back after a timeout).
+  t.credit.OnDatagram(t.reading != nullptr && t.reading->AcknowledgedWindow());
   if (t.reading != nullptr) t.reading->SetWindowLimit(t.credit.window_blocks());
-  if (t.credit.proven()) {
+  if (!was_proven && t.credit.proven()) {
     // Whole windows acknowledged, round after round: the address is where
     // its requests say, and its other requests need not be held to the
     // budget of strangers for a while.

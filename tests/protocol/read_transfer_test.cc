@@ -183,15 +183,15 @@ TEST(ReadTransfer, TheDriversWindowLimitCapsAndExtendsTheWindow) {
   s.Start(t0);
   ASSERT_EQ(Drain(s).size(), 1u);  // The OACK.
   s.OnDatagram(Ack(0), t0);
-  EXPECT_FALSE(s.AcknowledgedAll());  // The OACK, not a window of DATA.
+  EXPECT_FALSE(s.AcknowledgedWindow());  // The OACK, not a window of DATA.
   std::vector<Outgoing> first = Drain(s);
   ASSERT_EQ(first.size(), 2u);
   EXPECT_EQ(first[1].block, 2);
   s.OnDatagram(Ack(1), t0);  // Inside the window: it restarts from 2.
-  EXPECT_FALSE(s.AcknowledgedAll());
+  EXPECT_FALSE(s.AcknowledgedWindow());
   ASSERT_EQ(Drain(s).size(), 2u);
   s.OnDatagram(Ack(3), t0);
-  EXPECT_TRUE(s.AcknowledgedAll());
+  EXPECT_TRUE(s.AcknowledgedWindow());
   ASSERT_EQ(Drain(s).size(), 2u);  // DATA 4 and 5.
   s.SetWindowLimit(8);
   std::vector<Outgoing> rest = Drain(s);
@@ -199,7 +199,7 @@ TEST(ReadTransfer, TheDriversWindowLimitCapsAndExtendsTheWindow) {
   EXPECT_EQ(rest.front().block, 6);
   EXPECT_EQ(rest.back().block, 11);
   s.OnDatagram(Ack(3), t0);  // A duplicate acknowledges nothing new.
-  EXPECT_FALSE(s.AcknowledgedAll());
+  EXPECT_FALSE(s.AcknowledgedWindow());
 }
 
 TEST(ReadTransfer, LostAckIsRecoveredByRetransmission) {

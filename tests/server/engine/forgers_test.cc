@@ -186,6 +186,43 @@ TEST(Forgers, APortSprayDrawsTwoSmallWindowsAndTrustsNoAddress) {
   EXPECT_LE(later_bytes, 20 * 516 + 8192u);
 }
 
+// A real client with windows: the first window is within 16 KiB, each
+// whole window acknowledged doubles it up to the negotiated 64, and after a
+// retransmission timeout it starts small again and grows back.
+TEST(Forgers, ARealClientsWindowGrowsToItsSizeAndBackAfterATimeout) {
+  const size_t kBlock = 1428;
+  EngineHarness h([](ServerConfig& c) { c.transfer.max_retries = 5; },
+                  std::make_shared<BytesHandler>(TestContent(4 << 20, 8)));
+  const io::SocketAddress client = Client(3);
+  h.SendToService(client, RequestPacket(1, "boot.img", "octet",
+                                        {"blksize", std::to_string(kBlock),
+                                         "windowsize", "64"}));
+  std::vector<Reply> oack = To(h.Run(), client);
+  ASSERT_EQ(oack.size(), 1u);
+  const int fd = oack[0].fd;
+  // Acknowledges each whole window at once; the window sizes seen.
+  uint16_t acked = 0;
+  auto window_after = [&](uint16_t ack) {
+    h.SendTo(fd, client, AckPacket(ack));
+    std::vector<Reply> data = To(h.Run(), client);
+    if (!data.empty()) acked = data.back().block();
+    return data.size();
+  };
+  EXPECT_EQ(window_after(0), 11u);  // 16 KiB of 1432-byte packets.
+  EXPECT_EQ(window_after(acked), 22u);
+  EXPECT_EQ(window_after(acked), 44u);
+  EXPECT_EQ(window_after(acked), 64u);
+  EXPECT_EQ(window_after(acked), 64u);
+  EXPECT_EQ(window_after(acked), 64u);  // Proven now: the same size.
+  // This window goes unanswered: its retransmission is a small window.
+  std::vector<Reply> resent = To(h.Advance(seconds(2)), client);
+  EXPECT_EQ(resent.size(), 11u);
+  acked = static_cast<uint16_t>(acked - 64 + 11);
+  EXPECT_EQ(window_after(acked), 22u);
+  EXPECT_EQ(window_after(acked), 44u);
+  EXPECT_EQ(window_after(acked), 64u);
+}
+
 // Finding: the counters said "sent" for datagrams the credit held back.
 TEST(Forgers, CountersCountOnlyWhatWasSent) {
   EngineHarness h(

@@ -62,10 +62,10 @@ TEST_P(CreditRules, DecideAsTheRowSays) {
         break;
       }
       case Step::kDatagram:
-        credit.OnDatagram(/*acknowledged_all=*/false);
+        credit.OnDatagram(/*whole_window=*/false);
         break;
       case Step::kWholeWindow:
-        credit.OnDatagram(/*acknowledged_all=*/true);
+        credit.OnDatagram(/*whole_window=*/true);
         break;
       case Step::kTimeout:
         credit.OnTimeout();
