@@ -134,13 +134,70 @@ TEST(BlindForgers, APortSprayDrawsAtMostTheBoundPerForgedRequest) {
   EXPECT_LE(received, kRounds * (2 * block + 2 * oack)) << server.log();
 }
 
+// A forger that goes on: after each spray it assumes the window the server
+// sent and sprays an ACK of that window's last block to every port again,
+// round after round, well past the point where the transfer is proven.
+// What reaches the victim, against what the sprays cost the forger on the
+// wire (IP and UDP headers included), is the factor the README gives.
+TEST(BlindForgers, APersistentSprayDrawsAFewTimesWhatItCosts) {
+  TempDir root;
+  root.Write("kernel", TestContent(32 << 20, 6));
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, root.path(), {"--threads=1"}, "127.0.0.1");
+  BlindForger forger;
+  OPEN_FORGER_OR_SKIP(forger);
+  RawClient victim("127.0.6.2");
+  victim.SetReceiveBuffer(256 << 20);
+  int first = 32768;
+  int last = 60999;
+  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> first >> last;
+  // timeout 255: the server never retransmits between rounds, so every
+  // window it sends is one the forger's next spray acknowledges whole.
+  forger.Add(victim.address(), Service(server),
+             RequestPacket(1, "kernel", "octet",
+                           {"blksize", "65464", "windowsize", "64",
+                            "timeout", "255"}));
+  forger.Flush();
+  constexpr int kRounds = 12;
+  uint64_t block = 0;  // The last block of the window the forger assumes.
+  uint16_t window = 1;
+  for (int round = 0; round < kRounds; ++round) {
+    for (int port = first; port <= last; ++port) {
+      forger.Add(victim.address(), At("127.0.0.1", static_cast<uint16_t>(port)),
+                 AckPacket(static_cast<uint16_t>(block)));
+    }
+    forger.Flush();
+    if (round > 0 && window < 64) window = static_cast<uint16_t>(window * 2);
+    block += window;
+    ForgerWaits(milliseconds(300));
+  }
+  ASSERT_EQ(server.Stop(), 0);
+  size_t received = 0;
+  size_t datagrams = 0;
+  while (auto d = victim.Receive(milliseconds(0))) {
+    received += d->first.size();
+    ++datagrams;
+  }
+  const double victim_wire = received + 28.0 * datagrams;
+  const double forger_wire = (forger.sent() - 1) * 32.0 + 28 + 64;
+  std::printf("persistent spray: %d rounds, %llu datagrams (%.1f MB on the "
+              "wire); the victim received %zu datagrams (%.1f MB): %.2fx\n",
+              kRounds, static_cast<unsigned long long>(forger.sent()),
+              forger_wire / 1e6, datagrams, victim_wire / 1e6,
+              victim_wire / forger_wire);
+  EXPECT_GT(datagrams, static_cast<size_t>(kRounds));  // The sprays hit.
+  EXPECT_LE(victim_wire, 5 * forger_wire);
+}
+
 // Finding 5: 5,000 forged RRQs for a missing file wrote 5,000 log lines.
 // Refusals' lines are now bounded (20 a second a shard), the rest counted,
 // and a summary line says how many were held back.
 TEST(BlindForgers, ForgedRefusalsWriteABoundedLog) {
   TempDir root;
   TftpdProcess server;
-  TFTPD_START_OR_SKIP(server, root.path(), {}, "127.0.0.1");
+  // One shard: it reads the socket in order, so a real client's answer
+  // comes after every forged request before it was read.
+  TFTPD_START_OR_SKIP(server, root.path(), {"--threads=1"}, "127.0.0.1");
   BlindForger forger;
   OPEN_FORGER_OR_SKIP(forger);
   std::mt19937 random(5);
@@ -150,12 +207,13 @@ TEST(BlindForgers, ForgedRefusalsWriteABoundedLog) {
                RequestPacket(1, "missing.img"));
   }
   forger.Flush();
-  // A real client's refused requests, until the summary of what was held
-  // back comes before one of their lines.
+  // A real client's refused requests, each answered, until the summary of
+  // what was held back comes before one of their lines.
   RawClient client;
   const bool summed_up = WaitUntil(
       [&] {
         client.SendTo(Service(server), RequestPacket(1, "missing.img"));
+        EXPECT_TRUE(client.Receive().has_value());
         return absl::StrContains(server.log(), "refusals not logged");
       },
       seconds(10));
@@ -169,8 +227,8 @@ TEST(BlindForgers, ForgedRefusalsWriteABoundedLog) {
   std::printf("%zu refusal lines in %.1f s; %llu held back\n", lines, elapsed,
               static_cast<unsigned long long>(
                   CounterAtStop(log, "refusals_not_logged").value_or(0)));
-  // 20 a second a shard (two here), and the seconds it spans.
-  EXPECT_LE(lines, static_cast<size_t>(2 * 20 * (elapsed + 2)));
+  // 20 a second, and the seconds it spans.
+  EXPECT_LE(lines, static_cast<size_t>(20 * (elapsed + 2)));
   EXPECT_GT(CounterAtStop(log, "refusals_not_logged").value_or(0), 4000u);
 }
 
