@@ -5,6 +5,8 @@ import threading
 
 import pytest
 
+from tftpd.base_server import engine_of
+
 
 @contextlib.contextmanager
 def serving(server):
@@ -21,7 +23,7 @@ def serving(server):
     port = server._listener.getsockname()[1]
     thread.start()
     try:
-        while not server._serving.wait(0.1):
+        while not engine_of(server).serving.wait(0.1):
             assert thread.is_alive(), failure
         yield port
     finally:

@@ -18,6 +18,7 @@ import fbtftp
 import tftpd
 from fbtftp.base_handler import BaseHandler, ResponseData, StringResponseData
 from fbtftp.base_server import BaseServer
+from tftpd.base_server import engine_of
 from tftp_client import Client, TftpError
 
 
@@ -232,7 +233,7 @@ def test_a_handler_of_none_drops_the_request_without_an_answer(serve):
         client = Client(port)
         client.send_request("drop")
         deadline = time.monotonic() + 30
-        while server._core.totals().get("requests_dropped", 0) < 1:
+        while engine_of(server).core.totals().get("requests_dropped", 0) < 1:
             assert time.monotonic() < deadline
             time.sleep(0.01)
         # Had the drop been answered, that answer would arrive first.
@@ -325,8 +326,8 @@ def test_a_session_whose_record_is_dropped_keeps_nothing(serve):
         for i in range(5):
             client.read("later%d" % i)
         deadline = time.monotonic() + 30
-        while server._core.totals().get("stats_dropped", 0) < 4:
-            assert time.monotonic() < deadline, server._core.totals()
+        while engine_of(server).core.totals().get("stats_dropped", 0) < 4:
+            assert time.monotonic() < deadline, engine_of(server).core.totals()
             server.session_event.wait(0.05)
         # The four whose records were dropped go, while the callback is
         # still stuck; the first (in the callback) and the second (queued)
@@ -361,7 +362,7 @@ def test_a_request_given_up_while_get_handler_runs_still_ends_its_session(serve)
             server.session_event.wait(0.05)
         got, _ = Client(port).read("fast")
         assert got == generated(700, 6)
-        assert server._core.totals().get("transfers_evicted", 0) == 1
+        assert engine_of(server).core.totals().get("transfers_evicted", 0) == 1
         server.release.set()
         server.wait_sessions(2)
     slow = [s for s in server.sessions if s.file_path == "slow"]

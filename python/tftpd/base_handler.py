@@ -118,71 +118,76 @@ class BaseHandler:
         except Exception as e:
             logging.exception("Exception raised when calling _on_close: %s" % e)
 
-    # The engine's side of the session (tftpd.base_server drives these).
 
-    def _answer(self, responder):
-        """Gives the engine this request's answer; False when refused."""
-        options = dict(self._options)
-        options.pop("retries", None)
-        options.pop("default_timeout", None)
-        self._stats.options_in = options
-        if self._stats.error:
-            responder.fail(self._stats.error["error_code"], self._stats.error["error_message"])
+# The engine's side of a session, as functions of the handler rather than
+# methods: a program's handler subclass keeps every name fbtftp leaves it
+# (tftpd.base_server calls these).
+
+def answer(handler, responder):
+    """Gives the engine this request's answer; False when refused."""
+    options = dict(handler._options)
+    options.pop("retries", None)
+    options.pop("default_timeout", None)
+    handler._stats.options_in = options
+    if handler._stats.error:
+        responder.fail(handler._stats.error["error_code"], handler._stats.error["error_message"])
+        return False
+    if handler._response_data is None:
+        handler._stats.error = {
+            "error_code": constants.ERR_UNDEFINED,
+            "error_message": "get_response_data returned None",
+        }
+        responder.fail(constants.ERR_UNDEFINED, handler._stats.error["error_message"])
+        return False
+    size = None
+    if "tsize" in options:
+        try:
+            size = handler._response_data.size()
+        except Exception as e:
+            logging.exception("Caught exception: %s." % e)
+            handler._stats.error = {"error_code": constants.ERR_UNDEFINED, "error_message": str(e)}
+            responder.fail(constants.ERR_UNDEFINED, str(e))
+            _Reader(handler._response_data).close()
             return False
-        if self._response_data is None:
-            self._stats.error = {
-                "error_code": constants.ERR_UNDEFINED,
-                "error_message": "get_response_data returned None",
-            }
-            responder.fail(constants.ERR_UNDEFINED, self._stats.error["error_message"])
-            return False
-        size = None
-        if "tsize" in options:
-            try:
-                size = self._response_data.size()
-            except Exception as e:
-                logging.exception("Caught exception: %s." % e)
-                self._stats.error = {"error_code": constants.ERR_UNDEFINED, "error_message": str(e)}
-                responder.fail(constants.ERR_UNDEFINED, str(e))
-                _Reader(self._response_data).close()
-                return False
-        responder.set_retry_policy(int(self._retries), float(self._timeout))
-        responder.begin(_Reader(self._response_data), None if size is None else int(size))
-        return True
+    responder.set_retry_policy(int(handler._retries), float(handler._timeout))
+    responder.begin(_Reader(handler._response_data), None if size is None else int(size))
+    return True
 
-    def _given_up(self, record):
-        """The engine gave up on the request before it was answered: no
-        source thread will close the response, so it is closed here, and
-        the session ends with the engine's record."""
-        if self._response_data is not None:
-            _Reader(self._response_data).close()
-        self._ended(record)
 
-    def _ended(self, record):
-        """The engine's record of the session: fills the stats, calls back."""
-        stats = self._stats
-        stats.start_time = record["start_time"]
-        stats._duration = record["duration"]
-        stats.packets_sent = record["packets_sent"]
-        stats.bytes_sent = record["bytes_sent"]
-        stats.retransmits = record["retransmits"]
-        acknowledged = dict(record["options_acknowledged"])
-        stats.packets_acked = record["blocks_acknowledged"] + (1 if acknowledged else 0)
-        stats.blksize = record["blksize"]
-        stats.windowsize = record["windowsize"]
-        stats.options = acknowledged
-        stats.options_acked = acknowledged
-        self._block_size = record["blksize"]
-        outcome = record["outcome"]
-        if outcome in ("timed_out", "unanswered"):
+def session_given_up(handler, record):
+    """The engine gave up on the request before it was answered: no
+    source thread will close the response, so it is closed here, and
+    the session ends with the engine's record."""
+    if handler._response_data is not None:
+        _Reader(handler._response_data).close()
+    session_ended(handler, record)
+
+
+def session_ended(handler, record):
+    """The engine's record of the session: fills the stats, calls back."""
+    stats = handler._stats
+    stats.start_time = record["start_time"]
+    stats._duration = record["duration"]
+    stats.packets_sent = record["packets_sent"]
+    stats.bytes_sent = record["bytes_sent"]
+    stats.retransmits = record["retransmits"]
+    acknowledged = dict(record["options_acknowledged"])
+    stats.packets_acked = record["blocks_acknowledged"] + (1 if acknowledged else 0)
+    stats.blksize = record["blksize"]
+    stats.windowsize = record["windowsize"]
+    stats.options = acknowledged
+    stats.options_acked = acknowledged
+    handler._block_size = record["blksize"]
+    outcome = record["outcome"]
+    if outcome in ("timed_out", "unanswered"):
+        stats.error = {
+            "error_code": constants.ERR_UNDEFINED,
+            "error_message": "timeout after {} retransmits.".format(record["retransmits"]),
+        }
+    elif outcome not in ("completed", "superseded"):
+        if not stats.error:
             stats.error = {
-                "error_code": constants.ERR_UNDEFINED,
-                "error_message": "timeout after {} retransmits.".format(record["retransmits"]),
+                "error_code": record["error_code"],
+                "error_message": record["error_message"],
             }
-        elif outcome not in ("completed", "superseded"):
-            if not stats.error:
-                stats.error = {
-                    "error_code": record["error_code"],
-                    "error_message": record["error_message"],
-                }
-        self._close()
+    handler._close()

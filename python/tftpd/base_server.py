@@ -15,6 +15,7 @@ import traceback
 
 from . import _core
 from . import constants
+from .base_handler import answer, session_ended, session_given_up
 from .stats import ServerStats
 
 
@@ -85,25 +86,26 @@ class BaseServer:
         self._listener.setblocking(0)
         self._listener.bind((address, port))
         self._should_stop = False
-        self._stopped = threading.Event()
         self._server_stats = ServerStats(address, stats_interval_seconds)
-        self._settings = {
-            # One shard per core this process may run on (taskset, cgroups).
-            "threads": threads or len(os.sched_getaffinity(0)) or 1,
-            "handler_threads": handler_threads,
-            "source_threads": source_threads,
-            "max_transfers": max_transfers,
-            "max_waiting_requests": max_waiting_requests,
-            "windowsize_max": windowsize_max,
-            "shutdown_grace": float(shutdown_grace),
-            "retries": int(retries),
-            "timeout": float(timeout),
-            "stats_interval": float(stats_interval_seconds),
-            "max_queued_records": int(max_queued_records),
-        }
-        self._core = None
-        self._dispatched = threading.Event()
-        self._serving = threading.Event()  # Set while run() serves.
+        # The package's own state, under the one name no subclass reaches
+        # (_BaseServer__engine): fbtftp defines only the names above, and
+        # programs keep theirs (self._settings, self._core, ...) beside them.
+        self.__engine = _Engine(
+            {
+                # One shard per core this process may run on (taskset, cgroups).
+                "threads": threads or len(os.sched_getaffinity(0)) or 1,
+                "handler_threads": handler_threads,
+                "source_threads": source_threads,
+                "max_transfers": max_transfers,
+                "max_waiting_requests": max_waiting_requests,
+                "windowsize_max": windowsize_max,
+                "shutdown_grace": float(shutdown_grace),
+                "retries": int(retries),
+                "timeout": float(timeout),
+                "stats_interval": float(stats_interval_seconds),
+                "max_queued_records": int(max_queued_records),
+            }
+        )
 
     def get_handler(self, server_addr, peer, path, options):
         """Returns a BaseHandler for the request, or None to drop it without
@@ -118,75 +120,91 @@ class BaseServer:
             logging.warning(
                 "No callback specified for server statistics logging, will continue without"
             )
-        # The engine's root: an empty directory, as every response here
-        # comes from a handler.
-        self._settings["root"] = tempfile.mkdtemp(prefix="tftpd-python-")
-        try:
-            self._core = _core.Server(
-                self._listener.fileno(),
-                self._settings,
-                self._dispatch,
-                self._session_ended,
-                self._interval_ended if self._server_stats_callback else None,
-            )
-            self._core.start()
-            logging.info(
-                "tftpd serving %s port %d", self._address, self._listener.getsockname()[1]
-            )
-            self._serving.set()
-            while not self._should_stop and not self._core.done():
-                if run_once and self._dispatched.is_set():
-                    break
-                # Wakes for close() at once; the timeout lets Python deliver
-                # signals (KeyboardInterrupt) to this thread, and frees
-                # handlers whose records were dropped while nothing else
-                # called into Python.
-                self._stopped.wait(0.5)
-                _core.release_deferred_references()
-        finally:
-            self._serving.clear()
-            if self._core is not None:
-                self._core.stop()
-                self._core.close()
-                self._core = None
-            self._listener.close()
-            shutil.rmtree(self._settings["root"], ignore_errors=True)
+        self.__engine.run(self, run_once)
 
     def close(self):
         """Stops the server: run() returns once transfers finished (or their
         grace ran out)."""
         self._should_stop = True
-        self._stopped.set()
+        self.__engine.stopped.set()
 
-    # Called by the engine, with the GIL, on its threads.
 
-    def _dispatch(self, responder):
-        self._dispatched.set()
+class _Engine:
+    """What the package keeps for a server beside fbtftp's own attributes:
+    the engine's settings and handle, and the events run() waits on; and
+    the calls the engine makes, with the GIL, on its threads."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.core = None
+        self.stopped = threading.Event()
+        self.dispatched = threading.Event()
+        self.serving = threading.Event()  # Set while run() serves.
+
+    def run(self, server, run_once):
+        # The engine's root: an empty directory, as every response here
+        # comes from a handler.
+        self.settings["root"] = tempfile.mkdtemp(prefix="tftpd-python-")
+        try:
+            self.core = _core.Server(
+                server._listener.fileno(),
+                self.settings,
+                lambda responder: self.dispatch(server, responder),
+                self.session_ended,
+                (lambda totals: self.interval_ended(server, totals))
+                if server._server_stats_callback
+                else None,
+            )
+            self.core.start()
+            logging.info(
+                "tftpd serving %s port %d", server._address, server._listener.getsockname()[1]
+            )
+            self.serving.set()
+            while not server._should_stop and not self.core.done():
+                if run_once and self.dispatched.is_set():
+                    break
+                # Wakes for close() at once; the timeout lets Python deliver
+                # signals (KeyboardInterrupt) to this thread, and frees
+                # handlers whose records were dropped while nothing else
+                # called into Python.
+                self.stopped.wait(0.5)
+                _core.release_deferred_references()
+        finally:
+            self.serving.clear()
+            if self.core is not None:
+                self.core.stop()
+                self.core.close()
+                self.core = None
+            server._listener.close()
+            shutil.rmtree(self.settings["root"], ignore_errors=True)
+
+    def dispatch(self, server, responder):
+        self.dispatched.set()
         peer = responder.peer
         path = responder.requested_path
         options = collections.OrderedDict(
             [
                 ("mode", responder.mode),
-                ("default_timeout", self._timeout),
-                ("retries", self._retries),
+                ("default_timeout", server._timeout),
+                ("retries", server._retries),
             ]
         )
         for name, value in responder.options:
             options[name] = value
-        server_addr = (self._address, self._listener.getsockname()[1])
+        server_addr = (server._address, server._listener.getsockname()[1])
         # Attached before get_handler runs: the engine may give up on the
         # request meanwhile, and its record must still find the handler.
         session = _Session()
         responder.set_session(session)
         handler = None
         try:
-            handler = self.get_handler(server_addr, peer, path, options)
+            handler = server.get_handler(server_addr, peer, path, options)
             if handler is None:
                 logging.warning("The handler is null! Not serving the request from %s", peer)
         except Exception as e:
             logging.error("creating a handler for %r raised an exception %s" % (path, e))
             logging.error(traceback.format_exc())
-        self._server_stats.increment_counter("process_count")
+        server._server_stats.increment_counter("process_count")
         if handler is None:
             responder.drop()
             return
@@ -197,29 +215,36 @@ class BaseServer:
         if record is not None:
             # Given up while get_handler ran (evicted for a newer request,
             # or the server stopping): no client reads an answer now.
-            handler._given_up(record)
+            session_given_up(handler, record)
             return
         try:
-            handler._answer(responder)
+            answer(handler, responder)
         except Exception as e:
             logging.exception("answering %r raised an exception %s" % (path, e))
             responder.fail(constants.ERR_UNDEFINED, str(e))
 
-    def _session_ended(self, record):
+    @staticmethod
+    def session_ended(record):
         session = record["session"]
         handler = session.ended(record) if session is not None else None
         if handler is not None:
-            handler._ended(record)
+            session_ended(handler, record)
 
-    def _interval_ended(self, totals):
+    @staticmethod
+    def interval_ended(server, totals):
         for name, value in totals.items():
             if value and name != "transfers_active":
-                self._server_stats.increment_counter(name, value)
-        self._server_stats.set_counter("transfers_active", totals.get("transfers_active", 0))
+                server._server_stats.increment_counter(name, value)
+        server._server_stats.set_counter("transfers_active", totals.get("transfers_active", 0))
         try:
-            self._server_stats_callback(self._server_stats)
+            server._server_stats_callback(server._server_stats)
         except Exception as exc:
             logging.exception(str(exc))
+
+
+def engine_of(server):
+    """The package's state of `server` (for its own tests and tools)."""
+    return server._BaseServer__engine
 
 
 class _Session:
