@@ -101,6 +101,13 @@ ProtocolStatus NegotiateOptions(const Request& request,
     // The parser refuses duplicate names, so each id is accepted at most once.
     if (accept) out->accepted[out->accepted_count++] = *id;
   }
+  if (!is_write && limits.max_window_bytes > 0) {
+    // After the loop: blksize may come after windowsize.
+    const uint32_t fits =
+        limits.max_window_bytes / (kDataHeaderSize + out->blksize);
+    out->windowsize = static_cast<uint16_t>(
+        std::clamp<uint32_t>(fits, 1, out->windowsize));
+  }
   return ProtocolStatus::Ok();
 }
 

@@ -30,6 +30,12 @@ struct OptionLimits {
   uint16_t max_windowsize = kMaxWindowSize;
   // Largest upload a WRQ may announce with tsize.
   uint64_t max_upload_size = UINT64_MAX;
+  // Reads: the windowsize granted is lowered so that a window of DATA,
+  // headers included, fits in this many bytes (one block at least); 0: no
+  // such bound. A window cannot be made smaller once granted: RFC 7440
+  // clients acknowledge a window only once all of it came (or on their
+  // timeout).
+  uint32_t max_window_bytes = 0;
 };
 
 enum class OptionId : uint8_t {

@@ -129,22 +129,14 @@ void ReadTransfer::OnDataAvailable(uint64_t available, bool complete,
   available_ = std::max(available_, available);
   size_known_ = complete;
   if (state_ != State::kTransferring) return;
-  if (ExtendWindow() && !timer_.deadline().has_value()) timer_.Restart(now);
-}
-
-void ReadTransfer::SetWindowLimit(uint16_t blocks) {
-  window_limit_ = std::max<uint16_t>(blocks, 1);
-  if (state_ == State::kTransferring) ExtendWindow();
-}
-
-bool ReadTransfer::ExtendWindow() {
-  const uint64_t last = std::min<uint64_t>(acked_ + window(), LastReadyBlock());
+  const uint64_t window_end = acked_ + options_.windowsize;
+  const uint64_t last = std::min(window_end, LastReadyBlock());
   if (QueueEmpty()) {
-    if (highest_sent_ + 1 > last) return false;
+    if (highest_sent_ + 1 > last) return;
     queue_next_ = highest_sent_ + 1;
   }
   queue_last_ = std::max(queue_last_, last);
-  return true;
+  if (!timer_.deadline().has_value()) timer_.Restart(now);
 }
 
 void ReadTransfer::Abort(ErrorCode code, absl::string_view message) {
@@ -189,7 +181,8 @@ Outgoing ReadTransfer::NextOutgoing(absl::Span<uint8_t> buffer) {
 
 void ReadTransfer::QueueWindowFrom(uint64_t first) {
   queue_next_ = first;
-  queue_last_ = std::min<uint64_t>(acked_ + window(), LastReadyBlock());
+  queue_last_ =
+      std::min<uint64_t>(acked_ + options_.windowsize, LastReadyBlock());
 }
 
 uint64_t ReadTransfer::LastReadyBlock() const {

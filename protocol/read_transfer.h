@@ -45,13 +45,6 @@ class ReadTransfer final : public ServerTransfer {
   // Ends the transfer with an ERROR to the peer (e.g. the source failed).
   void Abort(ErrorCode code, absl::string_view message) override;
 
-  // The driver's limit on the window, in blocks (at least 1): the window
-  // sent is the least of it and the negotiated windowsize. A larger limit
-  // extends the window in flight at once.
-  void SetWindowLimit(uint16_t blocks);
-  uint16_t window() const {
-    return std::min<uint16_t>(options_.windowsize, window_limit_);
-  }
   // The last datagram acknowledged the whole window of DATA in flight (up
   // to its last block): a window made its round trip.
   bool AcknowledgedWindow() const {
@@ -99,9 +92,6 @@ class ReadTransfer final : public ServerTransfer {
   // Queues DATA from block `first` to the end of the window or of the bytes
   // available, whichever comes first.
   void QueueWindowFrom(uint64_t first);
-  // Queues the blocks of the window not sent yet that can be filled in;
-  // whether any are queued.
-  bool ExtendWindow();
   // The highest block whose bytes can all be filled in now.
   uint64_t LastReadyBlock() const;
   uint64_t FinalBlock() const;
@@ -126,7 +116,6 @@ class ReadTransfer final : public ServerTransfer {
   uint64_t queue_next_ = 1;
   uint64_t queue_last_ = 0;
   bool resent_for_duplicate_ = false;
-  uint16_t window_limit_ = UINT16_MAX;
   // The last datagram acknowledged the whole window in flight.
   bool window_acknowledged_ = false;
   TransferResult result_;

@@ -13,20 +13,20 @@
 //   its request earns one more send.
 // - heard: it sent something on the transfer, which a forger can do blindly
 //   (on the service port; on a transfer's own port after a spray). Each of
-//   its datagrams earns two windows (sent, and sent again once), and the
-//   window starts at kUnprovenWindowBytes (at least one block) and doubles
-//   only when a datagram acknowledges the whole window: a blind forger must
-//   aim one more datagram per window, and in normal mode spray every port
-//   again for it, not knowing which one hit.
-// - proven (normal mode only): the window has grown to the size the client
-//   negotiated and whole windows were acknowledged kProofRounds times.
-//   Sends are no longer counted, and the address is trusted for a while
-//   (AddressGuard::Verified). In single-port mode nothing proves a peer.
+//   its datagrams earns kDatagramCredit, or two windows (sent, and sent
+//   again once) where a window is larger; a window is at most
+//   kMaxWindowBytes (kUnprovenWindowBytes in single-port mode), which the
+//   OACK grants (Shard::Launch), so that a spray that reaches a transfer
+//   draws less than the spray cost its forger.
+// - proven (default mode only): whole windows were acknowledged
+//   kProofRounds times, each one a datagram a blind forger would have had to
+//   spray every port for. Sends are no longer counted, and the address is
+//   trusted for a while (AddressGuard::Verified). In single-port mode
+//   nothing proves a peer.
 //
-// Whatever the standing, a retransmission timeout (what was sent went
-// unanswered) starts the window small again, and whole windows grow it
-// back: a forger that stops after being proven draws one small window a
-// retry, not the negotiated one.
+// The window itself is never made smaller than granted: RFC 7440 clients
+// acknowledge only a whole window (or on their timeout), so a shorter one
+// would stall every such client for its timeout.
 #ifndef TFTPD_SERVER_ENGINE_PEER_CREDIT_H_
 #define TFTPD_SERVER_ENGINE_PEER_CREDIT_H_
 
@@ -42,10 +42,14 @@ inline constexpr uint32_t kRequestCredit = static_cast<uint32_t>(
     kUnansweredSends * (tftp::kDataHeaderSize + tftp::kDefaultBlockSize));
 // What one datagram from a peer that has not proven itself earns at least.
 inline constexpr uint32_t kDatagramCredit = 32 * 1024;
-// A window such a peer is sent, at most (but one block): half of what one
+// A window in single-port mode, at most (but one block): half of what one
 // datagram earns, so that it can be sent and sent again once.
 inline constexpr uint32_t kUnprovenWindowBytes = kDatagramCredit / 2;
-// Whole windows acknowledged, at the negotiated size, that prove a peer.
+// A window in the default mode, at most (but one block): two of them are
+// 512 KiB, less than the 28,232 datagrams (903 KB on the wire) of a spray
+// over every ephemeral port that a blind forger needs to reach a transfer.
+inline constexpr uint32_t kMaxWindowBytes = 256 * 1024;
+// Whole windows acknowledged that prove a peer.
 inline constexpr uint32_t kProofRounds = 2;
 
 enum class PeerStanding : uint8_t { kUnanswered, kHeard, kProven };
@@ -56,17 +60,12 @@ class PeerCredit {
   // mode), where no peer is ever proven.
   explicit PeerCredit(bool shared_port = false) : shared_port_(shared_port) {}
 
-  // A read's shape, once negotiated: `packet_bytes` per DATA packet
-  // (header and blksize), `negotiated_window` blocks per window.
-  void SetWindowShape(size_t packet_bytes, uint16_t negotiated_window);
-  // The window the peer may be sent now, in blocks (at least 1).
-  uint16_t window_blocks() const { return window_blocks_; }
+  // A read's window, once negotiated, in bytes (headers included).
+  void SetWindowBytes(size_t bytes) { window_bytes_ = bytes; }
 
   // A datagram from the peer on the transfer. `whole_window`: it
   // acknowledged a read's whole window in flight.
   void OnDatagram(bool whole_window);
-  // What was sent went unanswered until its retransmission timeout.
-  void OnTimeout() { window_blocks_ = initial_window_; }
   // The request that opened the transfer came again while its peer has
   // heard nothing: one more send, if the first two were spent; false when
   // the request earns nothing (the peer answered, or sends are left).
@@ -86,21 +85,14 @@ class PeerCredit {
 
   PeerStanding standing() const { return standing_; }
   bool proven() const { return standing_ == PeerStanding::kProven; }
-  bool shared_port() const { return shared_port_; }
   uint32_t credit() const { return credit_; }
 
  private:
-  // What one datagram from a heard peer earns: two windows.
-  uint32_t DatagramCredit() const;
-
   bool shared_port_;
   PeerStanding standing_ = PeerStanding::kUnanswered;
   uint32_t credit_ = kRequestCredit;
   uint32_t sends_unanswered_ = 0;
-  size_t packet_bytes_ = tftp::kDataHeaderSize + tftp::kDefaultBlockSize;
-  uint16_t negotiated_window_ = 1;
-  uint16_t initial_window_ = 1;
-  uint16_t window_blocks_ = 1;
+  size_t window_bytes_ = 0;
   uint32_t full_rounds_ = 0;
 };
 

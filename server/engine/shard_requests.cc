@@ -381,8 +381,12 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
                  std::move(refusal), context, since, std::move(session));
   };
   tftp::NegotiatedOptions negotiated;
+  tftp::OptionLimits limits = config_.limits;
+  // What a peer that reached the transfer's port blindly may draw: two
+  // windows a datagram (peer_credit.h).
+  limits.max_window_bytes = kMaxWindowBytes;
   if (tftp::ProtocolStatus s = tftp::NegotiateOptions(
-          request, config_.limits, response.announced_size, &negotiated);
+          request, limits, response.announced_size, &negotiated);
       !s.ok()) {
     give_up(Refusal{s.code, s.message, RefusalReason::k_options});
     return;
@@ -446,9 +450,8 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
       t.stream == nullptr ? std::optional<uint64_t>(t.response.size())
                           : std::nullopt);
   t.credit = PeerCredit(t.shares_service);
-  t.credit.SetWindowShape(tftp::kDataHeaderSize + negotiated.blksize,
-                          negotiated.windowsize);
-  reading->SetWindowLimit(t.credit.window_blocks());
+  t.credit.SetWindowBytes(size_t{negotiated.windowsize} *
+                          (tftp::kDataHeaderSize + negotiated.blksize));
   t.reading = reading.get();
   t.protocol = std::move(reading);
   TFTPD_LOG(kDebug, "RRQ peer=%s file=%s mode=%s options=%d", peer.ToString(),

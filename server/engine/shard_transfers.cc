@@ -103,12 +103,10 @@ void Shard::OnFirstAnswer(uint32_t index) {
 
 void Shard::Credit(uint32_t index) {
   Transfer& t = transfers_[index];
-  const bool was_proven = t.credit.proven();
-  // Whatever it is, it earns a bounded answer: anyone may have sent it
-  // (once proven, only the window grows back after a timeout).
+  if (t.credit.proven()) return;
+  // Whatever it is, it earns a bounded answer: anyone may have sent it.
   t.credit.OnDatagram(t.reading != nullptr && t.reading->AcknowledgedWindow());
-  if (t.reading != nullptr) t.reading->SetWindowLimit(t.credit.window_blocks());
-  if (!was_proven && t.credit.proven()) {
+  if (t.credit.proven()) {
     // Whole windows acknowledged, round after round: the address is where
     // its requests say, and its other requests need not be held to the
     // budget of strangers for a while.
@@ -204,12 +202,6 @@ void Shard::OnTimer(uint32_t index) {
     // Its client never answered: most likely a forged request.
     EndTransfer(index);
     return;
-  }
-  if (t.reading != nullptr && t.protocol->deadline().has_value() &&
-      now_ >= *t.protocol->deadline()) {
-    // What was sent went unanswered: the window starts small again.
-    t.credit.OnTimeout();
-    t.reading->SetWindowLimit(t.credit.window_blocks());
   }
   t.protocol->OnDeadline(now_);  // Does nothing if it is not yet due.
   if (t.stream != nullptr && !t.protocol->finished() &&

@@ -167,5 +167,25 @@ TEST(ParseDecimal, IsStrict) {
   EXPECT_FALSE(ParseDecimal("0x10").has_value());
 }
 
+// A read's window is granted within max_window_bytes (headers included,
+// one block at least), whichever order blksize and windowsize come in; a
+// write's is not (the server only acknowledges).
+TEST(Options, AReadsWindowIsGrantedWithinItsByteBound) {
+  OptionLimits limits;
+  limits.max_window_bytes = 256 * 1024;
+  EXPECT_EQ(Negotiate({{"windowsize", "64"}, {"blksize", "65464"}}, limits)
+                .windowsize, 4);
+  EXPECT_EQ(Negotiate({{"blksize", "1468"}, {"windowsize", "64"}}, limits)
+                .windowsize, 64);
+  EXPECT_EQ(Negotiate({{"blksize", "8192"}, {"windowsize", "64"}}, limits)
+                .windowsize, 31);
+  limits.max_window_bytes = 1000;
+  EXPECT_EQ(Negotiate({{"blksize", "8192"}, {"windowsize", "8"}}, limits)
+                .windowsize, 1);
+  EXPECT_EQ(Negotiate({{"blksize", "8192"}, {"windowsize", "8"}}, limits,
+                      std::nullopt, Opcode::kWrq)
+                .windowsize, 8);
+}
+
 }  // namespace
 }  // namespace tftp

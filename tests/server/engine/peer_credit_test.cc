@@ -1,6 +1,6 @@
 // The credit rules, one decision a row: what a peer in each standing may be
-// sent, what a datagram earns, how the window grows, and when a peer is
-// proven (never on the service port).
+// sent, what a datagram earns, and when a peer is proven (never on the
+// service port).
 #include "server/engine/peer_credit.h"
 
 #include <string>
@@ -24,8 +24,7 @@ struct Step {
     kResend,
     kDatagram,
     kWholeWindow,
-    kRepeatedRequest,
-    kTimeout
+    kRepeatedRequest
   };
   Kind kind;
   size_t bytes = 0;  // kSend, kResend: the size asked for.
@@ -37,10 +36,8 @@ struct Step {
 struct Row {
   std::string name;
   bool shared_port;
-  size_t packet_bytes;
-  uint16_t negotiated_window;
+  size_t window_bytes;  // The read's window as granted (0: none yet).
   std::vector<Step> steps;
-  uint16_t window_after;
   PeerStanding standing_after;
 };
 
@@ -49,7 +46,7 @@ class CreditRules : public ::testing::TestWithParam<Row> {};
 TEST_P(CreditRules, DecideAsTheRowSays) {
   const Row& row = GetParam();
   PeerCredit credit(row.shared_port);
-  credit.SetWindowShape(row.packet_bytes, row.negotiated_window);
+  credit.SetWindowBytes(row.window_bytes);
   for (size_t i = 0; i < row.steps.size(); ++i) {
     const Step& step = row.steps[i];
     switch (step.kind) {
@@ -67,16 +64,12 @@ TEST_P(CreditRules, DecideAsTheRowSays) {
       case Step::kWholeWindow:
         credit.OnDatagram(/*whole_window=*/true);
         break;
-      case Step::kTimeout:
-        credit.OnTimeout();
-        break;
       case Step::kRepeatedRequest:
         EXPECT_EQ(credit.OnRepeatedRequest(), step.verdict == Verdict::kSend)
             << row.name << ", step " << i;
         break;
     }
   }
-  EXPECT_EQ(credit.window_blocks(), row.window_after) << row.name;
   EXPECT_EQ(credit.standing(), row.standing_after) << row.name;
 }
 
@@ -86,7 +79,6 @@ const Step Send(size_t bytes, Verdict v = Verdict::kSend) {
 const Step Resend(size_t bytes, Verdict v) { return {Step::kResend, bytes, v}; }
 const Step Datagram() { return {Step::kDatagram}; }
 const Step WholeWindow() { return {Step::kWholeWindow}; }
-const Step Timeout() { return {Step::kTimeout}; }
 const Step Repeat(bool earns) {
   return {Step::kRepeatedRequest, 0, earns ? Verdict::kSend : Verdict::kHold};
 }
@@ -95,66 +87,48 @@ INSTANTIATE_TEST_SUITE_P(
     Rows, CreditRules,
     ::testing::Values(
         // Unanswered: a first answer, and a repeat from the address's budget.
-        Row{"first_answer_and_one_repeat", false, kBlock512, 1,
+        Row{"first_answer_and_one_repeat", false, 0,
             {Send(kBlock512), Resend(kBlock512, Verdict::kSendIfAddressAllows),
              Resend(kBlock512, Verdict::kHold)},
-            1, PeerStanding::kUnanswered},
-        Row{"a_large_first_answer_is_held", false, kBlock65464, 1,
-            {Send(kBlock65464, Verdict::kHold)}, 1, PeerStanding::kUnanswered},
+            PeerStanding::kUnanswered},
+        Row{"a_large_first_answer_is_held", false, 0,
+            {Send(kBlock65464, Verdict::kHold)}, PeerStanding::kUnanswered},
         // A repeated request earns one more send once both are spent.
-        Row{"a_repeated_request_earns_one_send", false, kBlock512, 1,
+        Row{"a_repeated_request_earns_one_send", false, 0,
             {Repeat(false), Send(kBlock512),
              Resend(kBlock512, Verdict::kSendIfAddressAllows), Repeat(true),
              Resend(kBlock512, Verdict::kSendIfAddressAllows),
              Resend(kBlock512, Verdict::kHold)},
-            1, PeerStanding::kUnanswered},
-        // Heard: the window starts within 16 KiB, or at one block.
-        Row{"heard_window_starts_within_16_KiB", false, kBlock1468, 64,
-            {Datagram()}, 11, PeerStanding::kHeard},
-        Row{"heard_window_is_one_block_at_least", false, kBlock65464, 64,
-            {Datagram(), Send(kBlock65464), Resend(kBlock65464, Verdict::kSend),
-             Resend(kBlock65464, Verdict::kHold)},
-            1, PeerStanding::kHeard},
-        // A datagram that acknowledges nothing new does not grow it.
-        Row{"duplicates_do_not_grow_the_window", false, kBlock1468, 64,
-            {Datagram(), Datagram(), Datagram(), Datagram()}, 11,
-            PeerStanding::kHeard},
-        // It doubles per whole window, up to the negotiated size; then
-        // kProofRounds more whole windows prove the peer.
-        Row{"whole_windows_grow_it_then_prove", false, kBlock1468, 64,
-            {Datagram(), WholeWindow(), WholeWindow(), WholeWindow(),
-             WholeWindow()},
-            64, PeerStanding::kHeard},
-        Row{"proven_after_the_rounds", false, kBlock1468, 64,
-            {Datagram(), WholeWindow(), WholeWindow(), WholeWindow(),
-             WholeWindow(), WholeWindow(), Send(100000), Resend(100000, Verdict::kSend)},
-            64, PeerStanding::kProven},
-        Row{"lock_step_is_proven_after_the_rounds", false, kBlock512, 1,
-            {Datagram(), WholeWindow(), WholeWindow()}, 1,
-            PeerStanding::kProven},
-        // A timeout starts the window small again, proven or not; whole
-        // windows grow it back.
-        Row{"a_timeout_starts_the_window_small_again", false, kBlock1468, 64,
-            {Datagram(), WholeWindow(), WholeWindow(), WholeWindow(),
-             WholeWindow(), WholeWindow(), Timeout()},
-            11, PeerStanding::kProven},
-        Row{"whole_windows_grow_it_back", false, kBlock1468, 64,
-            {Datagram(), WholeWindow(), Timeout(), WholeWindow(), WholeWindow()},
-            44, PeerStanding::kHeard},
-        // Each datagram earns 32 KiB (or two windows, if more) afresh.
-        Row{"a_datagram_earns_32_KiB_afresh", false, kBlock1468, 4,
+            PeerStanding::kUnanswered},
+        // Heard: each datagram earns 32 KiB afresh, not more...
+        Row{"a_datagram_earns_32_KiB_afresh", false, 4 * kBlock1468,
             {Datagram(), Send(4 * kBlock1468), Resend(4 * kBlock1468, Verdict::kSend),
              Resend(4 * kBlock1468, Verdict::kSend), Resend(4 * kBlock1468, Verdict::kSend),
              Resend(4 * kBlock1468, Verdict::kSend),
              Resend(4 * kBlock1468, Verdict::kHold), Datagram(),
              Resend(4 * kBlock1468, Verdict::kSend)},
-            4, PeerStanding::kHeard},
+            PeerStanding::kHeard},
+        // ...or two windows where a window is larger: sent, and once again.
+        Row{"or_two_windows", false, 4 * kBlock65464,
+            {Datagram(), Send(4 * kBlock65464),
+             Resend(4 * kBlock65464, Verdict::kSend),
+             Resend(4 * kBlock65464, Verdict::kHold)},
+            PeerStanding::kHeard},
+        // A datagram that acknowledges no whole window proves nothing.
+        Row{"duplicates_prove_nothing", false, 4 * kBlock1468,
+            {Datagram(), Datagram(), Datagram(), Datagram(), Datagram()},
+            PeerStanding::kHeard},
+        // Whole windows acknowledged kProofRounds times prove the peer:
+        // its sends are no longer counted.
+        Row{"whole_windows_prove", false, 4 * kBlock1468,
+            {Datagram(), WholeWindow(), WholeWindow(), Send(100000),
+             Resend(100000, Verdict::kSend)},
+            PeerStanding::kProven},
         // The service port: whole windows acknowledged prove nothing.
-        Row{"single_port_is_never_proven", true, kBlock1468, 11,
+        Row{"single_port_is_never_proven", true, 11 * kBlock1468,
             {Datagram(), WholeWindow(), WholeWindow(), WholeWindow(),
-             WholeWindow(), WholeWindow(), WholeWindow(),
              Send(kDatagramCredit), Send(1, Verdict::kHold)},
-            11, PeerStanding::kHeard}),
+            PeerStanding::kHeard}),
     [](const ::testing::TestParamInfo<Row>& info) { return info.param.name; });
 
 }  // namespace
