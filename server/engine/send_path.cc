@@ -117,7 +117,7 @@ void Shard::SendNext(uint32_t index) {
     slots_.Give(slot_index);
     return;
   }
-  t.answers.Sent(now_);
+  if (t.shares_service) t.answers.Sent(now_);
   Bump(counters_.packets_sent, segments);
   Bump(counters_.bytes_sent, payload_bytes);
   if (retransmissions > 0) Bump(counters_.retransmits, retransmissions);

@@ -50,7 +50,7 @@ void Shard::OnTransferReceive(uint32_t index, const io::Completion& c) {
 void Shard::DeliverToTransfer(uint32_t index, const io::Datagram& datagram) {
   Transfer& t = transfers_[index];
   Bump(counters_.packets_received);
-  t.answers.Heard(now_);
+  if (t.shares_service) t.answers.Heard(now_);  // Only eviction.h reads it.
   if (!t.peer_answered) OnFirstAnswer(index);
   if (t.protocol->finished()) {  // Over its address's limit.
     AfterInput(index);
@@ -90,7 +90,6 @@ void Shard::OnFirstAnswer(uint32_t index) {
   // On its own port, the client is where its request said, or a forger
   // found the port: the place is kept, but the address is not trusted
   // beyond this transfer (see PeerCredit).
-  t.evictable = false;
   budget_->Proven(id_);
   if (!guard_->TransferAllowed(t.key)) {
     t.protocol->Abort(tftp::ErrorCode::kNotDefined,
@@ -280,7 +279,7 @@ void Shard::EndTransfer(uint32_t index) {
 void Shard::CloseTransfer(uint32_t index) {
   Transfer& t = transfers_[index];
   transfers_.End(index);
-  budget_->Ended(id_, t.evictable);
+  budget_->Ended(id_, t.evictable());
   if (t.counted_for_address) guard_->EndTransfer(t.key);
   counters_.transfers_active.store(transfers_.open(), std::memory_order_relaxed);
 }

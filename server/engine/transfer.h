@@ -113,9 +113,6 @@ struct Transfer {
   // not counted as one (transfers_started, its log line, its statistics),
   // its life is the unanswered timeout, and it is the first to be evicted.
   bool peer_answered = false;
-  // The shared places' to evict for a new request (TransferBudget): until
-  // its client answers on its own port; in single-port mode always.
-  bool evictable = true;
   // Counted in its address's open transfers (once answered on its own
   // port).
   bool counted_for_address = false;
@@ -162,7 +159,8 @@ struct Transfer {
 
   // Its place in the table's list of open transfers (TransferTable).
   uint32_t open_position = kNoTransferLink;
-  // How promptly its peer answers (single-port mode's eviction).
+  // How promptly its peer answers (single-port mode's eviction; kept in
+  // that mode only).
   AnswerDelay answers;
 
   io::TimePoint started;
@@ -181,6 +179,9 @@ struct Transfer {
   bool live() const {
     return phase != TransferPhase::kFree && phase != TransferPhase::kEnded;
   }
+  // The shared places' to evict for a new request (TransferBudget): until
+  // its client answers on its own port; in single-port mode always.
+  bool evictable() const { return shares_service || !peer_answered; }
   bool waiting() const {
     return phase == TransferPhase::kWaitingForFile ||
            phase == TransferPhase::kWaitingForStream;

@@ -51,6 +51,22 @@ void SprayEveryPort(BlindForger& forger, const io::SocketAddress& from,
   forger.Flush();
 }
 
+// What reached `victim`: its datagrams, their bytes, and how many were DATA.
+struct Received {
+  size_t datagrams = 0;
+  size_t bytes = 0;
+  size_t data = 0;
+};
+Received Drain(RawClient& victim) {
+  Received r;
+  while (auto d = victim.Receive(milliseconds(0))) {
+    ++r.datagrams;
+    r.bytes += d->first.size();
+    if (OpcodeOf(d->first) == 3) ++r.data;
+  }
+  return r;
+}
+
 #define OPEN_FORGER_OR_SKIP(forger)                    \
   do {                                                 \
     std::string why;                                   \
@@ -126,12 +142,9 @@ TEST(BlindForgers, APortSprayDrawsAtMostTheBoundPerForgedRequest) {
     ForgerWaits(seconds(3));
   }
   ASSERT_EQ(server.Stop(), 0);
-  size_t received = 0;
-  size_t data = 0;
-  while (auto d = victim.Receive(milliseconds(0))) {
-    received += d->first.size();
-    if (OpcodeOf(d->first) == 3) ++data;
-  }
+  const Received got = Drain(victim);
+  const size_t received = got.bytes;
+  const size_t data = got.data;
   const size_t window = 4 * (4 + 65464);
   const size_t oack = 64;
   std::printf("spray: %llu forged datagrams, victim received %zu bytes "
@@ -171,12 +184,9 @@ TEST(BlindForgers, APersistentSprayDrawsLessThanItCosts) {
     ForgerWaits(milliseconds(300));
   }
   ASSERT_EQ(server.Stop(), 0);
-  size_t received = 0;
-  size_t datagrams = 0;
-  while (auto d = victim.Receive(milliseconds(0))) {
-    received += d->first.size();
-    ++datagrams;
-  }
+  const Received got = Drain(victim);
+  const size_t received = got.bytes;
+  const size_t datagrams = got.datagrams;
   const double victim_wire = received + 28.0 * datagrams;
   const double forger_wire = (forger.sent() - 1) * 32.0 + 28 + 64;
   std::printf("persistent spray: %d rounds, %llu datagrams (%.1f MB on the "
