@@ -29,9 +29,10 @@ namespace tftpd {
 
 inline constexpr size_t kEvictionSample = 16;
 
-// How unlike a real client `t`'s peer looks at `now`: how long it has left
-// what it was sent unanswered, or, when longer, how late its answers have
-// come (smoothed). A real client answers within a round trip; a blind
+// How unlike a real client `t`'s peer looks at `now`: how late its answers
+// have come (smoothed), or, when more, half of how long it has left what it
+// was sent unanswered (a real client waiting out a loss is silent as long
+// as a forger's clock tick, but not late on average). A real client answers within a round trip; a blind
 // forger keeping transfers alive answers on a clock of its own (a second
 // is plausible for firmware, and each faster tick costs it a datagram per
 // transfer), and one that stopped answering is silent ever longer. A
