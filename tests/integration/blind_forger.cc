@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 namespace tftpd::testing {
 
@@ -93,6 +94,18 @@ io::SocketAddress RandomForgedSource(std::mt19937& random) {
 io::SocketAddress WithPort(io::SocketAddress address, uint16_t port) {
   address.set_port(port);
   return address;
+}
+
+PortRange EphemeralPorts() {
+  PortRange range;
+  int first = 0;
+  int last = 0;
+  if (std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> first >>
+      last) {
+    range.first = static_cast<uint16_t>(first);
+    range.last = static_cast<uint16_t>(last);
+  }
+  return range;
 }
 
 }  // namespace tftpd::testing

@@ -46,6 +46,14 @@ io::SocketAddress RandomForgedSource(std::mt19937& random);
 // `address` with `port`.
 io::SocketAddress WithPort(io::SocketAddress address, uint16_t port);
 
+// The kernel's ephemeral ports (ip_local_port_range), from which the
+// server's transfer sockets and the real clients' sockets take theirs.
+struct PortRange {
+  uint16_t first = 32768;
+  uint16_t last = 60999;
+};
+PortRange EphemeralPorts();
+
 }  // namespace tftpd::testing
 
 #endif  // TFTPD_TESTS_INTEGRATION_BLIND_FORGER_H_

@@ -7,7 +7,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
@@ -41,10 +40,8 @@ void ForgerWaits(milliseconds d) { std::this_thread::sleep_for(d); }
 // know which port is its transfer's.
 void SprayEveryPort(BlindForger& forger, const io::SocketAddress& from,
                     uint16_t block) {
-  int first = 32768;
-  int last = 60999;
-  std::ifstream("/proc/sys/net/ipv4/ip_local_port_range") >> first >> last;
-  for (int port = first; port <= last; ++port) {
+  const PortRange ports = EphemeralPorts();
+  for (int port = ports.first; port <= ports.last; ++port) {
     forger.Add(from, At("127.0.0.1", static_cast<uint16_t>(port)),
                AckPacket(block));
   }

@@ -104,11 +104,15 @@ class KeepAliveForger {
       for (uint64_t opened = requests_;
            opened < static_cast<uint64_t>(elapsed * kForgedPerSecond);
            opened = ++requests_) {
-        // Half under a real client's address (any port but its own).
+        // Half under a real client's address, from a port below the
+        // kernel's ephemeral range, where its own port is: a forger that
+        // hits a client's address and port is that client, to a server in
+        // single-port mode as to any other.
         const io::SocketAddress from =
             opened % 2 == 0
                 ? WithPort(ClientAddress(random() % (kClients / 2)),
-                           static_cast<uint16_t>(20000 + random() % 40000))
+                           static_cast<uint16_t>(
+                               1024 + random() % (below_clients_ - 1024)))
                 : RandomForgedSource(random);
         out_.Add(from, service_,
                  RequestPacket(1, "kernel", "octet",
@@ -145,6 +149,7 @@ class KeepAliveForger {
   BlindForger& out_;
   const io::SocketAddress service_;
   const int seconds_;
+  const uint16_t below_clients_ = EphemeralPorts().first;
   std::deque<Forged> fresh_;
   std::deque<Forged> alive_;
   std::atomic<uint64_t> requests_{0};
