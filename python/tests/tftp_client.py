@@ -58,9 +58,11 @@ class Client:
             blksize = int(oack.get("blksize", 512))
             self.sock.sendto(struct.pack("!HH", 4, 0), sender)
             packet, sender = self.receive()
+        self.transfer_port = sender  # Where its ACKs (or an ERROR) go.
         content = bytearray()
         expected = 1
         while True:
+            self.transfer_port = sender
             opcode, block = struct.unpack("!HH", packet[:4])
             assert opcode == 3, opcode
             if block == expected & 0xFFFF:

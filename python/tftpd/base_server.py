@@ -31,7 +31,7 @@ class BaseServer:
         *,
         threads=None,
         handler_threads=16,
-        source_threads=4,
+        source_threads=256,
         max_transfers=10000,
         max_waiting_requests=4096,
         windowsize_max=64,
@@ -52,7 +52,8 @@ class BaseServer:
                 every stats_interval_seconds, on a thread of its own.
         The engine's own, keyword-only: threads (the engine's, default one
         per core), handler_threads (get_handler and handlers), source_threads
-        (reading responses), max_transfers, max_waiting_requests (requests
+        (reading responses, at most: started as reads wait for one, an eighth
+        kept for sources whose reads are fast), max_transfers, max_waiting_requests (requests
         waiting for a handler thread; more are refused "server busy"),
         windowsize_max (RFC 7440, which fbtftp does not offer), shutdown_grace
         (seconds transfers get to finish when the server stops),

@@ -37,8 +37,14 @@ class ResponseSource {
   virtual void Close() {}
 };
 
-// Runs a job on a source thread (server/api/source_threads.h).
-using SourceExecutor = std::function<void(std::function<void()>)>;
+// How a source's reads have gone, as a stream learned it: fast (each call
+// within ResponseStream::kSlowRead), unproven (not read yet), or slow. The
+// source threads run fast sources' jobs first and keep threads for them.
+enum class SourcePace { kFast, kUnproven, kSlow };
+
+// Runs a job for a source of that pace on a source thread
+// (server/api/source_threads.h).
+using SourceExecutor = std::function<void(std::function<void()>, SourcePace)>;
 
 }  // namespace tftpd
 

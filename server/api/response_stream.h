@@ -51,6 +51,10 @@ struct RetryPolicy {
 
 class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
  public:
+  // Pulled streams: a source taking longer than this per block is slow
+  // (SourcePace::kSlow), and a call to it lasts about this long at most.
+  static constexpr std::chrono::milliseconds kSlowRead{10};
+
   // The stream and the writer that feeds it. `max_size` bounds the response
   // (an Append past it fails the stream); only what is appended uses memory.
   static std::pair<std::shared_ptr<ResponseStream>, StreamWriter> Create(
@@ -155,6 +159,10 @@ class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
   // Unlocks `lock`.
   void RunDue(std::unique_lock<std::mutex>& lock);
   void Pump();  // On a source thread.
+  // A call of `took` that read up to `blocks` blocks: the pace and the
+  // next call's blocks.
+  void LearnPaceLocked(std::chrono::steady_clock::duration took,
+                       size_t blocks);
   // Maps the ring twice in a row, so that a block crossing its end reads
   // on; false when the kernel refuses.
   bool MapRing(uint64_t size);
@@ -165,6 +173,12 @@ class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
   std::shared_ptr<ResponseSource> source_;
   SourceExecutor executor_;
   bool pumping_ = false;
+  // Learned from the source's reads (Pump): a slow source is read a block
+  // per job, so that its transfer's end stops it within a read and slow
+  // sources take turns on the threads; a fast one reads more blocks per
+  // call while calls stay short.
+  SourcePace pace_ = SourcePace::kUnproven;
+  size_t blocks_per_call_ = 1;
   bool source_closed_ = false;
   bool ever_read_ = false;  // A reader was attached once.
   size_t block_size_ = 512;

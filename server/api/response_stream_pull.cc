@@ -149,8 +149,9 @@ void ResponseStream::RunDue(std::unique_lock<std::mutex>& lock) {
     }
   }
   SourceExecutor executor = job != nullptr ? executor_ : nullptr;
+  const SourcePace pace = pace_;
   lock.unlock();
-  if (job != nullptr) executor(std::move(job));
+  if (job != nullptr) executor(std::move(job), pace);
 }
 
 void ResponseStream::Pump() {
@@ -164,7 +165,8 @@ void ResponseStream::Pump() {
     const size_t size = block_size_;
     const uint64_t missing =
         std::min(WantedLocked() - state_.available, read_ahead_);
-    const size_t count = static_cast<size_t>((missing + size - 1) / size);
+    const size_t count = std::min(
+        blocks_per_call_, static_cast<size_t>((missing + size - 1) / size));
     const bool netascii = netascii_;
     // Plain bytes are read straight into the ring (mapped once a reader is
     // attached) past `available`, where no reader looks until they are
@@ -180,7 +182,9 @@ void ResponseStream::Pump() {
       blocks.resize(count * size);
       into = absl::MakeSpan(blocks);
     }
+    const auto started = std::chrono::steady_clock::now();
     absl::StatusOr<size_t> filled = source_->ReadBlocks(into, size);
+    const auto took = std::chrono::steady_clock::now() - started;
     const size_t read = filled.ok() ? std::min(*filled, into.size()) : 0;
     absl::string_view encoded_bytes;
     if (filled.ok() && netascii) {
@@ -191,6 +195,7 @@ void ResponseStream::Pump() {
           reinterpret_cast<const char*>(encoded.data()), p.produced);
     }
     lock.lock();
+    LearnPaceLocked(took, count);
     if (!filled.ok()) {
       FailLocked(tftp::ErrorCode::kNotDefined,
                  filled.status().message().empty()
@@ -208,9 +213,25 @@ void ResponseStream::Pump() {
       FinishLocked();
       break;
     }
+    // A slow source's next block is a job of its own, queued behind the
+    // other slow sources' (RunDue posts it while it is still wanted).
+    if (pace_ == SourcePace::kSlow) break;
   }
   pumping_ = false;
   RunDue(lock);
+}
+
+void ResponseStream::LearnPaceLocked(std::chrono::steady_clock::duration took,
+                                     size_t blocks) {
+  pace_ = took > kSlowRead * static_cast<int64_t>(std::max<size_t>(blocks, 1))
+              ? SourcePace::kSlow
+              : SourcePace::kFast;
+  // Calls grow while they stay short, so that a fast source pays a call's
+  // cost (Python's GIL) once for many blocks, and shrink when they do not.
+  constexpr size_t kMostBlocksPerCall = 1024;
+  blocks_per_call_ = took < kSlowRead
+                         ? std::min(2 * blocks_per_call_, kMostBlocksPerCall)
+                         : std::max<size_t>(1, blocks_per_call_ / 2);
 }
 
 }  // namespace tftpd

@@ -129,8 +129,11 @@ struct ServerConfig {
   // null or empty: names are used as sent.
   std::shared_ptr<RemapTable> remap;
   // Threads that read pulled responses (response_source.h) and close their
-  // sources; a source that blocks holds one.
-  int source_threads = 4;
+  // sources, at most; a source that blocks holds one. They start as reads
+  // wait for one (source_threads.h); an eighth of them are kept for sources
+  // whose reads are fast, so that past this many slow sources, the slow
+  // wait behind each other and never in front of a fast one.
+  int source_threads = 256;
   // A streaming response that sends nothing for this long (before it begins,
   // or between bytes while a client waits) ends with ERROR 0.
   std::chrono::milliseconds source_timeout{30000};

@@ -56,9 +56,8 @@ Shard::Shard(int id, const ShardParts& parts, io::OpenedSocket service,
       handler_(parts.handler),
       source_executor_(parts.sources != nullptr
                            ? parts.sources->executor()
-                           : SourceExecutor([](std::function<void()> job) {
-                               job();
-                             })),
+                           : SourceExecutor([](std::function<void()> job,
+                                               SourcePace) { job(); })),
       write_root_(parts.write_root),
       committer_(parts.committer),
       stats_(parts.stats),

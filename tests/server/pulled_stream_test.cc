@@ -6,10 +6,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <deque>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -23,6 +27,10 @@ class Source : public ResponseSource {
  public:
   explicit Source(size_t size) : size_(size) {}
   absl::StatusOr<size_t> Read(absl::Span<uint8_t> buffer) override {
+    ++reads;
+    // A slow origin's pace (an HTTP fetch per block), not a wait for the
+    // test: nothing else happens meanwhile.
+    if (delay.count() > 0) std::this_thread::sleep_for(delay);
     if (fail_at >= 0 && offset >= static_cast<size_t>(fail_at)) {
       return absl::UnknownError("backend gone");
     }
@@ -33,6 +41,8 @@ class Source : public ResponseSource {
   }
   void Close() override { ++closes; }
   size_t offset = 0;
+  int reads = 0;
+  std::chrono::milliseconds delay{0};
   int fail_at = -1;
   std::atomic<int> closes{0};
 
@@ -41,7 +51,66 @@ class Source : public ResponseSource {
 };
 
 // Runs jobs at once on the caller's thread: every step is deterministic.
-const SourceExecutor kInline = [](std::function<void()> job) { job(); };
+const SourceExecutor kInline = [](std::function<void()> job, SourcePace) {
+  job();
+};
+
+// Keeps the jobs posted, with their pace, for the test to run one by one.
+struct ManualExecutor {
+  SourceExecutor executor() {
+    return [this](std::function<void()> job, SourcePace pace) {
+      jobs.emplace_back(std::move(job), pace);
+    };
+  }
+  void RunNext() {
+    auto job = std::move(jobs.front().first);
+    jobs.pop_front();
+    job();
+  }
+  std::deque<std::pair<std::function<void()>, SourcePace>> jobs;
+};
+
+TEST(PulledStream, ASlowSourceIsReadABlockAJobAndStopsWhenItsReaderGoes) {
+  auto source = std::make_shared<Source>(1 << 20);
+  source->delay = 2 * ResponseStream::kSlowRead;
+  ManualExecutor executor;
+  auto [stream, writer] = ResponseStream::Create();
+  ASSERT_TRUE(writer.BeginPull(source, std::nullopt));
+  const uint64_t reader = stream->Subscribe([] {}, executor.executor());
+  ASSERT_TRUE(stream->AttachReader(reader, 1000, 64 << 10, false));
+  ASSERT_EQ(executor.jobs.size(), 1u);
+  EXPECT_EQ(executor.jobs.front().second, SourcePace::kUnproven);
+  executor.RunNext();
+  // One block, then the next read is a job of its own, queued as slow
+  // behind other slow sources' jobs.
+  EXPECT_EQ(source->reads, 1);
+  ASSERT_EQ(executor.jobs.size(), 1u);
+  EXPECT_EQ(executor.jobs.front().second, SourcePace::kSlow);
+  executor.RunNext();
+  EXPECT_EQ(source->reads, 2);
+  // Its transfer ends: no read after the one under way; the source closes.
+  stream->Unsubscribe(reader);
+  while (!executor.jobs.empty()) executor.RunNext();
+  EXPECT_EQ(source->reads, 2);
+  EXPECT_EQ(source->closes.load(), 1);
+}
+
+TEST(PulledStream, AFastSourceIsReadInGrowingCalls) {
+  auto source = std::make_shared<Source>(1 << 20);
+  ManualExecutor executor;
+  auto [stream, writer] = ResponseStream::Create();
+  ASSERT_TRUE(writer.BeginPull(source, std::nullopt));
+  const uint64_t reader = stream->Subscribe([] {}, executor.executor());
+  ASSERT_TRUE(stream->AttachReader(reader, 1000, 64 << 10, false));
+  executor.RunNext();  // One job reads the whole read-ahead.
+  EXPECT_GE(stream->state().available, 64u << 10);
+  EXPECT_TRUE(executor.jobs.empty());
+  stream->Consumed(reader, 60 << 10);
+  ASSERT_EQ(executor.jobs.size(), 1u);
+  EXPECT_NE(executor.jobs.front().second, SourcePace::kSlow);
+  executor.RunNext();
+  EXPECT_GE(stream->state().available, (60u + 64u) << 10);
+}
 
 TEST(PulledStream, ReadsOnlyTheReadAheadAndMoreAsTheReaderMoves) {
   auto source = std::make_shared<Source>(1 << 20);
@@ -180,6 +249,95 @@ TEST(SourceThreads, AJobPostedWhileTheThreadsStopStillRuns) {
     }
     EXPECT_EQ(closes.load(), 1);
   }
+}
+
+// Jobs that wait at a gate until the test opens it, counting those that
+// started.
+class Gate {
+ public:
+  std::function<void()> Job(int* started_count) {
+    return [this, started_count] {
+      std::unique_lock<std::mutex> lock(mutex_);
+      ++*started_count;
+      changed_.notify_all();
+      changed_.wait(lock, [&] { return open_; });
+      ++finished_;
+      changed_.notify_all();
+    };
+  }
+  std::function<void()> Job() { return Job(&started_); }
+  // False when `count` jobs did not start within a minute (a failure, not
+  // a pace: they start as soon as a thread takes them).
+  bool WaitStarted(const int* started_count, int count) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::minutes(1),
+                             [&] { return *started_count >= count; });
+  }
+  bool WaitStarted(int count) { return WaitStarted(&started_, count); }
+  bool WaitFinished(int count) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    return changed_.wait_for(lock, std::chrono::minutes(1),
+                             [&] { return finished_ >= count; });
+  }
+  int started(const int* started_count) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return *started_count;
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    open_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int started_ = 0;
+  int finished_ = 0;
+  bool open_ = false;
+};
+
+TEST(SourceThreads, ThreadsStartForJobsThatBlock) {
+  // Twenty sources whose first reads block (a slow origin, not yet known
+  // as one) beside a fast source: its job runs while they wait. With four
+  // fixed threads, it waited behind them.
+  Gate gate;
+  SourceThreads threads(64);
+  for (int i = 0; i < 20; ++i) threads.Run(gate.Job(), SourcePace::kUnproven);
+  ASSERT_TRUE(gate.WaitStarted(20));
+  int fast = 0;
+  Gate fast_gate;
+  fast_gate.Open();
+  threads.Run(fast_gate.Job(&fast), SourcePace::kFast);
+  EXPECT_TRUE(fast_gate.WaitStarted(&fast, 1));
+  EXPECT_LE(threads.threads_started(), 64);
+  gate.Open();
+  EXPECT_TRUE(gate.WaitFinished(20));
+}
+
+TEST(SourceThreads, PastTheBoundSlowJobsWaitBehindEachOtherNotInFrontOfFast) {
+  constexpr int kBound = 8;
+  const int slow_at_once = kBound - SourceThreads::Reserved(kBound);
+  Gate gate;
+  SourceThreads threads(kBound);
+  for (int i = 0; i < slow_at_once; ++i) {
+    threads.Run(gate.Job(), SourcePace::kSlow);
+  }
+  ASSERT_TRUE(gate.WaitStarted(slow_at_once));
+  int late_slow = 0;
+  threads.Run(gate.Job(&late_slow), SourcePace::kSlow);
+  for (int i = 0; i < 3; ++i) {  // Fast jobs, one after another.
+    int fast = 0;
+    Gate fast_gate;
+    fast_gate.Open();
+    threads.Run(fast_gate.Job(&fast), SourcePace::kFast);
+    EXPECT_TRUE(fast_gate.WaitStarted(&fast, 1));
+  }
+  EXPECT_EQ(gate.started(&late_slow), 0);  // It waits for a slow one to end.
+  EXPECT_LE(threads.threads_started(), kBound);
+  gate.Open();
+  EXPECT_TRUE(gate.WaitStarted(&late_slow, 1));
+  EXPECT_TRUE(gate.WaitFinished(slow_at_once + 1));
 }
 
 TEST(SourceThreads, WakeWithoutPreemptingTheShards) {
