@@ -125,7 +125,15 @@ bool PutString(absl::Span<uint8_t> buffer, size_t* pos, absl::string_view s) {
 }  // namespace
 
 absl::string_view TransferModeName(TransferMode mode) {
-  return mode == TransferMode::kNetascii ? "netascii" : "octet";
+  switch (mode) {
+    case TransferMode::kOctet:
+      return "octet";
+    case TransferMode::kNetascii:
+      return "netascii";
+    case TransferMode::kUnsupported:
+      break;
+  }
+  return "unsupported";
 }
 
 std::optional<Opcode> PeekOpcode(absl::Span<const uint8_t> datagram) {
@@ -166,16 +174,20 @@ ProtocolStatus ParseRequest(absl::Span<const uint8_t> datagram, Request* out) {
                   "file name contains control characters");
     }
   }
-  if (absl::EqualsIgnoreCase(mode, "octet")) {
-    out->mode = TransferMode::kOctet;
-  } else if (absl::EqualsIgnoreCase(mode, "netascii")) {
-    out->mode = TransferMode::kNetascii;
-  } else if (absl::EqualsIgnoreCase(mode, "mail")) {
-    return Fail(ErrorCode::kIllegalOperation, "mail mode is not supported");
-  } else {
-    return Fail(ErrorCode::kIllegalOperation, "unknown transfer mode");
+  out->mode_name = mode;
+  const bool netascii = absl::EqualsIgnoreCase(mode, "netascii");
+  const bool supported = netascii || absl::EqualsIgnoreCase(mode, "octet");
+  out->mode = netascii ? TransferMode::kNetascii : TransferMode::kOctet;
+  if (ProtocolStatus s = ParseOptions(&reader, &out->options); !s.ok()) {
+    return s;
   }
-  return ParseOptions(&reader, &out->options);
+  if (supported) return ProtocolStatus::Ok();
+  // Refused with the rest parsed whole: kUnsupported says that the mode is
+  // the request's only fault.
+  out->mode = TransferMode::kUnsupported;
+  return Fail(ErrorCode::kIllegalOperation,
+              absl::EqualsIgnoreCase(mode, "mail") ? "mail mode is not supported"
+                                                   : "unknown transfer mode");
 }
 
 ProtocolStatus ParseData(absl::Span<const uint8_t> datagram, DataPacket* out) {

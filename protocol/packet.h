@@ -54,6 +54,7 @@ struct Request {
   Opcode opcode = Opcode::kRrq;
   absl::string_view filename;
   TransferMode mode = TransferMode::kOctet;
+  absl::string_view mode_name;  // As the client sent it.
   OptionList options;
 };
 
@@ -79,7 +80,8 @@ std::optional<Opcode> PeekOpcode(absl::Span<const uint8_t> datagram);
 // Each parser expects the datagram's opcode to be the one it parses (checked:
 // a mismatch is a parse error). A request must carry a non-empty file name of
 // at most kMaxFilenameLength bytes with no control characters, a mode of
-// "octet" or "netascii" (any case), and NUL-terminated option name/value pairs
+// "octet" or "netascii" (any case; another is refused once the rest of the
+// request is parsed, as TransferMode::kUnsupported), and NUL-terminated option name/value pairs
 // with no duplicate names (compared without case). NUL bytes after the last
 // complete field are padding and accepted; anything else is trailing garbage.
 ProtocolStatus ParseRequest(absl::Span<const uint8_t> datagram, Request* out);

@@ -38,6 +38,10 @@ const char* ErrorCodeName(ErrorCode code);
 enum class TransferMode : uint8_t {
   kOctet,
   kNetascii,
+  // Any other ("mail", "binascii"): never transferred in. ParseRequest
+  // refuses it, having parsed the rest, for a handler that answers such
+  // requests itself (fbtftp hands them to get_handler, then sends ERROR 4).
+  kUnsupported,
 };
 
 // The default block size of RFC 1350 and the range of RFC 2348.

@@ -94,6 +94,9 @@ class PyServer {
     c.shutdown_grace = std::chrono::milliseconds(
         static_cast<int64_t>(settings["shutdown_grace"].cast<double>() * 1000));
     c.transfer.max_retries = settings["retries"].cast<int>();
+    if (!settings["retransmit_backoff"].cast<bool>()) {
+      c.transfer.max_timeout = tftp::Duration::zero();  // Fixed waits.
+    }
     c.transfer.timeout = std::chrono::milliseconds(
         static_cast<int64_t>(settings["timeout"].cast<double>() * 1000));
     c.stats_interval = std::chrono::milliseconds(static_cast<int64_t>(
@@ -192,10 +195,7 @@ PYBIND11_MODULE(_core, m) {
           "server_address",
           [](const Responder& r) { return Address(r.context().server_address); })
       .def_property_readonly("mode",
-                             [](const Responder& r) {
-                               return std::string(
-                                   tftp::TransferModeName(r.context().mode));
-                             })
+                             [](const Responder& r) { return r.context().mode_name; })
       .def_property_readonly("options",
                              [](const Responder& r) { return r.context().options; })
       .def_property_readonly("request_id",

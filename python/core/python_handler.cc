@@ -9,16 +9,21 @@ namespace py = pybind11;
 
 namespace tftpd::python {
 
-void Responder::SetRetryPolicy(int retries, double timeout_seconds) {
+void Responder::SetRetryPolicy(int retries, double timeout_seconds,
+                               bool backoff) {
   RetryPolicy policy;
   policy.retries = retries;
   policy.timeout = std::chrono::milliseconds(
       static_cast<int64_t>(timeout_seconds * 1000));
+  policy.backoff = backoff;
   writer_.SetRetryPolicy(policy);
 }
 
 void Responder::Begin(py::object data, std::optional<uint64_t> size) {
-  writer_.BeginPull(std::make_shared<PythonSource>(std::move(data)), size);
+  // fbtftp's size() is what tsize announces, not a promise: the response
+  // ends where read() does (the package logs a difference).
+  writer_.BeginPull(std::make_shared<PythonSource>(std::move(data)), size,
+                    SizePromise::kEstimate);
 }
 
 void Responder::Fail(int code, const std::string& message) {

@@ -26,10 +26,12 @@ class Responder {
   Responder(RequestContext context, StreamWriter writer)
       : context_(std::move(context)), writer_(std::move(writer)) {}
   const RequestContext& context() const { return context_; }
-  // Before begin: this request's retransmissions and their first wait.
-  void SetRetryPolicy(int retries, double timeout_seconds);
+  // Before begin: this request's retransmissions, their first wait, and
+  // whether each doubles it (RetryPolicy).
+  void SetRetryPolicy(int retries, double timeout_seconds, bool backoff);
   // The response: `data` is read (read(n), close()) as the client
-  // acknowledges; `size` (None: unknown) is announced for tsize.
+  // acknowledges; `size` (None: unknown) is announced for tsize, and
+  // not enforced (SizePromise::kEstimate).
   void Begin(pybind11::object data, std::optional<uint64_t> size);
   void Fail(int code, const std::string& message);
   void Drop();
@@ -50,6 +52,9 @@ class PythonHandler final : public RequestHandler {
   ~PythonHandler() override;  // Call with the GIL released.
 
   Response Handle(const RequestContext& request) override;
+  // fbtftp hands requests in any mode to get_handler (the package answers
+  // ERROR 4 for those it does not transfer in).
+  bool SeesUnsupportedModes() const override { return true; }
   // Requests refused because max_waiting waited already.
   uint64_t refused_busy() const { return refused_busy_.load(); }
   // Before the interpreter lets go of `dispatch`: no job runs after this.

@@ -46,6 +46,12 @@ absl::StatusOr<size_t> PythonSource::ReadBlocks(absl::Span<uint8_t> buffer,
 }
 
 absl::StatusOr<size_t> PythonSource::Read(absl::Span<uint8_t> buffer) {
+  if (!surplus_.empty()) {
+    const size_t n = std::min(buffer.size(), surplus_.size());
+    std::memcpy(buffer.data(), surplus_.data(), n);
+    surplus_.erase(0, n);
+    return n;
+  }
   Gil gil;
   if (!reader_) return absl::FailedPreconditionError("response data closed");
   try {
@@ -60,9 +66,17 @@ absl::StatusOr<size_t> PythonSource::Read(absl::Span<uint8_t> buffer) {
       return absl::InvalidArgumentError(
           "ResponseData.read returned something other than bytes");
     }
-    const size_t n = std::min(buffer.size(), static_cast<size_t>(view.len));
+    const size_t given = static_cast<size_t>(view.len);
+    const size_t n = std::min(buffer.size(), given);
     std::memcpy(buffer.data(), view.buf, n);
+    if (given > n) {
+      surplus_.assign(static_cast<const char*>(view.buf) + n, given - n);
+    }
     PyBuffer_Release(&view);
+    if (given > n && !surplus_told_) {
+      surplus_told_ = true;
+      reader_.attr("oversized")(buffer.size(), given);
+    }
     return n;
   } catch (const py::error_already_set& error) {
     return Failed(error);

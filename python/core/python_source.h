@@ -6,6 +6,8 @@
 
 #include <pybind11/pybind11.h>
 
+#include <string>
+
 #include "server/api/response_source.h"
 
 namespace tftpd::python {
@@ -13,7 +15,8 @@ namespace tftpd::python {
 class PythonSource final : public ResponseSource {
  public:
   // `reader` has `data` (with read(n) -> bytes-like), failed(exception),
-  // told what read raised, and close().
+  // told what read raised, oversized(asked, given), told once that read
+  // gave more than asked, and close().
   explicit PythonSource(pybind11::object reader) : reader_(std::move(reader)) {}
   ~PythonSource() override;
 
@@ -31,6 +34,10 @@ class PythonSource final : public ResponseSource {
 
   pybind11::object reader_;  // Touched only with the GIL held.
   pybind11::object read_;    // reader_.data.read, during ReadBlocks.
+  // What a read() gave beyond what it was asked: the next blocks' first
+  // bytes (fbtftp would send an oversized DATA, which clients refuse).
+  std::string surplus_;
+  bool surplus_told_ = false;  // reader_.oversized was called.
 };
 
 }  // namespace tftpd::python

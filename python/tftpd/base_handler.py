@@ -47,11 +47,21 @@ class _Reader:
     client gets fbtftp's "Error while reading from source". What close
     raises goes to the log."""
 
-    def __init__(self, data):
+    def __init__(self, data, path=None):
         self.data = data
+        self.path = path
 
     def failed(self, e):
         logging.error("Error while reading from source: %s" % e, exc_info=e)
+
+    def oversized(self, asked, given):
+        # fbtftp would send the whole of it as one DATA, longer than the
+        # block size, which clients refuse; the engine sends the rest in
+        # the blocks that follow. Said once per session.
+        logging.warning(
+            "ResponseData.read(%d) returned %d bytes for `%s`: more than asked; "
+            "the rest goes in the blocks that follow" % (asked, given, self.path)
+        )
 
     def close(self):
         try:
@@ -123,8 +133,10 @@ class BaseHandler:
 # methods: a program's handler subclass keeps every name fbtftp leaves it
 # (tftpd.base_server calls these).
 
-def answer(handler, responder):
-    """Gives the engine this request's answer; False when refused."""
+def answer(handler, responder, backoff=True):
+    """Gives the engine this request's answer; False when refused.
+    backoff: each retransmission doubles the wait (False: fbtftp's fixed
+    timeout)."""
     options = dict(handler._options)
     options.pop("retries", None)
     options.pop("default_timeout", None)
@@ -139,6 +151,16 @@ def answer(handler, responder):
         }
         responder.fail(constants.ERR_UNDEFINED, handler._stats.error["error_message"])
         return False
+    mode = options.get("mode")
+    if mode not in ("octet", "netascii"):
+        # As fbtftp: the handler was made, then the mode is refused.
+        handler._stats.error = {
+            "error_code": constants.ERR_ILLEGAL_OPERATION,
+            "error_message": "Unknown mode: %r" % mode,
+        }
+        _Reader(handler._response_data).close()
+        responder.fail(constants.ERR_ILLEGAL_OPERATION, handler._stats.error["error_message"])
+        return False
     size = None
     if "tsize" in options:
         try:
@@ -149,8 +171,13 @@ def answer(handler, responder):
             responder.fail(constants.ERR_UNDEFINED, str(e))
             _Reader(handler._response_data).close()
             return False
-    responder.set_retry_policy(int(handler._retries), float(handler._timeout))
-    responder.begin(_Reader(handler._response_data), None if size is None else int(size))
+    # fbtftp's retries: the first send, then retries + 1 more before giving up.
+    responder.set_retry_policy(int(handler._retries) + 1, float(handler._timeout), backoff)
+    if size is not None and mode == "octet":  # Netascii announces none.
+        handler._stats.size_announced = int(size)
+    responder.begin(
+        _Reader(handler._response_data, handler._path), None if size is None else int(size)
+    )
     return True
 
 
@@ -179,6 +206,16 @@ def session_ended(handler, record):
     stats.options_acked = acknowledged
     handler._block_size = record["blksize"]
     outcome = record["outcome"]
+    if outcome == "completed":
+        stats.size_read = record["bytes_acknowledged"]
+        if stats.size_announced is not None and stats.size_announced != stats.size_read:
+            # fbtftp's rule: size() is announced, read() decides; a client
+            # may refuse a file longer than its tsize, which is the
+            # program's to fix.
+            logging.warning(
+                "size() announced %d bytes for `%s`; read() gave %d"
+                % (stats.size_announced, stats.file_path, stats.size_read)
+            )
     if outcome in ("timed_out", "unanswered"):
         stats.error = {
             "error_code": constants.ERR_UNDEFINED,

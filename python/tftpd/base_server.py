@@ -37,6 +37,7 @@ class BaseServer:
         windowsize_max=64,
         shutdown_grace=2.0,
         max_queued_records=65536,
+        retransmit_backoff=True,
     ):
         """Binds the socket at once (port 0: the kernel picks one, readable
         from self._listener); serving starts with run().
@@ -59,7 +60,9 @@ class BaseServer:
         (seconds transfers get to finish when the server stops),
         max_queued_records (session records waiting for the handlers' stats
         callbacks; past them, records are dropped and counted in
-        stats_dropped, and their sessions end without a callback).
+        stats_dropped, and their sessions end without a callback),
+        retransmit_backoff (each retransmission doubles the wait, up to 8 s
+        or the client's timeout; False: fbtftp's fixed timeout).
         """
         for name, value, least, most in (
             ("threads", 1 if threads is None else threads, 1, None),
@@ -101,10 +104,13 @@ class BaseServer:
                 "max_waiting_requests": max_waiting_requests,
                 "windowsize_max": windowsize_max,
                 "shutdown_grace": float(shutdown_grace),
-                "retries": int(retries),
+                # fbtftp's retries: retransmissions after the first, so
+                # one more than it says.
+                "retries": int(retries) + 1,
                 "timeout": float(timeout),
                 "stats_interval": float(stats_interval_seconds),
                 "max_queued_records": int(max_queued_records),
+                "retransmit_backoff": bool(retransmit_backoff),
             }
         )
 
@@ -219,7 +225,7 @@ class _Engine:
             session_given_up(handler, record)
             return
         try:
-            answer(handler, responder)
+            answer(handler, responder, self.settings["retransmit_backoff"])
         except Exception as e:
             logging.exception("answering %r raised an exception %s" % (path, e))
             responder.fail(constants.ERR_UNDEFINED, str(e))

@@ -13,7 +13,8 @@ class SessionStats:
     when it ends. Attributes as fbtftp's: peer, server_addr, file_path,
     error ({} or {"error_code", "error_message"}), options (acknowledged),
     options_in (requested), options_acked, start_time, packets_sent,
-    packets_acked, bytes_sent, retransmits, blksize; and windowsize."""
+    packets_acked, bytes_sent, retransmits, blksize; and windowsize,
+    size_announced and size_read."""
 
     def __init__(self, server_addr, peer, file_path):
         self.peer = peer
@@ -30,6 +31,11 @@ class SessionStats:
         self.retransmits = 0
         self.blksize = constants.DEFAULT_BLKSIZE
         self.windowsize = 1
+        # The package's: what size() announced (None: not asked, when the
+        # client asked no tsize), and, for a completed session, the bytes
+        # read() gave; they may differ, as fbtftp lets them.
+        self.size_announced = None
+        self.size_read = None
         self._duration = None
 
     def duration(self):

@@ -33,6 +33,9 @@ struct RequestContext {
   io::SocketAddress peer;            // The client's address and port.
   io::SocketAddress server_address;  // The local address it sent to.
   tftp::TransferMode mode = tftp::TransferMode::kOctet;
+  // The mode as the client named it, in lower case ("octet", or "mail" for
+  // a handler that SeesUnsupportedModes).
+  std::string mode_name;
   // The options the client asked for, in its order, names in lower case.
   std::vector<std::pair<std::string, std::string>> options;
   int shard = 0;  // The worker thread handling it.
@@ -137,6 +140,12 @@ class RequestHandler {
     return UploadResponse::Refuse(tftp::ErrorCode::kAccessViolation,
                                   "uploads are not accepted here");
   }
+  // True: read requests in a mode the server does not transfer in
+  // (TransferMode::kUnsupported, "mail") reach Handle, which should refuse
+  // them in its own words (fbtftp's programs see them); whatever it answers,
+  // the client gets no data, only ERROR 4. False (the default): they are
+  // refused without asking.
+  virtual bool SeesUnsupportedModes() const { return false; }
 };
 
 // Serves the requested path from the server's root, and takes uploads into

@@ -140,7 +140,7 @@ bool ResponseStream::AdmitLocked(uint64_t size, uint64_t source_bytes) {
   const char* problem = nullptr;
   if (end > max_size_) {
     problem = "response larger than this server sends";
-  } else if (state_.size.has_value() && source_bytes_ > *state_.size) {
+  } else if (SizeBindsLocked() && source_bytes_ > *state_.size) {
     problem = "response source sent more than the size it announced";
   } else if (ring_size_ == 0 && !Commit(end)) {
     problem = "out of memory for the response";
@@ -168,7 +168,7 @@ bool ResponseStream::Finish() {
 
 bool ResponseStream::FinishLocked() {
   if (state_.complete || state_.failed) return false;
-  if (state_.size.has_value() && source_bytes_ != *state_.size) {
+  if (SizeBindsLocked() && source_bytes_ != *state_.size) {
     state_.failed = true;
     state_.error_message =
         absl::StrCat("response source ended at ", source_bytes_,
@@ -255,9 +255,10 @@ void StreamWriter::Fail(tftp::ErrorCode code, absl::string_view message) {
   if (stream_ != nullptr) stream_->Fail(code, message);
 }
 bool StreamWriter::BeginPull(std::shared_ptr<ResponseSource> source,
-                             std::optional<uint64_t> size) {
+                             std::optional<uint64_t> size,
+                             SizePromise promise) {
   if (stream_ == nullptr || source == nullptr) return false;
-  const bool begun = stream_->BeginPull(std::move(source), size);
+  const bool begun = stream_->BeginPull(std::move(source), size, promise);
   stream_.reset();  // The source feeds it from now on.
   return begun;
 }

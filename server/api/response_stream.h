@@ -47,7 +47,15 @@ struct RetryPolicy {
   std::optional<int> retries;  // Retransmissions before giving up.
   // Wait before the first retransmission when the client asked no timeout.
   std::optional<std::chrono::milliseconds> timeout;
+  // False: every wait is the first one (fbtftp's fixed timeout), where by
+  // default each retransmission doubles it (TransferConfig::max_timeout).
+  std::optional<bool> backoff;
 };
+
+// What a size given to BeginPull promises: the response's exact length (a
+// stream ending at another fails), or an estimate, only announced (tsize)
+// and never enforced, as fbtftp treats ResponseData.size().
+enum class SizePromise { kExact, kEstimate };
 
 class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
  public:
@@ -72,6 +80,7 @@ class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
     bool pulled = false;  // BeginPull: a ResponseSource feeds it.
     uint64_t available = 0;        // Bytes readable at data().
     std::optional<uint64_t> size;  // Announced by Begin.
+    bool size_estimated = false;   // SizePromise::kEstimate.
     tftp::ErrorCode error_code = tftp::ErrorCode::kNotDefined;
     std::string error_message;
     RetryPolicy retry;
@@ -128,7 +137,11 @@ class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
   void NotifyLocked();
   bool Begin(std::optional<uint64_t> size);
   bool BeginPull(std::shared_ptr<ResponseSource> source,
-                 std::optional<uint64_t> size);
+                 std::optional<uint64_t> size, SizePromise promise);
+  // The size announced binds (SizePromise::kExact).
+  bool SizeBindsLocked() const {
+    return state_.size.has_value() && !state_.size_estimated;
+  }
   bool Append(absl::string_view bytes);
   bool AppendLocked(absl::string_view bytes, uint64_t source_bytes);
   // The `size` bytes past `available` may be published (`source_bytes`
@@ -217,7 +230,8 @@ class StreamWriter {
   // Instead of Begin: `source` supplies the bytes as clients acknowledge
   // them (response_source.h); this writer is done with the stream.
   bool BeginPull(std::shared_ptr<ResponseSource> source,
-                 std::optional<uint64_t> size = std::nullopt);
+                 std::optional<uint64_t> size = std::nullopt,
+                 SizePromise promise = SizePromise::kExact);
   // Refuses the request (before Begin) or ends the transfers reading it.
   void Fail(tftp::ErrorCode code, absl::string_view message);
   // Before Begin: no answer at all, as if the request never came.

@@ -32,7 +32,8 @@ absl::StatusOr<size_t> ResponseSource::ReadBlocks(absl::Span<uint8_t> buffer,
 }
 
 bool ResponseStream::BeginPull(std::shared_ptr<ResponseSource> source,
-                               std::optional<uint64_t> size) {
+                               std::optional<uint64_t> size,
+                               SizePromise promise) {
   std::unique_lock<std::mutex> lock(mutex_);
   if (source_ != nullptr) return false;
   // Held from here on, whatever happens, so that it is closed exactly once.
@@ -50,6 +51,7 @@ bool ResponseStream::BeginPull(std::shared_ptr<ResponseSource> source,
   state_.begun = true;
   state_.pulled = true;
   state_.size = size;
+  state_.size_estimated = promise == SizePromise::kEstimate;
   MapRingLocked();  // For a reader attached already.
   NotifyLocked();
   RunDue(lock);

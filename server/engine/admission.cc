@@ -56,6 +56,7 @@ std::variant<RequestContext, Refusal> MakeContext(
                                ? service_address
                                : datagram.destination.Unmapped();
   context.mode = request.mode;
+  context.mode_name = absl::AsciiStrToLower(request.mode_name);
   context.shard = shard;
   for (const tftp::RawOption& option : request.options.view()) {
     context.options.emplace_back(absl::AsciiStrToLower(option.name),

@@ -113,6 +113,7 @@ Resolution ResolveResponse(Response response, tftp::TransferMode mode,
   auto merge = [&](RetryPolicy& into) {
     if (!into.retries.has_value()) into.retries = retry.retries;
     if (!into.timeout.has_value()) into.timeout = retry.timeout;
+    if (!into.backoff.has_value()) into.backoff = retry.backoff;
   };
   if (auto* ready = std::get_if<ResolvedResponse>(&resolution)) {
     merge(ready->retry);
@@ -147,9 +148,36 @@ std::variant<Refusal, ResolvedResponse> RespondWithFile(
   return r;
 }
 
+Response RefuseUnlessRefused(Response response,
+                             const SourceExecutor& executor) {
+  switch (response.kind()) {
+    case Response::Kind::kRefusal:
+    case Response::Kind::kDrop:
+      return response;
+    case Response::Kind::kStream: {
+      const ResponseStream::State state = response.stream()->state();
+      if (!state.begun || state.failed) return response;
+      response.stream()->Abandon(executor);
+      break;
+    }
+    case Response::Kind::kFile:
+    case Response::Kind::kBytes:
+      break;
+  }
+  std::shared_ptr<void> session = response.TakeSession();
+  Response refusal = Response::Refuse(tftp::ErrorCode::kIllegalOperation,
+                                      "unknown transfer mode");
+  refusal.WithSession(std::move(session));
+  return refusal;
+}
+
 std::variant<Refusal, ResolvedResponse> RespondWithStream(
     std::shared_ptr<ResponseStream> stream, tftp::TransferMode mode) {
   const ResponseStream::State state = stream->state();
+  if (mode == tftp::TransferMode::kUnsupported) {
+    return Refusal{tftp::ErrorCode::kIllegalOperation, "unknown transfer mode",
+                   RefusalReason::k_malformed};
+  }
   const bool netascii = mode == tftp::TransferMode::kNetascii;
   if (netascii && !state.pulled) {
     // Its bytes are shared as they are: no place to encode them.

@@ -63,6 +63,13 @@ struct ResolutionContext {
 Resolution ResolveResponse(Response response, tftp::TransferMode mode,
                            const ResolutionContext& context);
 
+// A request in a mode the server does not transfer in
+// (TransferMode::kUnsupported) gets no data: a handler's answer other than a
+// refusal, a drop or a stream still waiting (whose RespondWithStream
+// refuses) becomes ERROR 4, and a stream's source is closed through
+// `executor`.
+Response RefuseUnlessRefused(Response response, const SourceExecutor& executor);
+
 // `file` (one reference, handed over) in the transfer mode; on refusal the
 // reference is released.
 std::variant<Refusal, ResolvedResponse> RespondWithFile(

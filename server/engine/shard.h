@@ -225,6 +225,13 @@ class Shard {
   // transfer of this shard gives up; else one beyond the limit while
   // another shard evicts such a transfer.
   bool FindPlace();
+  // `request` failed to parse only for its mode, and the handler answers
+  // such requests itself (RequestHandler::SeesUnsupportedModes).
+  bool HandlerSeesMode(const tftp::Request& request) const {
+    return request.mode == tftp::TransferMode::kUnsupported &&
+           request.opcode == tftp::Opcode::kRrq &&
+           handler_->SeesUnsupportedModes();
+  }
   // Single-port mode: a window small enough for what one datagram earns.
   void LimitUnprovenWindow(tftp::NegotiatedOptions& negotiated) const;
   // How far ahead of its client's acknowledgements a pulled stream is read:

@@ -58,7 +58,7 @@ void Shard::OnRequest(const io::Datagram& datagram) {
   }
   tftp::Request request;
   if (tftp::ProtocolStatus s = tftp::ParseRequest(datagram.payload, &request);
-      !s.ok()) {
+      !s.ok() && !HandlerSeesMode(request)) {
     Refuse(datagram.source, datagram.destination, "",
            Refusal{s.code, s.message, RefusalReason::k_malformed,
                    /*logged=*/false});
@@ -136,8 +136,12 @@ void Shard::StartTransfer(const io::Datagram& datagram,
     StartUpload(datagram, request, std::move(context));
     return;
   }
+  Response response = AskHandler(*handler_, context);
+  if (request.mode == tftp::TransferMode::kUnsupported) {
+    response = RefuseUnlessRefused(std::move(response), source_executor_);
+  }
   Resolution resolution =
-      ResolveResponse(AskHandler(*handler_, context), request.mode,
+      ResolveResponse(std::move(response), request.mode,
                       {root_, files_, config_.max_netascii_size});
   counters_.netascii_images_dropped.store(files_.netascii_images_dropped(),
                                           std::memory_order_relaxed);
@@ -444,6 +448,10 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
   if (response.retry.timeout.has_value()) {
     transfer_config.timeout =
         std::max(*response.retry.timeout, std::chrono::milliseconds(1));
+  }
+  if (response.retry.backoff == false) {
+    // The cap is the first wait (RetransmitTimer): every wait is that.
+    transfer_config.max_timeout = tftp::Duration::zero();
   }
   auto reading = std::make_unique<tftp::ReadTransfer>(
       transfer_config, negotiated,

@@ -114,6 +114,24 @@ TEST(ParseRequest, UnknownAndMailModesAreRefused) {
   EXPECT_FALSE(ParseRequestString(Packet(1, {"f", ""})).ok());
 }
 
+TEST(ParseRequest, AnUnsupportedModeIsRefusedWithTheRestParsed) {
+  // For a handler that answers such requests itself (fbtftp's programs).
+  Request r;  // Views into `packet`.
+  const std::string packet = Packet(1, {"f", "MAIL", "blksize", "1024"});
+  ProtocolStatus s = ParseRequestString(packet, &r);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.code, ErrorCode::kIllegalOperation);
+  EXPECT_EQ(r.mode, TransferMode::kUnsupported);
+  EXPECT_EQ(r.mode_name, "MAIL");
+  EXPECT_EQ(r.filename, "f");
+  EXPECT_EQ(r.options.count, 1u);
+  // Malformed besides: the mode is not its only fault.
+  Request malformed;
+  EXPECT_FALSE(
+      ParseRequestString(Packet(1, {"f", "mail", "blksize"}), &malformed).ok());
+  EXPECT_NE(malformed.mode, TransferMode::kUnsupported);
+}
+
 TEST(ParseRequest, OptionWithoutValueIsRefused) {
   ProtocolStatus s = ParseRequestString(Packet(1, {"f", "octet", "blksize"}));
   EXPECT_FALSE(s.ok());

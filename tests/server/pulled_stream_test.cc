@@ -210,6 +210,26 @@ TEST(PulledStream, TheSourceIsClosedOnceAtTheEndOrWhenNobodyReads) {
   }
 }
 
+TEST(PulledStream, AnEstimatedSizeIsAnnouncedNotEnforced) {
+  for (const size_t actual : {1000u, 3000u}) {
+    for (const SizePromise promise :
+         {SizePromise::kEstimate, SizePromise::kExact}) {
+      auto source = std::make_shared<Source>(actual);
+      auto [stream, writer] = ResponseStream::Create();
+      ASSERT_TRUE(writer.BeginPull(source, 2000, promise));
+      EXPECT_EQ(stream->state().size, 2000u);  // For tsize either way.
+      const uint64_t reader = stream->Subscribe([] {}, kInline);
+      stream->AttachReader(reader, 512, 64 << 10, false);
+      if (promise == SizePromise::kEstimate) {
+        EXPECT_TRUE(stream->state().complete) << actual;
+        EXPECT_EQ(stream->state().available, actual);
+      } else {
+        EXPECT_TRUE(stream->state().failed) << actual;
+      }
+    }
+  }
+}
+
 TEST(PulledStream, DropAndRetryPolicyAreForBeforeTheBeginning) {
   auto [stream, writer] = ResponseStream::Create();
   RetryPolicy retry;

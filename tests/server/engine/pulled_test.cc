@@ -401,5 +401,83 @@ TEST(Pulled, ARequestsOwnRetriesAndTimeoutReplaceTheServers) {
   EXPECT_EQ(h.totals().retransmits, 1u);
 }
 
+TEST(Pulled, FixedWaitsWhenARequestAsksNoBackoff) {
+  // fbtftp's timeout: each retransmission after the same wait.
+  class Steady : public RequestHandler {
+   public:
+    Response Handle(const RequestContext&) override {
+      RetryPolicy retry;
+      retry.retries = 2;
+      retry.timeout = seconds(1);
+      retry.backoff = false;
+      return Response::Bytes(TestContent(2000, 1)).WithRetryPolicy(retry);
+    }
+  };
+  EngineHarness h([](ServerConfig&) {}, std::make_shared<Steady>());
+  const io::SocketAddress client = Client(1);
+  h.SendToService(client, RequestPacket(1, "a"));
+  std::vector<Reply> replies = To(h.Run(), client);
+  ASSERT_EQ(replies.size(), 1u);
+  h.SendTo(replies[0].fd, client, AckPacket(1));
+  ASSERT_EQ(To(h.Run(), client).size(), 1u);  // Block 2.
+  for (int resent = 0; resent < 2; ++resent) {
+    EXPECT_TRUE(To(h.Advance(milliseconds(900)), client).empty());
+    EXPECT_EQ(To(h.Advance(milliseconds(100)), client).size(), 1u);
+  }
+  h.Advance(seconds(1));  // The third wait ends it: no backoff.
+  EXPECT_EQ(h.totals().transfers_timed_out, 1u);
+  EXPECT_EQ(h.totals().retransmits, 2u);
+}
+
+// Answers every request with bytes, whatever its mode, and sees the modes
+// the server does not transfer in (as the Python package's handler does).
+class EveryMode : public RequestHandler {
+ public:
+  Response Handle(const RequestContext& request) override {
+    modes.push_back(request.mode_name);
+    if (request.path == "refused") {
+      return Response::Refuse(tftp::ErrorCode::kIllegalOperation,
+                              "Unknown mode: '" + request.mode_name + "'");
+    }
+    if (request.path == "pulled") {
+      source = std::make_shared<CountingSource>(TestContent(3000, 2));
+      return Response::Pull(source, 3000);
+    }
+    return Response::Bytes(TestContent(3000, 2));
+  }
+  bool SeesUnsupportedModes() const override { return true; }
+  std::vector<std::string> modes;
+  std::shared_ptr<CountingSource> source;
+};
+
+TEST(Pulled, AnUnsupportedModeReachesAHandlerThatAsksButSendsNoData) {
+  auto handler = std::make_shared<EveryMode>();
+  EngineHarness h([](ServerConfig&) {}, handler);
+  for (const char* path : {"refused", "bytes", "pulled"}) {
+    const io::SocketAddress client = Client(path[0]);
+    h.SendToService(client, RequestPacket(1, path, "MAIL"));
+    std::vector<Reply> replies = To(h.Run(), client);
+    ASSERT_EQ(replies.size(), 1u) << path;
+    EXPECT_EQ(replies[0].opcode(), kError) << path;
+    EXPECT_EQ(replies[0].error_code(), 4) << path;
+  }
+  EXPECT_EQ(handler->modes,
+            (std::vector<std::string>{"mail", "mail", "mail"}));
+  // The pulled source was never read, and closed.
+  h.RunUntil([&] { return handler->source->closes.load() == 1; });
+  EXPECT_EQ(handler->source->reads, 0);
+}
+
+TEST(Pulled, AnUnsupportedModeIsRefusedUnaskedByDefault) {
+  auto handler = std::make_shared<PullHandler>(TestContent(3000, 3));
+  EngineHarness h([](ServerConfig&) {}, handler);
+  const io::SocketAddress client = Client(1);
+  h.SendToService(client, RequestPacket(1, "a", "mail"));
+  std::vector<Reply> replies = To(h.Run(), client);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].error_code(), 4);
+  EXPECT_EQ(handler->source, nullptr);  // Never asked.
+}
+
 }  // namespace
 }  // namespace tftpd::testing
