@@ -158,3 +158,31 @@ def test_blocks_are_read_as_fbtftp_reads_them(serve, path, blocks):
         server.wait(lambda: len(server.sessions) == 1)
     assert got == blocks
     assert server.sessions[0].error == {}
+
+
+# malformed_request_test: fbtftp feeds these to BaseServer.on_new_data
+# through a mocked socket and checks that nothing crashes; the package's
+# engine reads the socket itself, so they go to the running server, which
+# must refuse or ignore each and go on serving.
+MALFORMED = [
+    b"\0\1some_fi",
+    b"\0\1some_file\0",
+    b"\0\1some_file\0bina",
+    b"\0\1some_file\0binascii\0",
+    b"\0\1some_file\0binascii\0a",
+    b"\0\1some_file\0binascii\0a\0",
+    b"\0\1some_file\0binascii\0a\0b\0",
+    b"\0\1",
+    b"\0",
+    b"",
+]
+
+
+def test_malformed_requests_crash_nothing(serve):
+    server = Server()
+    with serve(server) as port:
+        client = Client(port, host="::1")
+        for payload in MALFORMED:
+            client.sock.sendto(payload, client.server)
+        got, _ = Client(port, host="::1").read("bacon")
+        assert got == b"bacon"
