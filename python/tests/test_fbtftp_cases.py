@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from fbtftp.base_handler import BaseHandler, ResponseData, StringResponseData
-from fbtftp.base_server import BaseServer
+from recording import RecordingServer
 from tftp_client import Client, TftpError
 
 
@@ -46,28 +46,13 @@ class Handler(BaseHandler):
         raise FileNotFoundError(self._path)
 
 
-class Server(BaseServer):
+class Server(RecordingServer):
     def __init__(self, **kwargs):
-        self.lock = threading.Lock()
-        self.changed = threading.Condition(self.lock)
-        self.requests = []
-        self.sessions = []
         super().__init__("::", 0, 200, 100, **kwargs)
 
     def get_handler(self, server_addr, peer, path, options):
-        with self.lock:
-            self.requests.append((server_addr, peer, path, dict(options)))
-            self.changed.notify_all()
+        self.record_request(server_addr, peer, path, options)
         return Handler(server_addr, peer, path, options, self)
-
-    def session_ended(self, stats):
-        with self.lock:
-            self.sessions.append(stats)
-            self.changed.notify_all()
-
-    def wait(self, condition):
-        with self.lock:
-            assert self.changed.wait_for(condition, 60)
 
 
 def test_rrq_gives_get_handler_the_path_and_options(serve):

@@ -2,16 +2,14 @@
 that is only an estimate, modes fbtftp hands to get_handler, what retries
 and timeout mean, and a read() that gives more than it was asked."""
 
-import logging
 import os
 import subprocess
 import tempfile
-import threading
 
 import pytest
 
 from fbtftp.base_handler import BaseHandler, ResponseData
-from fbtftp.base_server import BaseServer
+from recording import RecordingServer
 from tftp_client import Client, TftpError
 
 CONTENT = bytes(range(256)) * 80  # 20,480 bytes, as the review's file.
@@ -60,28 +58,14 @@ class Handler(BaseHandler):
         return Served(self._server)
 
 
-class Server(BaseServer):
+class Server(RecordingServer):
     def __init__(self, **kwargs):
-        self.lock = threading.Lock()
-        self.changed = threading.Condition(self.lock)
-        self.requests = []
-        self.sessions = []
-        self.closed = 0
+        self.closed = 0  # Responses closed.
         super().__init__("127.0.0.1", 0, 3, 2, **kwargs)
 
     def get_handler(self, server_addr, peer, path, options):
-        with self.lock:
-            self.requests.append((path, dict(options)))
+        self.record_request(server_addr, peer, path, options)
         return Handler(server_addr, peer, path, options, self)
-
-    def session_ended(self, stats):
-        with self.lock:
-            self.sessions.append(stats)
-            self.changed.notify_all()
-
-    def wait(self, condition):
-        with self.lock:
-            assert self.changed.wait_for(condition, 60)
 
 
 def curl(port, name, out):
@@ -141,7 +125,7 @@ def test_an_unsupported_mode_reaches_get_handler_then_error_4(serve, mode):
     expected = "Unknown mode: %r" % mode.lower()
     assert refused.value.code == 4
     assert refused.value.message == expected
-    assert server.requests[0][1]["mode"] == mode.lower()
+    assert server.requests[0][3]["mode"] == mode.lower()
     assert server.sessions[0].error == {"error_code": 4, "error_message": expected}
 
 

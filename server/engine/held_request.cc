@@ -25,6 +25,7 @@ HeldRequest::HeldRequest(const io::Datagram& datagram,
   const uint8_t* from = datagram.payload.data();
   const uint8_t* to = bytes_.data();
   request_.filename = Rebase(request.filename, from, to);
+  request_.mode_name = Rebase(request.mode_name, from, to);
   for (size_t i = 0; i < request_.options.count; ++i) {
     tftp::RawOption& option = request_.options.items[i];
     option.name = Rebase(option.name, from, to);

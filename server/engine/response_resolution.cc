@@ -150,6 +150,9 @@ std::variant<Refusal, ResolvedResponse> RespondWithFile(
 
 Response RefuseUnlessRefused(Response response,
                              const SourceExecutor& executor) {
+  // The record brings back the session: a stream's own when it has one, as
+  // ResolveResponse does.
+  std::shared_ptr<void> session;
   switch (response.kind()) {
     case Response::Kind::kRefusal:
     case Response::Kind::kDrop:
@@ -158,13 +161,14 @@ Response RefuseUnlessRefused(Response response,
       const ResponseStream::State state = response.stream()->state();
       if (!state.begun || state.failed) return response;
       response.stream()->Abandon(executor);
+      session = response.stream()->TakeSession();
       break;
     }
     case Response::Kind::kFile:
     case Response::Kind::kBytes:
       break;
   }
-  std::shared_ptr<void> session = response.TakeSession();
+  if (session == nullptr) session = response.TakeSession();
   Response refusal = Response::Refuse(tftp::ErrorCode::kIllegalOperation,
                                       "unknown transfer mode");
   refusal.WithSession(std::move(session));
