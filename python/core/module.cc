@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
 
 #include "python/core/gil.h"
 #include "python/core/python_handler.h"
@@ -157,7 +160,10 @@ class PyServer {
       py::gil_scoped_release release;
       server_->Stop(/*immediate=*/true);
       server_->Wait();
-      server_.reset();
+      {
+        std::lock_guard<std::mutex> lock(server_mutex_);
+        server_.reset();
+      }
       handler_->Shutdown();
     }
     handler_.reset();
@@ -167,12 +173,45 @@ class PyServer {
   py::dict Totals() const {
     return server_ != nullptr ? TotalsDict(server_->Totals()) : py::dict();
   }
+  // A datagram the program read itself (BaseServer.on_new_data): raises
+  // ValueError for a source that is no address the server can answer,
+  // RuntimeError when the engine cannot take it now.
+  void Offer(py::bytes datagram, const std::string& host, int port) {
+    std::optional<io::SocketAddress> source;
+    if (port > 0 && port <= 65535) {
+      source = io::SocketAddress::Parse(host, static_cast<uint16_t>(port));
+    }
+    if (!source.has_value()) {
+      throw py::value_error("not an address: " + host + " port " +
+                            std::to_string(port));
+    }
+    const std::string bytes = datagram;
+    absl::Status offered;
+    {
+      // Without the GIL: dropping the server (Close) may need it.
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(server_mutex_);
+      offered = server_ == nullptr
+                    ? absl::FailedPreconditionError("the server is not running")
+                    : server_->Offer(absl::MakeConstSpan(
+                                         reinterpret_cast<const uint8_t*>(
+                                             bytes.data()),
+                                         bytes.size()),
+                                     *source);
+    }
+    if (absl::IsInvalidArgument(offered)) {
+      throw py::value_error(std::string(offered.message()));
+    }
+    if (!offered.ok()) throw std::runtime_error(std::string(offered.message()));
+  }
+
   uint64_t RefusedBusy() const { return handler_ ? handler_->refused_busy() : 0; }
 
  private:
   py::object on_transfer_end_;
   py::object on_server_stats_;
   std::shared_ptr<PythonHandler> handler_;
+  std::mutex server_mutex_;  // Held by Offer, and to drop server_.
   std::unique_ptr<Server> server_;
 };
 
@@ -214,7 +253,9 @@ PYBIND11_MODULE(_core, m) {
       .def("done", &PyServer::Done)
       .def("close", &PyServer::Close)
       .def("totals", &PyServer::Totals)
-      .def("refused_busy", &PyServer::RefusedBusy);
+      .def("refused_busy", &PyServer::RefusedBusy)
+      .def("offer", &PyServer::Offer, py::arg("datagram"), py::arg("host"),
+           py::arg("port"));
 }
 
 }  // namespace tftpd::python

@@ -171,3 +171,62 @@ def test_malformed_requests_crash_nothing(serve):
             client.sock.sendto(payload, client.server)
         got, _ = Client(port, host="::1").read("bacon")
         assert got == b"bacon"
+
+
+class OneDatagram:
+    """fbtftp's malformed_request_test's mock listener: one datagram, from
+    a peer that is no (host, port) address."""
+
+    def __init__(self, payload):
+        self._payload = payload
+
+    def recvfrom(self, size):
+        return self._payload, "::1"
+
+    def close(self):
+        pass
+
+
+def test_on_new_data_before_run_drops_the_datagram(caplog):
+    # malformed_request_test as fbtftp runs it: the server never runs, so
+    # each datagram is dropped with a warning, and nothing crashes.
+    server = Server()
+    server._listener.close()
+    for payload in MALFORMED:
+        server._listener = OneDatagram(payload)
+        server.on_new_data()
+    server.close()
+    assert len([r for r in caplog.records if "Not serving" in r.message]) == len(MALFORMED)
+
+
+@pytest.mark.parametrize("host", ["::1", "127.0.0.1"])
+def test_on_new_data_hands_a_datagram_to_the_engine(serve, caplog, host):
+    # A program that receives requests on a socket of its own feeds them to
+    # the running engine: get_handler sees the request, the client's peer
+    # is the client's, and the transfer goes out from the engine (an IPv4
+    # client through the server's dual-stack socket).
+    import socket
+
+    server = Server()
+    with serve(server):
+        side = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+        side.bind((host, 0))
+        side.settimeout(10)
+        client = Client(side.getsockname()[1], host=host)
+        got = []
+        reader = threading.Thread(target=lambda: got.append(client.read("bacon281")))
+        reader.start()
+        own, server._listener = server._listener, side
+        try:
+            server.on_new_data()
+            server._listener = OneDatagram(b"\0\1bacon\0octet\0")
+            server.on_new_data()
+        finally:
+            server._listener = own
+        reader.join(20)
+        side.close()
+        assert got and got[0][0] == b"bacon" * 281
+        assert len(server.requests) == 1
+        _, peer, path, _ = server.requests[0]
+        assert (peer, path) == ((host, client.sock.getsockname()[1]), "bacon281")
+    assert any("not a (host, port)" in r.message for r in caplog.records)

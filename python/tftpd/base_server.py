@@ -129,6 +129,19 @@ class BaseServer:
             )
         self.__engine.run(self, run_once)
 
+    def on_new_data(self):
+        """Reads one datagram from self._listener and hands it to the engine,
+        which handles it as one its own socket received (a request goes to
+        get_handler; anything else is refused or ignored, as the engine
+        does). fbtftp's loop calls this for each datagram; here the engine
+        reads the server's socket itself while run() serves, so a program
+        calls it only to feed datagrams it receives elsewhere. Before run()
+        starts and after it ends, nothing serves: the datagram is dropped,
+        with a warning, as is one from a peer that is no (host, port) the
+        server can answer."""
+        data, peer = self._listener.recvfrom(65535)
+        self.__engine.offer(data, peer)
+
     def close(self):
         """Stops the server: run() returns once transfers finished (or their
         grace ran out)."""
@@ -184,6 +197,19 @@ class _Engine:
                 self.core = None
             server._listener.close()
             shutil.rmtree(self.settings["root"], ignore_errors=True)
+
+    def offer(self, data, peer):
+        core = self.core if self.serving.is_set() else None
+        if core is None:
+            logging.warning("Not serving yet (or any more): dropped a datagram from %r", peer)
+            return
+        if not (isinstance(peer, tuple) and len(peer) >= 2):
+            logging.warning("Dropped a datagram from %r: not a (host, port) address", peer)
+            return
+        try:
+            core.offer(bytes(data), str(peer[0]), int(peer[1]))
+        except (ValueError, RuntimeError) as e:
+            logging.warning("Dropped a datagram from %r: %s", peer, e)
 
     def dispatch(self, server, responder):
         self.dispatched.set()

@@ -1,10 +1,12 @@
 #include "server/api/server.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <future>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "server/engine/address_guard.h"
 #include "server/engine/shard.h"
@@ -194,6 +196,32 @@ std::vector<TransferSnapshot> Server::Transfers(
     shard->RequestSnapshot(collector);
   }
   return collector->Wait(std::chrono::steady_clock::now() + wait);
+}
+
+absl::Status Server::Offer(absl::Span<const uint8_t> datagram,
+                           const io::SocketAddress& source) {
+  io::SocketAddress from = source;
+  if (from.family() == AF_INET && address_.family() == AF_INET6) {
+    // A dual-stack socket sees IPv4 peers as mapped addresses.
+    auto mapped = io::SocketAddress::Parse("::ffff:" + from.HostString(),
+                                           from.port());
+    if (mapped.has_value()) from = *mapped;
+  }
+  if (from.family() != address_.family()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot answer ", source.ToString(), " from ", address_.ToString()));
+  }
+  io::Datagram handed;
+  handed.payload = datagram;
+  handed.source = from;
+  handed.destination = address_;
+  // As the single-port listener chooses: one source, one shard.
+  const size_t shard = absl::HashOf(from.Unmapped()) % shards_.size();
+  if (!shards_[shard]->HandOff(handed)) {
+    return absl::ResourceExhaustedError(
+        "the shard's handed requests are at their bound");
+  }
+  return absl::OkStatus();
 }
 
 std::vector<ServerTotals> Server::ShardTotals() const {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "io/socket_address.h"
 #include "server/files/file_loader.h"
 #include "server/files/root_directory.h"
@@ -73,6 +74,13 @@ class Server {
   // sees them on its next turn (waiting at most `wait` for the shards).
   std::vector<TransferSnapshot> Transfers(
       std::chrono::milliseconds wait = std::chrono::milliseconds(1000)) const;
+  // Any thread, while running: a datagram the program received itself from
+  // `source` (on a socket of its own), handled as if the server's socket had
+  // received it, by the shard that source's requests go to. Fails when the
+  // source cannot be answered from the server's address family, or that
+  // shard already holds as many handed requests as it takes.
+  absl::Status Offer(absl::Span<const uint8_t> datagram,
+                     const io::SocketAddress& source);
 
  private:
   Server(ServerConfig config, RootDirectory root);
