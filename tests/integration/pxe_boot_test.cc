@@ -17,18 +17,13 @@
 //   turned off; so this boot runs on a tap device in a network namespace of
 //   the test's own, with busybox's udhcpd, and tftpd on port 69 there.
 //
-// Skipped where QEMU is absent. Each boot takes well under a minute.
-#include <fcntl.h>
-#include <sched.h>
-#include <sys/stat.h>
+// Skipped where QEMU is absent. Each boot takes well under a minute, with
+// software emulation (MachineArgs says why not KVM).
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
@@ -36,14 +31,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include "tests/integration/boot_machine.h"
 #include "tests/integration/tftpd_process.h"
 
 namespace tftpd::testing {
 namespace {
 
-constexpr char kMarker[] = "TFTPD-PXE-BOOT-OK";
+constexpr const char* kMarker = kBootMarker;
 // QEMU's default option ROM for virtio-net (legacy BIOS and UEFI drivers),
 // found by name in QEMU's firmware path; given as a path, Debian's QEMU 7.2
 // does not boot from it.
@@ -72,101 +67,6 @@ const std::vector<Payload>& Payloads() {
       {"rollover", 65536 * 1432 + 1000},  // 65,537 blocks.
   };
   return *payloads;
-}
-
-// The newest kernel Debian's linux-image package put in /boot.
-std::string FindKernel() {
-  std::vector<std::string> kernels;
-  std::error_code error;
-  for (const auto& entry :
-       std::filesystem::directory_iterator("/boot", error)) {
-    const std::string name = entry.path().filename().string();
-    if (absl::StartsWith(name, "vmlinuz-")) {
-      kernels.push_back(entry.path().string());
-    }
-  }
-  std::sort(kernels.begin(), kernels.end());
-  return kernels.empty() ? "" : kernels.back();
-}
-
-// The initramfs, in the kernel's "newc" cpio format: a static busybox, an
-// init script, /dev/console, and /files for what iPXE adds.
-class Cpio {
- public:
-  void Directory(const std::string& name) { Add(name, S_IFDIR | 0755, ""); }
-  void File(const std::string& name, mode_t mode, const std::string& data) {
-    Add(name, S_IFREG | mode, data);
-  }
-  void CharacterDevice(const std::string& name, int major, int minor) {
-    Add(name, S_IFCHR | 0600, "", major, minor);
-  }
-  std::string Finish() {
-    Add("TRAILER!!!", 0, "");
-    out_.resize((out_.size() + 511) / 512 * 512, '\0');
-    return out_;
-  }
-
- private:
-  void Add(const std::string& name, unsigned mode, const std::string& data,
-           int major = 0, int minor = 0) {
-    char header[111];
-    std::snprintf(header, sizeof header,
-                  "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
-                  ++inode_, mode, 0, 0, 1, 0,
-                  static_cast<unsigned>(data.size()), 0, 0, major, minor,
-                  static_cast<unsigned>(name.size() + 1), 0);
-    out_.append(header, 110);
-    out_.append(name);
-    out_.push_back('\0');
-    Pad();
-    out_.append(data);
-    Pad();
-  }
-  void Pad() { out_.resize((out_.size() + 3) / 4 * 4, '\0'); }
-
-  std::string out_;
-  unsigned inode_ = 0;
-};
-
-std::string MakeInitramfs(const std::string& busybox) {
-  const std::string init = absl::StrCat(
-      "#!/bin/busybox sh\n"
-      "/bin/busybox mkdir -p /proc\n"
-      "/bin/busybox mount -t proc proc /proc\n"
-      "cd /files\n"
-      "for f in *; do [ -f \"$f\" ] && /bin/busybox sha256sum \"$f\"; done\n"
-      "echo ",
-      kMarker,
-      "\n"
-      "/bin/busybox poweroff -f\n");
-  Cpio cpio;
-  cpio.Directory("bin");
-  cpio.Directory("dev");
-  cpio.CharacterDevice("dev/console", 5, 1);
-  cpio.Directory("files");
-  cpio.File("bin/busybox", 0755, busybox);
-  cpio.File("init", 0755, init);
-  return cpio.Finish();
-}
-
-// file name -> SHA-256 (hex), from "<hash>  <name>" lines.
-std::map<std::string, std::string> Sha256Lines(const std::string& output) {
-  std::map<std::string, std::string> sums;
-  for (absl::string_view line : absl::StrSplit(output, '\n')) {
-    line = absl::StripAsciiWhitespace(line);
-    const size_t space = line.find("  ");
-    if (space != 64) continue;
-    sums[std::string(line.substr(66))] = std::string(line.substr(0, 64));
-  }
-  return sums;
-}
-
-// QEMU's options for a machine with software emulation, its serial console
-// on standard output, and nothing else attached.
-std::vector<std::string> MachineArgs(const std::string& qemu) {
-  return {qemu,       "-accel",     "tcg",      "-m",   "1024",
-          "-display", "none",       "-monitor", "none", "-serial",
-          "stdio",    "-no-reboot", "-boot",    "n"};
 }
 
 class PxeBoot : public ::testing::Test {
@@ -268,50 +168,13 @@ TEST_F(PxeBoot, UefiPxeLoadsIpxeWhichBootsLinux) {
     ASSERT_EQ(access(file, R_OK), 0)
         << file << ": tools/setup installs ovmf and ipxe";
   }
-  const std::string ip = FindProgram("ip");
-  ASSERT_FALSE(ip.empty()) << "tools/setup installs iproute2";
-  if (access("/dev/net/tun", R_OK | W_OK) != 0) {
-    GTEST_SKIP() << "this kernel offers no tap devices (/dev/net/tun)";
-  }
-  // The test process moves into a namespace of its own, and back at the
-  // end (the other tests run after this one).
-  const int original_namespace = open("/proc/self/ns/net", O_RDONLY);
-  ASSERT_GE(original_namespace, 0) << std::strerror(errno);
-  if (unshare(CLONE_NEWNET) != 0) {
-    close(original_namespace);
-    GTEST_SKIP() << "cannot make a network namespace here: "
-                 << std::strerror(errno);
-  }
-  struct ReturnToNamespace {
-    int fd;
-    ~ReturnToNamespace() {
-      setns(fd, CLONE_NEWNET);
-      close(fd);
-    }
-  } return_to_namespace{original_namespace};
-  // The namespace's own link to the guest; 10.0.2.2 is the server.
-  for (const std::vector<std::string>& command :
-       std::vector<std::vector<std::string>>{
-           {ip, "link", "set", "lo", "up"},
-           {ip, "tuntap", "add", "dev", "tap0", "mode", "tap"},
-           {ip, "addr", "add", "10.0.2.2/24", "dev", "tap0"},
-           {ip, "link", "set", "tap0", "up"}}) {
-    const CommandResult r = RunCommand(command);
-    ASSERT_EQ(r.exit_code, 0) << command[1] << ": " << r.output;
-  }
+  TapNamespace tap;
+  if (!tap.status().ok()) GTEST_SKIP() << tap.status().message();
   // One boot file name for both clients: EDK2 asks for it as a plain name
   // (mapped to iPXE), and iPXE, seeing a URL, fetches the script it names.
+  Udhcpd dhcp("tftp://10.0.2.2/boot.ipxe");
+  ASSERT_TRUE(dhcp.status().ok()) << dhcp.status();
   TempDir config;
-  config.Write("udhcpd.conf",
-               absl::StrCat("start 10.0.2.15\nend 10.0.2.20\n"
-                            "interface tap0\nsiaddr 10.0.2.2\n"
-                            "boot_file tftp://10.0.2.2/boot.ipxe\n"
-                            "option subnet 255.255.255.0\n"
-                            "option router 10.0.2.2\noption lease 600\n"
-                            "lease_file ",
-                            config.Join("leases"), "\npidfile ",
-                            config.Join("udhcpd.pid"), "\n"));
-  config.Write("leases", "");
   config.Write("map", "r ^tftp://10\\.0\\.2\\.2/boot\\.ipxe$ snponly.efi\n");
   config.Write("vars.fd", ReadFile(kOvmfVars));
   root_.Write("snponly.efi", ReadFile(kIpxeEfi));
@@ -322,10 +185,6 @@ TEST_F(PxeBoot, UefiPxeLoadsIpxeWhichBootsLinux) {
               "initrd=initrd.cpio\n"
               "initrd initrd.cpio\n"
               "boot\n");
-  BackgroundProcess dhcp;
-  ASSERT_TRUE(
-      dhcp.Start({"/bin/busybox", "udhcpd", "-f", config.Join("udhcpd.conf")})
-          .ok());
   TftpdProcess server;
   TFTPD_START_OR_SKIP(server, root_.path(),
                       {"--port=69", "--map_file=" + config.Join("map"),
@@ -340,9 +199,11 @@ TEST_F(PxeBoot, UefiPxeLoadsIpxeWhichBootsLinux) {
        "-drive",
        absl::StrCat("if=pflash,format=raw,unit=1,file=",
                     config.Join("vars.fd")),
-       "-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
-       // No option ROM: the firmware's own PXE client, not iPXE's.
-       "-device", "virtio-net-pci,netdev=n0,romfile="});
+});
+  // No option ROM: the firmware's own PXE client, not iPXE's.
+  for (std::string& arg : TapNamespace::NetdevArgs("virtio-net-pci,romfile=")) {
+    argv.push_back(std::move(arg));
+  }
   const auto start = std::chrono::steady_clock::now();
   const CommandResult boot = RunCommand(argv, kBootLimit);
   const double seconds =

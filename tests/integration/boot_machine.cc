@@ -1,0 +1,180 @@
+#include "tests/integration/boot_machine.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace tftpd::testing {
+namespace {
+
+// Writes the "newc" format, which the kernel unpacks into its rootfs.
+class Cpio {
+ public:
+  void Directory(const std::string& name) { Add(name, S_IFDIR | 0755, ""); }
+  void File(const std::string& name, mode_t mode, const std::string& data) {
+    Add(name, S_IFREG | mode, data);
+  }
+  void CharacterDevice(const std::string& name, int major, int minor) {
+    Add(name, S_IFCHR | 0600, "", major, minor);
+  }
+  std::string Finish() {
+    Add("TRAILER!!!", 0, "");
+    out_.resize((out_.size() + 511) / 512 * 512, '\0');
+    return out_;
+  }
+
+ private:
+  void Add(const std::string& name, unsigned mode, const std::string& data,
+           int major = 0, int minor = 0) {
+    char header[111];
+    std::snprintf(header, sizeof header,
+                  "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
+                  ++inode_, mode, 0, 0, 1, 0,
+                  static_cast<unsigned>(data.size()), 0, 0, major, minor,
+                  static_cast<unsigned>(name.size() + 1), 0);
+    out_.append(header, 110);
+    out_.append(name);
+    out_.push_back('\0');
+    Pad();
+    out_.append(data);
+    Pad();
+  }
+  void Pad() { out_.resize((out_.size() + 3) / 4 * 4, '\0'); }
+
+  std::string out_;
+  unsigned inode_ = 0;
+};
+
+absl::Status Run(const std::vector<std::string>& command) {
+  const CommandResult r = RunCommand(command);
+  if (r.exit_code == 0) return absl::OkStatus();
+  return absl::InternalError(
+      absl::StrCat(absl::StrJoin(command, " "), ": ", r.output));
+}
+
+}  // namespace
+
+std::string FindKernel() {
+  std::vector<std::string> kernels;
+  std::error_code error;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/boot", error)) {
+    const std::string name = entry.path().filename().string();
+    if (absl::StartsWith(name, "vmlinuz-")) {
+      kernels.push_back(entry.path().string());
+    }
+  }
+  std::sort(kernels.begin(), kernels.end());
+  return kernels.empty() ? "" : kernels.back();
+}
+
+std::string MakeInitramfs(const std::string& busybox) {
+  const std::string init = absl::StrCat(
+      "#!/bin/busybox sh\n"
+      "/bin/busybox mkdir -p /proc\n"
+      "/bin/busybox mount -t proc proc /proc\n"
+      "cd /files\n"
+      "for f in *; do [ -f \"$f\" ] && /bin/busybox sha256sum \"$f\"; done\n"
+      "echo ",
+      kBootMarker,
+      "\n"
+      "/bin/busybox poweroff -f\n");
+  Cpio cpio;
+  cpio.Directory("bin");
+  cpio.Directory("dev");
+  cpio.CharacterDevice("dev/console", 5, 1);
+  cpio.Directory("files");
+  cpio.File("bin/busybox", 0755, busybox);
+  cpio.File("init", 0755, init);
+  return cpio.Finish();
+}
+
+std::map<std::string, std::string> Sha256Lines(const std::string& output) {
+  std::map<std::string, std::string> sums;
+  for (absl::string_view line : absl::StrSplit(output, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    const size_t space = line.find("  ");
+    if (space != 64) continue;
+    sums[std::string(line.substr(66))] = std::string(line.substr(0, 64));
+  }
+  return sums;
+}
+
+std::vector<std::string> MachineArgs(const std::string& qemu) {
+  return {qemu,       "-accel",     "tcg",      "-m",   "1024",
+          "-display", "none",       "-monitor", "none", "-serial",
+          "stdio",    "-no-reboot", "-boot",    "n"};
+}
+
+TapNamespace::TapNamespace() {
+  const std::string ip = FindProgram("ip");
+  if (ip.empty()) {
+    status_ = absl::FailedPreconditionError("tools/setup installs iproute2");
+    return;
+  }
+  if (access("/dev/net/tun", R_OK | W_OK) != 0) {
+    status_ = absl::UnavailableError(
+        "this kernel offers no tap devices (/dev/net/tun)");
+    return;
+  }
+  original_ = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (original_ < 0 || unshare(CLONE_NEWNET) != 0) {
+    status_ = absl::UnavailableError(absl::StrCat(
+        "cannot make a network namespace here: ", std::strerror(errno)));
+    if (original_ >= 0) close(original_);
+    original_ = -1;
+    return;
+  }
+  for (const std::vector<std::string>& command :
+       std::vector<std::vector<std::string>>{
+           {ip, "link", "set", "lo", "up"},
+           {ip, "tuntap", "add", "dev", "tap0", "mode", "tap"},
+           {ip, "addr", "add", "10.0.2.2/24", "dev", "tap0"},
+           {ip, "link", "set", "tap0", "up"}}) {
+    status_ = Run(command);
+    if (!status_.ok()) return;
+  }
+}
+
+TapNamespace::~TapNamespace() {
+  if (original_ < 0) return;
+  setns(original_, CLONE_NEWNET);
+  close(original_);
+}
+
+std::vector<std::string> TapNamespace::NetdevArgs(const std::string& device) {
+  return {"-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
+          "-device", absl::StrCat(device, ",netdev=n0")};
+}
+
+Udhcpd::Udhcpd(const std::string& boot_file) {
+  config_.Write("udhcpd.conf",
+                absl::StrCat("start 10.0.2.15\nend 10.0.2.20\n"
+                             "interface tap0\nsiaddr 10.0.2.2\n"
+                             "boot_file ",
+                             boot_file,
+                             "\n"
+                             "option subnet 255.255.255.0\n"
+                             "option router 10.0.2.2\noption lease 600\n"
+                             "lease_file ",
+                             config_.Join("leases"), "\npidfile ",
+                             config_.Join("udhcpd.pid"), "\n"));
+  config_.Write("leases", "");
+  status_ = process_.Start(
+      {"/bin/busybox", "udhcpd", "-f", config_.Join("udhcpd.conf")});
+}
+
+}  // namespace tftpd::testing

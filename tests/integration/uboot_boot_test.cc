@@ -1,0 +1,139 @@
+// U-Boot, as Debian builds it for QEMU (u-boot-qemu), booting Linux from
+// tftpd: its own DHCP and TFTP client, on a tap device in a network
+// namespace of the test's own. U-Boot's default boot command tries its
+// disks, then `dhcp` with the boot file boot.scr.uimg (a script image made
+// here with u-boot-tools' mkimage), whose commands fetch the kernel and the
+// initramfs with `tftpboot` and start them with `zboot`.
+//
+// The x86 machine runs the 32-bit build (qemu-x86): Debian's qemu-x86_64
+// build stops in `zboot` after "Loading bzImage" (QEMU exits, nothing
+// printed).
+//
+// Once with U-Boot's defaults (blksize 1468, no windowsize), once as people
+// who tune it do: tftpwindowsize raised, tftpblocksize 1468 (Debian's U-Boot
+// does not reassemble IP fragments).
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/integration/boot_machine.h"
+#include "tests/integration/tftpd_process.h"
+
+namespace tftpd::testing {
+namespace {
+
+constexpr char kUbootRom[] = "/usr/lib/u-boot/qemu-x86/u-boot.rom";
+// About 25 s here with software emulation; room for a busy machine.
+constexpr auto kBootLimit = std::chrono::seconds(180);
+
+struct Tuning {
+  const char* name;
+  // Commands run before the kernel and initramfs are fetched.
+  const char* commands;
+  // What the server's transfer lines for them must say.
+  const char* blksize;
+  const char* windowsize;
+};
+
+class UbootBoot : public ::testing::TestWithParam<Tuning> {};
+
+// The server's line for `needle`, once written (at the final ACK).
+std::string TransferLine(const TftpdProcess& server,
+                         const std::string& needle) {
+  const std::string log =
+      server.LogOnceItContains(needle, std::chrono::milliseconds(5000));
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::StrContains(line, needle)) return std::string(line);
+  }
+  return "";
+}
+
+TEST_P(UbootBoot, FetchesKernelAndInitrdAndBootsLinux) {
+  const Tuning& tuning = GetParam();
+  const std::string qemu = FindProgram("qemu-system-x86_64");
+  if (qemu.empty()) GTEST_SKIP() << "QEMU (qemu-system-x86_64) is not installed";
+  ASSERT_EQ(access(kUbootRom, R_OK), 0) << "tools/setup installs u-boot-qemu";
+  const std::string mkimage = FindProgram("mkimage");
+  ASSERT_FALSE(mkimage.empty()) << "tools/setup installs u-boot-tools";
+  const std::string kernel = FindKernel();
+  ASSERT_FALSE(kernel.empty())
+      << "no /boot/vmlinuz-*: tools/setup installs linux-image-amd64";
+  const std::string busybox = ReadFile("/bin/busybox");
+  ASSERT_FALSE(busybox.empty()) << "tools/setup installs busybox-static";
+
+  TempDir root;
+  root.Write("vmlinuz", ReadFile(kernel));
+  root.Write("initrd.cpio", MakeInitramfs(busybox));
+  TempDir work;
+  work.Write("boot.cmd",
+             absl::StrCat("echo tftpd u-boot script\n", tuning.commands,
+                          "setenv bootargs console=ttyS0 quiet panic=-1\n"
+                          "tftpboot ${kernel_addr_r} vmlinuz\n"
+                          "tftpboot ${ramdisk_addr_r} initrd.cpio\n"
+                          "zboot ${kernel_addr_r} 0 ${ramdisk_addr_r} "
+                          "${filesize}\n"));
+  const CommandResult image =
+      RunCommand({mkimage, "-A", "x86", "-T", "script", "-C", "none", "-n",
+                  "tftpd", "-d", work.Join("boot.cmd"),
+                  root.Join("boot.scr.uimg")});
+  ASSERT_EQ(image.exit_code, 0) << image.output;
+
+  TapNamespace tap;
+  if (!tap.status().ok()) GTEST_SKIP() << tap.status().message();
+  Udhcpd dhcp("boot.scr.uimg");
+  ASSERT_TRUE(dhcp.status().ok()) << dhcp.status();
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, root.path(), {"--port=69"}, "10.0.2.2");
+
+  std::vector<std::string> argv = MachineArgs(qemu);
+  argv.insert(argv.end(), {"-bios", kUbootRom});
+  for (std::string& arg : TapNamespace::NetdevArgs("e1000")) {
+    argv.push_back(std::move(arg));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const CommandResult boot = RunCommand(argv, kBootLimit);
+  std::printf("U-Boot boot (%s) took %.1f s\n", tuning.name,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                            start)
+                  .count());
+  ASSERT_TRUE(absl::StrContains(boot.output, kBootMarker))
+      << boot.output << "\n"
+      << server.log() << "\n"
+      << dhcp.log();
+
+  const std::string script = TransferLine(server, "file=boot.scr.uimg ");
+  EXPECT_TRUE(absl::StrContains(script, "outcome=completed")) << script;
+  for (const char* name : {"vmlinuz", "initrd.cpio"}) {
+    const std::string line =
+        TransferLine(server, absl::StrCat("file=", name, " "));
+    std::printf("%s\n", line.c_str());
+    EXPECT_TRUE(absl::StrContains(line, "outcome=completed")) << line;
+    EXPECT_TRUE(absl::StrContains(line, "retransmits=0")) << line;
+    EXPECT_TRUE(absl::StrContains(line, tuning.blksize)) << line;
+    EXPECT_TRUE(absl::StrContains(line, tuning.windowsize)) << line;
+    EXPECT_TRUE(absl::StrContains(
+        line, absl::StrCat("bytes=", ReadFile(root.Join(name)).size(), " ")))
+        << line;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Settings, UbootBoot,
+    ::testing::Values(
+        Tuning{"Defaults", "", "blksize=1468", "windowsize=1 "},
+        Tuning{"Tuned",
+               "setenv tftpblocksize 1468\nsetenv tftpwindowsize 8\n",
+               "blksize=1468", "windowsize=8 "}),
+    [](const ::testing::TestParamInfo<Tuning>& info) {
+      return info.param.name;
+    });
+
+}  // namespace
+}  // namespace tftpd::testing
