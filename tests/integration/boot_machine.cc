@@ -119,6 +119,16 @@ std::vector<std::string> MachineArgs(const std::string& qemu) {
           "stdio",    "-no-reboot", "-boot",    "n"};
 }
 
+std::vector<std::string> OvmfArgs(const TempDir& dir) {
+  dir.Write("vars.fd", ReadFile(kOvmfVars));
+  const std::string vars_copy = dir.Join("vars.fd");
+  return {"-drive",
+          absl::StrCat("if=pflash,format=raw,unit=0,readonly=on,file=",
+                       kOvmfCode),
+          "-drive",
+          absl::StrCat("if=pflash,format=raw,unit=1,file=", vars_copy)};
+}
+
 TapNamespace::TapNamespace() {
   const std::string ip = FindProgram("ip");
   if (ip.empty()) {

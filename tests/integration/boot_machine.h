@@ -36,6 +36,12 @@ std::map<std::string, std::string> Sha256Lines(const std::string& output);
 // error" (an emulation failure; the host is itself a virtual machine).
 std::vector<std::string> MachineArgs(const std::string& qemu);
 
+// OVMF (Debian's ovmf) as the machine's UEFI firmware: its code read-only,
+// and a fresh copy of its variable store written to `dir`/vars.fd.
+inline constexpr char kOvmfCode[] = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+inline constexpr char kOvmfVars[] = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+std::vector<std::string> OvmfArgs(const TempDir& dir);
+
 // The test process in a network namespace of its own while this lives, with
 // `lo` up and a tap device tap0 holding 10.0.2.2/24: the server's address,
 // which a guest on that tap device reaches. Back to the original namespace

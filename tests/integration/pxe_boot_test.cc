@@ -44,8 +44,6 @@ constexpr const char* kMarker = kBootMarker;
 // does not boot from it.
 constexpr char kIpxeRom[] = "/usr/lib/ipxe/qemu/efi-virtio.rom";
 constexpr char kIpxeEfi[] = "/usr/lib/ipxe/snponly.efi";
-constexpr char kOvmfCode[] = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-constexpr char kOvmfVars[] = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 // A boot takes 20 to 40 s here; the limit leaves room for a machine busy with
 // other tests (the test prints each boot's time).
 constexpr auto kBootLimit = std::chrono::seconds(150);
@@ -176,7 +174,6 @@ TEST_F(PxeBoot, UefiPxeLoadsIpxeWhichBootsLinux) {
   ASSERT_TRUE(dhcp.status().ok()) << dhcp.status();
   TempDir config;
   config.Write("map", "r ^tftp://10\\.0\\.2\\.2/boot\\.ipxe$ snponly.efi\n");
-  config.Write("vars.fd", ReadFile(kOvmfVars));
   root_.Write("snponly.efi", ReadFile(kIpxeEfi));
   root_.Write("boot.ipxe",
               "#!ipxe\n"
@@ -192,14 +189,9 @@ TEST_F(PxeBoot, UefiPxeLoadsIpxeWhichBootsLinux) {
                       "10.0.2.2");
 
   std::vector<std::string> argv = MachineArgs(qemu_);
-  argv.insert(
-      argv.end(),
-      {"-drive",
-       absl::StrCat("if=pflash,format=raw,unit=0,readonly=on,file=", kOvmfCode),
-       "-drive",
-       absl::StrCat("if=pflash,format=raw,unit=1,file=",
-                    config.Join("vars.fd")),
-});
+  for (std::string& arg : OvmfArgs(config)) {
+    argv.push_back(std::move(arg));
+  }
   // No option ROM: the firmware's own PXE client, not iPXE's.
   for (std::string& arg : TapNamespace::NetdevArgs("virtio-net-pci,romfile=")) {
     argv.push_back(std::move(arg));

@@ -1,0 +1,134 @@
+// UEFI boot loaders from Debian's signed packages booting Linux from tftpd
+// under OVMF, whose own PXE client loads the first one: GRUB's network image
+// (grub-efi-amd64-signed's grubnetx64.efi), which reads /grub/grub.cfg and
+// fetches the kernel and initramfs it names over (tftp); and shim
+// (shim-signed's shimx64.efi), which fetches grubx64.efi from its own
+// directory on the same server (the network image under that name, as
+// network installs place it) and starts it. Secure Boot stays off: OVMF's
+// default variable store enrolls no keys, so shim loads GRUB unverified.
+// On a tap device in a network namespace of the test's own, tftpd on
+// port 69.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/integration/boot_machine.h"
+#include "tests/integration/tftpd_process.h"
+
+namespace tftpd::testing {
+namespace {
+
+constexpr char kGrubNet[] =
+    "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed";
+constexpr char kShim[] = "/usr/lib/shim/shimx64.efi.signed";
+constexpr auto kBootLimit = std::chrono::seconds(180);
+
+struct Chain {
+  const char* name;
+  const char* boot_file;  // What DHCP names.
+  // Every file the chain must have fetched whole.
+  std::vector<std::string> fetched;
+};
+
+class UefiLoaderBoot : public ::testing::TestWithParam<Chain> {};
+
+// Whether the server's log has a completed transfer of `name`.
+bool Completed(const std::string& log, const std::string& name) {
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    if (absl::StrContains(line, absl::StrCat("file=", name, " ")) &&
+        absl::StrContains(line, "outcome=completed")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+TEST_P(UefiLoaderBoot, LoadsGrubWhichBootsLinux) {
+  const Chain& chain = GetParam();
+  const std::string qemu = FindProgram("qemu-system-x86_64");
+  if (qemu.empty()) GTEST_SKIP() << "QEMU (qemu-system-x86_64) is not installed";
+  for (const char* file : {kGrubNet, kShim, kOvmfCode, kOvmfVars}) {
+    ASSERT_EQ(access(file, R_OK), 0)
+        << file << ": tools/setup installs grub-efi-amd64-signed, "
+        << "shim-signed and ovmf";
+  }
+  const std::string kernel = FindKernel();
+  ASSERT_FALSE(kernel.empty())
+      << "no /boot/vmlinuz-*: tools/setup installs linux-image-amd64";
+  const std::string busybox = ReadFile("/bin/busybox");
+  ASSERT_FALSE(busybox.empty()) << "tools/setup installs busybox-static";
+
+  TempDir root;
+  ASSERT_EQ(mkdir(root.Join("grub").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(root.Join("efi").c_str(), 0755), 0);
+  root.Write("grubnetx64.efi", ReadFile(kGrubNet));
+  root.Write("efi/shimx64.efi", ReadFile(kShim));
+  root.Write("efi/grubx64.efi", ReadFile(kGrubNet));
+  root.Write("grub/grub.cfg",
+             "set timeout=0\n"
+             "echo tftpd grub config\n"
+             "linux /vmlinuz console=ttyS0 quiet panic=-1\n"
+             "initrd /initrd.cpio\n"
+             "boot\n");
+  root.Write("vmlinuz", ReadFile(kernel));
+  root.Write("initrd.cpio", MakeInitramfs(busybox));
+
+  TapNamespace tap;
+  if (!tap.status().ok()) GTEST_SKIP() << tap.status().message();
+  Udhcpd dhcp(chain.boot_file);
+  ASSERT_TRUE(dhcp.status().ok()) << dhcp.status();
+  TftpdProcess server;
+  TFTPD_START_OR_SKIP(server, root.path(), {"--port=69"}, "10.0.2.2");
+
+  TempDir firmware;
+  std::vector<std::string> argv = MachineArgs(qemu);
+  for (std::string& arg : OvmfArgs(firmware)) argv.push_back(std::move(arg));
+  // No option ROM: the firmware's own PXE client.
+  for (std::string& arg :
+       TapNamespace::NetdevArgs("virtio-net-pci,romfile=")) {
+    argv.push_back(std::move(arg));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const CommandResult boot = RunCommand(argv, kBootLimit);
+  std::printf("%s boot took %.1f s\n", chain.name,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                            start)
+                  .count());
+  ASSERT_TRUE(absl::StrContains(boot.output, kBootMarker))
+      << boot.output << "\n"
+      << server.log() << "\n"
+      << dhcp.log();
+  const std::string log = server.LogOnceItContains(
+      "file=/initrd.cpio ", std::chrono::milliseconds(5000));
+  std::printf("%s\n", log.c_str());
+  for (const std::string& name : chain.fetched) {
+    EXPECT_TRUE(Completed(log, name)) << name << "\n" << log;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Loaders, UefiLoaderBoot,
+    ::testing::Values(
+        Chain{"Grub",
+              "grubnetx64.efi",
+              {"grubnetx64.efi", "/grub/grub.cfg", "/vmlinuz",
+               "/initrd.cpio"}},
+        // shim asks for grubx64.efi by its own directory's path.
+        Chain{"ShimThenGrub",
+              "efi/shimx64.efi",
+              {"efi/shimx64.efi", "efi/grubx64.efi", "/grub/grub.cfg",
+               "/vmlinuz", "/initrd.cpio"}}),
+    [](const ::testing::TestParamInfo<Chain>& info) {
+      return info.param.name;
+    });
+
+}  // namespace
+}  // namespace tftpd::testing
