@@ -129,7 +129,7 @@ std::vector<std::string> OvmfArgs(const TempDir& dir) {
           absl::StrCat("if=pflash,format=raw,unit=1,file=", vars_copy)};
 }
 
-TapNamespace::TapNamespace() {
+TapNamespace::TapNamespace(Path path) {
   const std::string ip = FindProgram("ip");
   if (ip.empty()) {
     status_ = absl::FailedPreconditionError("tools/setup installs iproute2");
@@ -148,9 +148,14 @@ TapNamespace::TapNamespace() {
     original_ = -1;
     return;
   }
+  status_ = Run({ip, "link", "set", "lo", "up"});
+  if (!status_.ok()) return;
+  if (path == Path::kThroughNat) {
+    status_ = MakeRouter(ip);
+    return;
+  }
   for (const std::vector<std::string>& command :
        std::vector<std::vector<std::string>>{
-           {ip, "link", "set", "lo", "up"},
            {ip, "tuntap", "add", "dev", "tap0", "mode", "tap"},
            {ip, "addr", "add", "10.0.2.2/24", "dev", "tap0"},
            {ip, "link", "set", "tap0", "up"}}) {
@@ -159,10 +164,60 @@ TapNamespace::TapNamespace() {
   }
 }
 
+absl::Status TapNamespace::MakeRouter(const std::string& ip) {
+  const std::string nft = FindProgram("nft");
+  if (nft.empty()) {
+    return absl::FailedPreconditionError("tools/setup installs nftables");
+  }
+  router_ = absl::StrCat("tftpd-router-", getpid());
+  absl::Status made = Run({ip, "netns", "add", router_});
+  if (!made.ok()) {
+    router_.clear();
+    return absl::UnavailableError(made.message());
+  }
+  const std::vector<std::string> in_router = {ip, "netns", "exec", router_};
+  auto there = [&](std::vector<std::string> command) {
+    command.insert(command.begin(), in_router.begin(), in_router.end());
+    return command;
+  };
+  for (const std::vector<std::string>& command :
+       std::vector<std::vector<std::string>>{
+           {ip, "link", "add", "veth-server", "type", "veth", "peer", "name",
+            "veth-router", "netns", router_},
+           {ip, "addr", "add", "10.0.3.2/24", "dev", "veth-server"},
+           {ip, "link", "set", "veth-server", "up"},
+           there({ip, "link", "set", "lo", "up"}),
+           there({ip, "addr", "add", "10.0.3.1/24", "dev", "veth-router"}),
+           there({ip, "link", "set", "veth-router", "up"}),
+           there({ip, "tuntap", "add", "dev", "tap0", "mode", "tap"}),
+           there({ip, "addr", "add", "10.0.2.2/24", "dev", "tap0"}),
+           there({ip, "link", "set", "tap0", "up"}),
+           there({"sysctl", "-qw", "net.ipv4.ip_forward=1"}),
+           there({nft, "add table ip nat; add chain ip nat post { type nat "
+                       "hook postrouting priority 100 ; }; add rule ip nat "
+                       "post oifname veth-router masquerade"})}) {
+    made = Run(command);
+    if (!made.ok()) return made;
+  }
+  return absl::OkStatus();
+}
+
 TapNamespace::~TapNamespace() {
+  if (!router_.empty()) Run({FindProgram("ip"), "netns", "del", router_}).IgnoreError();
   if (original_ < 0) return;
   setns(original_, CLONE_NEWNET);
   close(original_);
+}
+
+std::string TapNamespace::server_address() const {
+  return router_.empty() ? "10.0.2.2" : "10.0.3.2";
+}
+
+std::vector<std::string> TapNamespace::GuestSide(
+    std::vector<std::string> argv) const {
+  if (router_.empty()) return argv;
+  argv.insert(argv.begin(), {FindProgram("ip"), "netns", "exec", router_});
+  return argv;
 }
 
 std::vector<std::string> TapNamespace::NetdevArgs(const std::string& device) {
@@ -170,12 +225,11 @@ std::vector<std::string> TapNamespace::NetdevArgs(const std::string& device) {
           "-device", absl::StrCat(device, ",netdev=n0")};
 }
 
-Udhcpd::Udhcpd(const std::string& boot_file) {
+Udhcpd::Udhcpd(const TapNamespace& tap, const std::string& boot_file) {
   config_.Write("udhcpd.conf",
                 absl::StrCat("start 10.0.2.15\nend 10.0.2.20\n"
-                             "interface tap0\nsiaddr 10.0.2.2\n"
-                             "boot_file ",
-                             boot_file,
+                             "interface tap0\nsiaddr ",
+                             tap.server_address(), "\nboot_file ", boot_file,
                              "\n"
                              "option subnet 255.255.255.0\n"
                              "option router 10.0.2.2\noption lease 600\n"
@@ -183,8 +237,8 @@ Udhcpd::Udhcpd(const std::string& boot_file) {
                              config_.Join("leases"), "\npidfile ",
                              config_.Join("udhcpd.pid"), "\n"));
   config_.Write("leases", "");
-  status_ = process_.Start(
-      {"/bin/busybox", "udhcpd", "-f", config_.Join("udhcpd.conf")});
+  status_ = process_.Start(tap.GuestSide(
+      {"/bin/busybox", "udhcpd", "-f", config_.Join("udhcpd.conf")}));
 }
 
 }  // namespace tftpd::testing

@@ -43,31 +43,45 @@ inline constexpr char kOvmfVars[] = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 std::vector<std::string> OvmfArgs(const TempDir& dir);
 
 // The test process in a network namespace of its own while this lives, with
-// `lo` up and a tap device tap0 holding 10.0.2.2/24: the server's address,
-// which a guest on that tap device reaches. Back to the original namespace
-// on destruction (other tests run after). status() says why it could not
-// be made; a skip, as the kernel may lack tap devices or namespaces.
+// `lo` up and a tap device, tap0, holding 10.0.2.2/24, on which a guest
+// reaches the server. Back to the original namespace on destruction (other
+// tests run after). status() says why it could not be made: a skip, as the
+// kernel may lack tap devices or namespaces.
+//
+// kThroughNat puts a router between them, as a boot network behind a NAT
+// is: tap0 (10.0.2.2, the guests' router) in a second namespace, joined to
+// the test's by a veth pair (10.0.3.1 there, 10.0.3.2 here, the server),
+// masquerading (nftables) what the guests send. A guest-side program (QEMU,
+// the DHCP server) runs there through GuestSide.
 class TapNamespace {
  public:
-  TapNamespace();
+  enum class Path { kDirect, kThroughNat };
+  explicit TapNamespace(Path path = Path::kDirect);
   ~TapNamespace();
   TapNamespace(const TapNamespace&) = delete;
   TapNamespace& operator=(const TapNamespace&) = delete;
 
   const absl::Status& status() const { return status_; }
+  // Where tftpd listens, and the guests' next server.
+  std::string server_address() const;
+  // `argv`, run in the namespace that holds tap0.
+  std::vector<std::string> GuestSide(std::vector<std::string> argv) const;
   // QEMU's -netdev for a guest on tap0.
   static std::vector<std::string> NetdevArgs(const std::string& device);
 
  private:
+  absl::Status MakeRouter(const std::string& ip);
+
   int original_ = -1;
+  std::string router_;  // The router namespace's name, with kThroughNat.
   absl::Status status_;
 };
 
-// busybox's udhcpd on tap0, leasing 10.0.2.15 to .20 with 10.0.2.2 as the
-// next server and router, and `boot_file` as the boot file name.
+// busybox's udhcpd on tap0, leasing 10.0.2.15 to .20, with 10.0.2.2 as the
+// router, the server as the next server, and `boot_file` as the boot file.
 class Udhcpd {
  public:
-  explicit Udhcpd(const std::string& boot_file);
+  Udhcpd(const TapNamespace& tap, const std::string& boot_file);
   absl::Status status() const { return status_; }
   std::string log() const { return process_.log(); }
 

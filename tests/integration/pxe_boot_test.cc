@@ -170,7 +170,7 @@ TEST_F(PxeBoot, UefiPxeLoadsIpxeWhichBootsLinux) {
   if (!tap.status().ok()) GTEST_SKIP() << tap.status().message();
   // One boot file name for both clients: EDK2 asks for it as a plain name
   // (mapped to iPXE), and iPXE, seeing a URL, fetches the script it names.
-  Udhcpd dhcp("tftp://10.0.2.2/boot.ipxe");
+  Udhcpd dhcp(tap, "tftp://10.0.2.2/boot.ipxe");
   ASSERT_TRUE(dhcp.status().ok()) << dhcp.status();
   TempDir config;
   config.Write("map", "r ^tftp://10\\.0\\.2\\.2/boot\\.ipxe$ snponly.efi\n");

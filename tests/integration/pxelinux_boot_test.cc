@@ -68,7 +68,7 @@ TEST_P(PxelinuxBoot, SearchesItsConfigurationAndBootsLinux) {
 
   TapNamespace tap;
   if (!tap.status().ok()) GTEST_SKIP() << tap.status().message();
-  Udhcpd dhcp(loader.name);
+  Udhcpd dhcp(tap, loader.name);
   ASSERT_TRUE(dhcp.status().ok()) << dhcp.status();
   TftpdProcess server;
   TFTPD_START_OR_SKIP(server, root.path(), {"--port=69"}, "10.0.2.2");

@@ -11,7 +11,8 @@
 //
 // Once with U-Boot's defaults (blksize 1468, no windowsize), once as people
 // who tune it do: tftpwindowsize raised, tftpblocksize 1468 (Debian's U-Boot
-// does not reassemble IP fragments).
+// does not reassemble IP fragments); and tuned again from behind a NAT
+// (nftables masquerade in a router namespace), tftpd in single-port mode.
 #include <unistd.h>
 
 #include <chrono>
@@ -40,6 +41,9 @@ struct Tuning {
   // What the server's transfer lines for them must say.
   const char* blksize;
   const char* windowsize;
+  // Through a NAT, with the server in single-port mode (the case that mode
+  // is for: a reply from any other port finds no translation back).
+  bool through_nat = false;
 };
 
 class UbootBoot : public ::testing::TestWithParam<Tuning> {};
@@ -85,12 +89,15 @@ TEST_P(UbootBoot, FetchesKernelAndInitrdAndBootsLinux) {
                   root.Join("boot.scr.uimg")});
   ASSERT_EQ(image.exit_code, 0) << image.output;
 
-  TapNamespace tap;
+  TapNamespace tap(tuning.through_nat ? TapNamespace::Path::kThroughNat
+                                      : TapNamespace::Path::kDirect);
   if (!tap.status().ok()) GTEST_SKIP() << tap.status().message();
-  Udhcpd dhcp("boot.scr.uimg");
+  Udhcpd dhcp(tap, "boot.scr.uimg");
   ASSERT_TRUE(dhcp.status().ok()) << dhcp.status();
   TftpdProcess server;
-  TFTPD_START_OR_SKIP(server, root.path(), {"--port=69"}, "10.0.2.2");
+  std::vector<std::string> flags = {"--port=69"};
+  if (tuning.through_nat) flags.push_back("--single_port");
+  TFTPD_START_OR_SKIP(server, root.path(), flags, tap.server_address());
 
   std::vector<std::string> argv = MachineArgs(qemu);
   argv.insert(argv.end(), {"-bios", kUbootRom});
@@ -98,7 +105,7 @@ TEST_P(UbootBoot, FetchesKernelAndInitrdAndBootsLinux) {
     argv.push_back(std::move(arg));
   }
   const auto start = std::chrono::steady_clock::now();
-  const CommandResult boot = RunCommand(argv, kBootLimit);
+  const CommandResult boot = RunCommand(tap.GuestSide(argv), kBootLimit);
   std::printf("U-Boot boot (%s) took %.1f s\n", tuning.name,
               std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                             start)
@@ -116,6 +123,9 @@ TEST_P(UbootBoot, FetchesKernelAndInitrdAndBootsLinux) {
     std::printf("%s\n", line.c_str());
     EXPECT_TRUE(absl::StrContains(line, "outcome=completed")) << line;
     EXPECT_TRUE(absl::StrContains(line, "retransmits=0")) << line;
+    if (tuning.through_nat) {  // The router's address, as translated.
+      EXPECT_TRUE(absl::StrContains(line, "peer=10.0.3.1:")) << line;
+    }
     EXPECT_TRUE(absl::StrContains(line, tuning.blksize)) << line;
     EXPECT_TRUE(absl::StrContains(line, tuning.windowsize)) << line;
     EXPECT_TRUE(absl::StrContains(
@@ -130,7 +140,10 @@ INSTANTIATE_TEST_SUITE_P(
         Tuning{"Defaults", "", "blksize=1468", "windowsize=1 "},
         Tuning{"Tuned",
                "setenv tftpblocksize 1468\nsetenv tftpwindowsize 8\n",
-               "blksize=1468", "windowsize=8 "}),
+               "blksize=1468", "windowsize=8 "},
+        Tuning{"TunedThroughNat",
+               "setenv tftpblocksize 1468\nsetenv tftpwindowsize 8\n",
+               "blksize=1468", "windowsize=8 ", true}),
     [](const ::testing::TestParamInfo<Tuning>& info) {
       return info.param.name;
     });

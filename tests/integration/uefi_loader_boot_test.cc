@@ -7,7 +7,8 @@
 // network installs place it) and starts it. Secure Boot stays off: OVMF's
 // default variable store enrolls no keys, so shim loads GRUB unverified.
 // On a tap device in a network namespace of the test's own, tftpd on
-// port 69.
+// port 69; GRUB once more from behind a NAT (nftables masquerade in a
+// router namespace), tftpd in single-port mode.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -36,6 +37,8 @@ struct Chain {
   const char* boot_file;  // What DHCP names.
   // Every file the chain must have fetched whole.
   std::vector<std::string> fetched;
+  // Through a NAT, with the server in single-port mode.
+  bool through_nat = false;
 };
 
 class UefiLoaderBoot : public ::testing::TestWithParam<Chain> {};
@@ -81,12 +84,15 @@ TEST_P(UefiLoaderBoot, LoadsGrubWhichBootsLinux) {
   root.Write("vmlinuz", ReadFile(kernel));
   root.Write("initrd.cpio", MakeInitramfs(busybox));
 
-  TapNamespace tap;
+  TapNamespace tap(chain.through_nat ? TapNamespace::Path::kThroughNat
+                                     : TapNamespace::Path::kDirect);
   if (!tap.status().ok()) GTEST_SKIP() << tap.status().message();
-  Udhcpd dhcp(chain.boot_file);
+  Udhcpd dhcp(tap, chain.boot_file);
   ASSERT_TRUE(dhcp.status().ok()) << dhcp.status();
   TftpdProcess server;
-  TFTPD_START_OR_SKIP(server, root.path(), {"--port=69"}, "10.0.2.2");
+  std::vector<std::string> flags = {"--port=69"};
+  if (chain.through_nat) flags.push_back("--single_port");
+  TFTPD_START_OR_SKIP(server, root.path(), flags, tap.server_address());
 
   TempDir firmware;
   std::vector<std::string> argv = MachineArgs(qemu);
@@ -97,7 +103,7 @@ TEST_P(UefiLoaderBoot, LoadsGrubWhichBootsLinux) {
     argv.push_back(std::move(arg));
   }
   const auto start = std::chrono::steady_clock::now();
-  const CommandResult boot = RunCommand(argv, kBootLimit);
+  const CommandResult boot = RunCommand(tap.GuestSide(argv), kBootLimit);
   std::printf("%s boot took %.1f s\n", chain.name,
               std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                             start)
@@ -112,6 +118,10 @@ TEST_P(UefiLoaderBoot, LoadsGrubWhichBootsLinux) {
   for (const std::string& name : chain.fetched) {
     EXPECT_TRUE(Completed(log, name)) << name << "\n" << log;
   }
+  if (chain.through_nat) {  // Every request from the router's address.
+    EXPECT_TRUE(absl::StrContains(log, "peer=10.0.3.1:")) << log;
+    EXPECT_FALSE(absl::StrContains(log, "peer=10.0.2.")) << log;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -125,7 +135,11 @@ INSTANTIATE_TEST_SUITE_P(
         Chain{"ShimThenGrub",
               "efi/shimx64.efi",
               {"efi/shimx64.efi", "efi/grubx64.efi", "/grub/grub.cfg",
-               "/vmlinuz", "/initrd.cpio"}}),
+               "/vmlinuz", "/initrd.cpio"}},
+        Chain{"GrubThroughNat",
+              "grubnetx64.efi",
+              {"grubnetx64.efi", "/grub/grub.cfg", "/vmlinuz", "/initrd.cpio"},
+              true}),
     [](const ::testing::TestParamInfo<Chain>& info) {
       return info.param.name;
     });
