@@ -1,6 +1,7 @@
 #include "tests/integration/boot_machine.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -127,6 +128,28 @@ std::vector<std::string> OvmfArgs(const TempDir& dir) {
                        kOvmfCode),
           "-drive",
           absl::StrCat("if=pflash,format=raw,unit=1,file=", vars_copy)};
+}
+
+std::vector<std::string> Arm64BoardArgs() {
+  return {"-machine", "virt", "-cpu", "cortex-a57"};
+}
+
+std::vector<std::string> AavmfArgs(const TempDir& dir) {
+  dir.Write("vars.fd", ReadFile(kAavmfVars));
+  std::vector<std::string> args = Arm64BoardArgs();
+  args.insert(args.end(),
+              {"-drive",
+               absl::StrCat("if=pflash,format=raw,unit=0,readonly=on,file=",
+                            kAavmfCode),
+               "-drive",
+               absl::StrCat("if=pflash,format=raw,unit=1,file=",
+                            dir.Join("vars.fd"))});
+  return args;
+}
+
+std::string Arm64Guest() {
+  const char* dir = getenv("TFTPD_ARM64_GUEST");
+  return dir != nullptr ? dir : "/var/cache/tftpd-tests/arm64";
 }
 
 TapNamespace::TapNamespace(Path path) {

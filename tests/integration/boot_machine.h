@@ -41,6 +41,17 @@ std::vector<std::string> MachineArgs(const std::string& qemu);
 inline constexpr char kOvmfCode[] = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 inline constexpr char kOvmfVars[] = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 std::vector<std::string> OvmfArgs(const TempDir& dir);
+// The same for ARM64 UEFI (Debian's qemu-efi-aarch64), with QEMU's virt
+// board and CPU before them.
+inline constexpr char kAavmfCode[] = "/usr/share/AAVMF/AAVMF_CODE.fd";
+inline constexpr char kAavmfVars[] = "/usr/share/AAVMF/AAVMF_VARS.fd";
+std::vector<std::string> AavmfArgs(const TempDir& dir);
+// QEMU's arm64 machine, for MachineArgs: the virt board, a Cortex-A57.
+std::vector<std::string> Arm64BoardArgs();
+
+// tools/fetch_arm64_guest's directory ($TFTPD_ARM64_GUEST, or its default):
+// Debian's arm64 kernel (Image), busybox and grubnetaa64.efi.
+std::string Arm64Guest();
 
 // The test process in a network namespace of its own while this lives, with
 // `lo` up and a tap device, tap0, holding 10.0.2.2/24, on which a guest

@@ -5,6 +5,11 @@
 // here with u-boot-tools' mkimage), whose commands fetch the kernel and the
 // initramfs with `tftpboot` and start them with `zboot`.
 //
+// And once on an arm64 machine (QEMU's virt board, software emulation), as
+// most U-Boot users are on ARM: U-Boot's qemu_arm64 build boots Debian's
+// arm64 kernel with `booti` (tools/fetch_arm64_guest unpacks it, and an
+// arm64 busybox for the initramfs, from Debian's arm64 archive).
+//
 // The x86 machine runs the 32-bit build (qemu-x86): Debian's qemu-x86_64
 // build stops in `zboot` after "Loading bzImage" (QEMU exits, nothing
 // printed).
@@ -18,6 +23,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -30,7 +36,34 @@
 namespace tftpd::testing {
 namespace {
 
-constexpr char kUbootRom[] = "/usr/lib/u-boot/qemu-x86/u-boot.rom";
+// What differs between the two machines U-Boot boots.
+struct Machine {
+  const char* qemu;
+  std::vector<std::string> machine_args;  // After MachineArgs; -bios last.
+  const char* mkimage_arch;
+  const char* console;
+  const char* boot_command;  // Starts the kernel, after both fetches.
+};
+
+Machine X86() {
+  return {"qemu-system-x86_64",
+          {"-bios", "/usr/lib/u-boot/qemu-x86/u-boot.rom"},
+          "x86",
+          "ttyS0",
+          "zboot ${kernel_addr_r} 0 ${ramdisk_addr_r} ${filesize}"};
+}
+
+Machine Arm64() {
+  std::vector<std::string> args = Arm64BoardArgs();
+  args.insert(args.end(), {"-bios", "/usr/lib/u-boot/qemu_arm64/u-boot.bin"});
+  return {"qemu-system-aarch64",
+          std::move(args),  // -bios last: the test checks it is there.
+          "arm64",
+          "ttyAMA0",
+          "booti ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} "
+          "${fdtcontroladdr}"};
+}
+
 // About 25 s here with software emulation; room for a busy machine.
 constexpr auto kBootLimit = std::chrono::seconds(180);
 
@@ -44,6 +77,7 @@ struct Tuning {
   // Through a NAT, with the server in single-port mode (the case that mode
   // is for: a reply from any other port finds no translation back).
   bool through_nat = false;
+  bool arm64 = false;  // U-Boot's qemu_arm64 build, booting an arm64 kernel.
 };
 
 class UbootBoot : public ::testing::TestWithParam<Tuning> {};
@@ -61,16 +95,22 @@ std::string TransferLine(const TftpdProcess& server,
 
 TEST_P(UbootBoot, FetchesKernelAndInitrdAndBootsLinux) {
   const Tuning& tuning = GetParam();
-  const std::string qemu = FindProgram("qemu-system-x86_64");
-  if (qemu.empty()) GTEST_SKIP() << "QEMU (qemu-system-x86_64) is not installed";
-  ASSERT_EQ(access(kUbootRom, R_OK), 0) << "tools/setup installs u-boot-qemu";
+  const Machine machine = tuning.arm64 ? Arm64() : X86();
+  const std::string qemu = FindProgram(machine.qemu);
+  if (qemu.empty()) {
+    GTEST_SKIP() << "QEMU (" << machine.qemu << ") is not installed";
+  }
+  ASSERT_EQ(access(machine.machine_args.back().c_str(), R_OK), 0)
+      << "tools/setup installs u-boot-qemu";
   const std::string mkimage = FindProgram("mkimage");
   ASSERT_FALSE(mkimage.empty()) << "tools/setup installs u-boot-tools";
-  const std::string kernel = FindKernel();
-  ASSERT_FALSE(kernel.empty())
-      << "no /boot/vmlinuz-*: tools/setup installs linux-image-amd64";
-  const std::string busybox = ReadFile("/bin/busybox");
-  ASSERT_FALSE(busybox.empty()) << "tools/setup installs busybox-static";
+  const std::string kernel =
+      tuning.arm64 ? Arm64Guest() + "/Image" : FindKernel();
+  const std::string busybox =
+      ReadFile(tuning.arm64 ? Arm64Guest() + "/busybox" : "/bin/busybox");
+  ASSERT_FALSE(kernel.empty() || ReadFile(kernel).empty() || busybox.empty())
+      << "tools/setup --tests installs linux-image-amd64 and busybox-static, "
+      << "and fetches the arm64 guest (tools/fetch_arm64_guest)";
 
   TempDir root;
   root.Write("vmlinuz", ReadFile(kernel));
@@ -78,13 +118,13 @@ TEST_P(UbootBoot, FetchesKernelAndInitrdAndBootsLinux) {
   TempDir work;
   work.Write("boot.cmd",
              absl::StrCat("echo tftpd u-boot script\n", tuning.commands,
-                          "setenv bootargs console=ttyS0 quiet panic=-1\n"
+                          "setenv bootargs console=", machine.console,
+                          " quiet panic=-1\n"
                           "tftpboot ${kernel_addr_r} vmlinuz\n"
-                          "tftpboot ${ramdisk_addr_r} initrd.cpio\n"
-                          "zboot ${kernel_addr_r} 0 ${ramdisk_addr_r} "
-                          "${filesize}\n"));
+                          "tftpboot ${ramdisk_addr_r} initrd.cpio\n",
+                          machine.boot_command, "\n"));
   const CommandResult image =
-      RunCommand({mkimage, "-A", "x86", "-T", "script", "-C", "none", "-n",
+      RunCommand({mkimage, "-A", machine.mkimage_arch, "-T", "script", "-C", "none", "-n",
                   "tftpd", "-d", work.Join("boot.cmd"),
                   root.Join("boot.scr.uimg")});
   ASSERT_EQ(image.exit_code, 0) << image.output;
@@ -100,8 +140,10 @@ TEST_P(UbootBoot, FetchesKernelAndInitrdAndBootsLinux) {
   TFTPD_START_OR_SKIP(server, root.path(), flags, tap.server_address());
 
   std::vector<std::string> argv = MachineArgs(qemu);
-  argv.insert(argv.end(), {"-bios", kUbootRom});
-  for (std::string& arg : TapNamespace::NetdevArgs("e1000")) {
+  argv.insert(argv.end(), machine.machine_args.begin(),
+              machine.machine_args.end());
+  for (std::string& arg : TapNamespace::NetdevArgs(
+           tuning.arm64 ? "virtio-net-pci" : "e1000")) {
     argv.push_back(std::move(arg));
   }
   const auto start = std::chrono::steady_clock::now();
@@ -143,7 +185,8 @@ INSTANTIATE_TEST_SUITE_P(
                "blksize=1468", "windowsize=8 "},
         Tuning{"TunedThroughNat",
                "setenv tftpblocksize 1468\nsetenv tftpwindowsize 8\n",
-               "blksize=1468", "windowsize=8 ", true}),
+               "blksize=1468", "windowsize=8 ", true},
+        Tuning{"Arm64", "", "blksize=1468", "windowsize=1 ", false, true}),
     [](const ::testing::TestParamInfo<Tuning>& info) {
       return info.param.name;
     });
