@@ -152,7 +152,7 @@ std::string Arm64Guest() {
   return dir != nullptr ? dir : "/var/cache/tftpd-tests/arm64";
 }
 
-TapNamespace::TapNamespace(Path path) {
+TapNamespace::TapNamespace(Path path, int machines) {
   const std::string ip = FindProgram("ip");
   if (ip.empty()) {
     status_ = absl::FailedPreconditionError("tools/setup installs iproute2");
@@ -177,11 +177,20 @@ TapNamespace::TapNamespace(Path path) {
     status_ = MakeRouter(ip);
     return;
   }
-  for (const std::vector<std::string>& command :
-       std::vector<std::vector<std::string>>{
-           {ip, "tuntap", "add", "dev", "tap0", "mode", "tap"},
-           {ip, "addr", "add", "10.0.2.2/24", "dev", "tap0"},
-           {ip, "link", "set", "tap0", "up"}}) {
+  std::vector<std::vector<std::string>> commands;
+  if (machines > 1) {
+    link_ = "br0";
+    commands.push_back({ip, "link", "add", "br0", "type", "bridge"});
+  }
+  for (int i = 0; i < machines; ++i) {
+    const std::string tap = absl::StrCat("tap", i);
+    commands.push_back({ip, "tuntap", "add", "dev", tap, "mode", "tap"});
+    if (machines > 1) commands.push_back({ip, "link", "set", tap, "master", "br0"});
+    commands.push_back({ip, "link", "set", tap, "up"});
+  }
+  commands.push_back({ip, "addr", "add", "10.0.2.2/24", "dev", link_});
+  commands.push_back({ip, "link", "set", link_, "up"});
+  for (const std::vector<std::string>& command : commands) {
     status_ = Run(command);
     if (!status_.ok()) return;
   }
@@ -243,15 +252,18 @@ std::vector<std::string> TapNamespace::GuestSide(
   return argv;
 }
 
-std::vector<std::string> TapNamespace::NetdevArgs(const std::string& device) {
-  return {"-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no",
+std::vector<std::string> TapNamespace::NetdevArgs(const std::string& device,
+                                                  int index) {
+  return {"-netdev",
+          absl::StrCat("tap,id=n0,ifname=tap", index, ",script=no,downscript=no"),
           "-device", absl::StrCat(device, ",netdev=n0")};
 }
 
-Udhcpd::Udhcpd(const TapNamespace& tap, const std::string& boot_file) {
+Udhcpd::Udhcpd(const TapNamespace& tap, const std::string& boot_file,
+               const std::string& more) {
   config_.Write("udhcpd.conf",
-                absl::StrCat("start 10.0.2.15\nend 10.0.2.20\n"
-                             "interface tap0\nsiaddr ",
+                absl::StrCat(more, "start 10.0.2.15\nend 10.0.2.40\n",
+                             "interface ", tap.link(), "\nsiaddr ",
                              tap.server_address(), "\nboot_file ", boot_file,
                              "\n"
                              "option subnet 255.255.255.0\n"

@@ -67,7 +67,9 @@ std::string Arm64Guest();
 class TapNamespace {
  public:
   enum class Path { kDirect, kThroughNat };
-  explicit TapNamespace(Path path = Path::kDirect);
+  // `machines` > 1 (kDirect only): tap0, tap1, ... on a bridge, br0, which
+  // holds 10.0.2.2 instead.
+  explicit TapNamespace(Path path = Path::kDirect, int machines = 1);
   ~TapNamespace();
   TapNamespace(const TapNamespace&) = delete;
   TapNamespace& operator=(const TapNamespace&) = delete;
@@ -77,22 +79,28 @@ class TapNamespace {
   std::string server_address() const;
   // `argv`, run in the namespace that holds tap0.
   std::vector<std::string> GuestSide(std::vector<std::string> argv) const;
-  // QEMU's -netdev for a guest on tap0.
-  static std::vector<std::string> NetdevArgs(const std::string& device);
+  // Where the guests' DHCP server listens: tap0, or br0.
+  const std::string& link() const { return link_; }
+  // QEMU's -netdev for a guest on tap<index>.
+  static std::vector<std::string> NetdevArgs(const std::string& device,
+                                             int index = 0);
 
  private:
   absl::Status MakeRouter(const std::string& ip);
 
   int original_ = -1;
   std::string router_;  // The router namespace's name, with kThroughNat.
+  std::string link_ = "tap0";
   absl::Status status_;
 };
 
-// busybox's udhcpd on tap0, leasing 10.0.2.15 to .20, with 10.0.2.2 as the
-// router, the server as the next server, and `boot_file` as the boot file.
+// busybox's udhcpd on the guests' link, leasing 10.0.2.15 to .40, with
+// 10.0.2.2 as the router, the server as the next server, and `boot_file` as
+// the boot file; `more` is added to its configuration (static leases).
 class Udhcpd {
  public:
-  Udhcpd(const TapNamespace& tap, const std::string& boot_file);
+  Udhcpd(const TapNamespace& tap, const std::string& boot_file,
+         const std::string& more = "");
   absl::Status status() const { return status_; }
   std::string log() const { return process_.log(); }
 
