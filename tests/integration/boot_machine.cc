@@ -130,6 +130,18 @@ std::vector<std::string> OvmfArgs(const TempDir& dir) {
           absl::StrCat("if=pflash,format=raw,unit=1,file=", vars_copy)};
 }
 
+CommandResult TimedBoot(const std::string& name,
+                        const std::vector<std::string>& argv,
+                        std::chrono::seconds limit) {
+  const auto start = std::chrono::steady_clock::now();
+  CommandResult boot = RunCommand(argv, limit);
+  std::printf("%s boot took %.1f s\n", name.c_str(),
+              std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                            start)
+                  .count());
+  return boot;
+}
+
 std::vector<std::string> Arm64BoardArgs() {
   return {"-machine", "virt", "-cpu", "cortex-a57"};
 }

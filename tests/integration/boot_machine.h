@@ -5,6 +5,7 @@
 #ifndef TFTPD_TESTS_INTEGRATION_BOOT_MACHINE_H_
 #define TFTPD_TESTS_INTEGRATION_BOOT_MACHINE_H_
 
+#include <chrono>
 #include <map>
 #include <string>
 #include <vector>
@@ -35,6 +36,12 @@ std::map<std::string, std::string> Sha256Lines(const std::string& output);
 // (SeaBIOS with iPXE, OVMF, U-Boot's SPL) stops at once with "KVM internal
 // error" (an emulation failure; the host is itself a virtual machine).
 std::vector<std::string> MachineArgs(const std::string& qemu);
+
+// Runs `argv` (a QEMU machine) within `limit` and prints how long the boot
+// named `name` took.
+CommandResult TimedBoot(const std::string& name,
+                        const std::vector<std::string>& argv,
+                        std::chrono::seconds limit);
 
 // OVMF (Debian's ovmf) as the machine's UEFI firmware: its code read-only,
 // and a fresh copy of its variable store written to `dir`/vars.fd.

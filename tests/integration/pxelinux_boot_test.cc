@@ -78,12 +78,8 @@ TEST_P(PxelinuxBoot, SearchesItsConfigurationAndBootsLinux) {
        TapNamespace::NetdevArgs(absl::StrCat("virtio-net-pci,mac=", kMac))) {
     argv.push_back(std::move(arg));
   }
-  const auto start = std::chrono::steady_clock::now();
-  const CommandResult boot = RunCommand(argv, kBootLimit);
-  std::printf("%s boot took %.1f s\n", loader.name,
-              std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                            start)
-                  .count());
+  const CommandResult boot =
+      TimedBoot(loader.name, argv, kBootLimit);
   ASSERT_TRUE(absl::StrContains(boot.output, kBootMarker))
       << boot.output << "\n"
       << server.log() << "\n"

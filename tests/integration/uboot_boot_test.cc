@@ -146,12 +146,9 @@ TEST_P(UbootBoot, FetchesKernelAndInitrdAndBootsLinux) {
            tuning.arm64 ? "virtio-net-pci" : "e1000")) {
     argv.push_back(std::move(arg));
   }
-  const auto start = std::chrono::steady_clock::now();
-  const CommandResult boot = RunCommand(tap.GuestSide(argv), kBootLimit);
-  std::printf("U-Boot boot (%s) took %.1f s\n", tuning.name,
-              std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                            start)
-                  .count());
+  const CommandResult boot =
+      TimedBoot(absl::StrCat("U-Boot (", tuning.name, ")"),
+                tap.GuestSide(argv), kBootLimit);
   ASSERT_TRUE(absl::StrContains(boot.output, kBootMarker))
       << boot.output << "\n"
       << server.log() << "\n"

@@ -135,12 +135,8 @@ TEST_P(UefiLoaderBoot, LoadsGrubWhichBootsLinux) {
        TapNamespace::NetdevArgs("virtio-net-pci,romfile=")) {
     argv.push_back(std::move(arg));
   }
-  const auto start = std::chrono::steady_clock::now();
-  const CommandResult boot = RunCommand(tap.GuestSide(argv), kBootLimit);
-  std::printf("%s boot took %.1f s\n", chain.name,
-              std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                            start)
-                  .count());
+  const CommandResult boot =
+      TimedBoot(chain.name, tap.GuestSide(argv), kBootLimit);
   ASSERT_TRUE(absl::StrContains(boot.output, kBootMarker))
       << boot.output << "\n"
       << server.log() << "\n"
