@@ -142,6 +142,10 @@ CommandResult TimedBoot(const std::string& name,
   return boot;
 }
 
+std::vector<std::string> UbootX86Args() {
+  return {"-vga", "none", "-bios", kUbootX86Rom};
+}
+
 std::vector<std::string> Arm64BoardArgs() {
   return {"-machine", "virt", "-cpu", "cortex-a57"};
 }

@@ -53,6 +53,12 @@ std::vector<std::string> OvmfArgs(const TempDir& dir);
 inline constexpr char kAavmfCode[] = "/usr/share/AAVMF/AAVMF_CODE.fd";
 inline constexpr char kAavmfVars[] = "/usr/share/AAVMF/AAVMF_VARS.fd";
 std::vector<std::string> AavmfArgs(const TempDir& dir);
+// U-Boot's x86 build (Debian's u-boot-qemu) as the machine's firmware,
+// with no display adapter: U-Boot runs a VGA card's option ROM before it
+// starts its network, and under a loaded host that step has hung a boot
+// for minutes. The guests print to the serial console alone. -bios last.
+inline constexpr char kUbootX86Rom[] = "/usr/lib/u-boot/qemu-x86/u-boot.rom";
+std::vector<std::string> UbootX86Args();
 // QEMU's arm64 machine, for MachineArgs: the virt board, a Cortex-A57.
 std::vector<std::string> Arm64BoardArgs();
 

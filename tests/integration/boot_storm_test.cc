@@ -24,13 +24,12 @@
 namespace tftpd::testing {
 namespace {
 
-constexpr char kUbootRom[] = "/usr/lib/u-boot/qemu-x86/u-boot.rom";
 constexpr char kPxelinux[] = "/usr/lib/PXELINUX/pxelinux.0";
 constexpr char kLdlinux[] = "/usr/lib/syslinux/modules/bios/ldlinux.c32";
 constexpr char kGrubNet[] =
     "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed";
 // Eight TCG guests share two cores here.
-constexpr auto kBootLimit = std::chrono::seconds(600);
+constexpr auto kBootLimit = std::chrono::seconds(300);
 
 enum class Firmware { kUboot, kPxelinux, kOvmfGrub };
 
@@ -44,7 +43,7 @@ TEST(BootStorm, EightMixedMachinesBootAtOnce) {
   const std::string qemu = FindProgram("qemu-system-x86_64");
   if (qemu.empty()) GTEST_SKIP() << "QEMU (qemu-system-x86_64) is not installed";
   for (const char* file :
-       {kUbootRom, kPxelinux, kLdlinux, kGrubNet, kOvmfCode, kOvmfVars}) {
+       {kUbootX86Rom, kPxelinux, kLdlinux, kGrubNet, kOvmfCode, kOvmfVars}) {
     ASSERT_EQ(access(file, R_OK), 0) << file << ": tools/setup --tests";
   }
   const std::string mkimage = FindProgram("mkimage");
@@ -128,7 +127,7 @@ TEST(BootStorm, EightMixedMachinesBootAtOnce) {
     std::vector<std::string> argv = MachineArgs(qemu);
     std::string device = "virtio-net-pci";
     if (m.firmware == Firmware::kUboot) {
-      argv.insert(argv.end(), {"-bios", kUbootRom});
+      for (std::string& arg : UbootX86Args()) argv.push_back(std::move(arg));
       device = "e1000";
     } else if (m.firmware == Firmware::kOvmfGrub) {
       for (std::string& arg : OvmfArgs(firmware_dirs[i])) {

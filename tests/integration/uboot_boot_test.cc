@@ -47,7 +47,7 @@ struct Machine {
 
 Machine X86() {
   return {"qemu-system-x86_64",
-          {"-bios", "/usr/lib/u-boot/qemu-x86/u-boot.rom"},
+          UbootX86Args(),
           "x86",
           "ttyS0",
           "zboot ${kernel_addr_r} 0 ${ramdisk_addr_r} ${filesize}"};
