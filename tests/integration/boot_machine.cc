@@ -205,6 +205,9 @@ TapNamespace::TapNamespace(Path path, int machines) {
     commands.push_back({ip, "link", "set", tap, "up"});
   }
   commands.push_back({ip, "addr", "add", "10.0.2.2/24", "dev", link_});
+  // nodad: usable at once, so tftpd can bind it before the guest starts.
+  commands.push_back({ip, "addr", "add", absl::StrCat(kServerAddress6, "/64"),
+                      "dev", link_, "nodad"});
   commands.push_back({ip, "link", "set", link_, "up"});
   for (const std::vector<std::string>& command : commands) {
     status_ = Run(command);
@@ -290,6 +293,22 @@ Udhcpd::Udhcpd(const TapNamespace& tap, const std::string& boot_file,
   config_.Write("leases", "");
   status_ = process_.Start(tap.GuestSide(
       {"/bin/busybox", "udhcpd", "-f", config_.Join("udhcpd.conf")}));
+}
+
+Dnsmasq6::Dnsmasq6(const TapNamespace& tap, const std::string& boot_file_url) {
+  const std::string dnsmasq = FindProgram("dnsmasq");
+  if (dnsmasq.empty()) {
+    status_ = absl::FailedPreconditionError(
+        "no dnsmasq: tools/setup --tests installs dnsmasq-base");
+    return;
+  }
+  status_ = process_.Start(tap.GuestSide(
+      {dnsmasq, "--keep-in-foreground", "--log-facility=-", "--log-dhcp",
+       "--conf-file=/dev/null", "--port=0", "--pid-file",
+       absl::StrCat("--dhcp-leasefile=", state_.Join("leases")),
+       absl::StrCat("--interface=", tap.link()), "--bind-interfaces",
+       "--dhcp-range=fd00:2::100,fd00:2::1ff,64", "--enable-ra",
+       absl::StrCat("--dhcp-option=option6:bootfile-url,", boot_file_url)}));
 }
 
 }  // namespace tftpd::testing

@@ -67,8 +67,8 @@ std::vector<std::string> Arm64BoardArgs();
 std::string Arm64Guest();
 
 // The test process in a network namespace of its own while this lives, with
-// `lo` up and a tap device, tap0, holding 10.0.2.2/24, on which a guest
-// reaches the server. Back to the original namespace on destruction (other
+// `lo` up and a tap device, tap0, holding 10.0.2.2/24 and fd00:2::2/64, on
+// which a guest reaches the server. Back to the original namespace on destruction (other
 // tests run after). status() says why it could not be made: a skip, as the
 // kernel may lack tap devices or namespaces.
 //
@@ -90,6 +90,8 @@ class TapNamespace {
   const absl::Status& status() const { return status_; }
   // Where tftpd listens, and the guests' next server.
   std::string server_address() const;
+  // The same over IPv6 (kDirect only).
+  static constexpr char kServerAddress6[] = "fd00:2::2";
   // `argv`, run in the namespace that holds tap0.
   std::vector<std::string> GuestSide(std::vector<std::string> argv) const;
   // Where the guests' DHCP server listens: tap0, or br0.
@@ -119,6 +121,21 @@ class Udhcpd {
 
  private:
   TempDir config_;
+  BackgroundProcess process_;
+  absl::Status status_;
+};
+
+// dnsmasq (dnsmasq-base) on the guests' link as their DHCPv6 server and
+// router, leasing fd00:2::100 to ::1ff and advertising the prefix, with
+// `boot_file_url` as the boot file URL (DHCPv6 option 59). DNS is off.
+class Dnsmasq6 {
+ public:
+  Dnsmasq6(const TapNamespace& tap, const std::string& boot_file_url);
+  absl::Status status() const { return status_; }
+  std::string log() const { return process_.log(); }
+
+ private:
+  TempDir state_;
   BackgroundProcess process_;
   absl::Status status_;
 };

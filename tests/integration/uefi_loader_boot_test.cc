@@ -12,12 +12,16 @@
 // port 69; GRUB once more from behind a NAT (nftables masquerade in a
 // router namespace), tftpd in single-port mode, and once more with 5% of
 // datagrams lost each way (the server's --inject_faults): OVMF's windowed
-// download of GRUB, and GRUB's own lock-step ones, recover.
+// download of GRUB, and GRUB's own lock-step ones, recover. And GRUB once
+// over IPv6: OVMF's PXEv6 client takes its address and the boot file URL
+// from DHCPv6 (dnsmasq), fetches GRUB from tftpd on IPv6, and GRUB boots on
+// with the address the firmware was given.
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +52,8 @@ struct Chain {
   // ARM64 UEFI (AAVMF) on QEMU's virt board, booting the arm64 guest
   // (tools/fetch_arm64_guest) with GRUB's arm64 network image.
   bool arm64 = false;
+  // OVMF's PXE over IPv6, configured by DHCPv6 and router advertisements.
+  bool ipv6 = false;
 };
 
 class UefiLoaderBoot : public ::testing::TestWithParam<Chain> {};
@@ -112,8 +118,18 @@ TEST_P(UefiLoaderBoot, LoadsGrubWhichBootsLinux) {
   TapNamespace tap(chain.through_nat ? TapNamespace::Path::kThroughNat
                                      : TapNamespace::Path::kDirect);
   if (!tap.status().ok()) GTEST_SKIP() << tap.status().message();
-  Udhcpd dhcp(tap, chain.boot_file);
-  ASSERT_TRUE(dhcp.status().ok()) << dhcp.status();
+  const std::string server_address =
+      chain.ipv6 ? TapNamespace::kServerAddress6 : tap.server_address();
+  std::optional<Udhcpd> dhcp;
+  std::optional<Dnsmasq6> dhcp6;
+  if (chain.ipv6) {
+    dhcp6.emplace(tap, absl::StrCat("tftp://[", server_address, "]/",
+                                    chain.boot_file));
+    ASSERT_TRUE(dhcp6->status().ok()) << dhcp6->status();
+  } else {
+    dhcp.emplace(tap, chain.boot_file);
+    ASSERT_TRUE(dhcp->status().ok()) << dhcp->status();
+  }
   TftpdProcess server;
   std::vector<std::string> flags = {"--port=69"};
   if (chain.through_nat) flags.push_back("--single_port");
@@ -123,12 +139,16 @@ TEST_P(UefiLoaderBoot, LoadsGrubWhichBootsLinux) {
     flags.insert(flags.end(), {absl::StrCat("--inject_faults=", chain.faults),
                                "--timeout=0.05", "--max_timeout=0.4"});
   }
-  TFTPD_START_OR_SKIP(server, root.path(), flags, tap.server_address());
+  TFTPD_START_OR_SKIP(server, root.path(), flags, server_address);
 
   TempDir firmware;
   std::vector<std::string> argv = MachineArgs(qemu);
   for (std::string& arg : chain.arm64 ? AavmfArgs(firmware) : OvmfArgs(firmware)) {
     argv.push_back(std::move(arg));
+  }
+  if (chain.ipv6) {  // Straight to PXEv6, not after PXEv4's minute of DHCP.
+    argv.insert(argv.end(),
+                {"-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n"});
   }
   // No option ROM: the firmware's own PXE client.
   for (std::string& arg :
@@ -140,7 +160,7 @@ TEST_P(UefiLoaderBoot, LoadsGrubWhichBootsLinux) {
   ASSERT_TRUE(absl::StrContains(boot.output, kBootMarker))
       << boot.output << "\n"
       << server.log() << "\n"
-      << dhcp.log();
+      << (chain.ipv6 ? dhcp6->log() : dhcp->log());
   const std::string log = server.LogOnceItContains(
       "file=/initrd.cpio ", std::chrono::milliseconds(5000));
   std::printf("%s\n", log.c_str());
@@ -155,6 +175,10 @@ TEST_P(UefiLoaderBoot, LoadsGrubWhichBootsLinux) {
   if (chain.through_nat) {  // Every request from the router's address.
     EXPECT_TRUE(absl::StrContains(log, "peer=10.0.3.1:")) << log;
     EXPECT_FALSE(absl::StrContains(log, "peer=10.0.2.")) << log;
+  }
+  if (chain.ipv6) {  // Every request from the address DHCPv6 leased.
+    EXPECT_TRUE(absl::StrContains(log, "peer=[fd00:2::1")) << log;
+    EXPECT_FALSE(absl::StrContains(log, "peer=10.")) << log;
   }
 }
 
@@ -184,6 +208,13 @@ INSTANTIATE_TEST_SUITE_P(
               {"grubnetaa64.efi", "/grub/grub.cfg", "/vmlinuz", "/initrd.cpio"},
               false,
               "",
+              true},
+        Chain{"GrubOverIpv6",
+              "grubnetx64.efi",
+              {"grubnetx64.efi", "/grub/grub.cfg", "/vmlinuz", "/initrd.cpio"},
+              false,
+              "",
+              false,
               true}),
     [](const ::testing::TestParamInfo<Chain>& info) {
       return info.param.name;
