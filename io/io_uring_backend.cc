@@ -163,10 +163,9 @@ absl::Status IoUringBackend::Init(const BackendOptions& options) {
     return s;
   }
   if (options.large_receive_buffers > 0) {
-    if (absl::Status s = SetUpRing(
-            &large_, options.large_receive_buffers,
-            options.large_receive_buffer_size, options.receive_buffers,
-            kLargeBufferGroup);
+    if (absl::Status s = SetUpRing(&large_, options.large_receive_buffers,
+                                   options.large_receive_buffer_size,
+                                   options.receive_buffers, kLargeBufferGroup);
         !s.ok()) {
       return s;
     }
@@ -200,9 +199,9 @@ absl::Status IoUringBackend::SetUpRing(BufferRing* ring, unsigned count,
   // Untouched pages of the buffers cost nothing: a datagram dirties only
   // the pages it fills.
   ring->buffers_bytes = static_cast<size_t>(count) * ring->size;
-  void* buffer_memory = mmap(nullptr, ring->buffers_bytes,
-                             PROT_READ | PROT_WRITE,
-                             MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  void* buffer_memory =
+      mmap(nullptr, ring->buffers_bytes, PROT_READ | PROT_WRITE,
+           MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (buffer_memory == MAP_FAILED) return Unavailable("mmap", errno);
   ring->buffers = static_cast<uint8_t*>(buffer_memory);
   io_uring_buf_reg reg{};

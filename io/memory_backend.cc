@@ -74,7 +74,8 @@ void MemoryBackend::Send(int fd, const msghdr* message, uint64_t user_data) {
   ++sends_submitted_;
   std::vector<uint8_t> bytes;
   for (size_t i = 0; i < message->msg_iovlen; ++i) {
-    const auto* base = static_cast<const uint8_t*>(message->msg_iov[i].iov_base);
+    const auto* base =
+        static_cast<const uint8_t*>(message->msg_iov[i].iov_base);
     bytes.insert(bytes.end(), base, base + message->msg_iov[i].iov_len);
   }
   size_t segment = 0;
@@ -145,12 +146,12 @@ void MemoryBackend::Cancel(uint64_t user_data) {
       ++it;
     }
   }
-  auto end_reads = std::remove_if(reads_.begin(), reads_.end(),
-                                  [&](const PendingRead& r) {
-                                    if (r.user_data != user_data) return false;
-                                    cancelled(user_data);
-                                    return true;
-                                  });
+  auto end_reads =
+      std::remove_if(reads_.begin(), reads_.end(), [&](const PendingRead& r) {
+        if (r.user_data != user_data) return false;
+        cancelled(user_data);
+        return true;
+      });
   reads_.erase(end_reads, reads_.end());
   auto end_timers = std::remove_if(timers_.begin(), timers_.end(),
                                    [&](const PendingTimer& t) {

@@ -6,10 +6,10 @@
 // socket is full; reads are pread calls (served files sit in the page cache),
 // and on pipes, eventfds and the like wait for read readiness as io_uring's
 // do; timers live in user space and bound the wait.
-#include <algorithm>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -276,8 +276,7 @@ void ReadinessBackend::ReceiveFrom(
                                     message.msg_namelen);
     ReadControlMessages(&message, &datagram);
     datagram.payload = absl::MakeConstSpan(
-        buffer_.data(),
-        std::min<size_t>(static_cast<size_t>(n), iov.iov_len));
+        buffer_.data(), std::min<size_t>(static_cast<size_t>(n), iov.iov_len));
     datagram.truncated = (message.msg_flags & MSG_TRUNC) != 0;
     Completion completion{user_data, static_cast<int32_t>(n), true, &datagram};
     handler(completion);

@@ -29,7 +29,7 @@ class BlockReceiver {
   struct Result {
     Verdict verdict;
     TransferOutcome outcome;  // When kFailed.
-    ProtocolStatus error;    // When kFailed.
+    ProtocolStatus error;     // When kFailed.
 
     static Result Of(Verdict v) {
       return {v, TransferOutcome::kInProgress, ProtocolStatus::Ok()};

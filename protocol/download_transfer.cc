@@ -10,14 +10,14 @@
 namespace tftp {
 
 DownloadTransfer::DownloadTransfer(const TransferConfig& config,
-                                 DownloadRequest request, WriteSink* sink,
-                                 uint64_t max_size)
+                                   DownloadRequest request, WriteSink* sink,
+                                   uint64_t max_size)
     : ReceivingTransfer(config, request.timeout_seconds, kDefaultBlockSize, 1,
-                       max_size, sink),
+                        max_size, sink),
       request_(std::move(request)) {}
 
 size_t DownloadTransfer::EncodeOpening(absl::Span<uint8_t> buffer,
-                                      Opcode* opcode) {
+                                       Opcode* opcode) {
   *opcode = Opcode::kRrq;
   std::array<char[8], 3> digits;
   std::array<RawOption, 4> options;
@@ -38,8 +38,8 @@ size_t DownloadTransfer::EncodeOpening(absl::Span<uint8_t> buffer,
 }
 
 void DownloadTransfer::OnOtherPacket(std::optional<Opcode> opcode,
-                                    absl::Span<const uint8_t> datagram,
-                                    TimePoint now) {
+                                     absl::Span<const uint8_t> datagram,
+                                     TimePoint now) {
   if (opcode == Opcode::kOack && state() == State::kOpening) {
     OnOack(datagram, now);
     return;
@@ -62,7 +62,7 @@ bool DownloadTransfer::AcceptsDataWhileOpening() {
 }
 
 void DownloadTransfer::OnOack(absl::Span<const uint8_t> datagram,
-                             TimePoint now) {
+                              TimePoint now) {
   OptionList options;
   if (ProtocolStatus s = ParseOack(datagram, &options); !s.ok()) {
     FailWith(TransferOutcome::kProtocolError, s.code, s.message);

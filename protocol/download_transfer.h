@@ -14,8 +14,8 @@
 
 #include "absl/types/span.h"
 #include "protocol/receiving_transfer.h"
-#include "protocol/transfer.h"
 #include "protocol/tftp.h"
+#include "protocol/transfer.h"
 #include "protocol/write_sink.h"
 
 namespace tftp {
@@ -39,7 +39,7 @@ class DownloadTransfer : public ReceivingTransfer {
  public:
   // `sink` must outlive the transfer.
   DownloadTransfer(const TransferConfig& config, DownloadRequest request,
-                  WriteSink* sink, uint64_t max_size = UINT64_MAX);
+                   WriteSink* sink, uint64_t max_size = UINT64_MAX);
 
   // The size the server announced with tsize, if it did.
   std::optional<uint64_t> announced_size() const { return announced_size_; }

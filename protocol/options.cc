@@ -105,8 +105,8 @@ ProtocolStatus NegotiateOptions(const Request& request,
     // After the loop: blksize may come after windowsize.
     const uint32_t fits =
         limits.max_window_bytes / (kDataHeaderSize + out->blksize);
-    out->windowsize = static_cast<uint16_t>(
-        std::clamp<uint32_t>(fits, 1, out->windowsize));
+    out->windowsize =
+        static_cast<uint16_t>(std::clamp<uint32_t>(fits, 1, out->windowsize));
   }
   return ProtocolStatus::Ok();
 }

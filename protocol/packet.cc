@@ -185,9 +185,9 @@ ProtocolStatus ParseRequest(absl::Span<const uint8_t> datagram, Request* out) {
   // Refused with the rest parsed whole: kUnsupported says that the mode is
   // the request's only fault.
   out->mode = TransferMode::kUnsupported;
-  return Fail(ErrorCode::kIllegalOperation,
-              absl::EqualsIgnoreCase(mode, "mail") ? "mail mode is not supported"
-                                                   : "unknown transfer mode");
+  return Fail(ErrorCode::kIllegalOperation, absl::EqualsIgnoreCase(mode, "mail")
+                                                ? "mail mode is not supported"
+                                                : "unknown transfer mode");
 }
 
 ProtocolStatus ParseData(absl::Span<const uint8_t> datagram, DataPacket* out) {

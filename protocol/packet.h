@@ -81,9 +81,10 @@ std::optional<Opcode> PeekOpcode(absl::Span<const uint8_t> datagram);
 // a mismatch is a parse error). A request must carry a non-empty file name of
 // at most kMaxFilenameLength bytes with no control characters, a mode of
 // "octet" or "netascii" (any case; another is refused once the rest of the
-// request is parsed, as TransferMode::kUnsupported), and NUL-terminated option name/value pairs
-// with no duplicate names (compared without case). NUL bytes after the last
-// complete field are padding and accepted; anything else is trailing garbage.
+// request is parsed, as TransferMode::kUnsupported), and NUL-terminated option
+// name/value pairs with no duplicate names (compared without case). NUL bytes
+// after the last complete field are padding and accepted; anything else is
+// trailing garbage.
 ProtocolStatus ParseRequest(absl::Span<const uint8_t> datagram, Request* out);
 ProtocolStatus ParseData(absl::Span<const uint8_t> datagram, DataPacket* out);
 ProtocolStatus ParseAck(absl::Span<const uint8_t> datagram, AckPacket* out);

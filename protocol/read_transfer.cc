@@ -8,8 +8,8 @@
 namespace tftp {
 
 ReadTransfer::ReadTransfer(const TransferConfig& config,
-                         const NegotiatedOptions& options,
-                         std::optional<uint64_t> response_size)
+                           const NegotiatedOptions& options,
+                           std::optional<uint64_t> response_size)
     : options_(options),
       timer_(config, options.timeout_seconds),
       resend_on_duplicate_ack_(config.resend_on_duplicate_ack),
@@ -30,7 +30,7 @@ void ReadTransfer::Start(TimePoint now) {
 }
 
 void ReadTransfer::OnDatagram(absl::Span<const uint8_t> datagram,
-                             TimePoint now) {
+                              TimePoint now) {
   if (state_ == State::kNotStarted || state_ == State::kDone) return;
   ++counters_.packets_received;
   window_acknowledged_ = false;
@@ -124,7 +124,7 @@ void ReadTransfer::OnDeadline(TimePoint now) {
 }
 
 void ReadTransfer::OnDataAvailable(uint64_t available, bool complete,
-                                  TimePoint now) {
+                                   TimePoint now) {
   if (state_ == State::kDone || size_known_) return;
   available_ = std::max(available_, available);
   size_known_ = complete;
@@ -233,7 +233,7 @@ void ReadTransfer::Finish(TransferOutcome outcome) {
 }
 
 void ReadTransfer::FailWith(TransferOutcome outcome, ErrorCode code,
-                           absl::string_view message) {
+                            absl::string_view message) {
   Finish(outcome);
   result_.error_code = static_cast<uint16_t>(code);
   result_.error_message = std::string(message);

@@ -20,8 +20,8 @@
 #include "absl/types/span.h"
 #include "protocol/options.h"
 #include "protocol/server_transfer.h"
-#include "protocol/transfer.h"
 #include "protocol/tftp.h"
+#include "protocol/transfer.h"
 
 namespace tftp {
 
@@ -31,7 +31,7 @@ class ReadTransfer final : public ServerTransfer {
   // when known up front, as for a file; otherwise the driver reports bytes as
   // they arrive with OnDataAvailable.
   ReadTransfer(const TransferConfig& config, const NegotiatedOptions& options,
-              std::optional<uint64_t> response_size);
+               std::optional<uint64_t> response_size);
 
   // Queues the OACK, or the first window of DATA when there is no OACK.
   void Start(TimePoint now) override;

@@ -7,9 +7,9 @@
 namespace tftp {
 
 ReceivingTransfer::ReceivingTransfer(const TransferConfig& config,
-                                   uint16_t timeout_seconds, uint16_t blksize,
-                                   uint16_t windowsize, uint64_t max_size,
-                                   WriteSink* sink)
+                                     uint16_t timeout_seconds, uint16_t blksize,
+                                     uint16_t windowsize, uint64_t max_size,
+                                     WriteSink* sink)
     : timer_(config, timeout_seconds),
       receiver_(blksize, windowsize, max_size, sink) {}
 
@@ -21,7 +21,7 @@ void ReceivingTransfer::Start(TimePoint now) {
 }
 
 void ReceivingTransfer::OnDatagram(absl::Span<const uint8_t> datagram,
-                                  TimePoint now) {
+                                   TimePoint now) {
   if (state_ == State::kNotStarted || state_ == State::kDone) return;
   ++counters_.packets_received;
   const std::optional<Opcode> opcode = PeekOpcode(datagram);
@@ -53,16 +53,16 @@ void ReceivingTransfer::OnDatagram(absl::Span<const uint8_t> datagram,
 }
 
 void ReceivingTransfer::OnOtherPacket(std::optional<Opcode> opcode,
-                                     absl::Span<const uint8_t> datagram,
-                                     TimePoint now) {
+                                      absl::Span<const uint8_t> datagram,
+                                      TimePoint now) {
   if (state_ == State::kDallying) return;
   FailWith(TransferOutcome::kProtocolError, ErrorCode::kIllegalOperation,
            "unexpected packet");
 }
 
 void ReceivingTransfer::OnData(uint16_t wire_block,
-                              absl::Span<const uint8_t> payload,
-                              TimePoint now) {
+                               absl::Span<const uint8_t> payload,
+                               TimePoint now) {
   if (state_ == State::kDallying) {
     // Our final ACK was lost: acknowledge the repeated last block again.
     if (receiver_.IsRepeatOfLast(wire_block)) {
@@ -146,7 +146,7 @@ void ReceivingTransfer::OnCommitted(TimePoint now) {
 }
 
 void ReceivingTransfer::OnCommitFailed(ErrorCode code,
-                                      absl::string_view message) {
+                                       absl::string_view message) {
   if (state_ != State::kCommitting) return;
   FailWith(TransferOutcome::kAborted, code, message);
 }
@@ -180,7 +180,7 @@ Outgoing ReceivingTransfer::NextOutgoing(absl::Span<uint8_t> buffer) {
 }
 
 void ReceivingTransfer::BeginReceiving(uint16_t blksize, uint16_t windowsize,
-                                      TimePoint now) {
+                                       TimePoint now) {
   receiver_.Configure(blksize, windowsize);
   state_ = State::kReceiving;
   timer_.Answered(now);
@@ -217,7 +217,7 @@ void ReceivingTransfer::Finish(TransferOutcome outcome) {
 }
 
 void ReceivingTransfer::FailWith(TransferOutcome outcome, ErrorCode code,
-                                absl::string_view message) {
+                                 absl::string_view message) {
   Finish(outcome);
   QueueError(code, message);
 }

@@ -14,8 +14,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "protocol/block_receiver.h"
-#include "protocol/transfer.h"
 #include "protocol/tftp.h"
+#include "protocol/transfer.h"
 #include "protocol/write_sink.h"
 
 namespace tftp {
@@ -73,8 +73,8 @@ class ReceivingTransfer {
   };
 
   ReceivingTransfer(const TransferConfig& config, uint16_t timeout_seconds,
-                   uint16_t blksize, uint16_t windowsize, uint64_t max_size,
-                   WriteSink* sink);
+                    uint16_t blksize, uint16_t windowsize, uint64_t max_size,
+                    WriteSink* sink);
 
   // The packet that opens the transfer, repeated until the peer answers.
   virtual size_t EncodeOpening(absl::Span<uint8_t> buffer, Opcode* opcode) = 0;

@@ -9,8 +9,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "protocol/options.h"
-#include "protocol/transfer.h"
 #include "protocol/tftp.h"
+#include "protocol/transfer.h"
 
 namespace tftp {
 

@@ -22,14 +22,16 @@ class WriteTransfer final : public ReceivingTransfer, public ServerTransfer {
   // `sink` must outlive the transfer. Uploads larger than `max_size` bytes end
   // with ERROR 3.
   WriteTransfer(const TransferConfig& config, const NegotiatedOptions& options,
-               uint64_t max_size, WriteSink* sink);
+                uint64_t max_size, WriteSink* sink);
 
   // ServerTransfer, answered by the receiving machinery.
   void Start(TimePoint now) override { ReceivingTransfer::Start(now); }
   void OnDatagram(absl::Span<const uint8_t> datagram, TimePoint now) override {
     ReceivingTransfer::OnDatagram(datagram, now);
   }
-  void OnDeadline(TimePoint now) override { ReceivingTransfer::OnDeadline(now); }
+  void OnDeadline(TimePoint now) override {
+    ReceivingTransfer::OnDeadline(now);
+  }
   void Abort(ErrorCode code, absl::string_view message) override {
     ReceivingTransfer::Abort(code, message);
   }

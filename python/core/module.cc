@@ -38,8 +38,8 @@ py::dict StatsDict(const TransferStats& s) {
   d["error_message"] = s.error_message;
   d["options_requested"] = s.options_requested;
   d["options_acknowledged"] = s.options_acknowledged;
-  d["start_time"] = std::chrono::duration<double>(
-                        s.start_time.time_since_epoch()).count();
+  d["start_time"] =
+      std::chrono::duration<double>(s.start_time.time_since_epoch()).count();
   d["duration"] = std::chrono::duration<double>(s.duration).count();
   d["packets_sent"] = s.packets_sent;
   d["packets_received"] = s.packets_received;
@@ -102,8 +102,8 @@ class PyServer {
     }
     c.transfer.timeout = std::chrono::milliseconds(
         static_cast<int64_t>(settings["timeout"].cast<double>() * 1000));
-    c.stats_interval = std::chrono::milliseconds(static_cast<int64_t>(
-        settings["stats_interval"].cast<double>() * 1000));
+    c.stats_interval = std::chrono::milliseconds(
+        static_cast<int64_t>(settings["stats_interval"].cast<double>() * 1000));
     c.max_queued_records = settings["max_queued_records"].cast<size_t>();
     c.limits.max_windowsize = settings["windowsize_max"].cast<uint16_t>();
     c.address_limits.max_transfers = 0;  // fbtftp has no such limit.
@@ -128,7 +128,8 @@ class PyServer {
       py::gil_scoped_release release;
       server = Server::Create(std::move(c));
     }
-    if (!server.ok()) throw std::runtime_error(std::string(server.status().message()));
+    if (!server.ok())
+      throw std::runtime_error(std::string(server.status().message()));
     server_ = std::move(*server);
   }
 
@@ -193,11 +194,11 @@ class PyServer {
       std::lock_guard<std::mutex> lock(server_mutex_);
       offered = server_ == nullptr
                     ? absl::FailedPreconditionError("the server is not running")
-                    : server_->Offer(absl::MakeConstSpan(
-                                         reinterpret_cast<const uint8_t*>(
-                                             bytes.data()),
-                                         bytes.size()),
-                                     *source);
+                    : server_->Offer(
+                          absl::MakeConstSpan(
+                              reinterpret_cast<const uint8_t*>(bytes.data()),
+                              bytes.size()),
+                          *source);
     }
     if (absl::IsInvalidArgument(offered)) {
       throw py::value_error(std::string(offered.message()));
@@ -205,7 +206,9 @@ class PyServer {
     if (!offered.ok()) throw std::runtime_error(std::string(offered.message()));
   }
 
-  uint64_t RefusedBusy() const { return handler_ ? handler_->refused_busy() : 0; }
+  uint64_t RefusedBusy() const {
+    return handler_ ? handler_->refused_busy() : 0;
+  }
 
  private:
   py::object on_transfer_end_;
@@ -223,22 +226,24 @@ PYBIND11_MODULE(_core, m) {
         "Releases the Python objects the engine let go of without the GIL "
         "(handlers of sessions whose records were dropped).");
   py::class_<Responder>(m, "Responder")
-      .def_property_readonly("path",
-                             [](const Responder& r) { return r.context().path; })
+      .def_property_readonly(
+          "path", [](const Responder& r) { return r.context().path; })
       .def_property_readonly(
           "requested_path",
           [](const Responder& r) { return r.context().requested_path; })
-      .def_property_readonly("peer",
-                             [](const Responder& r) { return Address(r.context().peer); })
       .def_property_readonly(
-          "server_address",
-          [](const Responder& r) { return Address(r.context().server_address); })
-      .def_property_readonly("mode",
-                             [](const Responder& r) { return r.context().mode_name; })
-      .def_property_readonly("options",
-                             [](const Responder& r) { return r.context().options; })
-      .def_property_readonly("request_id",
-                             [](const Responder& r) { return r.context().request_id; })
+          "peer", [](const Responder& r) { return Address(r.context().peer); })
+      .def_property_readonly("server_address",
+                             [](const Responder& r) {
+                               return Address(r.context().server_address);
+                             })
+      .def_property_readonly(
+          "mode", [](const Responder& r) { return r.context().mode_name; })
+      .def_property_readonly(
+          "options", [](const Responder& r) { return r.context().options; })
+      .def_property_readonly(
+          "request_id",
+          [](const Responder& r) { return r.context().request_id; })
       .def("set_retry_policy", &Responder::SetRetryPolicy)
       .def("begin", &Responder::Begin, py::arg("data"), py::arg("size"))
       .def("set_session", &Responder::SetSession)

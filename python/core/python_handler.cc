@@ -1,9 +1,9 @@
 #include "python/core/python_handler.h"
 
+#include "python/core/gil.h"
 #include "python/core/python_reference.h"
 #include "python/core/python_source.h"
 #include "server/worker_pool.h"
-#include "python/core/gil.h"
 
 namespace py = pybind11;
 
@@ -13,8 +13,8 @@ void Responder::SetRetryPolicy(int retries, double timeout_seconds,
                                bool backoff) {
   RetryPolicy policy;
   policy.retries = retries;
-  policy.timeout = std::chrono::milliseconds(
-      static_cast<int64_t>(timeout_seconds * 1000));
+  policy.timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
   policy.backoff = backoff;
   writer_.SetRetryPolicy(policy);
 }
@@ -67,8 +67,8 @@ void PythonHandler::Run(Job& job) {
   try {
     // Python holds the responder only for the call; the package answers
     // before returning (begin, fail or drop).
-    py::object responder = py::cast(job.responder.get(),
-                                    py::return_value_policy::reference);
+    py::object responder =
+        py::cast(job.responder.get(), py::return_value_policy::reference);
     dispatch_(responder);
   } catch (const py::error_already_set& e) {
     // The package's dispatch catches the handler's exceptions; this is

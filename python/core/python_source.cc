@@ -40,7 +40,8 @@ absl::StatusOr<size_t> PythonSource::ReadBlocks(absl::Span<uint8_t> buffer,
   } catch (const py::error_already_set& error) {
     return Failed(error);
   }
-  absl::StatusOr<size_t> filled = ResponseSource::ReadBlocks(buffer, block_size);
+  absl::StatusOr<size_t> filled =
+      ResponseSource::ReadBlocks(buffer, block_size);
   read_ = py::object();
   return filled;
 }

@@ -77,7 +77,7 @@ class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
     bool failed = false;
     // Failed without a word: the request is dropped, as if never received.
     bool dropped = false;
-    bool pulled = false;  // BeginPull: a ResponseSource feeds it.
+    bool pulled = false;           // BeginPull: a ResponseSource feeds it.
     uint64_t available = 0;        // Bytes readable at data().
     std::optional<uint64_t> size;  // Announced by Begin.
     bool size_estimated = false;   // SizePromise::kEstimate.
@@ -174,8 +174,7 @@ class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
   void Pump();  // On a source thread.
   // A call of `took` that read up to `blocks` blocks: the pace and the
   // next call's blocks.
-  void LearnPaceLocked(std::chrono::steady_clock::duration took,
-                       size_t blocks);
+  void LearnPaceLocked(std::chrono::steady_clock::duration took, size_t blocks);
   // Maps the ring twice in a row, so that a block crossing its end reads
   // on; false when the kernel refuses.
   bool MapRing(uint64_t size);
@@ -206,7 +205,7 @@ class ResponseStream : public std::enable_shared_from_this<ResponseStream> {
   uint64_t reserved_ = 0;
   uint64_t committed_ = 0;
   mutable std::mutex mutex_;
-  State state_;  // Guarded by mutex_.
+  State state_;                    // Guarded by mutex_.
   std::shared_ptr<void> session_;  // Guarded by mutex_.
   std::vector<Subscriber> subscribers_;
   uint64_t next_subscription_ = 1;

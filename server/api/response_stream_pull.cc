@@ -142,8 +142,8 @@ void ResponseStream::RunDue(std::unique_lock<std::mutex>& lock) {
       // Finished, failed, or no transfer reads it any more.
       source_closed_ = true;
       job = [source = source_] { source->Close(); };
-    } else if (state_.pulled && state_.available + read_ahead_ / 2 <
-                                    WantedLocked()) {
+    } else if (state_.pulled &&
+               state_.available + read_ahead_ / 2 < WantedLocked()) {
       // Half the read-ahead is missing: one job reads it back full, so a
       // source thread wakes once per half read-ahead, not once per ACK.
       pumping_ = true;
@@ -199,10 +199,9 @@ void ResponseStream::Pump() {
     lock.lock();
     LearnPaceLocked(took, count);
     if (!filled.ok()) {
-      FailLocked(tftp::ErrorCode::kNotDefined,
-                 filled.status().message().empty()
-                     ? "response source failed"
-                     : filled.status().message());
+      FailLocked(tftp::ErrorCode::kNotDefined, filled.status().message().empty()
+                                                   ? "response source failed"
+                                                   : filled.status().message());
       break;
     }
     if (netascii) {

@@ -203,8 +203,8 @@ absl::Status Server::Offer(absl::Span<const uint8_t> datagram,
   io::SocketAddress from = source;
   if (from.family() == AF_INET && address_.family() == AF_INET6) {
     // A dual-stack socket sees IPv4 peers as mapped addresses.
-    auto mapped = io::SocketAddress::Parse("::ffff:" + from.HostString(),
-                                           from.port());
+    auto mapped =
+        io::SocketAddress::Parse("::ffff:" + from.HostString(), from.port());
     if (mapped.has_value()) from = *mapped;
   }
   if (from.family() != address_.family()) {

@@ -14,19 +14,19 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "io/socket_address.h"
+#include "server/api/server_config.h"
+#include "server/api/source_threads.h"
+#include "server/api/transfer_snapshot.h"
 #include "server/files/file_loader.h"
 #include "server/files/root_directory.h"
-#include "server/api/server_config.h"
-#include "server/api/transfer_snapshot.h"
-#include "server/api/source_threads.h"
 #include "server/observability/server_stats.h"
 #include "server/observability/stats_dispatcher.h"
 #include "server/uploads/upload_committer.h"
 
 namespace tftpd {
 
-class AddressGuard;  // server/engine/address_guard.h
-class Shard;         // server/engine/shard.h
+class AddressGuard;    // server/engine/address_guard.h
+class Shard;           // server/engine/shard.h
 class TransferBudget;  // server/engine/transfer_budget.h
 
 // The SO_RCVBUF each of `sockets` service sockets asks for. In single-port

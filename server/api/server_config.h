@@ -13,11 +13,11 @@
 #include "io/socket_address.h"
 #include "protocol/options.h"
 #include "protocol/transfer.h"
-#include "server/uploads/disk_upload_sink.h"
-#include "server/files/remap_rules.h"
 #include "server/api/request_handler.h"
-#include "server/files/root_directory.h"
 #include "server/api/stats_callbacks.h"
+#include "server/files/remap_rules.h"
+#include "server/files/root_directory.h"
+#include "server/uploads/disk_upload_sink.h"
 
 namespace tftpd {
 
@@ -32,7 +32,6 @@ struct AddressLimits {
   // request's first answer (retransmissions, ERRORs); 0: unlimited.
   uint32_t unverified_bytes = 8192;
 };
-
 
 // How requests reach the shards.
 enum class ListenerMode {

@@ -102,9 +102,8 @@ void SourceThreads::Work(std::list<std::thread>::iterator self) {
   std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
     ++idle_;
-    const bool woken = wake_.wait_for(lock, kIdleEnd, [&] {
-      return stopping_ || RunnableLocked();
-    });
+    const bool woken = wake_.wait_for(
+        lock, kIdleEnd, [&] { return stopping_ || RunnableLocked(); });
     --idle_;
     if (stopping_) return;
     if (!woken) {
@@ -116,8 +115,9 @@ void SourceThreads::Work(std::list<std::thread>::iterator self) {
     }
     SourcePace pace = SourcePace::kFast;
     if (queued_[Lane(pace)].empty()) {
-      pace = queued_[Lane(SourcePace::kUnproven)].empty() ? SourcePace::kSlow
-                                                          : SourcePace::kUnproven;
+      pace = queued_[Lane(SourcePace::kUnproven)].empty()
+                 ? SourcePace::kSlow
+                 : SourcePace::kUnproven;
     }
     std::function<void()> job = std::move(queued_[Lane(pace)].front());
     queued_[Lane(pace)].pop_front();

@@ -29,9 +29,10 @@ DEFINE_int32(
     blksize_max, 65464,
     "Largest blksize granted (RFC 2348, 8..65464); larger requests are "
     "lowered to it.");
-DEFINE_int32(windowsize_max, 64,
-             "Largest windowsize granted (RFC 7440; 1..32768: beyond, a late ACK "
-             "could name a block of the current window).");
+DEFINE_int32(
+    windowsize_max, 64,
+    "Largest windowsize granted (RFC 7440; 1..32768: beyond, a late ACK "
+    "could name a block of the current window).");
 DEFINE_double(timeout, 1.0,
               "Seconds before the first retransmission when the client "
               "negotiates no timeout.");
@@ -208,7 +209,6 @@ DEFINE_double(source_timeout, 30,
               "Seconds a streaming response source may take to begin, or "
               "pause between bytes, before its transfer ends with ERROR 0.");
 
-
 namespace tftpd {
 
 absl::StatusOr<ServerConfig> ConfigFromFlags() {
@@ -371,7 +371,8 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
         static_cast<uint64_t>(FLAGS_max_upload_bytes);
   }
   if (FLAGS_single_port_uploads && !FLAGS_single_port) {
-    return absl::InvalidArgumentError("--single_port_uploads needs --single_port");
+    return absl::InvalidArgumentError(
+        "--single_port_uploads needs --single_port");
   }
   if ((FLAGS_create || FLAGS_overwrite || !FLAGS_write_root.empty()) &&
       !FLAGS_allow_write) {

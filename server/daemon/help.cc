@@ -26,10 +26,25 @@ struct GroupPlan {
 const std::vector<GroupPlan>& Plan() {
   static const auto* plan = new std::vector<GroupPlan>{
       {"Serving",
-       {"root", "address", "port", "port_file", "map_file", "threads",
-        "single_port", "single_port_uploads", "listener", "io_backend", "blksize_max",
-        "windowsize_max", "timeout", "max_timeout", "retries", "spin_us",
-        "resend_on_duplicate_ack", "source_timeout", "permissive",
+       {"root",
+        "address",
+        "port",
+        "port_file",
+        "map_file",
+        "threads",
+        "single_port",
+        "single_port_uploads",
+        "listener",
+        "io_backend",
+        "blksize_max",
+        "windowsize_max",
+        "timeout",
+        "max_timeout",
+        "retries",
+        "spin_us",
+        "resend_on_duplicate_ack",
+        "source_timeout",
+        "permissive",
         "portable_resolver"}},
       {"Limits and defences",
        {"max_transfers", "max_transfers_per_address",
@@ -42,8 +57,7 @@ const std::vector<GroupPlan>& Plan() {
       {"Observability",
        {"log_level", "metrics_address", "metrics_connections",
         "metrics_timeout", "stats_interval"}},
-      {"Process",
-       {"user", "chroot", "secure", "shutdown_grace", "flagfile"}},
+      {"Process", {"user", "chroot", "secure", "shutdown_grace", "flagfile"}},
       {"Testing and old names",
        {"inject_faults", "max_sessions", "max_sessions_per_address"}},
   };
@@ -73,12 +87,14 @@ std::string Wrap(absl::string_view text, size_t indent, size_t width) {
     if (!line.empty()) line += ' ';
     absl::StrAppend(&line, word);
   }
-  if (!line.empty()) absl::StrAppend(&out, std::string(indent, ' '), line, "\n");
+  if (!line.empty())
+    absl::StrAppend(&out, std::string(indent, ' '), line, "\n");
   return out;
 }
 
 std::string ShownDefault(const DocumentedFlag& flag) {
-  if (flag.type == "string") return absl::StrCat("\"", flag.default_value, "\"");
+  if (flag.type == "string")
+    return absl::StrCat("\"", flag.default_value, "\"");
   return flag.default_value;
 }
 
@@ -126,7 +142,8 @@ std::vector<FlagGroup> GroupFlags(absl::string_view program) {
 
 std::vector<std::string> UngroupedTftpdFlags() {
   absl::flat_hash_set<std::string> placed;
-  for (const GroupPlan& plan : Plan()) placed.insert(plan.flags.begin(), plan.flags.end());
+  for (const GroupPlan& plan : Plan())
+    placed.insert(plan.flags.begin(), plan.flags.end());
   std::vector<gflags::CommandLineFlagInfo> all;
   gflags::GetAllFlags(&all);
   std::vector<std::string> out;

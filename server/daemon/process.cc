@@ -121,8 +121,9 @@ absl::Status DropPrivileges(const std::string& root) {
     }
   }
   if (user == "root") {
-    TFTPD_LOG(kWarning, "running as root (--user=root): a flaw in tftpd "
-                        "would be a flaw with every privilege");
+    TFTPD_LOG(kWarning,
+              "running as root (--user=root): a flaw in tftpd "
+              "would be a flaw with every privilege");
     user.clear();
   }
   uid_t uid = 0;
@@ -198,6 +199,5 @@ absl::Status RaiseDescriptorLimit(size_t needed, const std::string& what) {
             static_cast<int64_t>(before), static_cast<int64_t>(want), what);
   return absl::OkStatus();
 }
-
 
 }  // namespace tftpd

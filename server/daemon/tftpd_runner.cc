@@ -21,16 +21,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gflags/gflags.h"
+#include "server/api/server.h"
 #include "server/daemon/flags.h"
 #include "server/daemon/help.h"
 #include "server/daemon/process.h"
+#include "server/files/remap_rules.h"
 #include "server/observability/log.h"
 #include "server/observability/metrics_http.h"
 #include "server/observability/status_page.h"
 #include "server/uploads/postgres_upload_sink.h"
-#include "server/files/remap_rules.h"
-#include "server/api/server.h"
-
 
 namespace tftpd {
 namespace {
@@ -177,12 +176,11 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
           stats.totals.SawTraffic() ? LogLevel::kInfo : LogLevel::kDebug;
       if (!LogEnabled(level)) return;
       WriteLogLine(
-          level,
-          absl::StrCat("stats interval=",
-                       std::chrono::duration_cast<std::chrono::seconds>(
-                           stats.interval_end - stats.interval_start)
-                           .count(),
-                       "s ", stats.totals.ToString()));
+          level, absl::StrCat("stats interval=",
+                              std::chrono::duration_cast<std::chrono::seconds>(
+                                  stats.interval_end - stats.interval_start)
+                                  .count(),
+                              "s ", stats.totals.ToString()));
     };
   }
 
@@ -213,8 +211,7 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
   const size_t reserved_descriptors =
       8 * static_cast<size_t>(config->threads) + 256;
   const size_t descriptors =
-      (config->single_port ? 0 : config->max_transfers) +
-      reserved_descriptors;
+      (config->single_port ? 0 : config->max_transfers) + reserved_descriptors;
   if (absl::Status s = RaiseDescriptorLimit(
           descriptors, config->single_port ? "--threads" : "--max_transfers");
       !s.ok()) {

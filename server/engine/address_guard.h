@@ -23,7 +23,6 @@
 
 namespace tftpd {
 
-
 class AddressGuard {
  public:
   using Clock = std::chrono::steady_clock;

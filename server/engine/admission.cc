@@ -92,8 +92,7 @@ Answer Guarded(const RequestContext& context, Ask ask) {
     TFTPD_LOG(kWarning, "request handler threw for peer=%s file=%s",
               context.peer.ToString(), LogValue(context.requested_path));
   }
-  return Answer::Refuse(tftp::ErrorCode::kNotDefined,
-                        "request handler failed");
+  return Answer::Refuse(tftp::ErrorCode::kNotDefined, "request handler failed");
 }
 
 }  // namespace
@@ -104,8 +103,8 @@ Response AskHandler(RequestHandler& handler, const RequestContext& context) {
 
 UploadResponse AskUploadHandler(RequestHandler& handler,
                                 const RequestContext& context) {
-  return Guarded<UploadResponse>(
-      context, [&] { return handler.HandleUpload(context); });
+  return Guarded<UploadResponse>(context,
+                                 [&] { return handler.HandleUpload(context); });
 }
 
 }  // namespace tftpd

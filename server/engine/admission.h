@@ -12,10 +12,10 @@
 #include "io/event_backend.h"
 #include "io/socket_address.h"
 #include "protocol/packet.h"
+#include "server/api/request_handler.h"
 #include "server/engine/refusal.h"
 #include "server/engine/transfer.h"
 #include "server/files/remap_rules.h"
-#include "server/api/request_handler.h"
 
 namespace tftpd {
 

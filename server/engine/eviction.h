@@ -32,20 +32,21 @@ inline constexpr size_t kEvictionSample = 16;
 // How unlike a real client `t`'s peer looks at `now`: how late its answers
 // have come (smoothed), or, when more, half of how long it has left what it
 // was sent unanswered (a real client waiting out a loss is silent as long
-// as a forger's clock tick, but not late on average). A real client answers within a round trip; a blind
-// forger keeping transfers alive answers on a clock of its own (a second
-// is plausible for firmware, and each faster tick costs it a datagram per
-// transfer), and one that stopped answering is silent ever longer. A
-// transfer that has sent nothing yet (its response is being made) is owed
-// nothing and scores zero.
+// as a forger's clock tick, but not late on average). A real client answers
+// within a round trip; a blind forger keeping transfers alive answers on a
+// clock of its own (a second is plausible for firmware, and each faster tick
+// costs it a datagram per transfer), and one that stopped answering is silent
+// ever longer. A transfer that has sent nothing yet (its response is being
+// made) is owed nothing and scores zero.
 io::Clock::duration ForgeryScore(const Transfer& t, io::TimePoint now);
 
 // Single-port mode's choice among `table`'s open transfers other than
 // `except`: the highest ForgeryScore of a sample drawn with `random`.
 template <typename Random>
-std::optional<uint32_t> ChooseSinglePortEviction(
-    const TransferTable& table, std::optional<uint32_t> except,
-    io::TimePoint now, Random& random) {
+std::optional<uint32_t> ChooseSinglePortEviction(const TransferTable& table,
+                                                 std::optional<uint32_t> except,
+                                                 io::TimePoint now,
+                                                 Random& random) {
   std::optional<uint32_t> chosen;
   io::Clock::duration worst{-1};
   for (const uint32_t index : table.Sample(kEvictionSample, except, random)) {

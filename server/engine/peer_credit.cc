@@ -25,8 +25,7 @@ bool PeerCredit::OnRepeatedRequest() {
   return true;
 }
 
-PeerCredit::Verdict PeerCredit::Check(size_t bytes,
-                                      bool retransmission) const {
+PeerCredit::Verdict PeerCredit::Check(size_t bytes, bool retransmission) const {
   if (standing_ == PeerStanding::kProven) return Verdict::kSend;
   if (bytes > credit_) return Verdict::kHold;
   if (standing_ == PeerStanding::kUnanswered) {

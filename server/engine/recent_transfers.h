@@ -30,7 +30,7 @@ class RecentTransfers {
   // cleanly at `now`. Returns how many entries were forgotten before their
   // linger to make room.
   size_t Remember(const io::SocketAddress& key, size_t fingerprint,
-                io::TimePoint now);
+                  io::TimePoint now);
   // A request with `fingerprint` from `key` repeats a transfer that ended
   // cleanly within the linger.
   bool Repeats(const io::SocketAddress& key, size_t fingerprint,

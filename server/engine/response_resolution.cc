@@ -37,9 +37,7 @@ Resolution ResolveFile(const std::string& path, tftp::TransferMode mode,
                        const ResolutionContext& context) {
   // A file already mapped here need not be opened again.
   OpenedFile opened = context.root.OpenFile(
-      path, [&](const struct stat& info) {
-        return context.files.Holds(info);
-      });
+      path, [&](const struct stat& info) { return context.files.Holds(info); });
   if (!opened.ok()) {
     return Refusal{opened.error, opened.message,
                    opened.error == tftp::ErrorCode::kFileNotFound
@@ -61,7 +59,7 @@ Resolution ResolveFile(const std::string& path, tftp::TransferMode mode,
 }  // namespace
 
 static Resolution ResolveKind(Response response, tftp::TransferMode mode,
-                       const ResolutionContext& context) {
+                              const ResolutionContext& context) {
   const bool netascii = mode == tftp::TransferMode::kNetascii;
   switch (response.kind()) {
     case Response::Kind::kRefusal:

@@ -14,10 +14,10 @@
 
 #include "absl/types/span.h"
 #include "protocol/tftp.h"
-#include "server/engine/refusal.h"
-#include "server/files/file_cache.h"
 #include "server/api/request_handler.h"
 #include "server/api/response_stream.h"
+#include "server/engine/refusal.h"
+#include "server/files/file_cache.h"
 #include "server/files/root_directory.h"
 
 namespace tftpd {

@@ -81,9 +81,9 @@ void Shard::SendNext(uint32_t index) {
   auto add = [&](uint8_t* header, const tftp::Outgoing& packet) {
     slot.iov[iov_count++] = {header, packet.header_size};
     if (packet.payload_size > 0) {
-      uint8_t* payload =
-          const_cast<uint8_t*>(t.pulled ? t.stream->At(packet.payload_offset)
-                                        : t.response.data() + packet.payload_offset);
+      uint8_t* payload = const_cast<uint8_t*>(
+          t.pulled ? t.stream->At(packet.payload_offset)
+                   : t.response.data() + packet.payload_offset);
       Prefetch(payload, packet.payload_size);
       slot.iov[iov_count++] = {payload, packet.payload_size};
     }
@@ -174,8 +174,7 @@ void Shard::SendError(int fd, const io::SocketAddress& to,
   // An ERROR to a request's address, or to a stranger on a transfer's port
   // (ERROR 5), counts as sent to an address that has not answered; only a
   // transfer's ERROR to its own proven peer does not.
-  const bool answered = index.has_value() &&
-                        transfers_[*index].peer_answered &&
+  const bool answered = index.has_value() && transfers_[*index].peer_answered &&
                         !transfers_[*index].shares_service &&
                         to == transfers_[*index].peer;
   if (!answered &&

@@ -190,8 +190,8 @@ bool Shard::Turn() {
           : io::Clock::duration::zero());
   // One clock read per batch: the completions of a batch arrived together.
   bool clock_read = false;
-  absl::StatusOr<int> polled =
-      backend_->Poll(NextDeadline(), [this, &clock_read](const io::Completion& c) {
+  absl::StatusOr<int> polled = backend_->Poll(
+      NextDeadline(), [this, &clock_read](const io::Completion& c) {
         if (!clock_read) {
           now_ = env_.now();
           clock_read = true;
@@ -404,8 +404,8 @@ bool Shard::ShutdownComplete() {
   // A single-port listener reads every shard's packets: it stays for the
   // whole grace period, not only until its own transfers end.
   const bool serves_others = config_.single_port && handoff_targets_.size() > 1;
-  if (!aborted_ && ((transfers_.open() == 0 && !serves_others) ||
-                    now_ >= stop_deadline_)) {
+  if (!aborted_ &&
+      ((transfers_.open() == 0 && !serves_others) || now_ >= stop_deadline_)) {
     for (uint32_t i = 0; i < transfers_.size(); ++i) {
       Transfer& t = transfers_[i];
       if (t.waiting()) {
@@ -420,8 +420,7 @@ bool Shard::ShutdownComplete() {
     FlushReady();
   }
   if (!aborted_) return false;
-  const bool drained =
-      transfers_.all_free() && slots_.free() == slots_.size();
+  const bool drained = transfers_.all_free() && slots_.free() == slots_.size();
   return drained || now_ >= exit_deadline_;
 }
 
@@ -432,20 +431,20 @@ absl::Status Shard::CheckInvariants() const {
     if (!t.live()) continue;
     ++live;
     if (transfers_.ByPeer(t.key) != i) {
-      return absl::InternalError(absl::StrCat(
-          "live transfer ", i, " is not the peer table's entry for its client"));
+      return absl::InternalError(
+          absl::StrCat("live transfer ", i,
+                       " is not the peer table's entry for its client"));
     }
     const bool has_protocol = t.protocol != nullptr;
     if (has_protocol == t.waiting()) {
-      return absl::InternalError(
-          absl::StrCat("transfer ", i, " in phase ",
-                       TransferPhaseName(t.phase), " has protocol=",
-                       has_protocol));
+      return absl::InternalError(absl::StrCat("transfer ", i, " in phase ",
+                                              TransferPhaseName(t.phase),
+                                              " has protocol=", has_protocol));
     }
   }
   if (live != transfers_.open()) {
-    return absl::InternalError(absl::StrCat(live, " live transfers, ",
-                                            transfers_.open(), " in the table"));
+    return absl::InternalError(absl::StrCat(
+        live, " live transfers, ", transfers_.open(), " in the table"));
   }
   std::vector<bool> free_slot(slots_.size(), false);
   for (uint32_t i : slots_.free_list()) {

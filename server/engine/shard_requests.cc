@@ -112,20 +112,18 @@ void Shard::StartTransfer(const io::Datagram& datagram,
   const io::SocketAddress key = datagram.source.Unmapped();
   AdmissionLimits limits;
   limits.uploads_enabled = committer_ != nullptr;
-  limits.uploads_unproven =
-      config_.single_port && !config_.single_port_uploads;
+  limits.uploads_unproven = config_.single_port && !config_.single_port_uploads;
   // In single-port mode no transfer is its address's for sure (anyone can
   // ACK on the service port): the limit per address would be a forger's
   // to use up. The table's eviction of the peer silent longest bounds it.
-  limits.address_allowed =
-      config_.single_port || guard_->TransferAllowed(key);
+  limits.address_allowed = config_.single_port || guard_->TransferAllowed(key);
   if (std::optional<Refusal> refusal = CheckAdmission(
           request.opcode, limits, [this] { return FindPlace(); })) {
     Refuse(datagram.source, datagram.destination, request.filename, *refusal);
     return;
   }
-  std::variant<RequestContext, Refusal> made = MakeContext(
-      datagram, request, service_.bound, id_, config_.remap.get());
+  std::variant<RequestContext, Refusal> made =
+      MakeContext(datagram, request, service_.bound, id_, config_.remap.get());
   if (const Refusal* refusal = std::get_if<Refusal>(&made)) {
     Refuse(datagram.source, datagram.destination, request.filename, *refusal);
     return;
@@ -153,9 +151,8 @@ void Shard::StartTransfer(const io::Datagram& datagram,
            std::nullopt);
   } else if (auto* load = std::get_if<LoadFile>(&resolution)) {
     // Mapped and read in by the loader; meanwhile the shard goes on.
-    const uint32_t index =
-        StartWaiting(datagram, request, std::move(context),
-                     TransferPhase::kWaitingForFile);
+    const uint32_t index = StartWaiting(datagram, request, std::move(context),
+                                        TransferPhase::kWaitingForFile);
     transfers_[index].retry = load->retry;
     transfers_[index].session = std::move(load->session);
     const uint32_t generation = transfers_[index].generation;
@@ -169,9 +166,8 @@ void Shard::StartTransfer(const io::Datagram& datagram,
     // The source is still working on it: wait, holding no socket and no
     // shard time, until it begins, fails or takes too long. The client's
     // repeats of the request meanwhile are recognised as repeats.
-    const uint32_t index =
-        StartWaiting(datagram, request, std::move(context),
-                     TransferPhase::kWaitingForStream);
+    const uint32_t index = StartWaiting(datagram, request, std::move(context),
+                                        TransferPhase::kWaitingForStream);
     Transfer& t = transfers_[index];
     t.stream = std::get<AwaitStream>(resolution).stream;
     t.session = std::move(std::get<AwaitStream>(resolution).session);
@@ -190,15 +186,15 @@ uint64_t Shard::SubscribeToStream(uint32_t index) {
   return t.subscription;
 }
 
-uint32_t Shard::OpenTransfer(const io::SocketAddress& key,
-                             TransferPhase phase,
+uint32_t Shard::OpenTransfer(const io::SocketAddress& key, TransferPhase phase,
                              const tftp::Request& request) {
   const uint32_t index = transfers_.Open(key, phase);
   budget_->Opened(id_);
   Transfer& t = transfers_[index];
   t.request_fingerprint = RequestFingerprint(request);
   t.on_probation = recent_.Repeats(key, t.request_fingerprint, now_);
-  counters_.transfers_active.store(transfers_.open(), std::memory_order_relaxed);
+  counters_.transfers_active.store(transfers_.open(),
+                                   std::memory_order_relaxed);
   return index;
 }
 
@@ -267,14 +263,13 @@ void Shard::OnFileLoaded(const FileLoaded& loaded) {
   if (file == nullptr) {
     TFTPD_LOG(kWarning, "shard %d: mapping %s: %s", id_,
               LogValue(t->context.requested_path), std::strerror(loaded.error));
-    EndWaiting(loaded.index, Refusal{tftp::ErrorCode::kNotDefined,
-                                     "cannot read file",
-                                     RefusalReason::k_resources});
+    EndWaiting(loaded.index,
+               Refusal{tftp::ErrorCode::kNotDefined, "cannot read file",
+                       RefusalReason::k_resources});
     return;
   }
-  std::variant<Refusal, ResolvedResponse> used =
-      RespondWithFile(file, t->context.mode,
-                      {root_, files_, config_.max_netascii_size});
+  std::variant<Refusal, ResolvedResponse> used = RespondWithFile(
+      file, t->context.mode, {root_, files_, config_.max_netascii_size});
   counters_.netascii_images_dropped.store(files_.netascii_images_dropped(),
                                           std::memory_order_relaxed);
   if (const Refusal* refusal = std::get_if<Refusal>(&used)) {
@@ -396,11 +391,10 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
     return;
   }
   if (config_.single_port) LimitUnprovenWindow(negotiated);
-  const bool pulled = response.stream != nullptr &&
-                      response.stream->state().pulled;
+  const bool pulled =
+      response.stream != nullptr && response.stream->state().pulled;
   io::SocketAddress peer;
-  absl::StatusOr<io::OpenedSocket> socket =
-      OpenTransferSocket(datagram, &peer);
+  absl::StatusOr<io::OpenedSocket> socket = OpenTransferSocket(datagram, &peer);
   if (!socket.ok()) {
     TFTPD_LOG(kWarning, "shard %d: %s", id_, socket.status().message());
     if (EvictOne(index)) {
@@ -471,9 +465,9 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
   if (t.stream != nullptr) {
     if (t.subscription == 0) SubscribeToStream(i);
     if (t.pulled &&
-        !t.stream->AttachReader(t.subscription, negotiated.blksize,
-                                PulledReadAhead(negotiated),
-                                request.mode == tftp::TransferMode::kNetascii)) {
+        !t.stream->AttachReader(
+            t.subscription, negotiated.blksize, PulledReadAhead(negotiated),
+            request.mode == tftp::TransferMode::kNetascii)) {
       t.protocol->Abort(tftp::ErrorCode::kNotDefined,
                         "response source already read by another transfer");
     }
@@ -484,8 +478,8 @@ void Shard::Launch(const io::Datagram& datagram, const tftp::Request& request,
 }
 
 uint64_t Shard::PulledReadAhead(const tftp::NegotiatedOptions& negotiated) {
-  const uint64_t window =
-      uint64_t{negotiated.blksize} * std::max<uint16_t>(negotiated.windowsize, 1);
+  const uint64_t window = uint64_t{negotiated.blksize} *
+                          std::max<uint16_t>(negotiated.windowsize, 1);
   return std::clamp<uint64_t>(4 * window, 64 << 10, 4 << 20);
 }
 
@@ -497,8 +491,8 @@ void Shard::LimitUnprovenWindow(tftp::NegotiatedOptions& negotiated) const {
   negotiated.blksize = std::min<uint16_t>(negotiated.blksize, kLargestBlock);
   const uint32_t fits =
       kUnprovenWindowBytes / (tftp::kDataHeaderSize + negotiated.blksize);
-  negotiated.windowsize =
-      static_cast<uint16_t>(std::clamp<uint32_t>(fits, 1, negotiated.windowsize));
+  negotiated.windowsize = static_cast<uint16_t>(
+      std::clamp<uint32_t>(fits, 1, negotiated.windowsize));
 }
 
 absl::StatusOr<io::OpenedSocket> Shard::OpenTransferSocket(

@@ -221,10 +221,10 @@ void Shard::OnTimer(uint32_t index) {
       TFTPD_LOG(kWarning,
                 "upload peer=%s file=%s: storing it takes longer than %d ms",
                 t.peer.ToString(), LogValue(t.context.requested_path),
-                static_cast<int>(std::chrono::duration_cast<
-                                     std::chrono::milliseconds>(
-                                     config_.source_timeout)
-                                     .count()));
+                static_cast<int>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        config_.source_timeout)
+                        .count()));
       t.last_progress = now_;
     }
   }
@@ -249,8 +249,8 @@ void Shard::EndTransfer(uint32_t index) {
     } else {
       // Its client (if there was one) never answered.
       Bump(counters_.transfers_unanswered);
-      TFTPD_LOG(kDebug, "unanswered request peer=%s file=%s",
-                t.peer.ToString(), LogValue(t.context.requested_path));
+      TFTPD_LOG(kDebug, "unanswered request peer=%s file=%s", t.peer.ToString(),
+                LogValue(t.context.requested_path));
     }
   }
   if (t.sink != nullptr && t.commit == nullptr) {
@@ -281,7 +281,8 @@ void Shard::CloseTransfer(uint32_t index) {
   transfers_.End(index);
   budget_->Ended(id_, t.evictable());
   if (t.counted_for_address) guard_->EndTransfer(t.key);
-  counters_.transfers_active.store(transfers_.open(), std::memory_order_relaxed);
+  counters_.transfers_active.store(transfers_.open(),
+                                   std::memory_order_relaxed);
 }
 
 void Shard::MaybeRecycle(uint32_t index) {

@@ -28,7 +28,8 @@ class SnapshotCollector {
 
   // The asking thread: every shard's transfers, or those that answered by
   // `deadline`.
-  std::vector<TransferSnapshot> Wait(std::chrono::steady_clock::time_point deadline) {
+  std::vector<TransferSnapshot> Wait(
+      std::chrono::steady_clock::time_point deadline) {
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait_until(lock, deadline, [this] { return waiting_for_ == 0; });
     return transfers_;

@@ -20,12 +20,12 @@
 #include "protocol/server_transfer.h"
 #include "protocol/tftp.h"
 #include "protocol/write_transfer.h"
-#include "server/engine/held_request.h"
-#include "server/engine/peer_credit.h"
-#include "server/files/file_cache.h"
 #include "server/api/request_handler.h"
 #include "server/api/response_stream.h"
 #include "server/api/upload_sink.h"
+#include "server/engine/held_request.h"
+#include "server/engine/peer_credit.h"
+#include "server/files/file_cache.h"
 #include "server/uploads/upload_committer.h"
 
 namespace tftpd {

@@ -45,20 +45,19 @@ void WriteTransferLine(const Transfer& t, io::TimePoint now) {
                          " message=", LogValue(result.error_message));
   }
   const tftp::NegotiatedOptions& options = t.protocol->options();
-  const uint64_t size = t.writing != nullptr ? counters.bytes_transferred
+  const uint64_t size = t.writing != nullptr  ? counters.bytes_transferred
                         : t.stream != nullptr ? t.stream->state().available
                                               : t.response.size();
   WriteLogLine(
       LogLevel::kInfo,
-      absl::StrFormat("transfer peer=%s file=%s outcome=%s bytes=%d "
-                      "size=%d duration=%.3fs blksize=%d windowsize=%d "
-                      "retransmits=%d%s%s",
-                      t.peer.ToString(), LogValue(t.context.requested_path),
-                      tftp::TransferOutcomeName(result.outcome),
-                      counters.bytes_transferred, size,
-                      Seconds(now - t.started), options.blksize,
-                      options.windowsize, counters.retransmits, error,
-                      t.writing != nullptr ? " upload" : ""));
+      absl::StrFormat(
+          "transfer peer=%s file=%s outcome=%s bytes=%d "
+          "size=%d duration=%.3fs blksize=%d windowsize=%d "
+          "retransmits=%d%s%s",
+          t.peer.ToString(), LogValue(t.context.requested_path),
+          tftp::TransferOutcomeName(result.outcome), counters.bytes_transferred,
+          size, Seconds(now - t.started), options.blksize, options.windowsize,
+          counters.retransmits, error, t.writing != nullptr ? " upload" : ""));
 }
 
 TransferStats MakeStats(Transfer& t, int shard, io::TimePoint now) {

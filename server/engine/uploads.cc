@@ -1,10 +1,10 @@
 // Uploads (WRQ): the handler says where the bytes go, blocks go straight to
 // the sink on the shard thread, and the commit runs on a committer thread
 // while the final ACK waits for its outcome.
-#include "server/uploads/disk_upload_sink.h"
 #include "server/engine/admission.h"
 #include "server/engine/shard.h"
 #include "server/observability/log.h"
+#include "server/uploads/disk_upload_sink.h"
 
 namespace tftpd {
 namespace {
@@ -92,8 +92,7 @@ void Shard::StartUpload(const io::Datagram& datagram,
     sink = std::move(*opened);
   }
   io::SocketAddress peer;
-  absl::StatusOr<io::OpenedSocket> socket =
-      OpenTransferSocket(datagram, &peer);
+  absl::StatusOr<io::OpenedSocket> socket = OpenTransferSocket(datagram, &peer);
   if (!socket.ok()) {
     TFTPD_LOG(kWarning, "shard %d: %s", id_, socket.status().message());
     committer_->Abandon(std::move(sink));

@@ -218,9 +218,9 @@ OpenedFile RootDirectory::OpenPortably(
     close(dir);
     return Refuse(ErrorCode::kAccessViolation, "symlinks are not followed");
   }
-  OpenedFile out = OpenRegular(path_fd, world_readable_only_, already_held, [&] {
-    return openat(dir, leaf.c_str(), kReadFlags | O_NOFOLLOW);
-  });
+  OpenedFile out = OpenRegular(
+      path_fd, world_readable_only_, already_held,
+      [&] { return openat(dir, leaf.c_str(), kReadFlags | O_NOFOLLOW); });
   close(dir);
   return out;
 }

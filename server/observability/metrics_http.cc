@@ -83,8 +83,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
   if (bind_to->family() == AF_INET6) flags |= MHD_USE_IPv6;
   server->daemon_ = MHD_start_daemon(
       flags, 0, nullptr, nullptr, &MetricsServer::Answer, server.get(),
-      MHD_OPTION_SOCK_ADDR, bind_to->get(),
-      MHD_OPTION_CONNECTION_TIMEOUT,
+      MHD_OPTION_SOCK_ADDR, bind_to->get(), MHD_OPTION_CONNECTION_TIMEOUT,
       static_cast<unsigned>(std::max(1, limits.idle_timeout_seconds)),
       MHD_OPTION_CONNECTION_LIMIT,
       static_cast<unsigned>(std::max(1, limits.connections)),
@@ -131,7 +130,8 @@ MHD_Result MetricsServer::Answer(void* self, MHD_Connection* connection,
   } else if (route == nullptr) {
     status = MHD_HTTP_NOT_FOUND;
     body = "served here:";
-    for (const HttpRoute& r : server->routes_) absl::StrAppend(&body, " ", r.path);
+    for (const HttpRoute& r : server->routes_)
+      absl::StrAppend(&body, " ", r.path);
     body += "\n";
   } else {
     body = route->render();
@@ -140,8 +140,7 @@ MHD_Result MetricsServer::Answer(void* self, MHD_Connection* connection,
   MHD_Response* response = MHD_create_response_from_buffer(
       body.size(), body.data(), MHD_RESPMEM_MUST_COPY);
   if (response == nullptr) return MHD_NO;
-  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
-                          type.c_str());
+  MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type.c_str());
   const MHD_Result queued = MHD_queue_response(connection, status, response);
   MHD_destroy_response(response);
   return queued;

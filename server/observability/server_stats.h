@@ -21,20 +21,20 @@ namespace tftpd {
   X(requests_refused, "requests answered with ERROR")                         \
   X(duplicate_requests, "requests that repeated an open transfer's own")      \
   X(ignored_datagrams, "non-request datagrams on the service port")           \
-  X(transfers_started, "transfers started")                                    \
-  X(transfers_finished, "transfers ended, however they ended")                 \
-  X(transfers_completed, "transfers completed")                                \
-  X(transfers_peer_error, "transfers ended by the client's ERROR")             \
-  X(transfers_timed_out, "transfers whose client stopped answering")           \
-  X(transfers_protocol_error, "transfers ended by a malformed packet")         \
-  X(transfers_aborted, "transfers ended by the server")                        \
-  X(transfers_superseded,                                                      \
+  X(transfers_started, "transfers started")                                   \
+  X(transfers_finished, "transfers ended, however they ended")                \
+  X(transfers_completed, "transfers completed")                               \
+  X(transfers_peer_error, "transfers ended by the client's ERROR")            \
+  X(transfers_timed_out, "transfers whose client stopped answering")          \
+  X(transfers_protocol_error, "transfers ended by a malformed packet")        \
+  X(transfers_aborted, "transfers ended by the server")                       \
+  X(transfers_superseded,                                                     \
     "transfers whose last ACK never came before their client's next request") \
-  X(requests_dropped, "requests the handler dropped without an answer")     \
+  X(requests_dropped, "requests the handler dropped without an answer")       \
   X(transfers_unanswered,                                                     \
-    "requests answered whose client never answered back (not transfers)")    \
+    "requests answered whose client never answered back (not transfers)")     \
   X(transfers_evicted,                                                        \
-    "unanswered requests ended early to make room for new ones")             \
+    "unanswered requests ended early to make room for new ones")              \
   X(requests_deferred,                                                        \
     "requests left for their repeat: out of descriptors, one was freeing")    \
   X(packets_sent, "datagrams sent by transfers")                              \
@@ -43,7 +43,7 @@ namespace tftpd {
   X(bytes_sent, "DATA payload bytes sent, retransmissions included")          \
   X(unknown_tid_packets, "datagrams from strangers, answered with ERROR 5")   \
   X(send_errors, "sends the kernel refused")                                  \
-  X(stats_dropped, "transfer statistics dropped: the callback fell behind")    \
+  X(stats_dropped, "transfer statistics dropped: the callback fell behind")   \
   X(handoff_drops,                                                            \
     "datagrams the listener dropped: their shard had 4096 waiting")           \
   X(netascii_images_dropped,                                                  \
@@ -61,22 +61,22 @@ namespace tftpd {
     "single-port mode what its last datagram earned)")
 
 // Why a request got an ERROR instead of a transfer.
-#define TFTPD_REFUSAL_REASONS(X)                                           \
-  X(malformed, "the request did not parse")                                \
-  X(not_found, "no such file")                                             \
-  X(access_denied, "outside the root, not a regular file, or unreadable")  \
-  X(remap_denied, "a map-file rule refused the name")                      \
-  X(uploads_disabled, "a WRQ while uploads are off")                       \
-  X(busy, "max_transfers reached")                                          \
-  X(per_address, "max_transfers_per_address reached")                       \
-  X(rate_limited, "over requests_per_second_per_address")                  \
-  X(handler, "the request handler refused")                                \
-  X(source_failed, "the response source failed before sending")            \
+#define TFTPD_REFUSAL_REASONS(X)                                             \
+  X(malformed, "the request did not parse")                                  \
+  X(not_found, "no such file")                                               \
+  X(access_denied, "outside the root, not a regular file, or unreadable")    \
+  X(remap_denied, "a map-file rule refused the name")                        \
+  X(uploads_disabled, "a WRQ while uploads are off")                         \
+  X(busy, "max_transfers reached")                                           \
+  X(per_address, "max_transfers_per_address reached")                        \
+  X(rate_limited, "over requests_per_second_per_address")                    \
+  X(handler, "the request handler refused")                                  \
+  X(source_failed, "the response source failed before sending")              \
   X(unsupported, "netascii of a pushed stream, or of a file over the limit") \
-  X(options, "option negotiation refused")                                 \
-  X(resources, "out of sockets or memory")                                 \
-  X(file_changed, "the file shrank while being read (rewritten in place)") \
-  X(file_exists, "an upload of an existing file without --overwrite")      \
+  X(options, "option negotiation refused")                                   \
+  X(resources, "out of sockets or memory")                                   \
+  X(file_changed, "the file shrank while being read (rewritten in place)")   \
+  X(file_exists, "an upload of an existing file without --overwrite")        \
   X(too_large, "an upload announced over --max_upload_bytes")
 
 enum class RefusalReason {

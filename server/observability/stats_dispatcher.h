@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "server/observability/server_stats.h"
 #include "server/api/stats_callbacks.h"
+#include "server/observability/server_stats.h"
 
 namespace tftpd {
 
@@ -49,7 +49,7 @@ class StatsDispatcher {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<TransferStats> queue_;  // Guarded by mutex_.
-  bool stopping_ = false;           // Guarded by mutex_.
+  bool stopping_ = false;            // Guarded by mutex_.
   std::thread thread_;
 
   // The dispatcher thread's own.

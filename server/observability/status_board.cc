@@ -21,8 +21,9 @@ void StatusBoard::OnTransfer(const TransferStats& stats) {
     std::deque<Failure>& ring =
         stats.client_answered ? failures_ : unanswered_failures_;
     ring.push_front(Failure{
-        stats.start_time + std::chrono::duration_cast<
-                               std::chrono::system_clock::duration>(stats.duration),
+        stats.start_time +
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                stats.duration),
         stats.peer.ToString(), stats.requested_path, stats.outcome,
         stats.error_code, stats.error_message});
     if (ring.size() > max_failures_) ring.pop_back();
@@ -31,17 +32,18 @@ void StatusBoard::OnTransfer(const TransferStats& stats) {
   // its sender nothing, so a flood of forged names must not push real files
   // out.
   if (stats.upload || max_files_ == 0 || !stats.client_answered) return;
-  auto found = std::find_if(files_.begin(), files_.end(), [&](const FileCount& f) {
-    return f.name == stats.requested_path;
-  });
+  auto found = std::find_if(
+      files_.begin(), files_.end(),
+      [&](const FileCount& f) { return f.name == stats.requested_path; });
   if (found != files_.end()) {
     ++found->count;
   } else if (files_.size() < max_files_) {
     files_.push_back(FileCount{stats.requested_path, 1});
   } else {
-    auto least = std::min_element(
-        files_.begin(), files_.end(),
-        [](const FileCount& a, const FileCount& b) { return a.count < b.count; });
+    auto least = std::min_element(files_.begin(), files_.end(),
+                                  [](const FileCount& a, const FileCount& b) {
+                                    return a.count < b.count;
+                                  });
     least->name = stats.requested_path;
     ++least->count;
     ++files_replaced_;
@@ -64,10 +66,9 @@ std::vector<StatusBoard::FileCount> StatusBoard::top_files(size_t n) const {
     std::lock_guard<std::mutex> lock(mutex_);
     files = files_;
   }
-  std::stable_sort(files.begin(), files.end(),
-                   [](const FileCount& a, const FileCount& b) {
-                     return a.count > b.count;
-                   });
+  std::stable_sort(
+      files.begin(), files.end(),
+      [](const FileCount& a, const FileCount& b) { return a.count > b.count; });
   if (files.size() > n) files.resize(n);
   return files;
 }

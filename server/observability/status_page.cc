@@ -58,10 +58,11 @@ std::string FailuresJson(const std::vector<StatusBoard::Failure>& failures) {
   for (size_t i = 0; i < failures.size(); ++i) {
     const StatusBoard::Failure& f = failures[i];
     absl::StrAppend(&out, i == 0 ? "" : ",", "{\"time\":", UnixSeconds(f.when),
-                    ",\"client\":", JsonString(f.peer), ",\"file\":",
-                    JsonString(f.file), ",\"outcome\":", JsonString(f.outcome),
-                    ",\"error_code\":", f.error_code, ",\"error_message\":",
-                    JsonString(f.error_message), "}");
+                    ",\"client\":", JsonString(f.peer),
+                    ",\"file\":", JsonString(f.file),
+                    ",\"outcome\":", JsonString(f.outcome),
+                    ",\"error_code\":", f.error_code,
+                    ",\"error_message\":", JsonString(f.error_message), "}");
   }
   return out + "]";
 }
@@ -98,11 +99,21 @@ std::string HtmlText(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
       default:
         out += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
     }
@@ -120,26 +131,28 @@ std::string RenderStatusJson(StatusView view) {
     const TransferSnapshot& t = view.transfers[i];
     absl::StrAppend(
         &out, i == 0 ? "" : ",", "{\"shard\":", t.shard,
-        ",\"request_id\":", t.request_id, ",\"client\":",
-        JsonString(t.peer.ToString()), ",\"file\":", JsonString(t.requested_path),
-        ",\"upload\":", t.upload ? "true" : "false", ",\"phase\":",
-        JsonString(t.phase), ",\"answered\":", t.answered ? "true" : "false",
-        ",\"bytes\":", t.bytes_acknowledged, ",\"size\":",
-        t.size.has_value() ? absl::StrCat(*t.size) : "null",
+        ",\"request_id\":", t.request_id,
+        ",\"client\":", JsonString(t.peer.ToString()),
+        ",\"file\":", JsonString(t.requested_path),
+        ",\"upload\":", t.upload ? "true" : "false",
+        ",\"phase\":", JsonString(t.phase),
+        ",\"answered\":", t.answered ? "true" : "false",
+        ",\"bytes\":", t.bytes_acknowledged,
+        ",\"size\":", t.size.has_value() ? absl::StrCat(*t.size) : "null",
         ",\"rate_bytes_per_second\":", static_cast<uint64_t>(Rate(t)),
-        ",\"packets_sent\":", t.packets_sent, ",\"retransmits\":",
-        t.retransmits, ",\"blksize\":", t.blksize, ",\"windowsize\":",
-        t.windowsize, ",\"age_seconds\":",
-        absl::StrFormat("%.3f", Seconds(t.age)), "}");
+        ",\"packets_sent\":", t.packets_sent,
+        ",\"retransmits\":", t.retransmits, ",\"blksize\":", t.blksize,
+        ",\"windowsize\":", t.windowsize,
+        ",\"age_seconds\":", absl::StrFormat("%.3f", Seconds(t.age)), "}");
   }
-  absl::StrAppend(&out, "],\"failures\":", FailuresJson(view.failures),
-                  ",\"unanswered_failures\":",
-                  FailuresJson(view.unanswered_failures));
+  absl::StrAppend(
+      &out, "],\"failures\":", FailuresJson(view.failures),
+      ",\"unanswered_failures\":", FailuresJson(view.unanswered_failures));
   absl::StrAppend(&out, ",\"files\":[");
   for (size_t i = 0; i < view.files.size(); ++i) {
-    absl::StrAppend(&out, i == 0 ? "" : ",", "{\"file\":",
-                    JsonString(view.files[i].name), ",\"requests\":",
-                    view.files[i].count, "}");
+    absl::StrAppend(&out, i == 0 ? "" : ",",
+                    "{\"file\":", JsonString(view.files[i].name),
+                    ",\"requests\":", view.files[i].count, "}");
   }
   absl::StrAppend(&out, "],\"shards\":[");
   for (size_t i = 0; i < view.shards.size(); ++i) {
@@ -158,8 +171,9 @@ std::string RenderStatusHtml(StatusView view) {
   std::string out = absl::StrCat(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<meta http-equiv=\"refresh\" content=\"2\">"
-      "<title>tftpd: ", view.transfers.size(),
-      " transfers</title><style>", kStyle, "</style></head><body>\n"
+      "<title>tftpd: ",
+      view.transfers.size(), " transfers</title><style>", kStyle,
+      "</style></head><body>\n"
       "<h1>tftpd</h1><p class=\"muted\">Refreshes every 2 s. JSON: "
       "<a href=\"/transfers\">/transfers</a>, metrics: "
       "<a href=\"/metrics\">/metrics</a>.</p>\n");
@@ -179,10 +193,11 @@ std::string RenderStatusHtml(StatusView view) {
       std::string bar;
       std::string done = Bytes(static_cast<double>(t.bytes_acknowledged));
       if (t.size.has_value() && *t.size > 0) {
-        const double share = std::min(
-            1.0, static_cast<double>(t.bytes_acknowledged) /
-                     static_cast<double>(*t.size));
-        bar = absl::StrFormat("<div style=\"width:%.1f%%\"></div>", share * 100);
+        const double share =
+            std::min(1.0, static_cast<double>(t.bytes_acknowledged) /
+                              static_cast<double>(*t.size));
+        bar =
+            absl::StrFormat("<div style=\"width:%.1f%%\"></div>", share * 100);
         absl::StrAppend(&done, " of ", Bytes(static_cast<double>(*t.size)));
       }
       absl::StrAppend(
@@ -202,8 +217,8 @@ std::string RenderStatusHtml(StatusView view) {
     }
   }
 
-  AppendFailures("Last failures", "None since start.", view.failures,
-                 view.now, &out);
+  AppendFailures("Last failures", "None since start.", view.failures, view.now,
+                 &out);
   AppendFailures(
       "Requests whose sender never answered",
       "None since start. (Refused requests and answers no client took up "
@@ -223,9 +238,10 @@ std::string RenderStatusHtml(StatusView view) {
     absl::StrAppend(&out, "</table>\n");
   }
 
-  absl::StrAppend(&out, "<h2>Shards</h2>\n<table><tr><th>shard</th>"
-                        "<th>transfers now</th><th></th><th>started</th>"
-                        "<th>sent</th></tr>\n");
+  absl::StrAppend(&out,
+                  "<h2>Shards</h2>\n<table><tr><th>shard</th>"
+                  "<th>transfers now</th><th></th><th>started</th>"
+                  "<th>sent</th></tr>\n");
   uint64_t busiest = 1;
   for (const ServerTotals& s : view.shards) {
     busiest = std::max(busiest, s.transfers_active);

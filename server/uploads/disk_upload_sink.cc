@@ -115,7 +115,7 @@ class DiskUploadSink : public UploadSink {
     close(fd_);
     fd_ = -1;
     abandoned_ = true;  // Done: nothing left to remove.
-    fsync(dir_);  // The new name itself survives a crash.
+    fsync(dir_);        // The new name itself survives a crash.
     return absl::OkStatus();
   }
 
@@ -170,8 +170,7 @@ absl::StatusOr<std::unique_ptr<UploadSink>> OpenDiskUpload(
     if ((existing.st_mode & S_IWOTH) == 0 && !policy.overwrite_any) {
       // As tftpd-hpa: a file the world may not write is not the world's to
       // replace (pxelinux.0, a kernel).
-      return refuse(absl::PermissionDeniedError(
-          "file is not world-writable"));
+      return refuse(absl::PermissionDeniedError("file is not world-writable"));
     }
     // Never the set-user-ID, set-group-ID or sticky bits: the content is
     // the network's now (the kernel clears the first two on a write by a
@@ -232,9 +231,8 @@ size_t RemoveLeftoversIn(int dir, int depth_left) {
     if (S_ISREG(info.st_mode) && IsUploadTemporary(name)) {
       if (unlinkat(dirfd(listing), entry->d_name, 0) == 0) ++removed;
     } else if (S_ISDIR(info.st_mode) && depth_left > 0) {
-      const int child =
-          openat(dirfd(listing), entry->d_name,
-                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      const int child = openat(dirfd(listing), entry->d_name,
+                               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (child >= 0) removed += RemoveLeftoversIn(child, depth_left - 1);
     }
   }

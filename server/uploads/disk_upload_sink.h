@@ -17,13 +17,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "server/files/root_directory.h"
 #include "server/api/upload_sink.h"
+#include "server/files/root_directory.h"
 
 namespace tftpd {
 
 struct DiskUploadPolicy {
-  bool create = false;     // New files may be made (--create).
+  bool create = false;  // New files may be made (--create).
   // Existing world-writable files may be replaced (--overwrite), as
   // tftpd-hpa allows; any existing file with `overwrite_any` too
   // (--permissive).

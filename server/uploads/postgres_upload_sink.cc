@@ -106,9 +106,9 @@ class PostgresUploadSink final : public UploadSink {
     }
     // A database that does not answer fails the upload in bounded time
     // (a connect_timeout or options in the connection string win).
-    const std::string statement_timeout = absl::StrCat(
-        "-c statement_timeout=",
-        std::max<int64_t>(1, options_->statement_timeout.count()));
+    const std::string statement_timeout =
+        absl::StrCat("-c statement_timeout=",
+                     std::max<int64_t>(1, options_->statement_timeout.count()));
     const char* keywords[] = {"connect_timeout", "options", "dbname", nullptr};
     const char* values[] = {"10", statement_timeout.c_str(),
                             options_->connection.c_str(), nullptr};
@@ -181,24 +181,24 @@ class PostgresUploadSink final : public UploadSink {
     const Oid object = lo_creat(db, INV_READ | INV_WRITE);
     const int fd = object == InvalidOid ? -1 : lo_open(db, object, INV_WRITE);
     if (fd < 0) {
-      return absl::UnavailableError(absl::StrCat(
-          "database: ", FirstLine(PQerrorMessage(db))));
+      return absl::UnavailableError(
+          absl::StrCat("database: ", FirstLine(PQerrorMessage(db))));
     }
     std::string chunk(kChunk, '\0');
     for (uint64_t offset = 0; offset < size_;) {
-      const ssize_t n = pread(spool_, chunk.data(), chunk.size(),
-                              static_cast<off_t>(offset));
+      const ssize_t n =
+          pread(spool_, chunk.data(), chunk.size(), static_cast<off_t>(offset));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return absl::DataLossError("cannot read the spooled upload");
       if (lo_write(db, fd, chunk.data(), static_cast<size_t>(n)) != n) {
-        return absl::UnavailableError(absl::StrCat(
-            "database: ", FirstLine(PQerrorMessage(db))));
+        return absl::UnavailableError(
+            absl::StrCat("database: ", FirstLine(PQerrorMessage(db))));
       }
       offset += static_cast<uint64_t>(n);
     }
     if (lo_close(db, fd) != 0) {
-      return absl::UnavailableError(absl::StrCat(
-          "database: ", FirstLine(PQerrorMessage(db))));
+      return absl::UnavailableError(
+          absl::StrCat("database: ", FirstLine(PQerrorMessage(db))));
     }
     return object;
   }

@@ -62,7 +62,7 @@ class UploadCommitter {
   struct Job {
     std::shared_ptr<UploadSink> sink;
     uint64_t size = 0;
-    Done done;  // Empty for an abandon.
+    Done done;                             // Empty for an abandon.
     std::shared_ptr<CommitTicket> ticket;  // A commit's.
   };
   static void Run(Job& job);

@@ -26,12 +26,12 @@ namespace {
 
 using tftpd::testing::MemoryShard;
 
-#define Check(condition)                                          \
-  do {                                                            \
-    if (!(condition)) {                                           \
-      std::fprintf(stderr, "shard fuzzer: %s\n", #condition);    \
-      std::abort();                                               \
-    }                                                             \
+#define Check(condition)                                      \
+  do {                                                        \
+    if (!(condition)) {                                       \
+      std::fprintf(stderr, "shard fuzzer: %s\n", #condition); \
+      std::abort();                                           \
+    }                                                         \
   } while (0)
 
 // Responses by the first letter of the name; uploads go nowhere.
@@ -94,16 +94,25 @@ std::string Request(FuzzInput& in) {
   packet += '\0';
   packet += (shape & 0x10) ? "netascii" : "octet";
   packet += '\0';
-  if (shape & 0x20) packet += absl::StrCat("blksize", std::string(1, '\0'), 8 + in.U16() % 65460, std::string(1, '\0'));
-  if (shape & 0x40) packet += absl::StrCat("windowsize", std::string(1, '\0'), in.Byte() % 70, std::string(1, '\0'));
-  if (shape & 0x80) packet += absl::StrCat("tsize", std::string(1, '\0'), in.U16(), std::string(1, '\0'));
+  if (shape & 0x20)
+    packet += absl::StrCat("blksize", std::string(1, '\0'),
+                           8 + in.U16() % 65460, std::string(1, '\0'));
+  if (shape & 0x40)
+    packet += absl::StrCat("windowsize", std::string(1, '\0'), in.Byte() % 70,
+                           std::string(1, '\0'));
+  if (shape & 0x80)
+    packet += absl::StrCat("tsize", std::string(1, '\0'), in.U16(),
+                           std::string(1, '\0'));
   return packet;
 }
 
 std::string ToTransfer(FuzzInput& in) {
   const uint8_t kind = in.Byte() % 5;
   const uint16_t block = in.U16();
-  std::string packet = {0, static_cast<char>(kind == 0 ? 4 : kind == 1 ? 3 : 5),
+  std::string packet = {0,
+                        static_cast<char>(kind == 0   ? 4
+                                          : kind == 1 ? 3
+                                                      : 5),
                         static_cast<char>(block >> 8),
                         static_cast<char>(block & 0xff)};
   switch (kind) {
@@ -156,8 +165,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   MemoryShard m(config, std::make_shared<FuzzHandler>());
   Check(m.status().ok());
 
-  std::map<int, io::SocketAddress> peer_of;     // Transfer socket -> client.
-  std::set<std::string> answered;               // Addresses that answered.
+  std::map<int, io::SocketAddress> peer_of;  // Transfer socket -> client.
+  std::set<std::string> answered;            // Addresses that answered.
   // Per address: datagrams it sent, and bytes sent to it.
   std::map<std::string, size_t> datagrams_from;
   std::map<std::string, size_t> sent_to;
@@ -171,7 +180,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<io::SentDatagram> sent;
     const bool running = m.TurnUntilIdle(&sent, 5000);
     const absl::Status invariants = m.shard().CheckInvariants();
-    if (!invariants.ok()) std::fprintf(stderr, "%s\n", invariants.ToString().c_str());
+    if (!invariants.ok())
+      std::fprintf(stderr, "%s\n", invariants.ToString().c_str());
     Check(invariants.ok());
     Check(m.bad_close() == -1);
     Check(m.sent_after_close() == -1);
@@ -184,15 +194,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       // Each datagram earns a bounded answer; beyond, the budget (whose
       // windows open with their first count: a run of n minutes sees at
       // most n + 1 of them).
-      const size_t earned = config.single_port ? tftpd::kDatagramCredit
-                                               : tftpd::kRequestCredit;
+      const size_t earned =
+          config.single_port ? tftpd::kDatagramCredit : tftpd::kRequestCredit;
       const size_t minutes = static_cast<size_t>(
           std::chrono::duration_cast<std::chrono::minutes>(m.now() - started)
               .count());
       size_t& bytes = sent_to[host];
       bytes += d.payload.size();
-      Check(bytes <= datagrams_from[host] * earned +
-                         (minutes + 2) * config.address_limits.unverified_bytes);
+      Check(bytes <=
+            datagrams_from[host] * earned +
+                (minutes + 2) * config.address_limits.unverified_bytes);
     }
     return running;
   };
@@ -205,10 +216,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 0:
       case 1: {
         const std::string packet = Request(in);
-        deliver(MemoryShard::kServiceFd, peer,
-                absl::MakeConstSpan(
-                    reinterpret_cast<const uint8_t*>(packet.data()),
-                    packet.size()));
+        deliver(
+            MemoryShard::kServiceFd, peer,
+            absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(packet.data()),
+                                packet.size()));
         break;
       }
       case 2: {
@@ -219,10 +230,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const io::SocketAddress from = own ? it->second : peer;
         if (own) answered.insert(from.Unmapped().HostString());
         const std::string packet = ToTransfer(in);
-        deliver(config.single_port ? MemoryShard::kServiceFd : it->first, from,
-                absl::MakeConstSpan(
-                    reinterpret_cast<const uint8_t*>(packet.data()),
-                    packet.size()));
+        deliver(
+            config.single_port ? MemoryShard::kServiceFd : it->first, from,
+            absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(packet.data()),
+                                packet.size()));
         break;
       }
       case 3: {

@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "protocol/packet.h"
-#include "tests/fuzz/fuzz_input.h"
 #include "protocol/read_transfer.h"
 #include "protocol/write_transfer.h"
+#include "tests/fuzz/fuzz_input.h"
 
 namespace {
 

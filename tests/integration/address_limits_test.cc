@@ -42,7 +42,9 @@ TEST(AddressLimits, SpoofedRequestsGetTheirFirstAnswerAndTheBudget) {
   EXPECT_EQ(good.bytes, TestContent(100000));
   // Every forged request's transfer ends at the unanswered timeout.
   EXPECT_TRUE(WaitUntil(
-      [&] { return CountOccurrences(server.log(), "unanswered request") == 100; },
+      [&] {
+        return CountOccurrences(server.log(), "unanswered request") == 100;
+      },
       std::chrono::seconds(10)))
       << server.log();
   size_t received = 0;

@@ -28,8 +28,7 @@ bool BlindForger::Open(std::string* why) {
 }
 
 void BlindForger::Add(const io::SocketAddress& from,
-                      const io::SocketAddress& to,
-                      const std::string& payload) {
+                      const io::SocketAddress& to, const std::string& payload) {
   const auto* source = reinterpret_cast<const sockaddr_in*>(from.get());
   const auto* destination = reinterpret_cast<const sockaddr_in*>(to.get());
   std::string packet(sizeof(iphdr) + sizeof(udphdr) + payload.size(), '\0');
@@ -70,7 +69,8 @@ void BlindForger::Flush() {
       messages[i].msg_hdr.msg_iov = &iov[i];
       messages[i].msg_hdr.msg_iovlen = 1;
     }
-    const int done = sendmmsg(fd_, messages.data(), static_cast<unsigned>(n), 0);
+    const int done =
+        sendmmsg(fd_, messages.data(), static_cast<unsigned>(n), 0);
     if (done <= 0) {
       // ENOBUFS: the kernel's queue is full; what did not fit is lost, as
       // a real forger's excess is.

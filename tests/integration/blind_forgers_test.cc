@@ -64,10 +64,10 @@ Received Drain(RawClient& victim) {
   return r;
 }
 
-#define OPEN_FORGER_OR_SKIP(forger)                    \
-  do {                                                 \
-    std::string why;                                   \
-    if (!(forger).Open(&why)) GTEST_SKIP() << why;     \
+#define OPEN_FORGER_OR_SKIP(forger)                \
+  do {                                             \
+    std::string why;                               \
+    if (!(forger).Open(&why)) GTEST_SKIP() << why; \
   } while (0)
 
 // Finding 1: with --single_port --max_transfers=40, 60 forged RRQs
@@ -86,16 +86,19 @@ TEST(BlindForgers, BlindAcksInSinglePortModeKeepNoRealClientOut) {
   BlindForger forger;
   OPEN_FORGER_OR_SKIP(forger);
   std::vector<io::SocketAddress> forged;
-  for (int i = 0; i < 60; ++i) forged.push_back(At("127.5.0." + std::to_string(i + 1), 50000));
+  for (int i = 0; i < 60; ++i)
+    forged.push_back(At("127.5.0." + std::to_string(i + 1), 50000));
   // curl sends from 127.0.0.1: forged transfers under its own address too.
-  for (int i = 0; i < 130; ++i) forged.push_back(At("127.0.0.1", static_cast<uint16_t>(20000 + i)));
+  for (int i = 0; i < 130; ++i)
+    forged.push_back(At("127.0.0.1", static_cast<uint16_t>(20000 + i)));
   for (const io::SocketAddress& f : forged) {
     forger.Add(f, Service(server),
                RequestPacket(1, "kernel", "octet", {"timeout", "255"}));
   }
   forger.Flush();
   ForgerWaits(milliseconds(50));
-  for (const io::SocketAddress& f : forged) forger.Add(f, Service(server), AckPacket(0));
+  for (const io::SocketAddress& f : forged)
+    forger.Add(f, Service(server), AckPacket(0));
   forger.Flush();
   TempDir out;
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -144,10 +147,10 @@ TEST(BlindForgers, APortSprayDrawsAtMostTheBoundPerForgedRequest) {
   const size_t data = got.data;
   const size_t window = 4 * (4 + 65464);
   const size_t oack = 64;
-  std::printf("spray: %llu forged datagrams, victim received %zu bytes "
-              "(%zu DATA) for %d forged requests\n",
-              static_cast<unsigned long long>(forger.sent()), received, data,
-              kRounds);
+  std::printf(
+      "spray: %llu forged datagrams, victim received %zu bytes "
+      "(%zu DATA) for %d forged requests\n",
+      static_cast<unsigned long long>(forger.sent()), received, data, kRounds);
   EXPECT_GT(data, 0u) << "the spray never reached the transfer";
   EXPECT_LE(received, kRounds * (2 * window + 2 * oack)) << server.log();
 }
@@ -170,9 +173,9 @@ TEST(BlindForgers, APersistentSprayDrawsLessThanItCosts) {
   // timeout 255: the server never retransmits between rounds, so every
   // window it sends is one the forger's next spray acknowledges whole.
   forger.Add(victim.address(), Service(server),
-             RequestPacket(1, "kernel", "octet",
-                           {"blksize", "65464", "windowsize", "64",
-                            "timeout", "255"}));
+             RequestPacket(
+                 1, "kernel", "octet",
+                 {"blksize", "65464", "windowsize", "64", "timeout", "255"}));
   forger.Flush();
   constexpr int kRounds = 12;
   // The window the OACK grants: 4 blocks of 65464 (within 256 KiB).
@@ -186,11 +189,12 @@ TEST(BlindForgers, APersistentSprayDrawsLessThanItCosts) {
   const size_t datagrams = got.datagrams;
   const double victim_wire = received + 28.0 * datagrams;
   const double forger_wire = (forger.sent() - 1) * 32.0 + 28 + 64;
-  std::printf("persistent spray: %d rounds, %llu datagrams (%.1f MB on the "
-              "wire); the victim received %zu datagrams (%.1f MB): %.2fx\n",
-              kRounds, static_cast<unsigned long long>(forger.sent()),
-              forger_wire / 1e6, datagrams, victim_wire / 1e6,
-              victim_wire / forger_wire);
+  std::printf(
+      "persistent spray: %d rounds, %llu datagrams (%.1f MB on the "
+      "wire); the victim received %zu datagrams (%.1f MB): %.2fx\n",
+      kRounds, static_cast<unsigned long long>(forger.sent()),
+      forger_wire / 1e6, datagrams, victim_wire / 1e6,
+      victim_wire / forger_wire);
   EXPECT_GT(datagrams, static_cast<size_t>(kRounds));  // The sprays hit.
   EXPECT_LE(victim_wire, forger_wire);
 }
@@ -223,9 +227,9 @@ TEST(BlindForgers, ForgedRefusalsWriteABoundedLog) {
         return absl::StrContains(server.log(), "refusals not logged");
       },
       seconds(10));
-  const double elapsed = std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - start)
-                             .count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   ASSERT_EQ(server.Stop(), 0);
   const std::string log = server.log();
   EXPECT_TRUE(summed_up) << log.substr(0, 4000);

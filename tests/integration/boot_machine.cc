@@ -1,8 +1,8 @@
 #include "tests/integration/boot_machine.h"
 
 #include <fcntl.h>
-#include <stdlib.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -123,11 +123,10 @@ std::vector<std::string> MachineArgs(const std::string& qemu) {
 std::vector<std::string> OvmfArgs(const TempDir& dir) {
   dir.Write("vars.fd", ReadFile(kOvmfVars));
   const std::string vars_copy = dir.Join("vars.fd");
-  return {"-drive",
-          absl::StrCat("if=pflash,format=raw,unit=0,readonly=on,file=",
-                       kOvmfCode),
-          "-drive",
-          absl::StrCat("if=pflash,format=raw,unit=1,file=", vars_copy)};
+  return {
+      "-drive",
+      absl::StrCat("if=pflash,format=raw,unit=0,readonly=on,file=", kOvmfCode),
+      "-drive", absl::StrCat("if=pflash,format=raw,unit=1,file=", vars_copy)};
 }
 
 CommandResult TimedBoot(const std::string& name,
@@ -135,10 +134,10 @@ CommandResult TimedBoot(const std::string& name,
                         std::chrono::seconds limit) {
   const auto start = std::chrono::steady_clock::now();
   CommandResult boot = RunCommand(argv, limit);
-  std::printf("%s boot took %.1f s\n", name.c_str(),
-              std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                            start)
-                  .count());
+  std::printf(
+      "%s boot took %.1f s\n", name.c_str(),
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count());
   return boot;
 }
 
@@ -153,13 +152,13 @@ std::vector<std::string> Arm64BoardArgs() {
 std::vector<std::string> AavmfArgs(const TempDir& dir) {
   dir.Write("vars.fd", ReadFile(kAavmfVars));
   std::vector<std::string> args = Arm64BoardArgs();
-  args.insert(args.end(),
-              {"-drive",
-               absl::StrCat("if=pflash,format=raw,unit=0,readonly=on,file=",
-                            kAavmfCode),
-               "-drive",
-               absl::StrCat("if=pflash,format=raw,unit=1,file=",
-                            dir.Join("vars.fd"))});
+  args.insert(
+      args.end(),
+      {"-drive",
+       absl::StrCat("if=pflash,format=raw,unit=0,readonly=on,file=",
+                    kAavmfCode),
+       "-drive",
+       absl::StrCat("if=pflash,format=raw,unit=1,file=", dir.Join("vars.fd"))});
   return args;
 }
 
@@ -201,7 +200,8 @@ TapNamespace::TapNamespace(Path path, int machines) {
   for (int i = 0; i < machines; ++i) {
     const std::string tap = absl::StrCat("tap", i);
     commands.push_back({ip, "tuntap", "add", "dev", tap, "mode", "tap"});
-    if (machines > 1) commands.push_back({ip, "link", "set", tap, "master", "br0"});
+    if (machines > 1)
+      commands.push_back({ip, "link", "set", tap, "master", "br0"});
     commands.push_back({ip, "link", "set", tap, "up"});
   }
   commands.push_back({ip, "addr", "add", "10.0.2.2/24", "dev", link_});
@@ -244,9 +244,10 @@ absl::Status TapNamespace::MakeRouter(const std::string& ip) {
            there({ip, "addr", "add", "10.0.2.2/24", "dev", "tap0"}),
            there({ip, "link", "set", "tap0", "up"}),
            there({"sysctl", "-qw", "net.ipv4.ip_forward=1"}),
-           there({nft, "add table ip nat; add chain ip nat post { type nat "
-                       "hook postrouting priority 100 ; }; add rule ip nat "
-                       "post oifname veth-router masquerade"})}) {
+           there({nft,
+                  "add table ip nat; add chain ip nat post { type nat "
+                  "hook postrouting priority 100 ; }; add rule ip nat "
+                  "post oifname veth-router masquerade"})}) {
     made = Run(command);
     if (!made.ok()) return made;
   }
@@ -254,7 +255,8 @@ absl::Status TapNamespace::MakeRouter(const std::string& ip) {
 }
 
 TapNamespace::~TapNamespace() {
-  if (!router_.empty()) Run({FindProgram("ip"), "netns", "del", router_}).IgnoreError();
+  if (!router_.empty())
+    Run({FindProgram("ip"), "netns", "del", router_}).IgnoreError();
   if (original_ < 0) return;
   setns(original_, CLONE_NEWNET);
   close(original_);
@@ -273,9 +275,10 @@ std::vector<std::string> TapNamespace::GuestSide(
 
 std::vector<std::string> TapNamespace::NetdevArgs(const std::string& device,
                                                   int index) {
-  return {"-netdev",
-          absl::StrCat("tap,id=n0,ifname=tap", index, ",script=no,downscript=no"),
-          "-device", absl::StrCat(device, ",netdev=n0")};
+  return {
+      "-netdev",
+      absl::StrCat("tap,id=n0,ifname=tap", index, ",script=no,downscript=no"),
+      "-device", absl::StrCat(device, ",netdev=n0")};
 }
 
 Udhcpd::Udhcpd(const TapNamespace& tap, const std::string& boot_file,

@@ -68,9 +68,9 @@ std::string Arm64Guest();
 
 // The test process in a network namespace of its own while this lives, with
 // `lo` up and a tap device, tap0, holding 10.0.2.2/24 and fd00:2::2/64, on
-// which a guest reaches the server. Back to the original namespace on destruction (other
-// tests run after). status() says why it could not be made: a skip, as the
-// kernel may lack tap devices or namespaces.
+// which a guest reaches the server. Back to the original namespace on
+// destruction (other tests run after). status() says why it could not be made:
+// a skip, as the kernel may lack tap devices or namespaces.
 //
 // kThroughNat puts a router between them, as a boot network behind a NAT
 // is: tap0 (10.0.2.2, the guests' router) in a second namespace, joined to

@@ -41,7 +41,8 @@ struct Machine {
 
 TEST(BootStorm, EightMixedMachinesBootAtOnce) {
   const std::string qemu = FindProgram("qemu-system-x86_64");
-  if (qemu.empty()) GTEST_SKIP() << "QEMU (qemu-system-x86_64) is not installed";
+  if (qemu.empty())
+    GTEST_SKIP() << "QEMU (qemu-system-x86_64) is not installed";
   for (const char* file :
        {kUbootX86Rom, kPxelinux, kLdlinux, kGrubNet, kOvmfCode, kOvmfVars}) {
     ASSERT_EQ(access(file, R_OK), 0) << file << ": tools/setup --tests";
@@ -75,10 +76,9 @@ TEST(BootStorm, EightMixedMachinesBootAtOnce) {
              "tftpboot ${kernel_addr_r} vmlinuz\n"
              "tftpboot ${ramdisk_addr_r} initrd.cpio\n"
              "zboot ${kernel_addr_r} 0 ${ramdisk_addr_r} ${filesize}\n");
-  const CommandResult image =
-      RunCommand({mkimage, "-A", "x86", "-T", "script", "-C", "none", "-n",
-                  "tftpd", "-d", work.Join("boot.cmd"),
-                  root.Join("boot.scr.uimg")});
+  const CommandResult image = RunCommand(
+      {mkimage, "-A", "x86", "-T", "script", "-C", "none", "-n", "tftpd", "-d",
+       work.Join("boot.cmd"), root.Join("boot.scr.uimg")});
   ASSERT_EQ(image.exit_code, 0) << image.output;
   // GRUB reads /grub/grub.cfg whatever its own name.
   ASSERT_EQ(mkdir(root.Join("grub").c_str(), 0755), 0);
@@ -114,9 +114,9 @@ TEST(BootStorm, EightMixedMachinesBootAtOnce) {
   Udhcpd dhcp(tap, "pxeboot", leases);
   ASSERT_TRUE(dhcp.status().ok()) << dhcp.status();
   TftpdProcess server;
-  TFTPD_START_OR_SKIP(
-      server, root.path(),
-      {"--port=69", "--map_file=" + config.Join("map")}, "10.0.2.2");
+  TFTPD_START_OR_SKIP(server, root.path(),
+                      {"--port=69", "--map_file=" + config.Join("map")},
+                      "10.0.2.2");
 
   std::vector<CommandResult> boots(machines.size());
   std::vector<TempDir> firmware_dirs(machines.size());
@@ -139,15 +139,14 @@ TEST(BootStorm, EightMixedMachinesBootAtOnce) {
              absl::StrCat(device, ",mac=", m.mac), static_cast<int>(i))) {
       argv.push_back(std::move(arg));
     }
-    threads.emplace_back([&boots, i, argv] {
-      boots[i] = RunCommand(argv, kBootLimit);
-    });
+    threads.emplace_back(
+        [&boots, i, argv] { boots[i] = RunCommand(argv, kBootLimit); });
   }
   for (std::thread& t : threads) t.join();
-  std::printf("eight machines booted in %.1f s\n",
-              std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                            start)
-                  .count());
+  std::printf(
+      "eight machines booted in %.1f s\n",
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count());
   for (size_t i = 0; i < machines.size(); ++i) {
     EXPECT_TRUE(absl::StrContains(boots[i].output, kBootMarker))
         << machines[i].address << "\n"

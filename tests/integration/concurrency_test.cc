@@ -74,8 +74,9 @@ TEST(Concurrency, ExactlyMaxTransfersClientsAreAllServed) {
   }
   EXPECT_EQ(report.completed, kClients) << failures;
   EXPECT_EQ(server.Stop(), 0);
-  EXPECT_NE(server.log().find("transfers_completed=" + std::to_string(kClients)),
-            std::string::npos)
+  EXPECT_NE(
+      server.log().find("transfers_completed=" + std::to_string(kClients)),
+      std::string::npos)
       << server.log();
 }
 

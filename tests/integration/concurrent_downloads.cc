@@ -60,7 +60,7 @@ struct Client {
   std::unique_ptr<tftp::DownloadTransfer> transfer;
   std::optional<io::SocketAddress> server_tid;
   tftp::DownloadRequest request;
-  bool counted = false;  // Its outcome is in the report.
+  bool counted = false;    // Its outcome is in the report.
   bool requested = false;  // Its request was sent.
   std::chrono::microseconds first_reply{0};
   // The first reply's opcode and first two bytes after it (a block number
@@ -68,7 +68,7 @@ struct Client {
   std::string first_reply_kind;
   // Datagrams from another port than the server's TID, answered ERROR 5.
   int strays = 0;
-  bool done = false;     // Its socket is closed.
+  bool done = false;  // Its socket is closed.
 };
 
 std::string Describe(const Client& c, const std::string& reason) {
@@ -84,9 +84,9 @@ std::string Describe(const Client& c, const std::string& reason) {
          " packets_received=" +
          std::to_string(c.transfer->counters().packets_received) +
          " first_reply=" +
-         (c.server_tid.has_value() ? c.server_tid->ToString() + " " +
-                                         c.first_reply_kind
-                                   : std::string("none")) +
+         (c.server_tid.has_value()
+              ? c.server_tid->ToString() + " " + c.first_reply_kind
+              : std::string("none")) +
          " strays=" + std::to_string(c.strays) + " reason=" + reason;
 }
 
@@ -111,8 +111,8 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
     event.events = EPOLLIN;
     event.data.u64 = i;
     epoll_ctl(epoll, EPOLL_CTL_ADD, c.fd, &event);
-    c.sink = std::make_unique<VerifyingSink>(jobs[i].expected,
-                                             jobs[i].rotation);
+    c.sink =
+        std::make_unique<VerifyingSink>(jobs[i].expected, jobs[i].rotation);
     c.request = jobs[i].request;
     c.transfer = std::make_unique<tftp::DownloadTransfer>(
         options.client, jobs[i].request, c.sink.get());
@@ -149,8 +149,7 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
           c.server_tid.has_value() ? *c.server_tid : server;
       const int copies = !c.requested && options.repeat_request ? 2 : 1;
       for (int copy = 0; copy < copies; ++copy) {
-        sendto(c.fd, buffer.data(), out.header_size, 0, to.get(),
-               to.length());
+        sendto(c.fd, buffer.data(), out.header_size, 0, to.get(), to.length());
       }
       c.requested = true;
     }
@@ -186,8 +185,8 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
               got >= 4 ? "opcode " + std::to_string(buffer[1]) + " number " +
                              std::to_string(buffer[2] << 8 | buffer[3])
                        : "short";
-          c.first_reply =
-              std::chrono::duration_cast<std::chrono::microseconds>(now - start);
+          c.first_reply = std::chrono::duration_cast<std::chrono::microseconds>(
+              now - start);
         } else if (source != *c.server_tid) {
           ++c.strays;
           uint8_t error[64];
@@ -222,13 +221,13 @@ DownloadReport RunConcurrentDownloads(const io::SocketAddress& server,
   return report;
 }
 
-std::chrono::microseconds Quantile(std::vector<std::chrono::microseconds>& samples,
-                                   double q) {
+std::chrono::microseconds Quantile(
+    std::vector<std::chrono::microseconds>& samples, double q) {
   if (samples.empty()) return std::chrono::microseconds(0);
   std::sort(samples.begin(), samples.end());
-  const size_t at = std::min(
-      samples.size() - 1,
-      static_cast<size_t>(q * static_cast<double>(samples.size())));
+  const size_t at =
+      std::min(samples.size() - 1,
+               static_cast<size_t>(q * static_cast<double>(samples.size())));
   return samples[at];
 }
 

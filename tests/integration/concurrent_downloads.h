@@ -34,8 +34,8 @@ struct DownloadReport {
   std::vector<std::chrono::microseconds> duration;
 };
 // The `q` quantile (0..1) of `samples` (sorted in place); zero when empty.
-std::chrono::microseconds Quantile(std::vector<std::chrono::microseconds>& samples,
-                                   double q);
+std::chrono::microseconds Quantile(
+    std::vector<std::chrono::microseconds>& samples, double q);
 
 struct DownloadOptions {
   std::chrono::seconds limit{120};  // For all of the jobs together.

@@ -134,9 +134,12 @@ TEST(Faults, TransfersMatchUnderLossDuplicationAndReordering) {
   // ACK is lost while the client dallies, the client has the whole file and
   // the server retries until it times out (or, still retrying, is stopped
   // here: aborted). At 10% loss each way that is rare, never a rule.
-  const std::optional<uint64_t> completed = CounterAtStop(log, "transfers_completed");
-  const std::optional<uint64_t> timed_out = CounterAtStop(log, "transfers_timed_out");
-  const std::optional<uint64_t> aborted = CounterAtStop(log, "transfers_aborted");
+  const std::optional<uint64_t> completed =
+      CounterAtStop(log, "transfers_completed");
+  const std::optional<uint64_t> timed_out =
+      CounterAtStop(log, "transfers_timed_out");
+  const std::optional<uint64_t> aborted =
+      CounterAtStop(log, "transfers_aborted");
   ASSERT_TRUE(completed && timed_out && aborted) << log;
   EXPECT_EQ(*completed + *timed_out + *aborted,
             static_cast<uint64_t>(total_completed))

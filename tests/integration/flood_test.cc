@@ -50,8 +50,8 @@ class Flooder {
  private:
   void Run() {
     std::mt19937 random(12345);
-    const std::string rrq = RequestPacket(1, "kernel", "octet",
-                                          {"timeout", "255", "blksize", "1428"});
+    const std::string rrq = RequestPacket(
+        1, "kernel", "octet", {"timeout", "255", "blksize", "1428"});
     const auto start = Clock::now();
     while (!stop_) {
       const double elapsed =
@@ -134,7 +134,8 @@ class KeepAliveForger {
         }
       }
       out_.Flush();
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // Its clock's tick.
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(2));  // Its clock's tick.
     }
   }
   uint64_t requests() const { return requests_; }

@@ -194,16 +194,16 @@ TEST(HostileNames, FileNamesCannotForgeLogFields) {
   const HandRead read =
       ReadTransferByHand(service, name, std::chrono::seconds(2));
   EXPECT_EQ(read.bytes, "content");
-  const HandRead refused = ReadTransferByHand(
-      service, "nothing reason=forged", std::chrono::seconds(2));
+  const HandRead refused = ReadTransferByHand(service, "nothing reason=forged",
+                                              std::chrono::seconds(2));
   EXPECT_EQ(refused.error_code, 1);
   ASSERT_EQ(server.Stop(), 0);
   const std::string log = server.log();
   EXPECT_TRUE(absl::StrContains(
       log, "file=\"a b outcome=completed \\\"x\\\"\" outcome=completed"))
       << log;
-  EXPECT_TRUE(absl::StrContains(
-      log, "file=\"nothing reason=forged\" reason=not_found"))
+  EXPECT_TRUE(
+      absl::StrContains(log, "file=\"nothing reason=forged\" reason=not_found"))
       << log;
 }
 

@@ -60,19 +60,19 @@ TEST(Lifecycle, HelpExplainsEveryFlag) {
 // at debug level only (an operator's log is not a clock).
 TEST(Lifecycle, TheStatsLineIsWrittenForIntervalsWithTraffic) {
   TftpdProcess server;
-  TFTPD_START_OR_SKIP(server, "", {"--stats_interval=0.05", "--log_level=debug"},
-                      "127.0.0.1");
+  TFTPD_START_OR_SKIP(
+      server, "", {"--stats_interval=0.05", "--log_level=debug"}, "127.0.0.1");
   // Nothing sent yet: the intervals are idle, at debug level.
-  std::string log = server.LogOnceItContains(" D stats interval=",
-                                             std::chrono::seconds(10));
+  std::string log =
+      server.LogOnceItContains(" D stats interval=", std::chrono::seconds(10));
   EXPECT_FALSE(absl::StrContains(log, " I stats interval=")) << log;
   TempDir scratch;
   const CommandResult result = RunCommand(
       {"curl", "-sS", "-o", scratch.Join("hello.txt"),
        "tftp://127.0.0.1:" + std::to_string(server.port()) + "/hello.txt"});
   ASSERT_EQ(result.exit_code, 0) << result.output << server.log();
-  log = server.LogOnceItContains(" I stats interval=",
-                                 std::chrono::seconds(10));
+  log =
+      server.LogOnceItContains(" I stats interval=", std::chrono::seconds(10));
   const size_t line = log.find(" I stats interval=");
   EXPECT_TRUE(absl::StrContains(log.substr(line, log.find('\n', line) - line),
                                 "read_requests=1 "))
@@ -156,8 +156,8 @@ TEST(Lifecycle, TheOldNamesOfTheTransferLimitsStillWork) {
   TFTPD_START_OR_SKIP(server, root.path(),
                       {"--max_sessions=100", "--max_sessions_per_address=1"},
                       "127.0.0.1");
-  EXPECT_TRUE(absl::StrContains(server.log(),
-                                "--max_sessions is now --max_transfers"))
+  EXPECT_TRUE(
+      absl::StrContains(server.log(), "--max_sessions is now --max_transfers"))
       << server.log();
   EXPECT_TRUE(absl::StrContains(
       server.log(),
@@ -347,9 +347,9 @@ TEST(Lifecycle, TheDescriptorLimitIsRaisedForMaxTransfers) {
       ReadFile("/proc/" + std::to_string(server.pid()) + "/limits");
   const size_t at = limits.find("Max open files");
   ASSERT_NE(at, std::string::npos) << limits;
-  std::vector<std::string> fields = absl::StrSplit(
-      limits.substr(at + 14, limits.find('\n', at) - at - 14), ' ',
-      absl::SkipEmpty());
+  std::vector<std::string> fields =
+      absl::StrSplit(limits.substr(at + 14, limits.find('\n', at) - at - 14),
+                     ' ', absl::SkipEmpty());
   ASSERT_FALSE(fields.empty()) << limits;
   uint64_t soft = 0;
   ASSERT_TRUE(absl::SimpleAtoi(fields[0], &soft)) << limits;
@@ -357,8 +357,8 @@ TEST(Lifecycle, TheDescriptorLimitIsRaisedForMaxTransfers) {
   EXPECT_TRUE(absl::StrContains(server.log(), "descriptor limit raised"))
       << server.log();
   // The log says what the limits allow, and what on this host bounds them.
-  EXPECT_TRUE(absl::StrContains(server.log(),
-                                "up to 5000 transfers at once (--max_transfers)"))
+  EXPECT_TRUE(absl::StrContains(
+      server.log(), "up to 5000 transfers at once (--max_transfers)"))
       << server.log();
   EXPECT_TRUE(absl::StrContains(server.log(), "by descriptors (RLIMIT_NOFILE)"))
       << server.log();

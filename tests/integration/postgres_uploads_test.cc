@@ -208,7 +208,6 @@ TEST(PostgresUploads, EachCompletedUploadIsOneRowAndNothingElseIs) {
   EXPECT_EQ(server.Stop(), 0) << server.log();
 }
 
-
 // An upload waits for its row on disk, not in memory: a 128 MiB upload
 // raises tftpd's peak memory by less than half of that, and arrives whole.
 TEST(PostgresUploads, ALargeUploadIsSpooledNotHeldInMemory) {
@@ -266,26 +265,28 @@ TEST(PostgresUploads, AHungDatabaseFailsTheUploadAndLeavesNoRow) {
   ASSERT_EQ(put.exit_code, 0) << put.output << server.log();
 
   BackgroundProcess locker;
-  ASSERT_TRUE(locker
-                  .Start({"psql", "-h", "127.0.0.1", "-p",
-                          std::to_string(db.port()),
-                          "-U", "postgres", "-d", "postgres", "-c",
-                          "BEGIN; LOCK TABLE tftp_uploads IN ACCESS EXCLUSIVE "
-                          "MODE; SELECT pg_sleep(600);"})
-                  .ok());
+  ASSERT_TRUE(
+      locker
+          .Start({"psql", "-h", "127.0.0.1", "-p", std::to_string(db.port()),
+                  "-U", "postgres", "-d", "postgres", "-c",
+                  "BEGIN; LOCK TABLE tftp_uploads IN ACCESS EXCLUSIVE "
+                  "MODE; SELECT pg_sleep(600);"})
+          .ok());
   ASSERT_TRUE(WaitUntil(
       [&] {
-        return db.Query("SELECT count(*) FROM pg_locks WHERE relation = "
-                        "'tftp_uploads'::regclass AND mode = "
-                        "'AccessExclusiveLock' AND granted") == "1";
+        return db.Query(
+                   "SELECT count(*) FROM pg_locks WHERE relation = "
+                   "'tftp_uploads'::regclass AND mode = "
+                   "'AccessExclusiveLock' AND granted") == "1";
       },
       std::chrono::seconds(20)));
   put = RunCommand({"tftp", "-m", "binary", "127.0.0.1", port, "-c", "put",
                     sources.Join("a.conf"), "while-hung.conf"});
   EXPECT_NE(put.output.find("statement timeout"), std::string::npos)
       << put.output << server.log();
-  db.Query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-           "query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()");
+  db.Query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+      "query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()");
   // Stopping waits for every commit that began.
   EXPECT_EQ(server.Stop(), 0) << server.log();
   EXPECT_EQ(db.Query("SELECT file_name FROM tftp_uploads"), "first.conf");

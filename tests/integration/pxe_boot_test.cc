@@ -183,10 +183,10 @@ TEST_F(PxeBoot, UefiPxeLoadsIpxeWhichBootsLinux) {
               "initrd initrd.cpio\n"
               "boot\n");
   TftpdProcess server;
-  TFTPD_START_OR_SKIP(server, root_.path(),
-                      {"--port=69", "--map_file=" + config.Join("map"),
-                       "--max_timeout=2"},
-                      "10.0.2.2");
+  TFTPD_START_OR_SKIP(
+      server, root_.path(),
+      {"--port=69", "--map_file=" + config.Join("map"), "--max_timeout=2"},
+      "10.0.2.2");
 
   std::vector<std::string> argv = MachineArgs(qemu_);
   for (std::string& arg : OvmfArgs(config)) {
@@ -225,11 +225,10 @@ TEST_F(PxeBoot, UefiPxeLoadsIpxeWhichBootsLinux) {
   // ahead of the initrd's request, so that transfer must complete.
   const std::string kernel = TransferLine(server, "file=vmlinuz ");
   std::printf("%s\n", kernel.c_str());
-  EXPECT_TRUE(absl::StrContains(kernel, "outcome=completed"))
-      << kernel << "\n"
-      << server.log();
-  const std::string initrd = TransferLine(server, "file=initrd.cpio ",
-                                          kInitrdRecordLimit);
+  EXPECT_TRUE(absl::StrContains(kernel, "outcome=completed")) << kernel << "\n"
+                                                              << server.log();
+  const std::string initrd =
+      TransferLine(server, "file=initrd.cpio ", kInitrdRecordLimit);
   std::printf("%s\n", initrd.c_str());
   EXPECT_TRUE(absl::StrContains(initrd, "outcome=completed") ||
               absl::StrContains(initrd, "outcome=timed_out"))

@@ -41,10 +41,12 @@ class PxelinuxBoot : public ::testing::TestWithParam<Loader> {};
 TEST_P(PxelinuxBoot, SearchesItsConfigurationAndBootsLinux) {
   const Loader& loader = GetParam();
   const std::string qemu = FindProgram("qemu-system-x86_64");
-  if (qemu.empty()) GTEST_SKIP() << "QEMU (qemu-system-x86_64) is not installed";
+  if (qemu.empty())
+    GTEST_SKIP() << "QEMU (qemu-system-x86_64) is not installed";
   const std::string binary = absl::StrCat("/usr/lib/PXELINUX/", loader.name);
   ASSERT_EQ(access(binary.c_str(), R_OK), 0) << "tools/setup installs pxelinux";
-  ASSERT_EQ(access(kLdlinux, R_OK), 0) << "tools/setup installs syslinux-common";
+  ASSERT_EQ(access(kLdlinux, R_OK), 0)
+      << "tools/setup installs syslinux-common";
   const std::string kernel = FindKernel();
   ASSERT_FALSE(kernel.empty())
       << "no /boot/vmlinuz-*: tools/setup installs linux-image-amd64";
@@ -78,8 +80,7 @@ TEST_P(PxelinuxBoot, SearchesItsConfigurationAndBootsLinux) {
        TapNamespace::NetdevArgs(absl::StrCat("virtio-net-pci,mac=", kMac))) {
     argv.push_back(std::move(arg));
   }
-  const CommandResult boot =
-      TimedBoot(loader.name, argv, kBootLimit);
+  const CommandResult boot = TimedBoot(loader.name, argv, kBootLimit);
   ASSERT_TRUE(absl::StrContains(boot.output, kBootMarker))
       << boot.output << "\n"
       << server.log() << "\n"

@@ -37,8 +37,8 @@ TEST(PythonStorm, DistinctGeneratedResponsesToAThousandClients) {
   const std::string base_file = dir.path() + "/base";
   std::ofstream(base_file, std::ios::binary) << base;
   const std::string port_file = dir.path() + "/port";
-  const std::string runfiles =
-      absl::StrCat(std::getenv("TEST_SRCDIR"), "/", std::getenv("TEST_WORKSPACE"));
+  const std::string runfiles = absl::StrCat(std::getenv("TEST_SRCDIR"), "/",
+                                            std::getenv("TEST_WORKSPACE"));
   BackgroundProcess server;
   ASSERT_TRUE(server
                   .Start({runfiles + "/python/tests/run_python.sh",
@@ -66,9 +66,9 @@ TEST(PythonStorm, DistinctGeneratedResponsesToAThousandClients) {
   const auto start = std::chrono::steady_clock::now();
   DownloadReport report = RunConcurrentDownloads(
       *io::SocketAddress::Parse("127.0.0.1", port), jobs, options);
-  const double seconds = std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - start)
-                             .count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   const ProcessResources resources = ReadProcessResources(server.pid());
   std::printf(
       "python storm: %d of %zu clients complete, %zu MiB each, in %.1f s "

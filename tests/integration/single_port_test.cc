@@ -200,11 +200,10 @@ TEST(SinglePort, EveryTransferHasRoomForItsAcksInTheServiceQueue) {
   TempDir root;
   TftpdProcess server;
   constexpr uint64_t kTransfers = 100000;
-  TFTPD_START_OR_SKIP(
-      server, root.path(),
-      {"--single_port", "--threads=2",
-       "--max_transfers=" + std::to_string(kTransfers)},
-      "127.0.0.1");
+  TFTPD_START_OR_SKIP(server, root.path(),
+                      {"--single_port", "--threads=2",
+                       "--max_transfers=" + std::to_string(kTransfers)},
+                      "127.0.0.1");
   const std::string log = server.log();
   if (log.find("the kernel capped") != std::string::npos) {
     GTEST_SKIP() << "net.core.rmem_max caps receive buffers here and the "

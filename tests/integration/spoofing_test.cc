@@ -29,9 +29,9 @@ std::vector<std::unique_ptr<RawClient>> Spoof(
     const std::vector<std::string>& options) {
   std::vector<std::unique_ptr<RawClient>> spoofers;
   for (int i = 0; i < count; ++i) {
-    spoofers.push_back(std::make_unique<RawClient>(
-        "127.0." + std::to_string(subnet) + "." +
-        std::to_string(1 + i % addresses)));
+    spoofers.push_back(
+        std::make_unique<RawClient>("127.0." + std::to_string(subnet) + "." +
+                                    std::to_string(1 + i % addresses)));
     spoofers.back()->SendTo(service,
                             RequestPacket(1, "kernel", "octet", options));
   }
@@ -60,7 +60,8 @@ TEST(Spoofing, ABlindAckInSinglePortModeDrawsABoundedAnswer) {
   // The attacker reads nothing more; the transfer gives up on it.
   server.LogOnceItContains("outcome=timed_out", std::chrono::seconds(10));
   ASSERT_EQ(server.Stop(), 0);
-  const std::optional<uint64_t> sent = CounterAtStop(server.log(), "bytes_sent");
+  const std::optional<uint64_t> sent =
+      CounterAtStop(server.log(), "bytes_sent");
   ASSERT_TRUE(sent.has_value()) << server.log();
   // README: one datagram from an unverified peer draws at most 64 KiB.
   EXPECT_LE(*sent, 64u * 1024) << server.log();
@@ -75,8 +76,8 @@ TEST(Spoofing, UnansweredTransfersAreEvictedForARealClient) {
   TFTPD_START_OR_SKIP(server, root.path(),
                       {"--max_transfers=64", "--threads=1"}, "127.0.0.1");
   auto spoofers = Spoof(Service(server), 100, 10, 1, {"timeout", "255"});
-  const HandRead real = ReadTransferByHand(Service(server), "kernel",
-                                           std::chrono::seconds(2));
+  const HandRead real =
+      ReadTransferByHand(Service(server), "kernel", std::chrono::seconds(2));
   EXPECT_EQ(real.error_message, "");
   EXPECT_TRUE(real.bytes == TestContent(100000));
   ASSERT_EQ(server.Stop(), 0);
@@ -156,7 +157,8 @@ TEST(Spoofing, WindowsizesThatLetLateAcksAliasAreRefused) {
   const absl::Status started =
       server.Start(root.path(), {"--windowsize_max=65535"}, "127.0.0.1");
   EXPECT_FALSE(started.ok());
-  EXPECT_TRUE(absl::StrContains(server.log(), "--windowsize_max")) << server.log();
+  EXPECT_TRUE(absl::StrContains(server.log(), "--windowsize_max"))
+      << server.log();
 }
 
 }  // namespace

@@ -219,7 +219,7 @@ HandRead ReadTransferByHand(const io::SocketAddress& service,
                             const std::vector<std::string>& options,
                             const std::string& client_host) {
   HandRead result;
-  RawClient client(!client_host.empty()               ? client_host
+  RawClient client(!client_host.empty()           ? client_host
                    : service.family() == AF_INET6 ? "::1"
                                                   : "127.0.0.1");
   client.SendTo(service, RequestPacket(1, name, "octet", options));

@@ -222,8 +222,9 @@ TEST(TransferEdges, ClientsThatVanishCostBoundedTimeAndMemory) {
   // small: nothing near a copy of the file per client (300 MiB).
   EXPECT_LT(after.rss_anon_kib - before.rss_anon_kib, 16 * 1024);
   EXPECT_EQ(server.Stop(), 0);
-  EXPECT_NE(server.log().find("transfers_unanswered=" + std::to_string(kClients)),
-            std::string::npos)
+  EXPECT_NE(
+      server.log().find("transfers_unanswered=" + std::to_string(kClients)),
+      std::string::npos)
       << server.log();
 }
 

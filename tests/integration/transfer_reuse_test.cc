@@ -64,8 +64,9 @@ TEST(TransferReuse, AnUploadInASlotThatWaitedForAFileKeepsGoing) {
   auto again = uploader.Receive(std::chrono::seconds(5));
   ASSERT_TRUE(again.has_value()) << server.log();
   EXPECT_EQ(OpcodeOf(again->first), kAck)
-      << "error " << ErrorCodeOf(again->first) << ": "
-      << again->first.substr(4) << "\n" << server.log();
+      << "error " << ErrorCodeOf(again->first) << ": " << again->first.substr(4)
+      << "\n"
+      << server.log();
   EXPECT_EQ(BlockOf(again->first), 1);
   uploader.SendTo(tid, DataPacket(2, "end"));
   auto ack2 = uploader.Receive(std::chrono::seconds(5));

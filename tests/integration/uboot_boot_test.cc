@@ -46,10 +46,7 @@ struct Machine {
 };
 
 Machine X86() {
-  return {"qemu-system-x86_64",
-          UbootX86Args(),
-          "x86",
-          "ttyS0",
+  return {"qemu-system-x86_64", UbootX86Args(), "x86", "ttyS0",
           "zboot ${kernel_addr_r} 0 ${ramdisk_addr_r} ${filesize}"};
 }
 
@@ -58,8 +55,7 @@ Machine Arm64() {
   args.insert(args.end(), {"-bios", "/usr/lib/u-boot/qemu_arm64/u-boot.bin"});
   return {"qemu-system-aarch64",
           std::move(args),  // -bios last: the test checks it is there.
-          "arm64",
-          "ttyAMA0",
+          "arm64", "ttyAMA0",
           "booti ${kernel_addr_r} ${ramdisk_addr_r}:${filesize} "
           "${fdtcontroladdr}"};
 }
@@ -123,10 +119,9 @@ TEST_P(UbootBoot, FetchesKernelAndInitrdAndBootsLinux) {
                           "tftpboot ${kernel_addr_r} vmlinuz\n"
                           "tftpboot ${ramdisk_addr_r} initrd.cpio\n",
                           machine.boot_command, "\n"));
-  const CommandResult image =
-      RunCommand({mkimage, "-A", machine.mkimage_arch, "-T", "script", "-C", "none", "-n",
-                  "tftpd", "-d", work.Join("boot.cmd"),
-                  root.Join("boot.scr.uimg")});
+  const CommandResult image = RunCommand(
+      {mkimage, "-A", machine.mkimage_arch, "-T", "script", "-C", "none", "-n",
+       "tftpd", "-d", work.Join("boot.cmd"), root.Join("boot.scr.uimg")});
   ASSERT_EQ(image.exit_code, 0) << image.output;
 
   TapNamespace tap(tuning.through_nat ? TapNamespace::Path::kThroughNat
@@ -142,13 +137,13 @@ TEST_P(UbootBoot, FetchesKernelAndInitrdAndBootsLinux) {
   std::vector<std::string> argv = MachineArgs(qemu);
   argv.insert(argv.end(), machine.machine_args.begin(),
               machine.machine_args.end());
-  for (std::string& arg : TapNamespace::NetdevArgs(
-           tuning.arm64 ? "virtio-net-pci" : "e1000")) {
+  for (std::string& arg :
+       TapNamespace::NetdevArgs(tuning.arm64 ? "virtio-net-pci" : "e1000")) {
     argv.push_back(std::move(arg));
   }
   const CommandResult boot =
-      TimedBoot(absl::StrCat("U-Boot (", tuning.name, ")"),
-                tap.GuestSide(argv), kBootLimit);
+      TimedBoot(absl::StrCat("U-Boot (", tuning.name, ")"), tap.GuestSide(argv),
+                kBootLimit);
   ASSERT_TRUE(absl::StrContains(boot.output, kBootMarker))
       << boot.output << "\n"
       << server.log() << "\n"
@@ -177,8 +172,7 @@ INSTANTIATE_TEST_SUITE_P(
     Settings, UbootBoot,
     ::testing::Values(
         Tuning{"Defaults", "", "blksize=1468", "windowsize=1 "},
-        Tuning{"Tuned",
-               "setenv tftpblocksize 1468\nsetenv tftpwindowsize 8\n",
+        Tuning{"Tuned", "setenv tftpblocksize 1468\nsetenv tftpwindowsize 8\n",
                "blksize=1468", "windowsize=8 "},
         Tuning{"TunedThroughNat",
                "setenv tftpblocksize 1468\nsetenv tftpwindowsize 8\n",

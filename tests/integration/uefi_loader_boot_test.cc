@@ -73,16 +73,15 @@ bool Ended(const std::string& log, const std::string& name,
 
 TEST_P(UefiLoaderBoot, LoadsGrubWhichBootsLinux) {
   const Chain& chain = GetParam();
-  const std::string qemu = FindProgram(
-      chain.arm64 ? "qemu-system-aarch64" : "qemu-system-x86_64");
+  const std::string qemu =
+      FindProgram(chain.arm64 ? "qemu-system-aarch64" : "qemu-system-x86_64");
   if (qemu.empty()) GTEST_SKIP() << "QEMU for this machine is not installed";
   const std::string guest = Arm64Guest();
-  const std::string grub =
-      chain.arm64 ? guest + "/grubnetaa64.efi" : kGrubNet;
+  const std::string grub = chain.arm64 ? guest + "/grubnetaa64.efi" : kGrubNet;
   for (const std::string& file :
-       chain.arm64 ? std::vector<std::string>{grub, kAavmfCode, kAavmfVars}
-                   : std::vector<std::string>{grub, kShim, kOvmfCode,
-                                              kOvmfVars}) {
+       chain.arm64
+           ? std::vector<std::string>{grub, kAavmfCode, kAavmfVars}
+           : std::vector<std::string>{grub, kShim, kOvmfCode, kOvmfVars}) {
     ASSERT_EQ(access(file.c_str(), R_OK), 0)
         << file << ": tools/setup --tests installs grub-efi-amd64-signed, "
         << "shim-signed, ovmf and qemu-efi-aarch64, and fetches the arm64 "
@@ -104,14 +103,13 @@ TEST_P(UefiLoaderBoot, LoadsGrubWhichBootsLinux) {
     root.Write("efi/shimx64.efi", ReadFile(kShim));
     root.Write("efi/grubx64.efi", ReadFile(kGrubNet));
   }
-  root.Write("grub/grub.cfg",
-             absl::StrCat("set timeout=0\n"
-                          "echo tftpd grub config\n"
-                          "linux /vmlinuz console=",
-                          chain.arm64 ? "ttyAMA0" : "ttyS0",
-                          " quiet panic=-1\n"
-                          "initrd /initrd.cpio\n"
-                          "boot\n"));
+  root.Write("grub/grub.cfg", absl::StrCat("set timeout=0\n"
+                                           "echo tftpd grub config\n"
+                                           "linux /vmlinuz console=",
+                                           chain.arm64 ? "ttyAMA0" : "ttyS0",
+                                           " quiet panic=-1\n"
+                                           "initrd /initrd.cpio\n"
+                                           "boot\n"));
   root.Write("vmlinuz", ReadFile(kernel));
   root.Write("initrd.cpio", MakeInitramfs(busybox));
 
@@ -123,8 +121,8 @@ TEST_P(UefiLoaderBoot, LoadsGrubWhichBootsLinux) {
   std::optional<Udhcpd> dhcp;
   std::optional<Dnsmasq6> dhcp6;
   if (chain.ipv6) {
-    dhcp6.emplace(tap, absl::StrCat("tftp://[", server_address, "]/",
-                                    chain.boot_file));
+    dhcp6.emplace(
+        tap, absl::StrCat("tftp://[", server_address, "]/", chain.boot_file));
     ASSERT_TRUE(dhcp6->status().ok()) << dhcp6->status();
   } else {
     dhcp.emplace(tap, chain.boot_file);
@@ -143,7 +141,8 @@ TEST_P(UefiLoaderBoot, LoadsGrubWhichBootsLinux) {
 
   TempDir firmware;
   std::vector<std::string> argv = MachineArgs(qemu);
-  for (std::string& arg : chain.arm64 ? AavmfArgs(firmware) : OvmfArgs(firmware)) {
+  for (std::string& arg :
+       chain.arm64 ? AavmfArgs(firmware) : OvmfArgs(firmware)) {
     argv.push_back(std::move(arg));
   }
   if (chain.ipv6) {  // Straight to PXEv6, not after PXEv4's minute of DHCP.
@@ -151,8 +150,7 @@ TEST_P(UefiLoaderBoot, LoadsGrubWhichBootsLinux) {
                 {"-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n"});
   }
   // No option ROM: the firmware's own PXE client.
-  for (std::string& arg :
-       TapNamespace::NetdevArgs("virtio-net-pci,romfile=")) {
+  for (std::string& arg : TapNamespace::NetdevArgs("virtio-net-pci,romfile=")) {
     argv.push_back(std::move(arg));
   }
   const CommandResult boot =
@@ -187,8 +185,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         Chain{"Grub",
               "grubnetx64.efi",
-              {"grubnetx64.efi", "/grub/grub.cfg", "/vmlinuz",
-               "/initrd.cpio"}},
+              {"grubnetx64.efi", "/grub/grub.cfg", "/vmlinuz", "/initrd.cpio"}},
         // shim asks for grubx64.efi by its own directory's path.
         Chain{"ShimThenGrub",
               "efi/shimx64.efi",

@@ -4,8 +4,8 @@
 // that race for one name leave nothing half-written and get clear ERRORs.
 #include <dirent.h>
 #include <signal.h>
-#include <unistd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -174,10 +174,10 @@ TEST_F(Uploads, EveryBlksizeArrivesByteForByte) {
                        "127.0.0.1", Port()}});
     }
     const std::string name = absl::StrCat("curl_", blksize);
-    runs.push_back({name,
-                    {"curl", "-sS", "--max-time", "60", "--tftp-blksize",
-                     blksize, "-T", local,
-                     absl::StrCat("tftp://127.0.0.1:", Port(), "/", name)}});
+    runs.push_back(
+        {name,
+         {"curl", "-sS", "--max-time", "60", "--tftp-blksize", blksize, "-T",
+          local, absl::StrCat("tftp://127.0.0.1:", Port(), "/", name)}});
   }
   for (const auto& [name, argv] : runs) {
     const CommandResult result = RunCommand(argv, std::chrono::seconds(90));
@@ -356,10 +356,9 @@ TEST_F(Uploads, AReplacedSetIdFileLosesItsBits) {
   Start(flags);
   sources_.Write("payload.sh", "#!/bin/sh\nid\n");
   for (const char* name : {"suid.sh", "sgid.sh", "sticky.sh"}) {
-    const CommandResult result =
-        RunCommand({"curl", "-sS", "--max-time", "30", "-T",
-                    sources_.Join("payload.sh"),
-                    "tftp://127.0.0.1:" + Port() + "/" + name});
+    const CommandResult result = RunCommand(
+        {"curl", "-sS", "--max-time", "30", "-T", sources_.Join("payload.sh"),
+         "tftp://127.0.0.1:" + Port() + "/" + name});
     ASSERT_EQ(result.exit_code, 0) << name << ": " << result.output;
     EXPECT_EQ(ReadFile(incoming_.Join(name)), "#!/bin/sh\nid\n");
     struct stat info;
@@ -390,7 +389,8 @@ TEST_F(Uploads, NeitherAForgedRequestNorACrashLeavesAFile) {
   TftpdProcess restarted;
   Start(restarted, {"--create"});
   EXPECT_EQ(Listing(incoming_.path()), std::vector<std::string>{"kept.cfg"});
-  EXPECT_TRUE(absl::StrContains(restarted.log(), "removed 1 unfinished uploads"))
+  EXPECT_TRUE(
+      absl::StrContains(restarted.log(), "removed 1 unfinished uploads"))
       << restarted.log();
 }
 

@@ -174,17 +174,22 @@ TEST(Options, AReadsWindowIsGrantedWithinItsByteBound) {
   OptionLimits limits;
   limits.max_window_bytes = 256 * 1024;
   EXPECT_EQ(Negotiate({{"windowsize", "64"}, {"blksize", "65464"}}, limits)
-                .windowsize, 4);
-  EXPECT_EQ(Negotiate({{"blksize", "1468"}, {"windowsize", "64"}}, limits)
-                .windowsize, 64);
-  EXPECT_EQ(Negotiate({{"blksize", "8192"}, {"windowsize", "64"}}, limits)
-                .windowsize, 31);
+                .windowsize,
+            4);
+  EXPECT_EQ(
+      Negotiate({{"blksize", "1468"}, {"windowsize", "64"}}, limits).windowsize,
+      64);
+  EXPECT_EQ(
+      Negotiate({{"blksize", "8192"}, {"windowsize", "64"}}, limits).windowsize,
+      31);
   limits.max_window_bytes = 1000;
-  EXPECT_EQ(Negotiate({{"blksize", "8192"}, {"windowsize", "8"}}, limits)
-                .windowsize, 1);
+  EXPECT_EQ(
+      Negotiate({{"blksize", "8192"}, {"windowsize", "8"}}, limits).windowsize,
+      1);
   EXPECT_EQ(Negotiate({{"blksize", "8192"}, {"windowsize", "8"}}, limits,
                       std::nullopt, Opcode::kWrq)
-                .windowsize, 8);
+                .windowsize,
+            8);
 }
 
 }  // namespace

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "protocol/options.h"
-#include "protocol/transfer.h"
 #include "protocol/tftp.h"
+#include "protocol/transfer.h"
 #include "protocol/write_sink.h"
 
 namespace tftp::testing {

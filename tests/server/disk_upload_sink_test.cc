@@ -289,7 +289,8 @@ TEST_P(DiskUpload, LeftoversOfACrashAreRemovedAndNothingElse) {
             (std::vector<std::string>{".tftpd-upload-notours", "deep", "link",
                                       "switch.cfg"}));
   EXPECT_TRUE(Listing(configs / "deep" / "er").empty());
-  EXPECT_TRUE(fs::exists(base_ / "elsewhere" / ".tftpd-upload-0000000000000000"));
+  EXPECT_TRUE(
+      fs::exists(base_ / "elsewhere" / ".tftpd-upload-0000000000000000"));
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -47,7 +47,8 @@ class FileCacheTest : public ::testing::Test {
 TEST_F(FileCacheTest, NetasciiImageConvertsLineEnds) {
   struct stat info {};
   SharedFile* file = Load("a\nb\rc", &info);
-  absl::StatusOr<const std::vector<uint8_t>*> image = cache_.NetasciiImage(file, 100);
+  absl::StatusOr<const std::vector<uint8_t>*> image =
+      cache_.NetasciiImage(file, 100);
   ASSERT_TRUE(image.ok()) << image.status();
   EXPECT_EQ(std::string((*image)->begin(), (*image)->end()),
             std::string("a\r\nb\r\0c", 7));
@@ -71,7 +72,8 @@ TEST(FileCacheBudget, NetasciiImagesStayWithinTheBudget) {
     close(fd);
     return cache.Adopt(*info, static_cast<const uint8_t*>(data));
   };
-  struct stat first_info {}, second_info {};
+  struct stat first_info {
+  }, second_info{};
   SharedFile* first = load("budget_first", 60, &first_info);
   ASSERT_TRUE(cache.NetasciiImage(first, 1000).ok());
   SharedFile* second = load("budget_second", 50, &second_info);
@@ -88,7 +90,8 @@ TEST(FileCacheBudget, NetasciiImagesStayWithinTheBudget) {
 TEST_F(FileCacheTest, NetasciiOfALargeFileIsRefusedBeforeReadingIt) {
   struct stat info {};
   SharedFile* file = Load(std::string(5000, 'x'), &info);
-  EXPECT_TRUE(absl::IsResourceExhausted(cache_.NetasciiImage(file, 4096).status()));
+  EXPECT_TRUE(
+      absl::IsResourceExhausted(cache_.NetasciiImage(file, 4096).status()));
   cache_.Release(file);
 }
 

@@ -163,7 +163,8 @@ TEST_F(Framework, AStreamThatBeginsLateIsWaitedFor) {
     auto [stream, writer] = ResponseStream::Create();
     Produce([this, w = std::move(writer)]() mutable {
       // Once the transfer waits for it...
-      testing::WaitUntil([&] { return server_->Totals().transfers_active >= 1; });
+      testing::WaitUntil(
+          [&] { return server_->Totals().transfers_active >= 1; });
       w.Begin(content.size());
       w.Append(content.substr(0, 2000));
       // ...and again once the client has had all it can (ACK 0 to 3).
@@ -187,7 +188,8 @@ TEST_F(Framework, AStreamFailingBeforeItBeginsRefusesTheRequest) {
     auto [stream, writer] = ResponseStream::Create();
     Produce([this, w = std::move(writer)]() mutable {
       // Once the transfer waits for it.
-      testing::WaitUntil([&] { return server_->Totals().transfers_active >= 1; });
+      testing::WaitUntil(
+          [&] { return server_->Totals().transfers_active >= 1; });
       w.Fail(tftp::ErrorCode::kFileNotFound, "not in the repository");
     });
     return Response::Stream(stream);

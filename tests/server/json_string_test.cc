@@ -25,8 +25,8 @@ TEST(JsonString, WellFormedUtf8PassesThrough) {
 // Anything else shows as the visible text \xNN, as in the log.
 TEST(JsonString, InvalidBytesAreVisible) {
   EXPECT_EQ(JsonString("\xff"), R"("\\xff")");
-  EXPECT_EQ(JsonString("a\xc3"), R"("a\\xc3")");               // Cut short.
-  EXPECT_EQ(JsonString("\xc0\x80"), R"("\\xc0\\x80")");        // Overlong.
+  EXPECT_EQ(JsonString("a\xc3"), R"("a\\xc3")");                  // Cut short.
+  EXPECT_EQ(JsonString("\xc0\x80"), R"("\\xc0\\x80")");           // Overlong.
   EXPECT_EQ(JsonString("\xe0\x80\xaf"), R"("\\xe0\\x80\\xaf")");  // Overlong.
   EXPECT_EQ(JsonString("\xed\xa0\x80"), R"("\\xed\\xa0\\x80")");  // Surrogate.
   EXPECT_EQ(JsonString("\xf4\x90\x80\x80"),

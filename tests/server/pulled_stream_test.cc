@@ -7,9 +7,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <deque>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <thread>

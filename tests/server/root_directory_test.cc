@@ -74,12 +74,12 @@ TEST_P(RootDirectoryTest, AHeldVersionIsCheckedButNotOpened) {
 
 TEST_P(RootDirectoryTest, AHeldVersionIsStillRefusedWhenNotWorldReadable) {
   // What the caller holds never lets it skip the checks.
-  OpenedFile opened = root_->OpenFile(
-      "private.img", [](const struct stat&) { return true; });
+  OpenedFile opened =
+      root_->OpenFile("private.img", [](const struct stat&) { return true; });
   EXPECT_FALSE(opened.ok());
   EXPECT_EQ(opened.error, tftp::ErrorCode::kAccessViolation);
-  opened = root_->OpenFile("../etc/passwd",
-                           [](const struct stat&) { return true; });
+  opened =
+      root_->OpenFile("../etc/passwd", [](const struct stat&) { return true; });
   EXPECT_FALSE(opened.ok());
   opened = root_->OpenFile("missing", [](const struct stat&) { return true; });
   EXPECT_FALSE(opened.ok());

@@ -75,15 +75,16 @@ TEST(StatusBoard, ForgedRefusalsDoNotPushARealFailureOut) {
 // A name that is UTF-8 shows as its characters ("é", not "Ã©").
 TEST(StatusPage, Utf8NamesShowAsTheyWereSent) {
   StatusView view;
-  view.failures.push_back(
-      StatusBoard::Failure{{}, "127.0.0.1:1", "caf\xc3\xa9.cfg", "timed_out", 0, ""});
+  view.failures.push_back(StatusBoard::Failure{
+      {}, "127.0.0.1:1", "caf\xc3\xa9.cfg", "timed_out", 0, ""});
   EXPECT_TRUE(absl::StrContains(RenderStatusJson(view),
                                 "\"file\":\"caf\xc3\xa9.cfg\""));
 }
 
 TEST(StatusBoard, AFloodOfRefusedNamesNeitherGrowsItNorHidesTheBusiestFile) {
   StatusBoard board(/*max_failures=*/4, /*max_files=*/8);
-  for (int i = 0; i < 50; ++i) board.OnTransfer(Record("pxelinux.0", "completed"));
+  for (int i = 0; i < 50; ++i)
+    board.OnTransfer(Record("pxelinux.0", "completed"));
   for (int i = 0; i < 10000; ++i) {
     board.OnTransfer(Record(absl::StrCat("forged-", i), "refused", false));
     // Forged requests for names that exist: their transfers' clients never
@@ -102,9 +103,9 @@ TEST(StatusBoard, ManyDistinctFilesStayInAFixedTableWithTheBusiestListed) {
   StatusBoard board(/*max_failures=*/4, /*max_files=*/8);
   // One file in every fourth transfer (more often than 1 in 8).
   for (int i = 0; i < 4000; ++i) {
-    board.OnTransfer(Record(i % 4 == 0 ? std::string("grubx64.efi")
-                                       : absl::StrCat("config-", i),
-                            "completed"));
+    board.OnTransfer(Record(
+        i % 4 == 0 ? std::string("grubx64.efi") : absl::StrCat("config-", i),
+        "completed"));
   }
   const std::vector<StatusBoard::FileCount> top = board.top_files(100);
   EXPECT_EQ(top.size(), 8u);
@@ -118,7 +119,8 @@ TEST(StatusPage, ListsTransfersOldestFirstWithProgress) {
   view.now = std::chrono::system_clock::now();
   for (int i = 0; i < 3; ++i) {
     TransferSnapshot t;
-    t.peer = *io::SocketAddress::Parse("192.0.2.1", static_cast<uint16_t>(1000 + i));
+    t.peer =
+        *io::SocketAddress::Parse("192.0.2.1", static_cast<uint16_t>(1000 + i));
     t.requested_path = absl::StrCat("file", i);
     t.phase = "sending";
     t.answered = true;
@@ -147,7 +149,8 @@ TEST(StatusPage, ListsAtMostItsRowLimitButCountsEveryTransfer) {
   EXPECT_TRUE(absl::StrContains(
       json, absl::StrCat("\"transfers_total\":", kStatusRowsMax + 5)));
   size_t rows = 0;
-  for (size_t at = 0; (at = json.find("\"request_id\":", at)) != std::string::npos; ++at) {
+  for (size_t at = 0;
+       (at = json.find("\"request_id\":", at)) != std::string::npos; ++at) {
     ++rows;
   }
   EXPECT_EQ(rows, kStatusRowsMax);

@@ -59,10 +59,9 @@ TEST(UploadCommitter, RefusesCommitsBeyondItsQueue) {
     second_done.get_future().wait();
     // Room again.
     std::promise<void> fourth_done;
-    EXPECT_TRUE(committer.Commit(std::make_shared<HeldSink>(&release, nullptr),
-                                 0, [&](const absl::Status&) {
-                                   fourth_done.set_value();
-                                 }));
+    EXPECT_TRUE(committer.Commit(
+        std::make_shared<HeldSink>(&release, nullptr), 0,
+        [&](const absl::Status&) { fourth_done.set_value(); }));
     fourth_done.get_future().wait();
   }
 }

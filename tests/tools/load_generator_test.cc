@@ -174,8 +174,7 @@ TEST_F(LoadGenerator, SharedSocketSimulatesClientsBeyondTheDescriptorLimit) {
     peers.insert(std::string(peer.substr(0, peer.find(':'))));
   }
   EXPECT_EQ(peers.size(), 600u);
-  EXPECT_TRUE(
-      absl::StrContains(single_port.log(), "transfers_completed=600"));
+  EXPECT_TRUE(absl::StrContains(single_port.log(), "transfers_completed=600"));
 }
 
 // The generator's own bad network: every server meets the same one. The
@@ -214,10 +213,9 @@ TEST_F(LoadGenerator, BinaryPrintsJsonAndExitStatus) {
        "--json", "--progress=false"});
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
   EXPECT_TRUE(absl::StrContains(ok.output, "\"transfers_ok\":10")) << ok.output;
-  CommandResult failed =
-      RunCommand({"tools/loadgen/tftp_loadgen", "--port=" + port,
-                  "--files=missing", "--transfers=3", "--progress=false",
-                  "--log_failures"});
+  CommandResult failed = RunCommand(
+      {"tools/loadgen/tftp_loadgen", "--port=" + port, "--files=missing",
+       "--transfers=3", "--progress=false", "--log_failures"});
   EXPECT_EQ(failed.exit_code, 1) << failed.output;
   EXPECT_TRUE(absl::StrContains(failed.output, "error_1 3")) << failed.output;
   // --log_failures: a line for each failed transfer, naming its client.

@@ -52,8 +52,8 @@ io::SocketAddress ClientAddress(uint32_t n) {
 
 uint32_t Ipv4Of(const io::SocketAddress& address) {
   if (address.family() != AF_INET) return 0;
-  return ntohl(reinterpret_cast<const sockaddr_in*>(address.get())
-                   ->sin_addr.s_addr);
+  return ntohl(
+      reinterpret_cast<const sockaddr_in*>(address.get())->sin_addr.s_addr);
 }
 
 // What a datagram of `payload` bytes takes of a receive buffer once queued:
@@ -429,8 +429,7 @@ void Worker::OnCompletion(const io::Completion& c) {
 
 void Worker::OnSharedReceive(const io::Completion& c) {
   if (c.datagram != nullptr) {
-    const auto slot =
-        slot_by_address_.find(Ipv4Of(c.datagram->destination));
+    const auto slot = slot_by_address_.find(Ipv4Of(c.datagram->destination));
     if (slot != slot_by_address_.end() && slots_[slot->second].active) {
       Deliver(slot->second, *c.datagram);
     }
@@ -535,15 +534,16 @@ void Worker::Complete(uint32_t index) {
 void Worker::Record(Transfer& t) {
   const tftp::DownloadTransfer& s = *t.transfer;
   const tftp::TransferResult& r = s.result();
-  if (config_.log_failures && !(s.transfer_complete() &&
-                                !t.sink.content_mismatch())) {
+  if (config_.log_failures &&
+      !(s.transfer_complete() && !t.sink.content_mismatch())) {
     const tftp::TransferCounters& c = s.counters();
     io::SocketAddress client = t.local;
     if (client.family() == AF_UNSPEC && t.fd >= 0) {
       // A socket of its own: the address it was bound to.
       sockaddr_storage bound{};
       socklen_t length = sizeof bound;
-      if (getsockname(t.fd, reinterpret_cast<sockaddr*>(&bound), &length) == 0) {
+      if (getsockname(t.fd, reinterpret_cast<sockaddr*>(&bound), &length) ==
+          0) {
         client = io::SocketAddress(reinterpret_cast<sockaddr*>(&bound), length);
       }
     }
@@ -663,9 +663,8 @@ absl::StatusOr<LoadReport> RunLoad(
     return absl::InvalidArgumentError(
         "concurrency and threads must be positive");
   }
-  if (config.shared_socket &&
-      (config.server.family() != AF_INET ||
-       (Ipv4Of(config.server) >> 24) != 127)) {
+  if (config.shared_socket && (config.server.family() != AF_INET ||
+                               (Ipv4Of(config.server) >> 24) != 127)) {
     return absl::InvalidArgumentError(
         "a shared socket simulates clients on loopback addresses: the server "
         "must be on 127.0.0.0/8");
@@ -693,9 +692,8 @@ absl::StatusOr<LoadReport> RunLoad(
     const uint32_t sources =
         config.shared_socket ? sources_per_thread
                              : static_cast<uint32_t>(std::max(1, concurrency));
-    workers.push_back(std::make_unique<Worker>(config, *files, transfers,
-                                               concurrency, source_base,
-                                               sources, &shared));
+    workers.push_back(std::make_unique<Worker>(
+        config, *files, transfers, concurrency, source_base, sources, &shared));
     source_base += sources;
   }
   const TimePoint start = Clock::now();

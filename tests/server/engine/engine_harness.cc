@@ -52,7 +52,8 @@ class MemorySink final : public UploadSink {
  public:
   MemorySink(std::shared_ptr<MemoryUploads::State> state, std::string path)
       : state_(std::move(state)), path_(std::move(path)) {}
-  absl::Status Write(uint64_t offset, absl::Span<const uint8_t> bytes) override {
+  absl::Status Write(uint64_t offset,
+                     absl::Span<const uint8_t> bytes) override {
     if (bytes_.size() < offset + bytes.size()) {
       bytes_.resize(offset + bytes.size());
     }
@@ -94,7 +95,6 @@ size_t MemoryUploads::abandoned() const {
   return state_->abandoned;
 }
 
-
 EngineHarness::EngineHarness(std::function<void(ServerConfig&)> configure,
                              std::shared_ptr<RequestHandler> handler, int id,
                              TransferBudget* budget) {
@@ -108,7 +108,7 @@ EngineHarness::EngineHarness(std::function<void(ServerConfig&)> configure,
   config.shutdown_grace = std::chrono::seconds(10);
   if (configure) configure(config);
   memory_ = std::make_unique<MemoryShard>(std::move(config), std::move(handler),
-                                         id, budget);
+                                          id, budget);
   EXPECT_TRUE(memory_->status().ok()) << memory_->status();
 }
 
@@ -125,10 +125,10 @@ void EngineHarness::SendToService(const io::SocketAddress& client,
 
 void EngineHarness::SendTo(int fd, const io::SocketAddress& client,
                            const std::string& bytes) {
-  memory_->Deliver(fd, client,
-                   absl::MakeConstSpan(
-                       reinterpret_cast<const uint8_t*>(bytes.data()),
-                       bytes.size()));
+  memory_->Deliver(
+      fd, client,
+      absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(bytes.data()),
+                          bytes.size()));
 }
 
 void EngineHarness::TurnUntilIdle() {
@@ -167,7 +167,8 @@ std::vector<Reply> EngineHarness::RunUntil(const std::function<bool()>& done,
   while (!done() && std::chrono::steady_clock::now() < give_up) {
     // One turn that blocks until another thread's message wakes the loop
     // through its pipe, then on without blocking.
-    memory_->backend().WaitForDescriptors(true, std::chrono::milliseconds(1000));
+    memory_->backend().WaitForDescriptors(true,
+                                          std::chrono::milliseconds(1000));
     std::vector<io::SentDatagram> sent;
     finished_ = !memory_->Turn(&sent);
     memory_->backend().WaitForDescriptors(false, std::chrono::milliseconds(0));

@@ -14,8 +14,8 @@
 
 #include "io/memory_backend.h"
 #include "server/engine/shard.h"
-#include "tests/server/engine/memory_shard.h"
 #include "tests/integration/tftpd_process.h"
+#include "tests/server/engine/memory_shard.h"
 
 namespace tftpd::testing {
 
@@ -28,7 +28,7 @@ struct Reply {
   uint16_t block() const;  // DATA, ACK.
   int error_code() const { return ErrorCodeOf(bytes); }
   std::string payload() const { return bytes.substr(4); }  // DATA.
-  std::string option(const std::string& name) const;      // OACK.
+  std::string option(const std::string& name) const;       // OACK.
 };
 
 std::string DataPacket(uint16_t block, const std::string& payload);
@@ -68,10 +68,9 @@ class EngineHarness {
   // `configure` adjusts the defaults (one shard, short timeouts); `handler`
   // null serves files from root(). `budget` (null: the shard's own) is
   // shared with other harnesses' shards, among which this is shard `id`.
-  explicit EngineHarness(
-      std::function<void(ServerConfig&)> configure = {},
-      std::shared_ptr<RequestHandler> handler = nullptr, int id = 0,
-      TransferBudget* budget = nullptr);
+  explicit EngineHarness(std::function<void(ServerConfig&)> configure = {},
+                         std::shared_ptr<RequestHandler> handler = nullptr,
+                         int id = 0, TransferBudget* budget = nullptr);
 
   const TempDir& root() const { return root_; }
   Shard& shard() { return memory_->shard(); }
@@ -81,16 +80,17 @@ class EngineHarness {
 
   // A datagram from `client` to the service port, or to the socket `fd`.
   void SendToService(const io::SocketAddress& client, const std::string& bytes);
-  void SendTo(int fd, const io::SocketAddress& client, const std::string& bytes);
+  void SendTo(int fd, const io::SocketAddress& client,
+              const std::string& bytes);
   // Turns the loop until nothing is left to do now (checking the shard's
   // invariants after each turn); then every datagram sent since the last
   // call.
   std::vector<Reply> Run();
   // The same, waiting (at most `limit`) for another thread's message (a
   // loader, a committer) until `done` holds.
-  std::vector<Reply> RunUntil(const std::function<bool()>& done,
-                              std::chrono::seconds limit =
-                                  std::chrono::seconds(20));
+  std::vector<Reply> RunUntil(
+      const std::function<bool()>& done,
+      std::chrono::seconds limit = std::chrono::seconds(20));
   // Moves the clock, then Run.
   std::vector<Reply> Advance(io::Clock::duration by);
   // The loop ended (a stop completed).

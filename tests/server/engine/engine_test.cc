@@ -65,9 +65,9 @@ TEST(Engine, SpinsOnlyWhileAFewTransfersRun) {
     clients.push_back(Client(i + 1));
     h.SendToService(clients.back(), RequestPacket(1, "x"));
     h.Run();
-    EXPECT_EQ(h.backend().spin_limit(),
-              i < ServerConfig::kSpinningTransfers ? spin
-                                                   : io::Clock::duration::zero())
+    EXPECT_EQ(h.backend().spin_limit(), i < ServerConfig::kSpinningTransfers
+                                            ? spin
+                                            : io::Clock::duration::zero())
         << (i + 1) << " transfers";
   }
   for (const io::SocketAddress& client : clients) {
@@ -89,10 +89,10 @@ TEST(Engine, UploadsArriveWholeAtEveryBlksize) {
       const io::SocketAddress client = Client(++n);
       const std::string name = absl::StrCat("up_", asked, "_", window);
       const std::string content = TestContent(300000, static_cast<uint32_t>(n));
-      h.SendToService(client,
-                      RequestPacket(2, name, "octet",
-                                    {"blksize", std::to_string(asked),
-                                     "windowsize", std::to_string(window)}));
+      h.SendToService(
+          client, RequestPacket(2, name, "octet",
+                                {"blksize", std::to_string(asked), "windowsize",
+                                 std::to_string(window)}));
       std::vector<Reply> replies = To(h.Run(), client);
       ASSERT_EQ(replies.size(), 1u);
       ASSERT_EQ(replies[0].opcode(), kOack);
@@ -116,7 +116,8 @@ TEST(Engine, UploadsArriveWholeAtEveryBlksize) {
         }
         return final_ack;
       });
-      const std::optional<std::string> stored = handler->uploads.Committed(name);
+      const std::optional<std::string> stored =
+          handler->uploads.Committed(name);
       EXPECT_TRUE(stored == content)
           << name << ": " << (stored.has_value() ? stored->size() : 0)
           << " bytes stored, final ACK " << final_ack;
@@ -270,7 +271,7 @@ TEST(Engine, ALateDuplicateRequestIsNoSecondTransfer) {
   const io::SocketAddress client = Client(1);
   EXPECT_EQ(Download(h, client, "boot"), content);
   h.SendToService(client, RequestPacket(1, "boot"));
-  EXPECT_EQ(To(h.Run(), client).size(), 1u);  // DATA 1, on probation.
+  EXPECT_EQ(To(h.Run(), client).size(), 1u);           // DATA 1, on probation.
   for (int i = 0; i < 10; ++i) h.Advance(seconds(1));  // Past its retries.
   EXPECT_EQ(h.totals().transfers_started, 1u);
   EXPECT_EQ(h.totals().transfers_finished, 1u);
@@ -338,7 +339,8 @@ TEST(Engine, ANewRequestSupersedesAFullySentTransfer) {
   auto handler = std::make_shared<BytesHandler>(content);
   EngineHarness h({}, handler);
   const io::SocketAddress client = Client(1);
-  h.SendToService(client, RequestPacket(1, "tsize-probe", "octet", {"tsize", "0"}));
+  h.SendToService(client,
+                  RequestPacket(1, "tsize-probe", "octet", {"tsize", "0"}));
   std::vector<Reply> replies = To(h.Run(), client);
   ASSERT_EQ(replies.size(), 1u);
   ASSERT_EQ(replies[0].opcode(), kOack);
@@ -388,7 +390,8 @@ TEST(Engine, AClientThatFallsSilentTimesOutAndFreesItsSlot) {
   h.SendTo(first[0].fd, silent, AckPacket(1));
   ASSERT_EQ(To(h.Run(), silent).size(), 1u);  // DATA 2, never acknowledged.
   size_t resent = 0;
-  for (int i = 0; i < 10; ++i) resent += To(h.Advance(seconds(1)), silent).size();
+  for (int i = 0; i < 10; ++i)
+    resent += To(h.Advance(seconds(1)), silent).size();
   EXPECT_EQ(resent, 2u);  // --retries=2
   EXPECT_EQ(h.totals().transfers_timed_out, 1u);
   EXPECT_TRUE(h.open_sockets().empty());
@@ -406,13 +409,15 @@ TEST(Engine, AClientThatNeverAnswersGetsTwoPacketsAndABriefLife) {
   h.SendToService(silent, RequestPacket(1, "x", "octet", {"timeout", "255"}));
   ASSERT_EQ(To(h.Run(), silent).size(), 1u);
   size_t resent = 0;
-  for (int i = 0; i < 10; ++i) resent += To(h.Advance(seconds(1)), silent).size();
+  for (int i = 0; i < 10; ++i)
+    resent += To(h.Advance(seconds(1)), silent).size();
   EXPECT_EQ(resent, 0u);  // Its timeout is 255 s: it ended first.
   EXPECT_EQ(h.shard().open_transfers(), 0u);
   EXPECT_TRUE(h.open_sockets().empty());
   h.SendToService(Client(3), RequestPacket(1, "x"));
   ASSERT_EQ(To(h.Run(), Client(3)).size(), 1u);
-  for (int i = 0; i < 10; ++i) resent += To(h.Advance(seconds(1)), Client(3)).size();
+  for (int i = 0; i < 10; ++i)
+    resent += To(h.Advance(seconds(1)), Client(3)).size();
   EXPECT_EQ(resent, 1u);  // Its first answer once more, no further.
   const ServerTotals totals = h.totals();
   EXPECT_EQ(totals.transfers_unanswered, 2u);
@@ -433,7 +438,8 @@ TEST(Engine, ARepeatedRequestAfterEveryAnswerWasLostIsAnsweredAgain) {
   EngineHarness h([](ServerConfig& c) { c.unanswered_timeout = seconds(5); },
                   handler);
   const io::SocketAddress client = Client(1);
-  const std::string request = RequestPacket(1, "x", "octet", {"blksize", "1024"});
+  const std::string request =
+      RequestPacket(1, "x", "octet", {"blksize", "1024"});
   h.SendToService(client, request);
   std::vector<Reply> first = To(h.Run(), client);
   ASSERT_EQ(first.size(), 1u);  // The OACK: lost.
@@ -609,17 +615,20 @@ TEST(Engine, InSinglePortModeADatagramEarnsABoundedAnswer) {
       },
       handler);
   const io::SocketAddress blind = Client(1);
-  h.SendToService(blind, RequestPacket(1, "x", "octet",
-                                       {"blksize", "65464", "windowsize", "64"}));
+  h.SendToService(
+      blind,
+      RequestPacket(1, "x", "octet", {"blksize", "65464", "windowsize", "64"}));
   std::vector<Reply> oack = To(h.Run(), blind);
   ASSERT_EQ(oack.size(), 1u);
-  EXPECT_EQ(oack[0].option("blksize"), std::to_string(kUnprovenWindowBytes - 4));
+  EXPECT_EQ(oack[0].option("blksize"),
+            std::to_string(kUnprovenWindowBytes - 4));
   EXPECT_EQ(oack[0].option("windowsize"), "1");
   h.SendToService(blind, AckPacket(0));
   size_t bytes = 0;
   for (const Reply& r : To(h.Run(), blind)) bytes += r.bytes.size();
   for (int i = 0; i < 60; ++i) {
-    for (const Reply& r : To(h.Advance(seconds(1)), blind)) bytes += r.bytes.size();
+    for (const Reply& r : To(h.Advance(seconds(1)), blind))
+      bytes += r.bytes.size();
   }
   EXPECT_LE(bytes, kDatagramCredit);
   EXPECT_GT(h.totals().amplification_drops, 0u);

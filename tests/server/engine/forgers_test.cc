@@ -31,8 +31,7 @@ io::SocketAddress Forged(size_t i, uint16_t port = 50000) {
       port);
 }
 
-size_t BytesTo(const std::vector<Reply>& replies,
-               const io::SocketAddress& to) {
+size_t BytesTo(const std::vector<Reply>& replies, const io::SocketAddress& to) {
   size_t bytes = 0;
   for (const Reply& r : To(replies, to)) bytes += r.bytes.size();
   return bytes;
@@ -131,7 +130,8 @@ TEST(Forgers, BlindAcksInSinglePortModeTakeNoAddressAllowance) {
   const io::SocketAddress victim = Client(7);
   for (uint16_t port = 0; port < 20; ++port) {
     const io::SocketAddress f = Client(7, static_cast<uint16_t>(50000 + port));
-    h.SendToService(f, RequestPacket(1, "boot.img", "octet", {"timeout", "255"}));
+    h.SendToService(f,
+                    RequestPacket(1, "boot.img", "octet", {"timeout", "255"}));
     h.Run();
     h.SendToService(f, AckPacket(0));
   }
@@ -162,7 +162,8 @@ TEST(Forgers, APortSprayDrawsTwoWindowsAndTrustsNoAddress) {
   std::vector<Reply> sent = h.Run();
   // The spray: ACK 0 from the victim's port to every transfer socket there
   // is, the forged one's among them (it does not know which).
-  for (int fd : std::set<int>(h.open_sockets())) h.SendTo(fd, victim, AckPacket(0));
+  for (int fd : std::set<int>(h.open_sockets()))
+    h.SendTo(fd, victim, AckPacket(0));
   size_t bytes = BytesTo(sent, victim) + BytesTo(h.Run(), victim);
   for (int i = 0; i < 120; ++i) bytes += BytesTo(h.Advance(seconds(1)), victim);
   // Two OACKs at most before the spray hit, then a window of 4 blocks
@@ -193,8 +194,9 @@ TEST(Forgers, APortSprayDrawsTwoWindowsAndTrustsNoAddress) {
 TEST(Forgers, ARealClientGetsWholeWindowsFromTheFirst) {
   EngineHarness h({}, std::make_shared<BytesHandler>(TestContent(4 << 20, 8)));
   const io::SocketAddress client = Client(3);
-  h.SendToService(client, RequestPacket(1, "boot.img", "octet",
-                                        {"blksize", "8192", "windowsize", "64"}));
+  h.SendToService(client,
+                  RequestPacket(1, "boot.img", "octet",
+                                {"blksize", "8192", "windowsize", "64"}));
   std::vector<Reply> oack = To(h.Run(), client);
   ASSERT_EQ(oack.size(), 1u);
   EXPECT_EQ(oack[0].option("windowsize"), "31");  // 31 x 8196 <= 256 KiB.
@@ -217,8 +219,9 @@ TEST(Forgers, CountersCountOnlyWhatWasSent) {
       std::make_shared<BytesHandler>(TestContent(4 << 20, 6)));
   const io::SocketAddress blind = Forged(1);
   // A window of one 16 KiB block: what one ACK earns sends it twice.
-  h.SendToService(blind, RequestPacket(1, "boot.img", "octet",
-                                       {"blksize", "65464", "windowsize", "8"}));
+  h.SendToService(blind,
+                  RequestPacket(1, "boot.img", "octet",
+                                {"blksize", "65464", "windowsize", "8"}));
   h.Run();
   h.SendToService(blind, AckPacket(0));
   std::vector<Reply> sent = h.Run();
@@ -283,7 +286,8 @@ TEST(Forgers, SinglePortUploadsNeedTheirOwnSetting) {
     h.SendToService(forged, DataPacket(1, "hostname evil\n"));
     std::vector<Reply> replies = To(h.RunUntil([&] {
       return !accepted || handler->uploads.Committed("switch.cfg").has_value();
-    }), forged);
+    }),
+                                    forged);
     ASSERT_FALSE(replies.empty());
     if (accepted) {
       EXPECT_EQ(replies[0].opcode(), kAck);

@@ -17,7 +17,8 @@ namespace {
 
 bool Within(absl::string_view view, absl::Span<const uint8_t> bytes) {
   const auto* start = reinterpret_cast<const uint8_t*>(view.data());
-  return start >= bytes.data() && start + view.size() <= bytes.data() + bytes.size();
+  return start >= bytes.data() &&
+         start + view.size() <= bytes.data() + bytes.size();
 }
 
 TEST(HeldRequest, EveryViewPointsIntoItsOwnBytes) {

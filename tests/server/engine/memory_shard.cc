@@ -5,7 +5,8 @@ namespace tftpd::testing {
 MemoryShard::MemoryShard(ServerConfig config,
                          std::shared_ptr<RequestHandler> handler, int id,
                          TransferBudget* budget)
-    : config_(std::move(config)), now_(io::TimePoint() + std::chrono::hours(1)) {
+    : config_(std::move(config)),
+      now_(io::TimePoint() + std::chrono::hours(1)) {
   absl::StatusOr<RootDirectory> root =
       RootDirectory::Open(config_.root, config_.resolver);
   if (!root.ok()) {
@@ -14,11 +15,12 @@ MemoryShard::MemoryShard(ServerConfig config,
   }
   root_.emplace(std::move(*root));
   root_->set_world_readable_only(!config_.permissive);
-  handler_ = handler != nullptr ? std::move(handler)
-                                : std::make_shared<FileHandler>();
+  handler_ =
+      handler != nullptr ? std::move(handler) : std::make_shared<FileHandler>();
   loader_ = std::make_unique<FileLoader>(1);
   guard_ = std::make_unique<AddressGuard>(config_.address_limits);
-  if (config_.allow_write) committer_ = std::make_unique<UploadCommitter>(1, config_.commit_queue);
+  if (config_.allow_write)
+    committer_ = std::make_unique<UploadCommitter>(1, config_.commit_queue);
   service_ = *io::SocketAddress::Parse("127.0.0.1", 69);
   ShardParts parts;
   parts.config = &config_;
@@ -33,8 +35,7 @@ MemoryShard::MemoryShard(ServerConfig config,
     // Records reach the test on the dispatcher's thread, as in a server.
     stats_ = std::make_unique<StatsDispatcher>(
         config_.on_transfer_end, nullptr, std::chrono::hours(1),
-        [] { return std::vector<ServerTotals>{}; },
-        config_.max_queued_records);
+        [] { return std::vector<ServerTotals>{}; }, config_.max_queued_records);
     stats_->Start();
     parts.stats = stats_.get();
   }
@@ -48,8 +49,9 @@ MemoryShard::MemoryShard(ServerConfig config,
   };
   env.now = [this] { return now_; };
   env.wall_now = [] { return std::chrono::system_clock::now(); };
-  env.open_transfer_socket = [this](const io::SocketAddress& local)
-      -> absl::StatusOr<io::OpenedSocket> {
+  env.open_transfer_socket =
+      [this](
+          const io::SocketAddress& local) -> absl::StatusOr<io::OpenedSocket> {
     if (open_sockets_.size() >= socket_limit_) {
       return absl::ResourceExhaustedError("socket: Too many open files");
     }

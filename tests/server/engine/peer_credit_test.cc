@@ -19,13 +19,7 @@ constexpr size_t kBlock65464 = 4 + 65464;
 
 // One step of a peer's life, and what is checked after it.
 struct Step {
-  enum Kind {
-    kSend,
-    kResend,
-    kDatagram,
-    kWholeWindow,
-    kRepeatedRequest
-  };
+  enum Kind { kSend, kResend, kDatagram, kWholeWindow, kRepeatedRequest };
   Kind kind;
   size_t bytes = 0;  // kSend, kResend: the size asked for.
   // kSend, kResend: the verdict expected (the bytes are spent unless held);
@@ -87,45 +81,64 @@ INSTANTIATE_TEST_SUITE_P(
     Rows, CreditRules,
     ::testing::Values(
         // Unanswered: a first answer, and a repeat from the address's budget.
-        Row{"first_answer_and_one_repeat", false, 0,
+        Row{"first_answer_and_one_repeat",
+            false,
+            0,
             {Send(kBlock512), Resend(kBlock512, Verdict::kSendIfAddressAllows),
              Resend(kBlock512, Verdict::kHold)},
             PeerStanding::kUnanswered},
-        Row{"a_large_first_answer_is_held", false, 0,
-            {Send(kBlock65464, Verdict::kHold)}, PeerStanding::kUnanswered},
+        Row{"a_large_first_answer_is_held",
+            false,
+            0,
+            {Send(kBlock65464, Verdict::kHold)},
+            PeerStanding::kUnanswered},
         // A repeated request earns one more send once both are spent.
-        Row{"a_repeated_request_earns_one_send", false, 0,
+        Row{"a_repeated_request_earns_one_send",
+            false,
+            0,
             {Repeat(false), Send(kBlock512),
              Resend(kBlock512, Verdict::kSendIfAddressAllows), Repeat(true),
              Resend(kBlock512, Verdict::kSendIfAddressAllows),
              Resend(kBlock512, Verdict::kHold)},
             PeerStanding::kUnanswered},
         // Heard: each datagram earns 32 KiB afresh, not more...
-        Row{"a_datagram_earns_32_KiB_afresh", false, 4 * kBlock1468,
-            {Datagram(), Send(4 * kBlock1468), Resend(4 * kBlock1468, Verdict::kSend),
-             Resend(4 * kBlock1468, Verdict::kSend), Resend(4 * kBlock1468, Verdict::kSend),
+        Row{"a_datagram_earns_32_KiB_afresh",
+            false,
+            4 * kBlock1468,
+            {Datagram(), Send(4 * kBlock1468),
+             Resend(4 * kBlock1468, Verdict::kSend),
+             Resend(4 * kBlock1468, Verdict::kSend),
+             Resend(4 * kBlock1468, Verdict::kSend),
              Resend(4 * kBlock1468, Verdict::kSend),
              Resend(4 * kBlock1468, Verdict::kHold), Datagram(),
              Resend(4 * kBlock1468, Verdict::kSend)},
             PeerStanding::kHeard},
         // ...or two windows where a window is larger: sent, and once again.
-        Row{"or_two_windows", false, 4 * kBlock65464,
+        Row{"or_two_windows",
+            false,
+            4 * kBlock65464,
             {Datagram(), Send(4 * kBlock65464),
              Resend(4 * kBlock65464, Verdict::kSend),
              Resend(4 * kBlock65464, Verdict::kHold)},
             PeerStanding::kHeard},
         // A datagram that acknowledges no whole window proves nothing.
-        Row{"duplicates_prove_nothing", false, 4 * kBlock1468,
+        Row{"duplicates_prove_nothing",
+            false,
+            4 * kBlock1468,
             {Datagram(), Datagram(), Datagram(), Datagram(), Datagram()},
             PeerStanding::kHeard},
         // Whole windows acknowledged kProofRounds times prove the peer:
         // its sends are no longer counted.
-        Row{"whole_windows_prove", false, 4 * kBlock1468,
+        Row{"whole_windows_prove",
+            false,
+            4 * kBlock1468,
             {Datagram(), WholeWindow(), WholeWindow(), Send(100000),
              Resend(100000, Verdict::kSend)},
             PeerStanding::kProven},
         // The service port: whole windows acknowledged prove nothing.
-        Row{"single_port_is_never_proven", true, 11 * kBlock1468,
+        Row{"single_port_is_never_proven",
+            true,
+            11 * kBlock1468,
             {Datagram(), WholeWindow(), WholeWindow(), WholeWindow(),
              Send(kDatagramCredit), Send(1, Verdict::kHold)},
             PeerStanding::kHeard}),

@@ -93,8 +93,8 @@ TEST(Pulled, TheSourceIsReadOnlyAReadAheadBeyondWhatTheClientAcknowledged) {
     received += replies[0].payload();
     // Read ahead of what the client acknowledged: four windows, at least
     // 64 KiB (Shard::PulledReadAhead), and never the whole response.
-    most_ahead = std::max<uint64_t>(most_ahead,
-                                    handler->source->offset - (block - 1) * 1024);
+    most_ahead = std::max<uint64_t>(
+        most_ahead, handler->source->offset - (block - 1) * 1024);
     h.SendTo(fd, client, AckPacket(static_cast<uint16_t>(block)));
     if (replies[0].payload().size() < 1024) break;
   }
@@ -109,8 +109,7 @@ TEST(Pulled, TheSourceIsReadOnlyAReadAheadBeyondWhatTheClientAcknowledged) {
 TEST(Pulled, ASourceWhoseClientGoesAwayIsClosedHavingReadOnlyItsReadAhead) {
   const std::string content = TestContent(8 << 20, 3);
   auto handler = std::make_shared<PullHandler>(content);
-  EngineHarness h([](ServerConfig& c) { c.transfer.max_retries = 1; },
-                  handler);
+  EngineHarness h([](ServerConfig& c) { c.transfer.max_retries = 1; }, handler);
   const io::SocketAddress client = Client(1);
   h.SendToService(client, RequestPacket(1, "big"));
   std::vector<Reply> replies = To(h.Run(), client);
@@ -173,8 +172,8 @@ TEST(Pulled, DropsAreSilentAndRefusalsAndDropsHaveARecord) {
       handler);
   h.SendToService(Client(1), RequestPacket(1, "drop"));
   EXPECT_TRUE(To(h.Run(), Client(1)).empty());
-  h.SendToService(Client(2), RequestPacket(1, "missing", "octet",
-                                           {"tsize", "0"}));
+  h.SendToService(Client(2),
+                  RequestPacket(1, "missing", "octet", {"tsize", "0"}));
   std::vector<Reply> refused = To(h.Run(), Client(2));
   ASSERT_EQ(refused.size(), 1u);
   EXPECT_EQ(refused[0].error_code(), 1);
@@ -393,7 +392,7 @@ TEST(Pulled, ARequestsOwnRetriesAndTimeoutReplaceTheServers) {
   std::vector<Reply> replies = To(h.Run(), client);
   ASSERT_EQ(replies.size(), 1u);
   h.SendTo(replies[0].fd, client, AckPacket(1));  // Answered: a transfer.
-  ASSERT_EQ(To(h.Run(), client).size(), 1u);     // Block 2.
+  ASSERT_EQ(To(h.Run(), client).size(), 1u);      // Block 2.
   EXPECT_TRUE(To(h.Advance(milliseconds(2900)), client).empty());
   EXPECT_EQ(To(h.Advance(milliseconds(200)), client).size(), 1u);  // Resent.
   for (int i = 0; i < 4; ++i) h.Advance(seconds(8));
@@ -461,8 +460,7 @@ TEST(Pulled, AnUnsupportedModeReachesAHandlerThatAsksButSendsNoData) {
     EXPECT_EQ(replies[0].opcode(), kError) << path;
     EXPECT_EQ(replies[0].error_code(), 4) << path;
   }
-  EXPECT_EQ(handler->modes,
-            (std::vector<std::string>{"mail", "mail", "mail"}));
+  EXPECT_EQ(handler->modes, (std::vector<std::string>{"mail", "mail", "mail"}));
   // The pulled source was never read, and closed.
   h.RunUntil([&] { return handler->source->closes.load() == 1; });
   EXPECT_EQ(handler->source->reads, 0);

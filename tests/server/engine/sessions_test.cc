@@ -134,9 +134,8 @@ TEST(Sessions, EveryKindOfResponseBringsItsSessionBackInItsRecordAlone) {
   ASSERT_EQ(late.size(), 1u);
   EXPECT_EQ(late[0].payload(), "late");
   h.SendTo(late[0].fd, Client(6), AckPacket(1));
-  h.RunUntil([&] {
-    return records->size() == 6 && h.shard().open_transfers() == 0;
-  });
+  h.RunUntil(
+      [&] { return records->size() == 6 && h.shard().open_transfers() == 0; });
 
   {
     std::lock_guard<std::mutex> lock(records->mutex);

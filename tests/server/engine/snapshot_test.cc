@@ -30,8 +30,8 @@ TEST(Snapshot, ShowsEachTransferInProgress) {
 
   // One client two blocks in, at blksize 1428.
   const io::SocketAddress reading = Client(1);
-  h.SendToService(reading, RequestPacket(1, "boot/kernel", "octet",
-                                         {"blksize", "1428"}));
+  h.SendToService(
+      reading, RequestPacket(1, "boot/kernel", "octet", {"blksize", "1428"}));
   std::vector<Reply> replies = To(h.Run(), reading);
   ASSERT_EQ(replies.size(), 1u);
   ASSERT_EQ(replies[0].opcode(), kOack);
