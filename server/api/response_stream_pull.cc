@@ -156,6 +156,21 @@ void ResponseStream::RunDue(std::unique_lock<std::mutex>& lock) {
   if (job != nullptr) executor(std::move(job), pace);
 }
 
+namespace {
+
+// The first `read` bytes of `blocks` in netascii, held in `encoded`.
+absl::string_view EncodeNetascii(tftp::NetasciiEncoder& encoder,
+                                 const std::vector<uint8_t>& blocks,
+                                 size_t read, std::vector<uint8_t>& encoded) {
+  encoded.resize(2 * read);
+  const tftp::NetasciiEncoder::Progress p = encoder.Encode(
+      absl::MakeConstSpan(blocks.data(), read), absl::MakeSpan(encoded));
+  return absl::string_view(reinterpret_cast<const char*>(encoded.data()),
+                           p.produced);
+}
+
+}  // namespace
+
 void ResponseStream::Pump() {
   std::vector<uint8_t> blocks;  // Netascii: the source's bytes, to encode.
   std::vector<uint8_t> encoded;
@@ -188,14 +203,9 @@ void ResponseStream::Pump() {
     absl::StatusOr<size_t> filled = source_->ReadBlocks(into, size);
     const auto took = std::chrono::steady_clock::now() - started;
     const size_t read = filled.ok() ? std::min(*filled, into.size()) : 0;
-    absl::string_view encoded_bytes;
-    if (filled.ok() && netascii) {
-      encoded.resize(2 * read);
-      const tftp::NetasciiEncoder::Progress p = encoder.Encode(
-          absl::MakeConstSpan(blocks.data(), read), absl::MakeSpan(encoded));
-      encoded_bytes = absl::string_view(
-          reinterpret_cast<const char*>(encoded.data()), p.produced);
-    }
+    const absl::string_view encoded_bytes =
+        filled.ok() && netascii ? EncodeNetascii(encoder, blocks, read, encoded)
+                                : absl::string_view();
     lock.lock();
     LearnPaceLocked(took, count);
     if (!filled.ok()) {

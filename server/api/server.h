@@ -5,29 +5,22 @@
 #ifndef TFTPD_SERVER_API_SERVER_H_
 #define TFTPD_SERVER_API_SERVER_H_
 
-#include <atomic>
 #include <chrono>
 #include <memory>
-#include <thread>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "io/socket_address.h"
 #include "server/api/server_config.h"
-#include "server/api/source_threads.h"
+#include "server/api/server_stats.h"
 #include "server/api/transfer_snapshot.h"
-#include "server/files/file_loader.h"
 #include "server/files/root_directory.h"
-#include "server/observability/server_stats.h"
-#include "server/observability/stats_dispatcher.h"
-#include "server/uploads/upload_committer.h"
 
 namespace tftpd {
 
-class AddressGuard;    // server/engine/address_guard.h
-class Shard;           // server/engine/shard.h
-class TransferBudget;  // server/engine/transfer_budget.h
+class Engine;  // server/engine/engine.h: what runs behind this face.
 
 // The SO_RCVBUF each of `sockets` service sockets asks for. In single-port
 // mode every transfer's ACKs arrive there rather than on a socket of its
@@ -53,20 +46,20 @@ class Server {
   // Returns once every shard has stopped.
   void Wait();
   // Every shard has left its loop (stopped, or failed).
-  bool Done() const { return running_.load() == 0; }
+  bool Done() const;
 
   // The bound address, with the actual port.
-  const io::SocketAddress& address() const { return address_; }
+  const io::SocketAddress& address() const;
   // The receive buffer the kernel granted each service socket, and what was
   // asked for (ServiceReceiveBuffer).
   size_t receive_buffer() const { return receive_buffer_; }
   size_t requested_receive_buffer() const { return requested_receive_buffer_; }
-  const ServerConfig& config() const { return config_; }
+  const ServerConfig& config() const;
   // After Start: the event backend the shards use, and why the preferred one
   // was refused (empty when it was not).
   const std::string& backend_name() const;
   const std::string& fallback_reason() const;
-  const RootDirectory& root() const { return root_; }
+  const RootDirectory& root() const;
   // Counters since start, summed and per shard.
   ServerTotals Totals() const;
   std::vector<ServerTotals> ShardTotals() const;
@@ -83,27 +76,11 @@ class Server {
                      const io::SocketAddress& source);
 
  private:
-  Server(ServerConfig config, RootDirectory root);
+  Server() = default;
 
-  ServerConfig config_;
-  RootDirectory root_;
-  // Where UploadResponse::File writes (with --allow_write).
-  std::unique_ptr<RootDirectory> write_root_;
-  std::shared_ptr<RequestHandler> handler_;
-  std::unique_ptr<StatsDispatcher> stats_;
-  io::SocketAddress address_;
   size_t receive_buffer_ = 0;
   size_t requested_receive_buffer_ = 0;
-  std::vector<std::unique_ptr<Shard>> shards_;
-  // Declared after the shards: destroyed (its threads joined) before them,
-  // since its jobs report to them.
-  std::unique_ptr<FileLoader> loader_;
-  std::unique_ptr<SourceThreads> sources_;
-  std::unique_ptr<UploadCommitter> committer_;
-  std::unique_ptr<AddressGuard> guard_;
-  std::unique_ptr<TransferBudget> budget_;
-  std::vector<std::thread> threads_;
-  std::atomic<int> running_{0};
+  std::unique_ptr<Engine> engine_;
 };
 
 }  // namespace tftpd

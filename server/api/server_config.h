@@ -15,9 +15,9 @@
 #include "protocol/transfer.h"
 #include "server/api/request_handler.h"
 #include "server/api/stats_callbacks.h"
+#include "server/api/upload_policy.h"
 #include "server/files/remap_rules.h"
 #include "server/files/root_directory.h"
-#include "server/uploads/disk_upload_sink.h"
 
 namespace tftpd {
 

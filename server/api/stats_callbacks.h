@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "io/socket_address.h"
-#include "server/observability/server_stats.h"
+#include "server/api/server_stats.h"
 
 namespace tftpd {
 

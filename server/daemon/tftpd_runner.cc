@@ -1,30 +1,23 @@
 #include "server/daemon/tftpd_runner.h"
 
-#include <grp.h>
-#include <limits.h>
-#include <pwd.h>
 #include <signal.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gflags/gflags.h"
 #include "server/api/server.h"
 #include "server/daemon/flags.h"
 #include "server/daemon/help.h"
 #include "server/daemon/process.h"
+#include "server/daemon/startup_log.h"
 #include "server/files/remap_rules.h"
 #include "server/observability/log.h"
 #include "server/observability/metrics_http.h"
@@ -76,37 +69,9 @@ StatusView StatusOf(const Server& server, const StatusBoard& board) {
   return view;
 }
 
-// How many transfers may be open at once, and what on this host bounds it,
-// so that an operator planning for a hall of machines knows before they
-// boot (the README's "A hall of machines at once" says what to raise).
-void LogTransferLimits(const ServerConfig& c, const HostTransferLimits& host) {
-  if (c.single_port) {
-    TFTPD_LOG(kInfo,
-              "up to %d transfers at once (--max_transfers); in single-port "
-              "mode a transfer holds no socket",
-              static_cast<int64_t>(c.max_transfers));
-    return;
-  }
-  TFTPD_LOG(kInfo,
-            "up to %d transfers at once (--max_transfers), each with a "
-            "socket; this host allows %d by descriptors (RLIMIT_NOFILE) and "
-            "%d by ephemeral ports per address (net.ipv4.ip_local_port_range)",
-            static_cast<int64_t>(c.max_transfers),
-            static_cast<int64_t>(host.descriptors),
-            static_cast<int64_t>(host.ports));
-  if (host.ports > 0 && static_cast<size_t>(c.max_transfers) > host.ports) {
-    TFTPD_LOG(kWarning,
-              "--max_transfers=%d exceeds the %d ephemeral ports of one "
-              "local address: widen net.ipv4.ip_local_port_range or run "
-              "with --single_port",
-              static_cast<int64_t>(c.max_transfers),
-              static_cast<int64_t>(host.ports));
-  }
-}
-
-}  // namespace
-
-int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
+// Parses the command line; a value when the program should exit at once
+// (help printed, or a bad --log_level).
+std::optional<int> ParseCommandLine(int& argc, char**& argv) {
   if (gflags::ProgramUsage() == nullptr ||
       std::string(gflags::ProgramUsage()).empty() ||
       absl::StartsWith(gflags::ProgramUsage(), "Warning:")) {
@@ -130,46 +95,51 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
     return 2;
   }
   SetLogLevel(*level);
+  return std::nullopt;
+}
+
+// --upload_database: the PostgreSQL sink in front of the program's handler
+// (or the file handler).
+absl::Status AddUploadDatabase(ServerConfig& config) {
+  if (FLAGS_upload_database.empty()) return absl::OkStatus();
+  if (!FLAGS_allow_write) {
+    return absl::InvalidArgumentError("--upload_database needs --allow_write");
+  }
+  auto options = std::make_shared<PostgresUploadOptions>();
+  options->connection = FLAGS_upload_database;
+  options->table = FLAGS_upload_table;
+  options->spool_directory = FLAGS_upload_spool;
+  options->statement_timeout =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          config.source_timeout / 2);
+  config.handler = PostgresUploadHandler(config.handler != nullptr
+                                             ? config.handler
+                                             : std::make_shared<FileHandler>(),
+                                         std::move(options));
+  return absl::OkStatus();
+}
+
+// The configuration the flags, systemd's socket and the program make.
+absl::StatusOr<ServerConfig> MakeConfig(const ConfigureServer& configure) {
   absl::StatusOr<ServerConfig> config = ConfigFromFlags();
-  if (config.ok()) {
-    absl::StatusOr<int> inherited = SocketFromSystemd();
-    if (inherited.ok()) {
-      config->inherited_socket = *inherited;
-    } else {
-      config = inherited.status();
-    }
+  if (!config.ok()) return config;
+  absl::StatusOr<int> inherited = SocketFromSystemd();
+  if (!inherited.ok()) return inherited.status();
+  config->inherited_socket = *inherited;
+  if (configure) {
+    if (absl::Status s = configure(*config); !s.ok()) return s;
   }
-  if (config.ok() && configure) {
-    if (absl::Status s = configure(*config); !s.ok()) config = s;
-  }
-  if (config.ok() && !FLAGS_upload_database.empty()) {
-    if (!FLAGS_allow_write) {
-      config =
-          absl::InvalidArgumentError("--upload_database needs --allow_write");
-    } else {
-      auto options = std::make_shared<PostgresUploadOptions>();
-      options->connection = FLAGS_upload_database;
-      options->table = FLAGS_upload_table;
-      options->spool_directory = FLAGS_upload_spool;
-      options->statement_timeout =
-          std::chrono::duration_cast<std::chrono::milliseconds>(
-              config->source_timeout / 2);
-      config->handler = PostgresUploadHandler(
-          config->handler != nullptr ? config->handler
-                                     : std::make_shared<FileHandler>(),
-          std::move(options));
-    }
-  }
-  if (!config.ok()) {
-    std::fprintf(stderr, "%s: %s\n", gflags::ProgramInvocationShortName(),
-                 std::string(config.status().message()).c_str());
-    return 2;
-  }
+  if (absl::Status s = AddUploadDatabase(*config); !s.ok()) return s;
+  return config;
+}
+
+// tftpd's own uses of the callbacks, chained after any the program set: a
+// line per --stats_interval, and the status page's memory of failures and
+// requested files.
+void ChainCallbacks(ServerConfig& config, std::shared_ptr<StatusBoard> board) {
   if (FLAGS_stats_interval > 0) {
-    // tftpd's own use of the callback: a line per interval, chained after
-    // any callback the program set.
-    ServerStatsCallback program = config->on_server_stats;
-    config->on_server_stats = [program](const ServerStats& stats) {
+    ServerStatsCallback program = config.on_server_stats;
+    config.on_server_stats = [program](const ServerStats& stats) {
       if (program) program(stats);
       // An idle interval says nothing an operator needs: debug level.
       const LogLevel level =
@@ -183,20 +153,18 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
                               "s ", stats.totals.ToString()));
     };
   }
-
-  // The status page's memory of failures and requested files, fed by the
-  // transfer records (chained after any callback the program set).
-  auto board = std::make_shared<StatusBoard>();
   if (!FLAGS_metrics_address.empty()) {
-    TransferStatsCallback program = config->on_transfer_end;
-    config->on_transfer_end = [program, board](const TransferStats& stats) {
+    TransferStatsCallback program = config.on_transfer_end;
+    config.on_transfer_end = [program, board](const TransferStats& stats) {
       if (program) program(stats);
       board->OnTransfer(stats);
     };
   }
+}
 
-  // Signals are taken by this thread alone, with sigtimedwait: block them
-  // before any shard thread starts so that every thread inherits the mask.
+// Signals are taken by the main thread alone, with sigtimedwait: blocked
+// before any shard thread starts so that every thread inherits the mask.
+sigset_t BlockSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -204,141 +172,99 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
 
-  // Every transfer holds a socket (none in single-port mode); the rest is
-  // a few per shard (service socket, ring, wake pipe), threads', the
-  // metrics endpoint's connections and the files being mapped.
-  const size_t reserved_descriptors =
-      8 * static_cast<size_t>(config->threads) + 256;
-  const size_t descriptors =
-      (config->single_port ? 0 : config->max_transfers) + reserved_descriptors;
-  if (absl::Status s = RaiseDescriptorLimit(
-          descriptors, config->single_port ? "--threads" : "--max_transfers");
-      !s.ok()) {
-    TFTPD_LOG(kError, "cannot start: %s", s.message());
-    return 1;
-  }
+// Descriptors beside the transfers' sockets: a few per shard (service
+// socket, ring, wake pipe), threads', the metrics endpoint's connections
+// and the files being mapped.
+size_t ReservedDescriptors(const ServerConfig& config) {
+  return 8 * static_cast<size_t>(config.threads) + 256;
+}
+
+absl::Status RaiseDescriptorLimitFor(const ServerConfig& config) {
+  // Every transfer holds a socket (none in single-port mode).
+  const size_t descriptors = (config.single_port ? 0 : config.max_transfers) +
+                             ReservedDescriptors(config);
+  return RaiseDescriptorLimit(
+      descriptors, config.single_port ? "--threads" : "--max_transfers");
+}
+
+// Created and started; on port 69's refusal, when --port was not given and
+// systemd passed no socket, port 6969.
+absl::StatusOr<std::unique_ptr<Server>> StartServer(ServerConfig config) {
   gflags::CommandLineFlagInfo port_flag;
   gflags::GetCommandLineFlagInfo("port", &port_flag);
-  absl::StatusOr<std::unique_ptr<Server>> server = CreateServer(*config);
-  if (!server.ok() && port_flag.is_default && config->inherited_socket < 0) {
+  absl::StatusOr<std::unique_ptr<Server>> server = CreateServer(config);
+  if (!server.ok() && port_flag.is_default && config.inherited_socket < 0) {
     TFTPD_LOG(kInfo, "cannot use port 69 (%s); using port %d",
               server.status().message(), kFallbackPort);
-    config->address.set_port(kFallbackPort);
-    server = CreateServer(*config);
+    config.address.set_port(kFallbackPort);
+    server = CreateServer(config);
   }
-  if (!server.ok()) {
-    TFTPD_LOG(kError, "cannot start: %s", server.status().message());
-    return 1;
-  }
-  if (absl::Status s = (*server)->Start(); !s.ok()) {
-    TFTPD_LOG(kError, "cannot start: %s", s.message());
-    return 1;
-  }
-  const ServerConfig& c = (*server)->config();
-  if (!(*server)->fallback_reason().empty()) {
-    TFTPD_LOG(kWarning, "io_uring is unavailable (%s); using %s",
-              (*server)->fallback_reason(), (*server)->backend_name());
-  }
-  // The first line and the final counters are printed at every log level.
-  WriteLogLine(
-      LogLevel::kInfo,
-      absl::StrFormat(
-          "tftpd serving %s on %s (UDP port %d) with %d shards on %s, %s "
-          "listener%s; "
-          "blksize_max=%d windowsize_max=%d timeout=%.1fs retries=%d "
-          "max_transfers=%d rcvbuf=%d resolver=%s",
-          (*server)->root().path(), (*server)->address().ToString(),
-          (*server)->address().port(), c.threads, (*server)->backend_name(),
-          c.listener == ListenerMode::kSingle ? "single" : "reuseport",
-          c.single_port ? ", single port" : "", c.limits.max_blksize,
-          c.limits.max_windowsize, FLAGS_timeout, c.transfer.max_retries,
-          static_cast<int>(c.max_transfers),
-          static_cast<int64_t>((*server)->receive_buffer()),
-          (*server)->root().uses_openat2() ? "openat2" : "portable"));
-  LogTransferLimits(c, ReadHostTransferLimits(reserved_descriptors));
-  if (c.inherited_socket >= 0) {
-    TFTPD_LOG(kInfo,
-              "serving on the socket systemd passed (--address and "
-              "--port do not apply)");
-  }
-  if (c.allow_write) {
-    TFTPD_LOG(kInfo,
-              "uploads on into %s: create=%s overwrite=%s max_upload_bytes=%s",
-              c.write_root.empty() ? c.root : c.write_root,
-              c.upload_policy.create ? "yes" : "no",
-              c.upload_policy.overwrite ? "yes" : "no",
-              FLAGS_max_upload_bytes > 0 ? absl::StrCat(FLAGS_max_upload_bytes)
-                                         : std::string("unlimited"));
-    if (FLAGS_upload_database.empty() && !c.upload_policy.create &&
-        !c.upload_policy.overwrite) {
-      TFTPD_LOG(kWarning,
-                "--allow_write without --create or --overwrite: every upload "
-                "will be refused");
-    }
-  }
-  if ((*server)->receive_buffer() < (*server)->requested_receive_buffer()) {
-    TFTPD_LOG(kWarning,
-              "the kernel capped the service socket receive buffer at %d "
-              "bytes (asked for %d); raise net.core.rmem_max or run with "
-              "CAP_NET_ADMIN to hold larger bursts of requests (and, in "
-              "single-port mode, of ACKs)",
-              static_cast<int64_t>((*server)->receive_buffer()),
-              static_cast<int64_t>((*server)->requested_receive_buffer()));
-  }
-  std::unique_ptr<MetricsServer> metrics;
-  if (!FLAGS_metrics_address.empty()) {
-    Server* raw = server->get();
-    absl::StatusOr<std::unique_ptr<MetricsServer>> started =
-        MetricsServer::Start(
-            FLAGS_metrics_address,
-            {HttpRoute{"/metrics", "text/plain; version=0.0.4; charset=utf-8",
-                       [raw] { return RenderPrometheus(raw->ShardTotals()); }},
-             HttpRoute{"/", "text/html; charset=utf-8",
-                       [raw, board] {
-                         return RenderStatusHtml(StatusOf(*raw, *board));
-                       }},
-             HttpRoute{"/transfers", "application/json",
-                       [raw, board] {
-                         return RenderStatusJson(StatusOf(*raw, *board));
-                       }}},
-            HttpLimits{.connections = FLAGS_metrics_connections,
-                       .connections_per_address =
-                           std::min(8, FLAGS_metrics_connections),
-                       .idle_timeout_seconds = FLAGS_metrics_timeout});
-    if (!started.ok()) {
-      TFTPD_LOG(kError, "cannot start: --metrics_address: %s",
-                started.status().message());
-      (*server)->Stop(/*immediate=*/true);
-      (*server)->Wait();
-      return 1;
-    }
-    metrics = std::move(*started);
-    TFTPD_LOG(kInfo, "metrics at http://%s/metrics",
-              metrics->address().ToString());
-    TFTPD_LOG(kInfo, "status page at http://%s/ (JSON at /transfers)",
-              metrics->address().ToString());
-  }
-  if (!FLAGS_port_file.empty()) {
-    const std::string tmp = FLAGS_port_file + ".tmp";
-    std::ofstream(tmp) << (*server)->address().port() << "\n";
-    std::rename(tmp.c_str(), FLAGS_port_file.c_str());
-  }
-  // Last, with everything that needs privileges done: sockets bound, rings
-  // created (their memory is pinned as root), the port file written.
-  if (absl::Status s = DropPrivileges((*server)->root().path()); !s.ok()) {
-    TFTPD_LOG(kError, "cannot start: %s", s.message());
-    (*server)->Stop(/*immediate=*/true);
-    (*server)->Wait();
-    return 1;
-  }
+  if (!server.ok()) return server;
+  if (absl::Status s = (*server)->Start(); !s.ok()) return s;
+  return server;
+}
 
-  // The shards run until a signal stops them (or one fails on its own).
+// --metrics_address: Prometheus metrics, the status page and its JSON.
+// Null without the flag.
+absl::StatusOr<std::unique_ptr<MetricsServer>> StartMetrics(
+    Server* server, std::shared_ptr<StatusBoard> board) {
+  if (FLAGS_metrics_address.empty()) return nullptr;
+  absl::StatusOr<std::unique_ptr<MetricsServer>> metrics = MetricsServer::Start(
+      FLAGS_metrics_address,
+      {HttpRoute{"/metrics", "text/plain; version=0.0.4; charset=utf-8",
+                 [server] { return RenderPrometheus(server->ShardTotals()); }},
+       HttpRoute{"/", "text/html; charset=utf-8",
+                 [server, board] {
+                   return RenderStatusHtml(StatusOf(*server, *board));
+                 }},
+       HttpRoute{"/transfers", "application/json",
+                 [server, board] {
+                   return RenderStatusJson(StatusOf(*server, *board));
+                 }}},
+      HttpLimits{
+          .connections = FLAGS_metrics_connections,
+          .connections_per_address = std::min(8, FLAGS_metrics_connections),
+          .idle_timeout_seconds = FLAGS_metrics_timeout});
+  if (!metrics.ok()) {
+    return absl::Status(
+        metrics.status().code(),
+        absl::StrCat("--metrics_address: ", metrics.status().message()));
+  }
+  TFTPD_LOG(kInfo, "metrics at http://%s/metrics",
+            (*metrics)->address().ToString());
+  TFTPD_LOG(kInfo, "status page at http://%s/ (JSON at /transfers)",
+            (*metrics)->address().ToString());
+  return metrics;
+}
+
+// --port_file: the bound port, written whole or not at all.
+void WritePortFile(const Server& server) {
+  if (FLAGS_port_file.empty()) return;
+  const std::string tmp = FLAGS_port_file + ".tmp";
+  std::ofstream(tmp) << server.address().port() << "\n";
+  std::rename(tmp.c_str(), FLAGS_port_file.c_str());
+}
+
+// Serving ends before it began: the shards stop at once. Exit code 1.
+int StopAtStart(Server& server, const absl::Status& why) {
+  TFTPD_LOG(kError, "cannot start: %s", why.message());
+  server.Stop(/*immediate=*/true);
+  server.Wait();
+  return 1;
+}
+
+// The shards run until a signal stops them (or one fails on its own):
+// SIGHUP reloads the map file, a first SIGINT or SIGTERM lets transfers in
+// progress finish, a second stops at once.
+void ServeUntilStopped(Server& server, const sigset_t& signals) {
   int stops = 0;
-  while (!(*server)->Done()) {
+  while (!server.Done()) {
     const int sig = WaitForSignal(signals, std::chrono::milliseconds(100));
     if (sig == SIGHUP) {
-      ReloadMapFile(c.remap.get());
+      ReloadMapFile(server.config().remap.get());
       continue;
     }
     if (sig != SIGINT && sig != SIGTERM) continue;
@@ -346,10 +272,48 @@ int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
     TFTPD_LOG(kInfo, "signal %d: %s", sig,
               stops == 1 ? "stopping after the transfers in progress"
                          : "stopping now");
-    (*server)->Stop(/*immediate=*/stops > 1);
+    server.Stop(/*immediate=*/stops > 1);
   }
-  (*server)->Wait();
-  metrics.reset();
+  server.Wait();
+}
+
+}  // namespace
+
+int RunTftpd(int argc, char** argv, const ConfigureServer& configure) {
+  if (std::optional<int> exit_code = ParseCommandLine(argc, argv)) {
+    return *exit_code;
+  }
+  absl::StatusOr<ServerConfig> config = MakeConfig(configure);
+  if (!config.ok()) {
+    std::fprintf(stderr, "%s: %s\n", gflags::ProgramInvocationShortName(),
+                 std::string(config.status().message()).c_str());
+    return 2;
+  }
+  auto board = std::make_shared<StatusBoard>();
+  ChainCallbacks(*config, board);
+  const sigset_t signals = BlockSignals();
+  if (absl::Status s = RaiseDescriptorLimitFor(*config); !s.ok()) {
+    TFTPD_LOG(kError, "cannot start: %s", s.message());
+    return 1;
+  }
+  absl::StatusOr<std::unique_ptr<Server>> server = StartServer(*config);
+  if (!server.ok()) {
+    TFTPD_LOG(kError, "cannot start: %s", server.status().message());
+    return 1;
+  }
+  LogServing(**server, ReservedDescriptors(*config));
+  absl::StatusOr<std::unique_ptr<MetricsServer>> metrics =
+      StartMetrics(server->get(), board);
+  if (!metrics.ok()) return StopAtStart(**server, metrics.status());
+  WritePortFile(**server);
+  // Last, with everything that needs privileges done: sockets bound, rings
+  // created (their memory is pinned as root), the port file written.
+  if (absl::Status s = DropPrivileges((*server)->root().path()); !s.ok()) {
+    return StopAtStart(**server, s);
+  }
+  ServeUntilStopped(**server, signals);
+  metrics->reset();
+  // The first line and the final counters are printed at every log level.
   WriteLogLine(LogLevel::kInfo,
                absl::StrCat("tftpd stopped: ", (*server)->Totals().ToString()));
   return 0;

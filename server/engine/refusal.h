@@ -8,7 +8,7 @@
 #include <string>
 
 #include "protocol/tftp.h"
-#include "server/observability/server_stats.h"
+#include "server/api/server_stats.h"
 
 namespace tftpd {
 

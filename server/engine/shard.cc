@@ -278,13 +278,15 @@ void Shard::ArmWake() {
                  CompletionTag(kWake, 0, 0));
 }
 
+size_t ShardFor(const io::SocketAddress& client, size_t count) {
+  return absl::HashOf(client.Unmapped()) % count;
+}
+
 void Shard::OnServiceReceive(const io::Completion& c) {
   if (c.datagram != nullptr) {
     if (handoff_targets_.size() > 1) {
-      // One shard per client (by address and port), so that a repeated
-      // request meets the transfer it repeats.
       const size_t target =
-          absl::HashOf(c.datagram->source.Unmapped()) % handoff_targets_.size();
+          ShardFor(c.datagram->source, handoff_targets_.size());
       if (handoff_targets_[target] != this) {
         if (!handoff_targets_[target]->HandOff(*c.datagram)) {
           Bump(counters_.handoff_drops);

@@ -28,6 +28,7 @@
 #include "protocol/packet.h"
 #include "server/api/request_handler.h"
 #include "server/api/server_config.h"
+#include "server/api/server_stats.h"
 #include "server/api/source_threads.h"
 #include "server/engine/address_guard.h"
 #include "server/engine/inbox.h"
@@ -41,7 +42,6 @@
 #include "server/files/file_loader.h"
 #include "server/files/root_directory.h"
 #include "server/observability/line_budget.h"
-#include "server/observability/server_stats.h"
 #include "server/observability/stats_dispatcher.h"
 #include "server/uploads/upload_committer.h"
 
@@ -83,6 +83,12 @@ struct ShardParts {
   // shard has --max_transfers of its own (engine tests only).
   TransferBudget* budget = nullptr;
 };
+
+// Which of `count` shards a client's requests go to when one socket takes
+// them for all (a single listener, a program's Server::Offer): one shard per
+// client, by address and port, so that a repeated request meets the
+// transfer it repeats.
+size_t ShardFor(const io::SocketAddress& client, size_t count);
 
 // Receive buffers: many small ones for requests and ACKs, and a few large
 // ones for uploads, which hold a DATA header and the largest blksize (RFC

@@ -7,9 +7,9 @@
 
 #include "io/event_backend.h"
 #include "protocol/transfer.h"
+#include "server/api/server_stats.h"
 #include "server/engine/refusal.h"
 #include "server/engine/transfer.h"
-#include "server/observability/server_stats.h"
 #include "server/observability/stats_dispatcher.h"
 
 namespace tftpd {

@@ -142,6 +142,45 @@ RemapRules::~RemapRules() {
   for (auto& rule : rules_) regfree(&rule->regex);
 }
 
+bool RemapRules::SetOperation(char op, Rule& rule, int& flags) {
+  switch (op) {
+    case 'r':
+      rule.rewrite = true;
+      break;
+    case 'g':
+      rule.global = true;
+      break;
+    case 'i':
+      flags |= REG_ICASE;
+      break;
+    case 'e':
+      rule.end = true;
+      break;
+    case 's':
+      rule.restart = true;
+      break;
+    case 'a':
+      rule.abort = true;
+      break;
+    case '~':
+      rule.inverse = true;
+      break;
+    case 'G':
+    case 'P':
+      rule.only_request = op;
+      break;
+    case '4':
+      rule.only_family = 4;
+      break;
+    case '6':
+      rule.only_family = 6;
+      break;
+    default:
+      return false;
+  }
+  return true;
+}
+
 absl::StatusOr<std::shared_ptr<const RemapRules>> RemapRules::Parse(
     absl::string_view text) {
   std::shared_ptr<RemapRules> rules(new RemapRules());
@@ -158,42 +197,10 @@ absl::StatusOr<std::shared_ptr<const RemapRules>> RemapRules::Parse(
     auto rule = std::make_unique<Rule>();
     int flags = REG_EXTENDED;
     for (char op : operations) {
-      switch (op) {
-        case 'r':
-          rule->rewrite = true;
-          break;
-        case 'g':
-          rule->global = true;
-          break;
-        case 'i':
-          flags |= REG_ICASE;
-          break;
-        case 'e':
-          rule->end = true;
-          break;
-        case 's':
-          rule->restart = true;
-          break;
-        case 'a':
-          rule->abort = true;
-          break;
-        case '~':
-          rule->inverse = true;
-          break;
-        case 'G':
-        case 'P':
-          rule->only_request = op;
-          break;
-        case '4':
-          rule->only_family = 4;
-          break;
-        case '6':
-          rule->only_family = 6;
-          break;
-        default:
-          return error(absl::StrCat("unknown operation '",
-                                    absl::string_view(&op, 1), "' in \"",
-                                    operations, "\""));
+      if (!SetOperation(op, *rule, flags)) {
+        return error(absl::StrCat("unknown operation '",
+                                  absl::string_view(&op, 1), "' in \"",
+                                  operations, "\""));
       }
     }
     if (!rule->rewrite) rule->global = false;

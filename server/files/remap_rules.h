@@ -65,6 +65,9 @@ class RemapRules {
     std::string replacement;
   };
   RemapRules() = default;
+  // One letter of a rule's operations applied to `rule` (or, for 'i', to
+  // its regcomp `flags`); false for a letter tftpd-hpa does not define.
+  static bool SetOperation(char op, Rule& rule, int& flags);
 
   std::vector<std::unique_ptr<Rule>> rules_;
 };

@@ -17,7 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "io/socket_address.h"
-#include "server/observability/server_stats.h"
+#include "server/api/server_stats.h"
 
 namespace tftpd {
 

@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "server/api/server_stats.h"
 #include "server/api/stats_callbacks.h"
-#include "server/observability/server_stats.h"
 
 namespace tftpd {
 

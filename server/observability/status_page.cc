@@ -166,6 +166,92 @@ std::string RenderStatusJson(StatusView view) {
   return out;
 }
 
+namespace {
+
+// The transfers in progress, as a table of at most kStatusRowsMax rows.
+void AppendTransfers(const std::vector<TransferSnapshot>& transfers,
+                     std::string* out) {
+  absl::StrAppend(out, "<h2 id=\"transfers\">Transfers in progress: ",
+                  transfers.size(), "</h2>\n");
+  if (transfers.empty()) {
+    absl::StrAppend(out, "<p class=\"muted\">None.</p>\n");
+  } else {
+    absl::StrAppend(out,
+                    "<table><tr><th>client</th><th>file</th><th>progress</th>"
+                    "<th></th><th>rate</th><th>retransmits</th><th>age</th>"
+                    "<th>shard</th></tr>\n");
+    const size_t rows = std::min(transfers.size(), kStatusRowsMax);
+    for (size_t i = 0; i < rows; ++i) {
+      const TransferSnapshot& t = transfers[i];
+      std::string bar;
+      std::string done = Bytes(static_cast<double>(t.bytes_acknowledged));
+      if (t.size.has_value() && *t.size > 0) {
+        const double share =
+            std::min(1.0, static_cast<double>(t.bytes_acknowledged) /
+                              static_cast<double>(*t.size));
+        bar =
+            absl::StrFormat("<div style=\"width:%.1f%%\"></div>", share * 100);
+        absl::StrAppend(&done, " of ", Bytes(static_cast<double>(*t.size)));
+      }
+      absl::StrAppend(
+          out, "<tr class=\"transfer\"><td>", HtmlText(t.peer.ToString()),
+          "</td><td>", HtmlText(t.requested_path), t.upload ? " (upload)" : "",
+          "</td><td><div class=\"bar\">", bar, "</div></td><td class=\"n\">",
+          done, t.answered ? "" : " <span class=\"muted\">(unanswered)</span>",
+          "</td><td class=\"n\">", Bytes(Rate(t)), "/s</td><td class=\"n\">",
+          t.retransmits, "</td><td class=\"n\">",
+          absl::StrFormat("%.1f s", Seconds(t.age)), "</td><td class=\"n\">",
+          t.shard, "</td></tr>\n");
+    }
+    absl::StrAppend(out, "</table>\n");
+    if (transfers.size() > rows) {
+      absl::StrAppend(out, "<p class=\"muted\">and ", transfers.size() - rows,
+                      " more</p>\n");
+    }
+  }
+}
+
+void AppendTopFiles(const std::vector<StatusBoard::FileCount>& files,
+                    std::string* out) {
+  absl::StrAppend(out, "<h2>Most requested files</h2>\n");
+  if (files.empty()) {
+    absl::StrAppend(out, "<p class=\"muted\">No requests yet.</p>\n");
+  } else {
+    absl::StrAppend(out, "<table><tr><th>file</th><th>requests</th></tr>\n");
+    for (const StatusBoard::FileCount& f : files) {
+      absl::StrAppend(out, "<tr><td>", HtmlText(f.name),
+                      "</td><td class=\"n\">", f.count, "</td></tr>\n");
+    }
+    absl::StrAppend(out, "</table>\n");
+  }
+}
+
+// Each shard's transfers now, with a bar against the busiest.
+void AppendShards(const std::vector<ServerTotals>& shards, std::string* out) {
+  absl::StrAppend(out,
+                  "<h2>Shards</h2>\n<table><tr><th>shard</th>"
+                  "<th>transfers now</th><th></th><th>started</th>"
+                  "<th>sent</th></tr>\n");
+  uint64_t busiest = 1;
+  for (const ServerTotals& s : shards) {
+    busiest = std::max(busiest, s.transfers_active);
+  }
+  for (size_t i = 0; i < shards.size(); ++i) {
+    const ServerTotals& s = shards[i];
+    absl::StrAppend(
+        out, "<tr><td>", i, "</td><td class=\"n\">", s.transfers_active,
+        "</td><td><div class=\"bar load\">",
+        absl::StrFormat("<div style=\"width:%.1f%%\"></div>",
+                        100.0 * static_cast<double>(s.transfers_active) /
+                            static_cast<double>(busiest)),
+        "</div></td><td class=\"n\">", s.transfers_started,
+        "</td><td class=\"n\">", Bytes(static_cast<double>(s.bytes_sent)),
+        "</td></tr>\n");
+  }
+}
+
+}  // namespace
+
 std::string RenderStatusHtml(StatusView view) {
   Order(view.transfers);
   std::string out = absl::StrCat(
@@ -178,44 +264,7 @@ std::string RenderStatusHtml(StatusView view) {
       "<a href=\"/transfers\">/transfers</a>, metrics: "
       "<a href=\"/metrics\">/metrics</a>.</p>\n");
 
-  absl::StrAppend(&out, "<h2 id=\"transfers\">Transfers in progress: ",
-                  view.transfers.size(), "</h2>\n");
-  if (view.transfers.empty()) {
-    absl::StrAppend(&out, "<p class=\"muted\">None.</p>\n");
-  } else {
-    absl::StrAppend(&out,
-                    "<table><tr><th>client</th><th>file</th><th>progress</th>"
-                    "<th></th><th>rate</th><th>retransmits</th><th>age</th>"
-                    "<th>shard</th></tr>\n");
-    const size_t rows = std::min(view.transfers.size(), kStatusRowsMax);
-    for (size_t i = 0; i < rows; ++i) {
-      const TransferSnapshot& t = view.transfers[i];
-      std::string bar;
-      std::string done = Bytes(static_cast<double>(t.bytes_acknowledged));
-      if (t.size.has_value() && *t.size > 0) {
-        const double share =
-            std::min(1.0, static_cast<double>(t.bytes_acknowledged) /
-                              static_cast<double>(*t.size));
-        bar =
-            absl::StrFormat("<div style=\"width:%.1f%%\"></div>", share * 100);
-        absl::StrAppend(&done, " of ", Bytes(static_cast<double>(*t.size)));
-      }
-      absl::StrAppend(
-          &out, "<tr class=\"transfer\"><td>", HtmlText(t.peer.ToString()),
-          "</td><td>", HtmlText(t.requested_path), t.upload ? " (upload)" : "",
-          "</td><td><div class=\"bar\">", bar, "</div></td><td class=\"n\">",
-          done, t.answered ? "" : " <span class=\"muted\">(unanswered)</span>",
-          "</td><td class=\"n\">", Bytes(Rate(t)), "/s</td><td class=\"n\">",
-          t.retransmits, "</td><td class=\"n\">",
-          absl::StrFormat("%.1f s", Seconds(t.age)), "</td><td class=\"n\">",
-          t.shard, "</td></tr>\n");
-    }
-    absl::StrAppend(&out, "</table>\n");
-    if (view.transfers.size() > rows) {
-      absl::StrAppend(&out, "<p class=\"muted\">and ",
-                      view.transfers.size() - rows, " more</p>\n");
-    }
-  }
+  AppendTransfers(view.transfers, &out);
 
   AppendFailures("Last failures", "None since start.", view.failures, view.now,
                  &out);
@@ -226,38 +275,8 @@ std::string RenderStatusHtml(StatusView view) {
       "them cost their sender nothing.)",
       view.unanswered_failures, view.now, &out);
 
-  absl::StrAppend(&out, "<h2>Most requested files</h2>\n");
-  if (view.files.empty()) {
-    absl::StrAppend(&out, "<p class=\"muted\">No requests yet.</p>\n");
-  } else {
-    absl::StrAppend(&out, "<table><tr><th>file</th><th>requests</th></tr>\n");
-    for (const StatusBoard::FileCount& f : view.files) {
-      absl::StrAppend(&out, "<tr><td>", HtmlText(f.name),
-                      "</td><td class=\"n\">", f.count, "</td></tr>\n");
-    }
-    absl::StrAppend(&out, "</table>\n");
-  }
-
-  absl::StrAppend(&out,
-                  "<h2>Shards</h2>\n<table><tr><th>shard</th>"
-                  "<th>transfers now</th><th></th><th>started</th>"
-                  "<th>sent</th></tr>\n");
-  uint64_t busiest = 1;
-  for (const ServerTotals& s : view.shards) {
-    busiest = std::max(busiest, s.transfers_active);
-  }
-  for (size_t i = 0; i < view.shards.size(); ++i) {
-    const ServerTotals& s = view.shards[i];
-    absl::StrAppend(
-        &out, "<tr><td>", i, "</td><td class=\"n\">", s.transfers_active,
-        "</td><td><div class=\"bar load\">",
-        absl::StrFormat("<div style=\"width:%.1f%%\"></div>",
-                        100.0 * static_cast<double>(s.transfers_active) /
-                            static_cast<double>(busiest)),
-        "</div></td><td class=\"n\">", s.transfers_started,
-        "</td><td class=\"n\">", Bytes(static_cast<double>(s.bytes_sent)),
-        "</td></tr>\n");
-  }
+  AppendTopFiles(view.files, &out);
+  AppendShards(view.shards, &out);
   absl::StrAppend(&out, "</table>\n</body></html>\n");
   return out;
 }

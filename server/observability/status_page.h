@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "server/api/server_stats.h"
 #include "server/api/transfer_snapshot.h"
-#include "server/observability/server_stats.h"
 #include "server/observability/status_board.h"
 
 namespace tftpd {

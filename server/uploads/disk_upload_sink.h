@@ -17,23 +17,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/api/upload_policy.h"
 #include "server/api/upload_sink.h"
 #include "server/files/root_directory.h"
 
 namespace tftpd {
-
-struct DiskUploadPolicy {
-  bool create = false;  // New files may be made (--create).
-  // Existing world-writable files may be replaced (--overwrite), as
-  // tftpd-hpa allows; any existing file with `overwrite_any` too
-  // (--permissive).
-  bool overwrite = false;
-  bool overwrite_any = false;
-  // A new file's mode is 0666 without these bits (--umask); a replaced file
-  // keeps its mode. Private by default: device configs carry secrets, and
-  // only world-readable files are served back.
-  mode_t umask = 077;
-};
 
 // The sink for an upload of `name` (as the client sent it) beneath `root`,
 // or the reason it is refused (see UploadErrorCode): the directory must

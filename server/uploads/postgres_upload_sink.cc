@@ -100,10 +100,9 @@ class PostgresUploadSink final : public UploadSink {
     return absl::OkStatus();
   }
 
-  absl::Status Commit(uint64_t size) override {
-    if (size != size_) {
-      return absl::InternalError("upload size does not match");
-    }
+  // Connects `db` and makes the table if it is missing; the table's name,
+  // quoted.
+  absl::StatusOr<std::string> Connect(Connection& db) {
     // A database that does not answer fails the upload in bounded time
     // (a connect_timeout or options in the connection string win).
     const std::string statement_timeout =
@@ -112,7 +111,7 @@ class PostgresUploadSink final : public UploadSink {
     const char* keywords[] = {"connect_timeout", "options", "dbname", nullptr};
     const char* values[] = {"10", statement_timeout.c_str(),
                             options_->connection.c_str(), nullptr};
-    Connection db(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
+    db.reset(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
     if (db == nullptr || PQstatus(db.get()) != CONNECTION_OK) {
       return absl::UnavailableError(absl::StrCat(
           "database unavailable: ", FirstLine(PQerrorMessage(db.get()))));
@@ -122,7 +121,7 @@ class PostgresUploadSink final : public UploadSink {
     if (quoted == nullptr) {
       return absl::InvalidArgumentError("bad table name");
     }
-    const std::string table = quoted;
+    std::string table = quoted;
     PQfreemem(quoted);
     // Made once by whichever upload comes first (a concurrent creation may
     // fail; the table is there either way).
@@ -135,6 +134,16 @@ class PostgresUploadSink final : public UploadSink {
                                "now(), content bytea NOT NULL, fields jsonb "
                                "NOT NULL DEFAULT '{}')")
                       .c_str()));
+    return table;
+  }
+
+  absl::Status Commit(uint64_t size) override {
+    if (size != size_) {
+      return absl::InternalError("upload size does not match");
+    }
+    Connection db;
+    absl::StatusOr<std::string> table = Connect(db);
+    if (!table.ok()) return table.status();
     const UploadFields fields = options_->extract
                                     ? options_->extract(file_name_, head_)
                                     : UploadFields{};
@@ -154,7 +163,7 @@ class PostgresUploadSink final : public UploadSink {
                             json.c_str()};
     const std::string insert = absl::StrCat(
         "WITH upload AS (SELECT lo_get($4::oid) AS content) INSERT INTO ",
-        table,
+        *table,
         " (client_address, file_name, size, sha256, content, fields) SELECT "
         "$1, $2, $3::bigint, encode(sha256(content), 'hex'), content, "
         "$5::jsonb FROM upload");

@@ -1,4 +1,4 @@
-#include "server/observability/server_stats.h"
+#include "server/api/server_stats.h"
 
 #include "absl/strings/str_cat.h"
 

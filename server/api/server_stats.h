@@ -1,8 +1,8 @@
 // Counters of a running server. Each shard writes only its own counters (no
 // atomic read-modify-write on the packet path: a relaxed load and store);
 // readers on other threads see each counter as a consistent number.
-#ifndef TFTPD_SERVER_OBSERVABILITY_SERVER_STATS_H_
-#define TFTPD_SERVER_OBSERVABILITY_SERVER_STATS_H_
+#ifndef TFTPD_SERVER_API_SERVER_STATS_H_
+#define TFTPD_SERVER_API_SERVER_STATS_H_
 
 #include <array>
 #include <atomic>
@@ -147,4 +147,4 @@ inline void Bump(std::atomic<uint64_t>& counter, uint64_t n = 1) {
 
 }  // namespace tftpd
 
-#endif  // TFTPD_SERVER_OBSERVABILITY_SERVER_STATS_H_
+#endif  // TFTPD_SERVER_API_SERVER_STATS_H_
