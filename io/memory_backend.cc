@@ -123,7 +123,7 @@ void MemoryBackend::Send(int fd, const msghdr* message, uint64_t user_data) {
 void MemoryBackend::Read(int fd, uint64_t offset, absl::Span<uint8_t> buffer,
                          uint64_t user_data) {
   ++stats_.operations;
-  reads_.push_back(PendingRead{fd, buffer, user_data});
+  reads_.push_back(PendingRead{fd, offset, buffer, user_data});
 }
 
 void MemoryBackend::Timer(TimePoint deadline, uint64_t user_data) {
@@ -174,7 +174,13 @@ void MemoryBackend::CollectReads(int timeout_ms) {
       still.push_back(r);
       continue;
     }
-    const ssize_t n = read(r.fd, r.buffer.data(), r.buffer.size());
+    // At the read's offset, as the other backends read files; a pipe has
+    // no offset.
+    ssize_t n = pread(r.fd, r.buffer.data(), r.buffer.size(),
+                      static_cast<off_t>(r.offset));
+    if (n < 0 && errno == ESPIPE) {
+      n = read(r.fd, r.buffer.data(), r.buffer.size());
+    }
     if (n < 0 && errno == EAGAIN) {
       still.push_back(r);
       continue;

@@ -87,6 +87,7 @@ class MemoryBackend final : public EventBackend {
   };
   struct PendingRead {
     int fd;
+    uint64_t offset;
     absl::Span<uint8_t> buffer;
     uint64_t user_data;
   };

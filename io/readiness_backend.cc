@@ -342,7 +342,11 @@ absl::StatusOr<int> ReadinessBackend::Poll(
       spin_backoff_.ShouldSpin()) {
     n = Spin(absl::MakeSpan(events), until);
   }
-  if (n.ok() && *n == 0) {
+  // An interrupted wait (EINTR: a signal, or io_uring task work queued to
+  // this thread by a ring it used) returns no events before the deadline:
+  // wait again for what is left, so that Poll returns at its deadline as
+  // the other backends do.
+  while (n.ok() && *n == 0) {
     timespec timeout{0, 0};
     timespec* wait = nullptr;
     if (!ready_.empty()) {
@@ -357,6 +361,7 @@ absl::StatusOr<int> ReadinessBackend::Poll(
       wait = &timeout;
     }
     n = poller_->Wait(absl::MakeSpan(events), wait);
+    if (wait == nullptr || !ready_.empty() || Clock::now() >= *until) break;
   }
   if (!n.ok()) return n.status();
 

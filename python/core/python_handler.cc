@@ -3,7 +3,7 @@
 #include "python/core/gil.h"
 #include "python/core/python_reference.h"
 #include "python/core/python_source.h"
-#include "server/worker_pool.h"
+#include "server/api/worker_pool.h"
 
 namespace py = pybind11;
 

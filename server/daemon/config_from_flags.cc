@@ -5,9 +5,9 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "server/api/log.h"
 #include "server/daemon/flags.h"
 #include "server/daemon/process.h"
-#include "server/observability/log.h"
 
 namespace tftpd {
 

@@ -16,8 +16,8 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/api/log.h"
 #include "server/daemon/flags.h"
-#include "server/observability/log.h"
 
 namespace tftpd {
 

@@ -3,7 +3,7 @@
 #include <exception>
 
 #include "absl/strings/ascii.h"
-#include "server/observability/log.h"
+#include "server/api/log.h"
 
 namespace tftpd {
 

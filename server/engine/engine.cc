@@ -6,11 +6,11 @@
 #include <future>
 
 #include "absl/strings/str_cat.h"
+#include "server/api/log.h"
 #include "server/engine/address_guard.h"
 #include "server/engine/shard.h"
 #include "server/engine/snapshot_collector.h"
 #include "server/engine/transfer_budget.h"
-#include "server/observability/log.h"
 #include "server/uploads/disk_upload_sink.h"
 
 namespace tftpd {

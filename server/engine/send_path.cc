@@ -7,9 +7,9 @@
 #include <cstring>
 
 #include "io/control_messages.h"
+#include "server/api/log.h"
 #include "server/engine/completion_kind.h"
 #include "server/engine/shard.h"
-#include "server/observability/log.h"
 
 namespace tftpd {
 namespace {

@@ -13,8 +13,8 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "io/user_data.h"
+#include "server/api/log.h"
 #include "server/engine/completion_kind.h"
-#include "server/observability/log.h"
 
 namespace tftpd {
 namespace {

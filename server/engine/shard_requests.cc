@@ -5,11 +5,11 @@
 #include <cstring>
 
 #include "protocol/options.h"
+#include "server/api/log.h"
 #include "server/engine/admission.h"
 #include "server/engine/eviction.h"
 #include "server/engine/shard.h"
 #include "server/engine/transfer_record.h"
-#include "server/observability/log.h"
 
 namespace tftpd {
 

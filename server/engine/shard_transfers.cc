@@ -2,10 +2,10 @@
 // timers, its end, and the recycling of its slot.
 #include <algorithm>
 
+#include "server/api/log.h"
 #include "server/engine/completion_kind.h"
 #include "server/engine/shard.h"
 #include "server/engine/transfer_record.h"
-#include "server/observability/log.h"
 
 namespace tftpd {
 

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "server/observability/log.h"
+#include "server/api/log.h"
 
 namespace tftpd {
 namespace {

@@ -1,9 +1,9 @@
 // Uploads (WRQ): the handler says where the bytes go, blocks go straight to
 // the sink on the shard thread, and the commit runs on a committer thread
 // while the final ACK waits for its outcome.
+#include "server/api/log.h"
 #include "server/engine/admission.h"
 #include "server/engine/shard.h"
-#include "server/observability/log.h"
 #include "server/uploads/disk_upload_sink.h"
 
 namespace tftpd {

@@ -21,10 +21,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gflags/gflags.h"
+#include "server/api/log.h"
 #include "server/api/request_handler.h"
+#include "server/api/worker_pool.h"
 #include "server/daemon/tftpd_runner.h"
-#include "server/observability/log.h"
-#include "server/worker_pool.h"
 
 DEFINE_string(origin, "", "Base URL of the HTTP repository.");
 DEFINE_int64(cache_bytes, int64_t{1} << 30,

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "server/worker_pool.h"
+#include "server/api/worker_pool.h"
 
 namespace tftpd {
 

@@ -2,7 +2,7 @@
 
 #include <exception>
 
-#include "server/observability/log.h"
+#include "server/api/log.h"
 
 namespace tftpd {
 

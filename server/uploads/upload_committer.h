@@ -12,7 +12,7 @@
 
 #include "absl/status/status.h"
 #include "server/api/upload_sink.h"
-#include "server/worker_pool.h"
+#include "server/api/worker_pool.h"
 
 namespace tftpd {
 

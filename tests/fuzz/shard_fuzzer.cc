@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "server/observability/log.h"
+#include "server/api/log.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "tests/server/engine/memory_shard.h"
 

@@ -97,44 +97,6 @@ pid_t SpawnWithoutIoUring(const std::vector<std::string>& argv,
 
 }  // namespace
 
-TempDir::TempDir() {
-  const char* base = getenv("TEST_TMPDIR");
-  std::string pattern =
-      absl::StrCat(base != nullptr ? base : "/tmp", "/tftpd_test_XXXXXX");
-  char* made = mkdtemp(pattern.data());
-  path_ = made != nullptr ? made : "";
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
-void TempDir::Write(const std::string& name, const std::string& content) const {
-  const std::filesystem::path path = Join(name);
-  std::filesystem::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << content;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string TestContent(size_t size, uint32_t seed) {
-  std::string s(size, '\0');
-  uint64_t x = 0x9e3779b97f4a7c15ull * (seed + 1);
-  for (size_t i = 0; i < size; i += 8) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    std::memcpy(&s[i], &x, std::min<size_t>(8, size - i));
-  }
-  return s;
-}
-
 std::string FindProgram(const std::string& name) {
   for (const char* dir : {"/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"}) {
     const std::string path = dir + name;
@@ -185,12 +147,6 @@ bool MakeRootWithEscapes(const TempDir& dir, const std::string& outside,
          symlink(dir.Join("outside").c_str(),
                  (*root + "/escape_dir").c_str()) == 0 &&
          mkfifo((*root + "/fifo").c_str(), 0644) == 0;
-}
-
-io::SocketAddress ClientAddress(size_t i, int family) {
-  if (family == AF_INET6) return *io::SocketAddress::Parse("::1", 0);
-  return *io::SocketAddress::Parse(
-      absl::StrCat("127.1.", (i >> 8) & 255, ".", i & 255), 0);
 }
 
 bool WaitUntil(const std::function<bool()>& done,
@@ -474,38 +430,6 @@ std::optional<std::pair<std::string, io::SocketAddress>> RawClient::Receive(
   buffer.resize(static_cast<size_t>(n));
   return std::make_pair(
       buffer, io::SocketAddress(reinterpret_cast<sockaddr*>(&from), length));
-}
-
-std::string RequestPacket(uint16_t opcode, const std::string& filename,
-                          const std::string& mode,
-                          const std::vector<std::string>& options) {
-  std::string p;
-  p.push_back(static_cast<char>(opcode >> 8));
-  p.push_back(static_cast<char>(opcode));
-  for (const std::string& s : {filename, mode}) {
-    p += s;
-    p.push_back('\0');
-  }
-  for (const std::string& s : options) {
-    p += s;
-    p.push_back('\0');
-  }
-  return p;
-}
-
-std::string AckPacket(uint16_t block) {
-  return std::string{0, 4, static_cast<char>(block >> 8),
-                     static_cast<char>(block)};
-}
-
-int OpcodeOf(const std::string& d) {
-  if (d.size() < 2) return 0;
-  return (static_cast<uint8_t>(d[0]) << 8) | static_cast<uint8_t>(d[1]);
-}
-
-int ErrorCodeOf(const std::string& d) {
-  if (OpcodeOf(d) != 5 || d.size() < 4) return -1;
-  return (static_cast<uint8_t>(d[2]) << 8) | static_cast<uint8_t>(d[3]);
 }
 
 }  // namespace tftpd::testing

@@ -16,24 +16,10 @@
 
 #include "absl/status/statusor.h"
 #include "io/socket_address.h"
+#include "tests/testing/files.h"
+#include "tests/testing/packets.h"
 
 namespace tftpd::testing {
-
-// A directory under the test's temporary directory, removed at destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::string& path() const { return path_; }
-  std::string Join(const std::string& name) const { return path_ + "/" + name; }
-  // Writes `content` to `name` (parents created).
-  void Write(const std::string& name, const std::string& content) const;
-
- private:
-  std::string path_;
-};
-
-std::string ReadFile(const std::string& path);
 
 // Files outside a served root and ways out of it: writes `outside` into
 // <dir>/secret and <dir>/outside/inner, and in <dir>/root the links escape
@@ -41,11 +27,6 @@ std::string ReadFile(const std::string& path);
 // outside/), and a FIFO named fifo. Returns <dir>/root; false on failure.
 bool MakeRootWithEscapes(const TempDir& dir, const std::string& outside,
                          std::string* root);
-
-// The address simulated client `i` sends from: its own loopback address
-// (127.1.x.y) for IPv4, as every machine in a rack has its own; ::1 for
-// IPv6. Port 0.
-io::SocketAddress ClientAddress(size_t i, int family = AF_INET);
 
 // What a process holds, from /proc: open descriptors and resident memory.
 struct ProcessResources {
@@ -66,9 +47,6 @@ size_t CountOccurrences(const std::string& haystack, const std::string& needle);
 // appearing, a process's descriptors, a log line.
 bool WaitUntil(const std::function<bool()>& done,
                std::chrono::milliseconds limit = std::chrono::seconds(5));
-
-// Deterministic content that differs block to block.
-std::string TestContent(size_t size, uint32_t seed = 1);
 
 // The path of an installed program, looked for in sbin too (which a test's
 // PATH may lack: iproute2's ip and tc live there); empty when absent.
@@ -184,16 +162,6 @@ std::optional<uint64_t> NumberAfter(const std::string& text,
 // A counter from the "tftpd stopped" line of a server's log.
 std::optional<uint64_t> CounterAtStop(const std::string& log,
                                       const std::string& name);
-
-// An RRQ (or WRQ) datagram.
-std::string RequestPacket(uint16_t opcode, const std::string& filename,
-                          const std::string& mode = "octet",
-                          const std::vector<std::string>& options = {});
-std::string AckPacket(uint16_t block);
-// The ERROR code in `datagram`, or -1 when it is not an ERROR.
-int ErrorCodeOf(const std::string& datagram);
-// The opcode of `datagram`, or 0.
-int OpcodeOf(const std::string& datagram);
 
 }  // namespace tftpd::testing
 

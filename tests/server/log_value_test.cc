@@ -1,7 +1,7 @@
 // Log field values as logfmt writes them: a client's name cannot forge a
 // field or a line.
 #include "gtest/gtest.h"
-#include "server/observability/log.h"
+#include "server/api/log.h"
 
 namespace tftpd {
 namespace {

@@ -14,8 +14,9 @@
 
 #include "io/memory_backend.h"
 #include "server/engine/shard.h"
-#include "tests/integration/tftpd_process.h"
 #include "tests/server/engine/memory_shard.h"
+#include "tests/testing/files.h"
+#include "tests/testing/packets.h"
 
 namespace tftpd::testing {
 

@@ -10,7 +10,8 @@
 
 #include "gtest/gtest.h"
 #include "protocol/packet.h"
-#include "tests/integration/tftpd_process.h"
+#include "tests/testing/files.h"
+#include "tests/testing/packets.h"
 
 namespace tftpd {
 namespace {

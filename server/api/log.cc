@@ -1,4 +1,4 @@
-#include "server/observability/log.h"
+#include "server/api/log.h"
 
 #include <unistd.h>
 

@@ -1,8 +1,8 @@
 // A few threads working through a queue of jobs, for the work a shard must
 // never wait for (mapping files, committing uploads). Jobs run in the order
 // posted, each on whichever thread is free.
-#ifndef TFTPD_SERVER_WORKER_POOL_H_
-#define TFTPD_SERVER_WORKER_POOL_H_
+#ifndef TFTPD_SERVER_API_WORKER_POOL_H_
+#define TFTPD_SERVER_API_WORKER_POOL_H_
 
 #include <algorithm>
 #include <condition_variable>
@@ -90,4 +90,4 @@ class WorkerPool {
 
 }  // namespace tftpd
 
-#endif  // TFTPD_SERVER_WORKER_POOL_H_
+#endif  // TFTPD_SERVER_API_WORKER_POOL_H_

@@ -1,7 +1,7 @@
 // Leveled log lines on standard error, one write per line so that lines from
 // different shards never interleave.
-#ifndef TFTPD_SERVER_OBSERVABILITY_LOG_H_
-#define TFTPD_SERVER_OBSERVABILITY_LOG_H_
+#ifndef TFTPD_SERVER_API_LOG_H_
+#define TFTPD_SERVER_API_LOG_H_
 
 #include <optional>
 #include <string>
@@ -37,4 +37,4 @@ std::string LogValue(absl::string_view value);
     }                                                        \
   } while (0)
 
-#endif  // TFTPD_SERVER_OBSERVABILITY_LOG_H_
+#endif  // TFTPD_SERVER_API_LOG_H_
