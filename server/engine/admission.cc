@@ -9,7 +9,7 @@ namespace tftpd {
 
 RepeatVerdict ClassifyRepeat(const Transfer& open, size_t fingerprint) {
   if (open.waiting()) return RepeatVerdict::kDuplicate;
-  if (open.peer_answered && open.protocol->SentEverything() &&
+  if (open.peer_answered && open.protocol()->SentEverything() &&
       fingerprint != open.request_fingerprint) {
     // Waiting for the old transfer's retries would hold the new one up for
     // their whole schedule, and the old transfer's packets would reach the

@@ -43,13 +43,75 @@ void Prefetch(const uint8_t* data, size_t size) {
   for (size_t at = 0; at < size; at += kLine) __builtin_prefetch(data + at);
 }
 
+// What a send slot holds so far: its iovecs, and what they count for.
+struct SlotContents {
+  size_t iov_count = 0;
+  size_t bytes = 0;
+  // Counted once the batch is sure to go (MaySend may hold it back).
+  uint64_t payload_bytes = 0;
+  uint64_t retransmissions = 0;
+  size_t segments = 0;  // Datagrams.
+};
+
+// `packet` (its header at `header`) appended to `slot`: the payload straight
+// from the shared mapping or the pulled stream's ring, no copy of file bytes
+// in user space.
+inline void Append(const Transfer& t, SendSlot& slot, uint8_t* header,
+                   const tftp::Outgoing& packet, SlotContents& contents) {
+  slot.iov[contents.iov_count++] = {header, packet.header_size};
+  if (packet.payload_size > 0) {
+    uint8_t* payload = const_cast<uint8_t*>(
+        t.pulled ? t.stream->At(packet.payload_offset)
+                 : t.response.data() + packet.payload_offset);
+    Prefetch(payload, packet.payload_size);
+    slot.iov[contents.iov_count++] = {payload, packet.payload_size};
+  }
+  contents.bytes += packet.header_size + packet.payload_size;
+  contents.payload_bytes += packet.payload_size;
+  if (packet.retransmission) ++contents.retransmissions;
+  ++contents.segments;
+}
+
+// The rest of a window of full blocks appended to `slot`, for one GSO send.
+void AppendWindow(Transfer& t, SendSlot& slot, SlotContents& contents) {
+  const size_t blksize = t.protocol()->options().blksize;
+  const size_t segment = tftp::kDataHeaderSize + blksize;
+  while (contents.segments < kMaxSegments && t.protocol()->NextIsData() &&
+         (contents.segments + 1) * segment <= kMaxGsoBytes) {
+    uint8_t* header = slot.more_headers[contents.segments - 1];
+    const tftp::Outgoing next = t.protocol()->NextOutgoing(
+        absl::MakeSpan(header, tftp::kDataHeaderSize));
+    Append(t, slot, header, next, contents);
+    if (next.payload_size < blksize) break;  // The last block of the file.
+  }
+}
+
+// `slot`'s message addressed to `t`'s peer: its GSO segment size when it
+// holds more than one datagram (each `segment` bytes), and the source
+// address in single-port mode.
+void AddressTransferMessage(const Transfer& t, SendSlot& slot,
+                            const SlotContents& contents, size_t segment) {
+  AddressMessage(slot, t.peer, contents.iov_count);
+  slot.segmented = contents.segments > 1;
+  if (slot.segmented) {
+    io::AppendSegmentSize(&slot.message, sizeof slot.control,
+                          static_cast<uint16_t>(segment));
+  }
+  if (t.shares_service) {
+    // The service socket may be bound to a wildcard address: leave from the
+    // address the client sent to, or a NAT or firewall drops the reply.
+    io::AppendSourceAddress(&slot.message, sizeof slot.control, t.local);
+  }
+  if (slot.message.msg_controllen == 0) slot.message.msg_control = nullptr;
+}
+
 }  // namespace
 
 void Shard::FlushReady() {
   while (!ready_.empty()) {
     const uint32_t index = ready_.front();
     Transfer& t = transfers_[index];
-    while (t.live() && t.protocol->HasOutgoing()) {
+    while (t.live() && t.protocol()->HasOutgoing()) {
       if (slots_.exhausted()) return;  // Sends complete, slots come back.
       SendNext(index);
     }
@@ -69,47 +131,19 @@ void Shard::SendNext(uint32_t index) {
   Transfer& t = transfers_[index];
   const uint32_t slot_index = slots_.next();
   SendSlot& slot = slots_[slot_index];
-  const tftp::Outgoing out = t.protocol->NextOutgoing(slot.header);
+  const tftp::Outgoing out = t.protocol()->NextOutgoing(slot.header);
   if (out.header_size == 0) return;
   slots_.Take();
-  size_t iov_count = 0;
-  size_t bytes = 0;
-  // Counted once the batch is sure to go (MaySend may hold it back).
-  uint64_t payload_bytes = 0;
-  uint64_t retransmissions = 0;
-  // Straight from the shared mapping: no copy of file bytes in user space.
-  auto add = [&](uint8_t* header, const tftp::Outgoing& packet) {
-    slot.iov[iov_count++] = {header, packet.header_size};
-    if (packet.payload_size > 0) {
-      uint8_t* payload = const_cast<uint8_t*>(
-          t.pulled ? t.stream->At(packet.payload_offset)
-                   : t.response.data() + packet.payload_offset);
-      Prefetch(payload, packet.payload_size);
-      slot.iov[iov_count++] = {payload, packet.payload_size};
-    }
-    bytes += packet.header_size + packet.payload_size;
-    payload_bytes += packet.payload_size;
-    if (packet.retransmission) ++retransmissions;
-  };
-  add(slot.header, out);
+  SlotContents contents;
+  Append(t, slot, slot.header, out, contents);
   // The rest of a window joins the first block in one UDP GSO send: every
   // datagram but the last is a full block, as GSO requires.
-  const size_t blksize = t.protocol->options().blksize;
-  const size_t segment = tftp::kDataHeaderSize + blksize;
-  size_t segments = 1;
+  const size_t blksize = t.protocol()->options().blksize;
   if (kGsoBuilt && gso_ && t.gso && out.opcode == tftp::Opcode::kData &&
       out.payload_size == blksize) {
-    while (segments < kMaxSegments && t.protocol->NextIsData() &&
-           (segments + 1) * segment <= kMaxGsoBytes) {
-      uint8_t* header = slot.more_headers[segments - 1];
-      const tftp::Outgoing next = t.protocol->NextOutgoing(
-          absl::MakeSpan(header, tftp::kDataHeaderSize));
-      add(header, next);
-      ++segments;
-      if (next.payload_size < blksize) break;  // The last block of the file.
-    }
+    AppendWindow(t, slot, contents);
   }
-  if (!MaySend(t, bytes, out.retransmission)) {
+  if (!MaySend(t, contents.bytes, out.retransmission)) {
     // Its peer has had what it earned: this goes unsent (the transfer's
     // timer tries again, and ends it), so a spoofed request cannot make
     // the server flood its victim.
@@ -118,21 +152,12 @@ void Shard::SendNext(uint32_t index) {
     return;
   }
   if (t.shares_service) t.answers.Sent(now_);
-  Bump(counters_.packets_sent, segments);
-  Bump(counters_.bytes_sent, payload_bytes);
-  if (retransmissions > 0) Bump(counters_.retransmits, retransmissions);
-  AddressMessage(slot, t.peer, iov_count);
-  slot.segmented = segments > 1;
-  if (slot.segmented) {
-    io::AppendSegmentSize(&slot.message, sizeof slot.control,
-                          static_cast<uint16_t>(segment));
+  Bump(counters_.packets_sent, contents.segments);
+  Bump(counters_.bytes_sent, contents.payload_bytes);
+  if (contents.retransmissions > 0) {
+    Bump(counters_.retransmits, contents.retransmissions);
   }
-  if (t.shares_service) {
-    // The service socket may be bound to a wildcard address: leave from the
-    // address the client sent to, or a NAT or firewall drops the reply.
-    io::AppendSourceAddress(&slot.message, sizeof slot.control, t.local);
-  }
-  if (slot.message.msg_controllen == 0) slot.message.msg_control = nullptr;
+  AddressTransferMessage(t, slot, contents, tftp::kDataHeaderSize + blksize);
   if (out.payload_size > 0 && t.file != nullptr) {
     slot.file = t.file;
     files_.Retain(t.file);
@@ -234,8 +259,8 @@ void Shard::OnSendDone(uint32_t slot_index, const io::Completion& c) {
     --t.inflight;
     if (c.result == -EFAULT && t.live()) {
       // The file shrank under its mapping (rewritten in place).
-      t.protocol->Abort(tftp::ErrorCode::kNotDefined,
-                        "file changed while being sent");
+      t.protocol()->Abort(tftp::ErrorCode::kNotDefined,
+                          "file changed while being sent");
       AfterInput(index);
     }
     MaybeRecycle(index);

@@ -187,9 +187,28 @@ class Shard {
   void OnStreamProgress(uint32_t index);
   // Opens a read: negotiates, opens its socket, starts sending. `index` is
   // the waiting transfer it continues, if any.
+  // What the handler's resolved answer to a read asks for: a refusal, the
+  // transfer launched, or a wait for the loader or the stream.
+  void ActOn(const io::Datagram& datagram, const tftp::Request& request,
+             RequestContext context, Resolution resolution);
   void Launch(const io::Datagram& datagram, const tftp::Request& request,
               RequestContext context, ResolvedResponse response,
               std::optional<uint32_t> index);
+  // Launch could not start it: refused, or given up without a word when
+  // `refusal` is empty; what the response held is released.
+  void GiveUpLaunch(const io::Datagram& datagram, const tftp::Request& request,
+                    const RequestContext& context, ResolvedResponse& response,
+                    std::optional<uint32_t> index,
+                    std::optional<Refusal> refusal);
+  // The read's slot in kSending (the waiting one at `index`, or a new one),
+  // holding the response; its index.
+  uint32_t PlaceRead(const io::Datagram& datagram, const tftp::Request& request,
+                     RequestContext context, ResolvedResponse response,
+                     std::optional<uint32_t> index);
+  // The read's protocol side made and started, its first packets queued.
+  void StartReading(uint32_t index, const tftp::Request& request,
+                    const tftp::NegotiatedOptions& negotiated,
+                    const tftp::TransferConfig& config);
   // A waiting transfer's response is ready.
   void Resume(uint32_t index, ResolvedResponse response);
   // A waiting transfer ends before any packet of it was sent: refused, or
@@ -291,6 +310,13 @@ class Shard {
   // uploads.cc.
   void StartUpload(const io::Datagram& datagram, const tftp::Request& request,
                    RequestContext context);
+  // The upload's transfer opened on `socket` and started.
+  void StartReceiving(const io::Datagram& datagram,
+                      const tftp::Request& request, RequestContext context,
+                      const tftp::NegotiatedOptions& negotiated,
+                      std::shared_ptr<UploadSink> sink,
+                      const io::OpenedSocket& socket,
+                      const io::SocketAddress& peer);
   void StartCommit(uint32_t index);
   void OnCommitDone(const CommitDone& done);
 

@@ -13,7 +13,7 @@ void Shard::ArmTransferReceive(uint32_t index) {
   Transfer& t = transfers_[index];
   const uint64_t tag = CompletionTag(kTransferReceive, index, t.generation);
   // An upload's blocks may be as large as a datagram gets.
-  if (t.writing != nullptr) {
+  if (t.upload() != nullptr) {
     backend_->ReceiveLarge(t.fd, tag);
   } else {
     backend_->Receive(t.fd, tag);
@@ -52,21 +52,21 @@ void Shard::DeliverToTransfer(uint32_t index, const io::Datagram& datagram) {
   Bump(counters_.packets_received);
   if (t.shares_service) t.answers.Heard(now_);  // Only eviction.h reads it.
   if (!t.peer_answered) OnFirstAnswer(index);
-  if (t.protocol->finished()) {  // Over its address's limit.
+  if (t.protocol()->finished()) {  // Over its address's limit.
     AfterInput(index);
     return;
   }
   if (datagram.truncated) {
     // Longer than any block this transfer allows: what arrived is cut, and
     // taken as data it would end an upload early with its tail missing.
-    t.protocol->Abort(tftp::ErrorCode::kIllegalOperation,
-                      "datagram longer than the negotiated block size");
+    t.protocol()->Abort(tftp::ErrorCode::kIllegalOperation,
+                        "datagram longer than the negotiated block size");
   } else {
-    t.protocol->OnDatagram(datagram.payload, now_);
+    t.protocol()->OnDatagram(datagram.payload, now_);
   }
   Credit(index);
-  if (t.parked != nullptr && !t.protocol->finished() &&
-      t.protocol->counters().packets_received > t.parked->heard_before) {
+  if (t.parked != nullptr && !t.protocol()->finished() &&
+      t.protocol()->counters().packets_received > t.parked->heard_before) {
     // The client answered this transfer after the request came: the
     // request was a repeat of the one that opened it. (Answered by the
     // transfer's last packet, it may as well be the client's next request
@@ -92,8 +92,8 @@ void Shard::OnFirstAnswer(uint32_t index) {
   // beyond this transfer (see PeerCredit).
   budget_->Proven(id_);
   if (!guard_->TransferAllowed(t.key)) {
-    t.protocol->Abort(tftp::ErrorCode::kNotDefined,
-                      "too many transfers from this address");
+    t.protocol()->Abort(tftp::ErrorCode::kNotDefined,
+                        "too many transfers from this address");
     return;
   }
   guard_->AddTransfer(t.key);
@@ -104,7 +104,8 @@ void Shard::Credit(uint32_t index) {
   Transfer& t = transfers_[index];
   if (t.credit.proven()) return;
   // Whatever it is, it earns a bounded answer: anyone may have sent it.
-  t.credit.OnDatagram(t.reading != nullptr && t.reading->AcknowledgedWindow());
+  const ReadSide* read = t.read();
+  t.credit.OnDatagram(read != nullptr && read->protocol->AcknowledgedWindow());
   if (t.credit.proven()) {
     // Whole windows acknowledged, round after round: the address is where
     // its requests say, and its other requests need not be held to the
@@ -117,17 +118,18 @@ void Shard::AfterInput(uint32_t index) {
   Transfer& t = transfers_[index];
   if (!t.live() || t.waiting()) return;
   if (t.pulled) ReportConsumed(t);
-  if (t.writing != nullptr && t.writing->committing() && t.commit == nullptr) {
+  if (const UploadSide* upload = t.upload();
+      upload != nullptr && upload->committing() && upload->commit == nullptr) {
     StartCommit(index);
   }
-  if (t.protocol->HasOutgoing()) {
+  if (t.protocol()->HasOutgoing()) {
     if (!t.in_ready) {
       t.in_ready = true;
       ready_.push_back(index);
     }
     return;
   }
-  if (t.protocol->finished()) {
+  if (t.protocol()->finished()) {
     EndTransfer(index);
   } else {
     Schedule(index);
@@ -142,10 +144,10 @@ void Shard::ReportConsumed(Transfer& t) {
   // missing: a few blocks late changes nothing); at once when the transfer
   // waits for the stream's bytes (nothing to send, nothing in flight).
   constexpr uint64_t kReportStep = 8 << 10;
-  const uint64_t acknowledged = t.protocol->counters().bytes_transferred;
+  const uint64_t acknowledged = t.protocol()->counters().bytes_transferred;
   if (acknowledged == t.consumed_reported) return;
   const bool starved =
-      !t.protocol->HasOutgoing() && !t.protocol->deadline().has_value();
+      !t.protocol()->HasOutgoing() && !t.protocol()->deadline().has_value();
   if (acknowledged < t.consumed_reported + kReportStep && !starved) return;
   t.consumed_reported = acknowledged;
   t.stream->Consumed(t.subscription, acknowledged);
@@ -153,10 +155,10 @@ void Shard::ReportConsumed(Transfer& t) {
 
 void Shard::Schedule(uint32_t index) {
   Transfer& t = transfers_[index];
-  std::optional<io::TimePoint> deadline = t.protocol->deadline();
+  std::optional<io::TimePoint> deadline = t.protocol()->deadline();
   if (!deadline.has_value() &&
       (t.stream != nullptr ||
-       (t.writing != nullptr && t.writing->committing()))) {
+       (t.upload() != nullptr && t.upload()->committing()))) {
     // Waiting for the stream's next bytes, or for an upload's commit:
     // bounded by the source timeout.
     deadline = t.last_progress + config_.source_timeout;
@@ -202,18 +204,21 @@ void Shard::OnTimer(uint32_t index) {
     EndTransfer(index);
     return;
   }
-  t.protocol->OnDeadline(now_);  // Does nothing if it is not yet due.
-  if (t.stream != nullptr && !t.protocol->finished() &&
-      !t.protocol->deadline().has_value() &&
+  t.protocol()->OnDeadline(now_);  // Does nothing if it is not yet due.
+  if (t.stream != nullptr && !t.protocol()->finished() &&
+      !t.protocol()->deadline().has_value() &&
       now_ >= t.last_progress + config_.source_timeout) {
-    t.protocol->Abort(tftp::ErrorCode::kNotDefined, "response source stalled");
+    t.protocol()->Abort(tftp::ErrorCode::kNotDefined,
+                        "response source stalled");
   }
-  if (t.writing != nullptr && t.writing->committing() &&
+  if (UploadSide* upload = t.upload();
+      upload != nullptr && upload->committing() &&
       now_ >= t.last_progress + config_.source_timeout) {
-    if (t.commit->Withdraw()) {
+    if (upload->commit->Withdraw()) {
       // It never began: the file will not appear, and the client hears so.
-      t.writing->OnCommitFailed(tftp::ErrorCode::kNotDefined,
-                                "the upload could not be stored in time");
+      upload->protocol->OnCommitFailed(
+          tftp::ErrorCode::kNotDefined,
+          "the upload could not be stored in time");
     } else {
       // It is running: what it does decides what the client hears (a
       // failure told now could be followed by the file appearing). The
@@ -253,11 +258,13 @@ void Shard::EndTransfer(uint32_t index) {
                 LogValue(t.context.requested_path));
     }
   }
-  if (t.sink != nullptr && t.commit == nullptr) {
+  if (UploadSide* upload = t.upload(); upload != nullptr &&
+                                       upload->sink != nullptr &&
+                                       upload->commit == nullptr) {
     // Ended before every block came: nothing of it may remain.
-    committer_->Abandon(std::move(t.sink));
+    committer_->Abandon(std::move(upload->sink));
   }
-  const tftp::TransferOutcome outcome = t.protocol->result().outcome;
+  const tftp::TransferOutcome outcome = t.protocol()->result().outcome;
   if (t.peer_answered && (outcome == tftp::TransferOutcome::kCompleted ||
                           outcome == tftp::TransferOutcome::kSuperseded)) {
     Bump(counters_.recent_transfers_forgotten,

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <variant>
 
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
@@ -85,6 +86,25 @@ struct AnswerDelay {
   }
 };
 
+// A read's protocol side: DATA out, ACKs in.
+struct ReadSide {
+  std::unique_ptr<tftp::ReadTransfer> protocol;
+};
+
+// An upload's: DATA in, ACKs out; the sink behind the protocol's WriteSink;
+// `commit` once the commit is handed to the committer (the sink must not
+// be abandoned then, unless the commit is withdrawn).
+struct UploadSide {
+  std::unique_ptr<tftp::WriteTransfer> protocol;
+  std::shared_ptr<UploadSink> sink;
+  std::unique_ptr<tftp::WriteSink> sink_adapter;
+  std::shared_ptr<CommitTicket> commit;
+
+  // The last block arrived and the commit is due or running: the client's
+  // final ACK waits for it.
+  bool committing() const { return protocol->committing(); }
+};
+
 struct Transfer {
   uint32_t generation = 0;
   TransferPhase phase = TransferPhase::kFree;
@@ -128,10 +148,9 @@ struct Transfer {
   // MTU): its windows then go out datagram by datagram.
   bool gso = true;
 
-  // The protocol side (kSending, kReceiving, and kEnded after either).
-  std::unique_ptr<tftp::ServerTransfer> protocol;
-  tftp::ReadTransfer* reading = nullptr;
-  tftp::WriteTransfer* writing = nullptr;
+  // The protocol side, by direction: a read's or an upload's, from kSending
+  // or kReceiving on (and in kEnded after either); none while it waits.
+  std::variant<std::monostate, ReadSide, UploadSide> side;
 
   // A read's response: a shared file mapping, bytes made for the request,
   // or a stream; `response` views whichever it is.
@@ -149,13 +168,6 @@ struct Transfer {
   // into the request's record, the only place it is kept.
   std::shared_ptr<void> session;
   absl::Span<const uint8_t> response;
-
-  // An upload's sink, behind the protocol's WriteSink; `commit` once its
-  // commit is handed to the committer (the sink must not be abandoned
-  // then, unless the commit is withdrawn).
-  std::shared_ptr<UploadSink> sink;
-  std::unique_ptr<tftp::WriteSink> sink_adapter;
-  std::shared_ptr<CommitTicket> commit;
 
   // Its place in the table's list of open transfers (TransferTable).
   uint32_t open_position = kNoTransferLink;
@@ -186,6 +198,21 @@ struct Transfer {
     return phase == TransferPhase::kWaitingForFile ||
            phase == TransferPhase::kWaitingForStream;
   }
+  // The protocol side whichever the direction; null while it waits.
+  tftp::ServerTransfer* protocol() const {
+    if (const auto* read = std::get_if<ReadSide>(&side)) {
+      return read->protocol.get();
+    }
+    if (const auto* upload = std::get_if<UploadSide>(&side)) {
+      return upload->protocol.get();
+    }
+    return nullptr;
+  }
+  // The upload's side, or null for a read (or before either began).
+  UploadSide* upload() { return std::get_if<UploadSide>(&side); }
+  const UploadSide* upload() const { return std::get_if<UploadSide>(&side); }
+  // The read's side, or null.
+  ReadSide* read() { return std::get_if<ReadSide>(&side); }
 };
 
 // What the program attached to `t`'s request, for its record: the stream's

@@ -37,15 +37,15 @@ void CountOutcome(tftp::TransferOutcome outcome, ShardCounters& counters) {
 }
 
 void WriteTransferLine(const Transfer& t, io::TimePoint now) {
-  const tftp::TransferResult& result = t.protocol->result();
-  const tftp::TransferCounters& counters = t.protocol->counters();
+  const tftp::TransferResult& result = t.protocol()->result();
+  const tftp::TransferCounters& counters = t.protocol()->counters();
   std::string error;
   if (EndedByError(result.outcome)) {
     error = absl::StrCat(" error=", result.error_code,
                          " message=", LogValue(result.error_message));
   }
-  const tftp::NegotiatedOptions& options = t.protocol->options();
-  const uint64_t size = t.writing != nullptr  ? counters.bytes_transferred
+  const tftp::NegotiatedOptions& options = t.protocol()->options();
+  const uint64_t size = t.upload() != nullptr ? counters.bytes_transferred
                         : t.stream != nullptr ? t.stream->state().available
                                               : t.response.size();
   WriteLogLine(
@@ -57,17 +57,17 @@ void WriteTransferLine(const Transfer& t, io::TimePoint now) {
           t.peer.ToString(), LogValue(t.context.requested_path),
           tftp::TransferOutcomeName(result.outcome), counters.bytes_transferred,
           size, Seconds(now - t.started), options.blksize, options.windowsize,
-          counters.retransmits, error, t.writing != nullptr ? " upload" : ""));
+          counters.retransmits, error, t.upload() != nullptr ? " upload" : ""));
 }
 
 TransferStats MakeStats(Transfer& t, int shard, io::TimePoint now) {
-  const tftp::TransferResult& result = t.protocol->result();
-  const tftp::TransferCounters& counters = t.protocol->counters();
-  const tftp::NegotiatedOptions& options = t.protocol->options();
+  const tftp::TransferResult& result = t.protocol()->result();
+  const tftp::TransferCounters& counters = t.protocol()->counters();
+  const tftp::NegotiatedOptions& options = t.protocol()->options();
   TransferStats stats;
   stats.peer = t.key;
   stats.server_address = t.context.server_address;
-  stats.upload = t.writing != nullptr;
+  stats.upload = t.upload() != nullptr;
   stats.requested_path = t.context.requested_path;
   stats.path = t.context.path;
   stats.shard = shard;
@@ -179,7 +179,7 @@ void RecordUnanswered(const RequestContext& context,
 
 void RecordTransfer(Transfer& t, int shard, io::TimePoint now,
                     ShardCounters& counters, StatsDispatcher* stats) {
-  const tftp::TransferResult& result = t.protocol->result();
+  const tftp::TransferResult& result = t.protocol()->result();
   Bump(counters.transfers_finished);
   if (EndedByError(result.outcome)) {
     Bump(counters.failed_by_code[ErrorCodeBucket(result.error_code)]);

@@ -105,68 +105,80 @@ void Shard::StartUpload(const io::Datagram& datagram,
             RefusalReason::k_resources});
     return;
   }
+  StartReceiving(datagram, request, std::move(context), negotiated,
+                 std::move(sink), *socket, peer);
+}
+
+void Shard::StartReceiving(const io::Datagram& datagram,
+                           const tftp::Request& request, RequestContext context,
+                           const tftp::NegotiatedOptions& negotiated,
+                           std::shared_ptr<UploadSink> sink,
+                           const io::OpenedSocket& socket,
+                           const io::SocketAddress& peer) {
   const uint32_t i = OpenTransfer(datagram.source.Unmapped(),
                                   TransferPhase::kReceiving, request);
   Transfer& t = transfers_[i];
-  t.fd = socket->fd;
+  t.fd = socket.fd;
   t.shares_service = config_.single_port;
   t.credit = PeerCredit(t.shares_service);
-  t.local = socket->bound;
+  t.local = socket.bound;
   t.peer = peer;
   t.context = std::move(context);
   t.started = now_;
   t.started_wall = env_.wall_now();
   t.last_progress = now_;
   t.unanswered_since = now_;
-  t.sink = std::move(sink);
-  t.sink_adapter = std::make_unique<UploadSinkAdapter>(t.sink.get());
-  auto writing = std::make_unique<tftp::WriteTransfer>(
+  UploadSide upload;
+  upload.sink = std::move(sink);
+  upload.sink_adapter = std::make_unique<UploadSinkAdapter>(upload.sink.get());
+  upload.protocol = std::make_unique<tftp::WriteTransfer>(
       config_.transfer, negotiated, config_.limits.max_upload_size,
-      t.sink_adapter.get());
-  t.writing = writing.get();
-  t.protocol = std::move(writing);
+      upload.sink_adapter.get());
+  t.side = std::move(upload);
   TFTPD_LOG(kDebug, "WRQ peer=%s file=%s options=%d", peer.ToString(),
             LogValue(t.context.requested_path),
             static_cast<int>(request.options.count));
   if (!t.shares_service) ArmTransferReceive(i);
-  t.protocol->Start(now_);
+  t.protocol()->Start(now_);
   AfterInput(i);
 }
 
 void Shard::StartCommit(uint32_t index) {
   Transfer& t = transfers_[index];
+  UploadSide& upload = *t.upload();
   t.last_progress = now_;  // The commit's wait is bounded from here.
   const uint32_t generation = t.generation;
-  t.commit = committer_->Commit(
-      t.sink, t.writing->counters().bytes_transferred,
+  upload.commit = committer_->Commit(
+      upload.sink, upload.protocol->counters().bytes_transferred,
       [this, index, generation](const absl::Status& status) {
         inbox_.Post(CommitDone{index, generation, status.ok(),
                                UploadErrorCode(status),
                                std::string(status.message())});
       });
   // Not queued, it is not started: the transfer's end abandons the sink.
-  if (t.commit == nullptr) {
+  if (upload.commit == nullptr) {
     // The store is behind: the client hears so (it may try again later),
     // and nothing of the upload remains.
     Bump(counters_.commits_refused);
-    t.writing->OnCommitFailed(tftp::ErrorCode::kNotDefined,
-                              "uploads are arriving faster than they can "
-                              "be stored; try again");
+    upload.protocol->OnCommitFailed(tftp::ErrorCode::kNotDefined,
+                                    "uploads are arriving faster than they can "
+                                    "be stored; try again");
   }
 }
 
 void Shard::OnCommitDone(const CommitDone& done) {
   Transfer* t = transfers_.Live(done.index, done.generation);
-  if (t == nullptr || t->writing == nullptr) {
+  UploadSide* upload = t != nullptr ? t->upload() : nullptr;
+  if (upload == nullptr) {
     return;  // The transfer ended meanwhile (timed out, shut down).
   }
   if (done.ok) {
-    t->writing->OnCommitted(now_);
+    upload->protocol->OnCommitted(now_);
   } else {
     TFTPD_LOG(kWarning, "upload peer=%s file=%s not stored: %s",
               t->peer.ToString(), LogValue(t->context.requested_path),
               LogValue(done.message));
-    t->writing->OnCommitFailed(done.code, done.message);
+    upload->protocol->OnCommitFailed(done.code, done.message);
   }
   AfterInput(done.index);
 }

@@ -66,7 +66,7 @@ TEST(ClassifyRepeat, EachCase) {
     open.phase = c.phase;
     open.peer_answered = c.peer_answered;
     open.request_fingerprint = 42;
-    if (!open.waiting()) open.protocol = StartedRead(c.size);
+    if (!open.waiting()) open.side = ReadSide{StartedRead(c.size)};
     EXPECT_EQ(ClassifyRepeat(open, c.same_request ? 42 : 43), c.expected);
   }
 }
